@@ -1,0 +1,157 @@
+"""Plain records shared by every layer.
+
+These frozen dataclasses are the contract between the pure core (log reading, runner
+parsers, registry, statistics) and the edges (gateway, store, rendering, publishing).
+They hold only data; the JSON shape produced by `JobReport.to_json()` is the documented
+`parse-log --json` schema and must stay stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """How a test failed, as derived from its output diff."""
+
+    FAIL = "fail"
+    TIMEOUT = "timeout"
+    CRASH = "crash"
+
+
+class Runner(StrEnum):
+    """Which MicroPython test runner produced a failure line."""
+
+    RUN_TESTS = "run-tests"
+    MULTITESTS = "run-multitests"
+    NATMODTESTS = "run-natmodtests"
+    PERFBENCH = "run-perfbench"
+
+
+class TestPass(StrEnum):
+    """The pass of a "full" job (ports/unix Makefile test_full) a run-tests failure belongs to."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    BYTECODE = "bytecode"
+    VIA_MPY = "via-mpy"
+    NATIVE = "native"
+    VIA_MPY_NATIVE = "via-mpy-native"
+
+
+class ProblemKind(StrEnum):
+    """A reason a job failed, or a log was not fully understood, that is not a test failure."""
+
+    BUILD = "build"
+    RUNNER_ERROR = "runner-error"
+    STEP = "step"
+    TRUNCATED = "truncated"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class TestFailure:
+    """One failing test in one pass of one job.
+
+    `line` is the 1-based line number in the original log (so a comment can link to it).
+    `symptom` is short and normalised so that equal failures in different runs compare equal;
+    `diff` is bounded in length. Both come from untrusted log text and must be escaped by
+    whoever renders them.
+    """
+
+    __test__ = False
+
+    test: str
+    runner: Runner
+    outcome: Outcome
+    ignored: bool = False
+    test_pass: TestPass | None = None
+    symptom: str = ""
+    diff: str = ""
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "runner": self.runner.value,
+            "outcome": self.outcome.value,
+            "ignored": self.ignored,
+            "pass": self.test_pass.value if self.test_pass else None,
+            "symptom": self.symptom,
+            "diff": self.diff,
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestFailure:
+        return cls(
+            test=data["test"],
+            runner=Runner(data["runner"]),
+            outcome=Outcome(data["outcome"]),
+            ignored=bool(data.get("ignored", False)),
+            test_pass=TestPass(data["pass"]) if data.get("pass") else None,
+            symptom=data.get("symptom", ""),
+            diff=data.get("diff", ""),
+            line=data.get("line"),
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A job failure that is not a test failure, or a part of the log that was not understood."""
+
+    kind: ProblemKind
+    message: str
+    step: str | None = None
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "step": self.step, "message": self.message, "line": self.line}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Problem:
+        return cls(
+            kind=ProblemKind(data["kind"]),
+            message=data.get("message", ""),
+            step=data.get("step"),
+            line=data.get("line"),
+        )
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """Everything read from one job log.
+
+    `complete` is False whenever part of the log could not be understood; a report with no
+    failures and `complete=True` is the only one that may be called clean.
+    """
+
+    job: str | None
+    complete: bool
+    failures: tuple[TestFailure, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    failed_step: str | None = None
+    steps: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "complete": self.complete,
+            "failed_step": self.failed_step,
+            "steps": list(self.steps),
+            "failures": [f.to_json() for f in self.failures],
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobReport:
+        return cls(
+            job=data.get("job"),
+            complete=bool(data.get("complete", False)),
+            failures=tuple(TestFailure.from_json(f) for f in data.get("failures", [])),
+            problems=tuple(Problem.from_json(p) for p in data.get("problems", [])),
+            failed_step=data.get("failed_step"),
+            steps=tuple(data.get("steps", [])),
+        )
