@@ -9,6 +9,7 @@ They hold only data; the JSON shape produced by `JobReport.to_json()` is the doc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -155,3 +156,88 @@ class JobReport:
             failed_step=data.get("failed_step"),
             steps=tuple(data.get("steps", [])),
         )
+
+
+class LogState(StrEnum):
+    """What became of a job's log: the difference matters for rates and for "was that me?"."""
+
+    PARSED = "parsed"
+    EXPIRED = "expired"  # 410: GitHub's retention ran out
+    MISSING = "missing"  # 404: the job never uploaded a log
+    NOT_FETCHED = "not-fetched"  # not downloaded (green job, budget exhausted, or not yet)
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """A pull request as the run payload names it; must be confirmed before it is trusted."""
+
+    number: int
+    head_sha: str
+    base_repo: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One attempt of one workflow run. `branch` and `title` are attacker-controlled for fork PRs."""
+
+    id: int
+    attempt: int
+    workflow_name: str
+    workflow_path: str
+    event: str
+    branch: str | None
+    head_sha: str
+    head_repo: str | None
+    created_at: datetime
+    status: str
+    conclusion: str | None
+    html_url: str = ""
+    title: str = ""
+    pull_requests: tuple[PullRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """A step of a job as the jobs API lists it (its number anchors log links)."""
+
+    number: int
+    name: str
+    conclusion: str | None = None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One job of one run attempt, as the jobs API lists it."""
+
+    id: int
+    run_id: int
+    attempt: int
+    name: str
+    status: str
+    conclusion: str | None
+    runner: str | None = None
+    html_url: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    steps: tuple[StepInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlakeRate:
+    """How often a test failed (or failed-and-was-ignored) per execution, from the history store.
+
+    `low`/`high` are the Wilson 95% interval; `job` None means across all jobs.
+    """
+
+    test: str
+    job: str | None
+    events: int
+    executions: int
+    low: float
+    high: float
+    last_seen: datetime | None = None
+    symptoms: tuple[str, ...] = ()
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.executions if self.executions else 0.0
