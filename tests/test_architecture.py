@@ -1,0 +1,98 @@
+"""Dependencies point inward: the pure core never reaches the network, a database or the CLI.
+
+The rules are checked on the source with `ast`, so a forbidden import fails the suite the
+moment it is written, whatever code path would (or would not) execute it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+NETWORK_AND_STORAGE = ("github", "requests", "urllib3", "urllib", "http", "socket", "sqlite3", "tenacity")
+EDGE = ("bot.gateway", "bot.store", "bot.publish", "bot.actions_env", "bot.cli", "bot.commands")
+
+# module prefix -> forbidden import prefixes
+RULES: dict[str, tuple[str, ...]] = {
+    "bot.records": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.errors": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.joblog": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.runners": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.parse": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.symptom": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.registry": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "jinja2"),
+    "bot.stats": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
+    "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
+    "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
+    "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
+    "bot.gateway": ("bot.render", "bot.publish", "bot.store", "bot.registry", "bot.triage", "bot.cli",
+                    "bot.commands", "jinja2", "sqlite3"),
+    "bot.store": ("bot.render", "bot.publish", "bot.cli", "bot.commands", "jinja2"),
+    "bot.publish": ("bot.store", "bot.cli", "bot.commands", "jinja2", "sqlite3"),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(BOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+MODULES = sorted(BOT.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(BOT.parent)))
+def test_imports_point_inward(path: Path) -> None:
+    module = _module_name(path)
+    forbidden = next((rules for prefix, rules in RULES.items() if _matches(module, prefix)), ())
+    bad = sorted(
+        name for name in _imports(path, module) for rule in forbidden if _matches(name, rule)
+    )
+    assert not bad, f"{module} must not import {bad}"
+
+
+def test_rules_cover_a_forbidden_import(tmp_path: Path) -> None:
+    """The checker itself must be able to fail: a pure module importing requests is caught."""
+    fake = BOT / "runners" / "example.py"
+    source = "import requests\nfrom ..gateway import client\n"
+    path = tmp_path / "example.py"
+    path.write_text(source)
+    names = _imports(path, "bot.runners.example")
+    assert {"requests", "bot.gateway", "bot.gateway.client"} <= names
+    assert _module_name(fake) == "bot.runners.example"
+
+
+def test_nothing_imports_the_cli_but_the_entry_points() -> None:
+    offenders = [
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if path.name not in {"cli.py", "__main__.py"}
+        and any(_matches(name, "bot.cli") for name in _imports(path, _module_name(path)))
+    ]
+    assert not offenders
