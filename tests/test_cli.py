@@ -1,0 +1,61 @@
+"""Every command and option explains itself, and the console script really starts."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from bot import __version__
+from bot.cli import build_parser, main
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found.update({f"{name} {k}": v for k, v in _subparsers(sub).items()})
+    return found
+
+
+COMMANDS = _subparsers(build_parser())
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"flake-bot {__version__}"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_option_has_help(name: str) -> None:
+    parser = COMMANDS[name]
+    assert parser.description or parser.format_usage(), name
+    undocumented = [
+        action.dest
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)
+        and not action.help
+    ]
+    assert not undocumented, f"`flake-bot {name}` options without help: {undocumented}"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_exits_zero(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*name.split(), "--help"])
+    assert exc.value.code == 0
+    assert "usage: flake-bot" in capsys.readouterr().out
+
+
+def test_console_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "usage: flake-bot" in result.stdout
