@@ -1,0 +1,184 @@
+"""Escape and bound untrusted text before it reaches GitHub Markdown, annotations or stdout.
+
+Job logs, job and step names, test names, branch names and titles of fork pull requests are
+written by whoever opened the pull request. GitHub renders a comment as Markdown, then runs
+its own filters over the resulting text (mentions, issue references, commit links, autolinks),
+and the bot finds its sticky comment again by a hidden marker. So untrusted text must not be
+able to: inject HTML or Markdown structure, escape from a code block, notify anybody, link
+anywhere, hide content with bidi or zero-width characters, forge the marker, or run a
+workflow command when printed on the action's stdout.
+
+Every function here takes arbitrary `str` and returns text that is safe in one context only;
+`Md` marks text that is already safe Markdown so the renderer never escapes it twice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Zero-width space: invisible, and breaks GitHub's mention, reference and autolink patterns.
+# Input text never keeps one (clean() drops every format character), so each one in the
+# output was put there by this module.
+ZWSP = "\u200b"
+
+_ANSI = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]             # CSI: colours, cursor movement
+    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC: titles, hyperlinks
+    | \x1b[@-Z\\-_]                       # other two-character escapes
+    """,
+    re.VERBOSE,
+)
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{7,}")
+_ASCII_PUNCT = frozenset("!\"#$%'()*+,-./:;=?@[\\]^_`{|}~")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_BACKTICK_RUN = re.compile(r"`+")
+_URL_OK = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~%!$&'*+,;=:@/?#-]*)?")
+
+
+class Md(str):
+    """Text that is already safe GitHub Markdown (built by this module or by a template)."""
+
+    __slots__ = ()
+
+
+def clean(text: str) -> str:
+    """Remove what a reader cannot see but a renderer or terminal would act on.
+
+    ANSI escapes go first (they carry printable bytes after ESC); then every control character
+    except newline and tab, every format character (bidi embeddings and isolates, LRM/RLM,
+    zero-width joiners, BOM, soft hyphen), surrogates and unassigned code points. Newline
+    variants become `\\n` so later line-based rules see every line.
+    """
+    text = _ANSI.sub("", text)
+    text = _NEWLINES.sub("\n", text)
+    kept = []
+    for ch in text:
+        if ch in "\n\t":
+            kept.append(ch)
+            continue
+        category = unicodedata.category(ch)
+        if category[0] == "C":  # Cc, Cf, Cs, Co, Cn
+            continue
+        kept.append(ch)
+    return "".join(kept)
+
+
+def bound(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters plus a visible note of what was left out.
+
+    The note is what keeps a cut from reading as the whole story. `limit` counts characters of
+    the kept text; the note adds at most ~40 more.
+    """
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+    if len(text) <= limit:
+        return text
+    more = len(text) - limit
+    return f"{text[:limit]}… ({more:,} more characters)"
+
+
+def _neutralise_refs(text: str) -> str:
+    """Break the patterns GitHub turns into mentions, references and links in rendered text."""
+    text = text.replace("@", "@" + ZWSP)
+    text = text.replace("#", "#" + ZWSP)
+    text = re.sub(r"(?i)\b(gh)-", lambda m: m.group(1) + ZWSP + "-", text)
+    text = text.replace("://", ":" + ZWSP + "//")
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:3] + ZWSP + ".", text)
+    # Commit SHAs (7 to 40 hex digits) are linked when they name a commit of the repository.
+    return _HEX_RUN.sub(lambda m: ZWSP.join(re.findall(".{1,6}", m.group(0))), text)
+
+
+def _neutralise_marker(text: str) -> str:
+    """Make the opening of an HTML comment impossible, so no input can forge the bot's marker."""
+    return text.replace("<!--", "<!" + ZWSP + "--")
+
+
+def inline(text: str, limit: int = 300) -> Md:
+    """Untrusted text as Markdown prose on one line.
+
+    Every ASCII punctuation character is backslash-escaped (no emphasis, links, images,
+    headings, lists, tables or code from input), `&`, `<` and `>` become entities (no HTML, no
+    marker), whitespace runs collapse to one space (no line breaks, no indented code), and
+    mentions, references and URLs are broken with a zero-width space.
+    """
+    text = " ".join(clean(text).split())
+    text = _neutralise_refs(bound(text, limit))
+    out = []
+    for ch in text:
+        if ch in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[ch])
+        elif ch in _ASCII_PUNCT:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return Md("".join(out))
+
+
+def code_span(text: str, limit: int = 300) -> Md:
+    """Untrusted text as an inline code span, the most readable form for names and symptoms.
+
+    Inside a code span GitHub neither links nor mentions, so only the delimiter needs care: it
+    is one backtick longer than the longest run inside, padded by a space on each side (which
+    CommonMark strips again). Newlines become "⏎" so the span stays on one line. Not safe in a
+    table cell, where `|` still splits cells; the templates use no tables.
+    """
+    text = clean(text).replace("\t", " ").replace("\n", " ⏎ ")
+    text = _neutralise_marker(bound(text, limit))
+    if not text.strip():
+        return Md("*(empty)*")
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    tick = "`" * (longest + 1)
+    return Md(f"{tick} {text} {tick}")
+
+
+def fence(text: str, limit: int = 4000, lang: str = "") -> Md:
+    """Untrusted multi-line text as a fenced code block that nothing inside can close.
+
+    The fence is longer than any backtick run in the text, so no line can close it early. The
+    block must start at column 0 of the template (not inside a list item); it ends with a
+    newline so the template can put a blank line or closing tag right after it.
+    """
+    if lang and not re.fullmatch(r"[a-z0-9+-]{1,20}", lang):
+        raise ValueError(f"not a fence language: {lang!r}")
+    text = clean(text).expandtabs(8).rstrip("\n")
+    text = _neutralise_marker(bound(text, limit))
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    tick = "`" * max(3, longest + 1)
+    return Md(f"{tick}{lang}\n{text}\n{tick}\n")
+
+
+def link(text: str, url: str | None, limit: int = 200) -> Md:
+    """A Markdown link whose label is untrusted text and whose URL must be a plain https URL.
+
+    URLs come from the API (job and run pages), never from logs; anything that does not look
+    like a plain https URL is dropped and the label rendered as text, so a bad URL loses a link
+    rather than injecting markup.
+    """
+    label = inline(text, limit)
+    if url is None or not _URL_OK.fullmatch(url) or "<!--" in url:
+        return label
+    return Md(f"[{label}](<{url}>)")
+
+
+def plain(text: str, limit: int = 4000, *, one_line: bool = False) -> str:
+    """Untrusted text for stdout, annotation messages and other plain-text places.
+
+    Control and bidi characters are removed and the length bounded. Workflow commands are
+    neutralised: the runner acts on a line that starts with `::` after leading whitespace, and
+    on the legacy `##[` form anywhere in a line, so both get a zero-width space in the middle.
+    """
+    text = clean(text)
+    if one_line:
+        text = " ".join(text.split())
+    text = bound(text, limit)
+    lines = []
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            indent = line[: len(line) - len(stripped)]
+            line = indent + ":" + ZWSP + stripped[1:]
+        lines.append(line.replace("##[", "#" + ZWSP + "#["))
+    return "\n".join(lines)
