@@ -127,7 +127,9 @@ def visible(text: str) -> str:
 
 
 def test_walker_sees_structure_and_refs() -> None:
-    out = analyse("# Title\n\nHi @octocat see #12 and `@x #3`\n\n<details><summary>s</summary>\n\nx\n\n</details>\n")
+    out = analyse(
+        "# Title\n\nHi @octocat see #12 and `@x #3`\n\n<details><summary>s</summary>\n\nx\n\n</details>\n"
+    )
     assert out.headings == ["Title"]
     assert out.count("details") == 1
     assert out.balanced

@@ -12,20 +12,84 @@ from test_render_gfm import analyse, github_refs, visible
 from bot.render.sanitize import ZWSP, bound, clean, code_span, fence, inline, link, plain
 
 HOSTILE_PIECES = [
-    "<", ">", "&", "`", "``", "```", "````", "~~~", "*", "_", "[", "]", "(", ")", "!", "|", "\\", "#",
-    "-", "=", ":", "/", ".", " ", "    ", "\n", "\n\n", "\t", "\r", "\r\n", "@", "a", "7", "x",
-    "<!--", "-->", "<!-- flake-bot:sticky -->", "</details>", "<details>", "<summary>", "<script>",
-    "<img src=x onerror=alert(1)>", "@octocat", "@org/team", "#1", "GH-12", "owner/repo#3",
-    "https://evil.example/", "www.evil.example", "deadbeefcafe1234", "[x](https://e.example)",
-    "![i](https://e.example/i.png)", "# heading", "| a | b |\n|---|---|", "&amp;", "&#64;",
-    "\u202e", "\u2066", "\u200e", "\u200b", "\u200d", "\ufeff", "\x1b[31m", "\x1b]8;;https://e\x07",
-    "\x00", "\x07", "\u2028", "::set-output name=x::y", "::error::boom", "##[error]x", ":+1:",
-    "a@b.example", "mailto:a@b.example", "é", "🙂",
+    "<",
+    ">",
+    "&",
+    "`",
+    "``",
+    "```",
+    "````",
+    "~~~",
+    "*",
+    "_",
+    "[",
+    "]",
+    "(",
+    ")",
+    "!",
+    "|",
+    "\\",
+    "#",
+    "-",
+    "=",
+    ":",
+    "/",
+    ".",
+    " ",
+    "    ",
+    "\n",
+    "\n\n",
+    "\t",
+    "\r",
+    "\r\n",
+    "@",
+    "a",
+    "7",
+    "x",
+    "<!--",
+    "-->",
+    "<!-- flake-bot:sticky -->",
+    "</details>",
+    "<details>",
+    "<summary>",
+    "<script>",
+    "<img src=x onerror=alert(1)>",
+    "@octocat",
+    "@org/team",
+    "#1",
+    "GH-12",
+    "owner/repo#3",
+    "https://evil.example/",
+    "www.evil.example",
+    "deadbeefcafe1234",
+    "[x](https://e.example)",
+    "![i](https://e.example/i.png)",
+    "# heading",
+    "| a | b |\n|---|---|",
+    "&amp;",
+    "&#64;",
+    "\u202e",
+    "\u2066",
+    "\u200e",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\x1b[31m",
+    "\x1b]8;;https://e\x07",
+    "\x00",
+    "\x07",
+    "\u2028",
+    "::set-output name=x::y",
+    "::error::boom",
+    "##[error]x",
+    ":+1:",
+    "a@b.example",
+    "mailto:a@b.example",
+    "é",
+    "🙂",
 ]
 
-hostile = st.lists(
-    st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=4)), max_size=30
-).map("".join)
+hostile = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=4)), max_size=30).map("".join)
 
 
 def no_invisible(text: str) -> bool:
@@ -102,7 +166,10 @@ def test_inline_breaks_every_notification_pattern() -> None:
     rendered = analyse(md)
     prose = "".join(rendered.prose)
     assert github_refs(prose) == []
-    assert visible(prose).strip() == "ping @octocat and @org/team about #12, GH-3, owner/repo#4 at https://x.example deadbeef12"
+    assert (
+        visible(prose).strip()
+        == "ping @octocat and @org/team about #12, GH-3, owner/repo#4 at https://x.example deadbeef12"
+    )
     assert rendered.links == []
 
 
@@ -140,8 +207,16 @@ def test_link_accepts_only_plain_https_urls() -> None:
     )
     out = analyse(link("@x", "https://github.com/o/r"))
     assert out.links == ["https://github.com/o/r"]
-    for bad in ["javascript:alert(1)", "https://x.example/a b", "https://x.example/<!--", "http://x", "", None,
-                "https://x.example/)(", "https://x.example/>"]:
+    for bad in [
+        "javascript:alert(1)",
+        "https://x.example/a b",
+        "https://x.example/<!--",
+        "http://x",
+        "",
+        None,
+        "https://x.example/)(",
+        "https://x.example/>",
+    ]:
         rendered = analyse(link("label", bad))
         assert rendered.links == [], bad
         assert visible("".join(rendered.prose)).strip() == "label"
