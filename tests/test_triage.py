@@ -1,0 +1,367 @@
+"""Triage decisions: each verdict, and the cases where flake-bot must not reassure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.errors import InputError
+from bot.records import (
+    FlakeRate,
+    JobInfo,
+    JobReport,
+    LogState,
+    Outcome,
+    Problem,
+    ProblemKind,
+    RunInfo,
+    Runner,
+    TestFailure,
+    TestPass,
+)
+from bot.registry.model import Entry, JobSpec, Mechanism, Registry
+from bot.triage import JobInput, JobState, Kind, PatchPolicy, check_conclusion, patch_worthy, triage
+
+REGISTRY = Registry(
+    entries=(
+        Entry(
+            "thread/thread_gc1.py", Mechanism.IGNORE, reason="GC race", flaky=True, since=date(2026, 3, 11)
+        ),
+        Entry(
+            "cmdline/repl_lock.py",
+            Mechanism.IGNORE,
+            reason="timing",
+            flaky=True,
+            platforms=("darwin",),
+            since=date(2026, 3, 11),
+            symptoms=(r"^timeout",),
+        ),
+        Entry(
+            "thread/stress_aes.py",
+            Mechanism.EXCLUDE,
+            reason="flaky under qemu",
+            flaky=True,
+            functions=("ci_unix_qemu_arm_run_tests",),
+            until=date(2026, 3, 11),
+        ),
+    ),
+    jobs={
+        "standard": JobSpec("standard", "linux", functions=("ci_unix_standard_run_tests",)),
+        "macos": JobSpec("macos", "darwin", functions=("ci_unix_macos_run_tests",)),
+        "qemu_arm": JobSpec("qemu_arm", "linux", functions=("ci_unix_qemu_arm_run_tests",)),
+        "nanbox": JobSpec("nanbox", "linux", functions=("ci_unix_nanbox_run_tests",)),
+    },
+)
+
+RUN = RunInfo(
+    id=42,
+    attempt=2,
+    workflow_name="unix port",
+    workflow_path=".github/workflows/ports_unix.yml",
+    event="pull_request",
+    branch="feature",
+    head_sha="0123456789abcdef0123456789abcdef01234567",
+    head_repo="someone/micropython",
+    created_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    status="completed",
+    conclusion="failure",
+    html_url="https://github.com/micropython/micropython/actions/runs/42",
+)
+
+
+def job(name: str, conclusion: str = "failure", job_id: int = 0) -> JobInfo:
+    return JobInfo(
+        id=job_id or abs(hash(name)) % 10_000,
+        run_id=42,
+        attempt=2,
+        name=name,
+        status="completed",
+        conclusion=conclusion,
+        html_url=f"https://github.com/micropython/micropython/actions/runs/42/job/{abs(hash(name)) % 10_000}",
+    )
+
+
+def failure(
+    test: str, *, ignored: bool = False, symptom: str = "", runner: Runner = Runner.RUN_TESTS
+) -> TestFailure:
+    return TestFailure(
+        test=test,
+        runner=runner,
+        outcome=Outcome.FAIL,
+        ignored=ignored,
+        test_pass=TestPass.BYTECODE,
+        symptom=symptom,
+        diff="-a\n+b\n",
+        line=120,
+    )
+
+
+def parsed(
+    name: str,
+    *failures: TestFailure,
+    conclusion: str = "failure",
+    problems: Sequence[Problem] = (),
+    complete: bool = True,
+) -> JobInput:
+    return JobInput(
+        job(name, conclusion),
+        LogState.PARSED,
+        JobReport(job=name, complete=complete, failures=tuple(failures), problems=tuple(problems)),
+    )
+
+
+def rate(test: str, job_name: str | None, events: int, executions: int) -> FlakeRate:
+    return FlakeRate(test, job_name, events, executions, 0.0, 1.0, last_seen=datetime(2026, 5, 1, tzinfo=UTC))
+
+
+def test_known_flake_here_is_reassuring() -> None:
+    report = triage(RUN, [parsed("standard", failure("thread/thread_gc1.py"))], REGISTRY)
+    (finding,) = report.findings
+    assert finding.kind is Kind.KNOWN_FLAKE
+    assert finding.verdict_label == "known flake here"
+    assert report.counts.known_flakes == 1 and report.counts.needs_look == 0
+    assert report.headline == "1 failure in 1 job: 1 known flake"
+    assert report.reassuring
+    assert check_conclusion(report) == "neutral"
+
+
+def test_flaky_elsewhere_and_new_need_a_look() -> None:
+    report = triage(
+        RUN,
+        [
+            parsed("standard", failure("cmdline/repl_lock.py"), failure("basics/int_big.py")),
+            parsed("macos", failure("thread/thread_gc1.py")),
+        ],
+        REGISTRY,
+    )
+    kinds = [f.kind for f in report.findings]
+    assert kinds == [Kind.FLAKY_ELSEWHERE, Kind.NEW, Kind.KNOWN_FLAKE]
+    assert report.headline == "3 failures in 2 jobs: 1 known flake, 2 need a look"
+    assert not report.reassuring
+    assert check_conclusion(report) == "failure"
+
+
+def test_registry_date_decides_whether_an_exclusion_applies() -> None:
+    early = RunInfo(**{**RUN.__dict__, "created_at": datetime(2026, 1, 5, tzinfo=UTC)})
+    late = triage(RUN, [parsed("qemu_arm", failure("thread/stress_aes.py"))], REGISTRY)
+    old = triage(early, [parsed("qemu_arm", failure("thread/stress_aes.py"))], REGISTRY)
+    assert late.findings[0].kind is Kind.NEW
+    assert old.findings[0].kind is Kind.KNOWN_FLAKE
+
+
+def test_known_flake_with_a_new_symptom_is_not_reassuring() -> None:
+    mac = triage(
+        RUN, [parsed("macos", failure("cmdline/repl_lock.py", symptom="AssertionError: lock lost"))], REGISTRY
+    )
+    (finding,) = mac.findings
+    assert finding.kind is Kind.NEW_SYMPTOM
+    assert finding.verdict_label == "known flaky test failing in a new way — may be a real regression"
+    assert finding.needs_look
+    assert mac.headline == "1 failure in 1 job: 1 needs a look"
+    usual = triage(
+        RUN, [parsed("macos", failure("cmdline/repl_lock.py", symptom="timeout after 10 s"))], REGISTRY
+    )
+    assert usual.findings[0].kind is Kind.KNOWN_FLAKE
+
+
+def test_ignored_failures_are_informational() -> None:
+    report = triage(
+        RUN,
+        [parsed("standard", failure("thread/thread_gc1.py", ignored=True), conclusion="success")],
+        REGISTRY,
+    )
+    (job_triage,) = report.jobs
+    assert job_triage.state is JobState.PASSED and not job_triage.failed
+    assert job_triage.findings == ()
+    assert [f.kind for f in job_triage.ignored] == [Kind.IGNORED]
+    assert report.counts.failures == 0 and report.counts.jobs_failed == 0 and report.counts.ignored == 1
+    assert report.headline == "No failures: 1 known-flaky failure ignored by run-tests.py"
+    assert check_conclusion(report) == "success"
+
+
+def test_ignored_failure_beside_a_real_one_does_not_count() -> None:
+    report = triage(
+        RUN,
+        [parsed("standard", failure("thread/thread_gc1.py", ignored=True), failure("basics/int_big.py"))],
+        REGISTRY,
+    )
+    assert report.counts.failures == 1 and report.counts.ignored == 1
+    assert report.headline == "1 failure in 1 job: 1 needs a look"
+
+
+@pytest.mark.parametrize("state", [LogState.EXPIRED, LogState.MISSING, LogState.NOT_FETCHED])
+def test_unreadable_log_is_never_no_failures(state: LogState) -> None:
+    report = triage(RUN, [JobInput(job("standard"), state, None)], REGISTRY)
+    (job_triage,) = report.jobs
+    assert job_triage.state is JobState.LOG_UNREADABLE
+    assert job_triage.status.startswith("could not read the log: ")
+    assert report.counts.unreadable_logs == 1 and report.counts.jobs_failed == 1
+    assert report.headline == "1 failed job: could not read 1 log"
+    assert "No failures" not in report.headline
+    assert not report.reassuring
+    assert check_conclusion(report) == "neutral"
+
+
+def test_unreadable_log_alongside_known_flakes_is_not_reassuring() -> None:
+    report = triage(
+        RUN,
+        [
+            parsed("standard", failure("thread/thread_gc1.py")),
+            JobInput(job("nanbox"), LogState.EXPIRED, None),
+        ],
+        REGISTRY,
+    )
+    assert report.headline == "1 failure in 2 jobs: 1 known flake; could not read 1 log"
+    assert not report.reassuring
+
+
+def test_failed_job_with_nothing_found_is_unexplained() -> None:
+    report = triage(RUN, [parsed("standard")], REGISTRY)
+    (job_triage,) = report.jobs
+    assert job_triage.state is JobState.UNEXPLAINED
+    assert job_triage.status == "failed for a reason flake-bot could not find"
+    assert report.headline == "1 failure in 1 job: 1 needs a look"
+
+
+def test_build_error_is_not_a_test_failure() -> None:
+    problem = Problem(ProblemKind.BUILD, "make: *** [Makefile:10] Error 1", step="Build", line=77)
+    report = triage(RUN, [parsed("standard", problems=[problem])], REGISTRY)
+    (job_triage,) = report.jobs
+    assert job_triage.state is JobState.NOT_A_TEST_FAILURE
+    assert job_triage.status == "not a test failure: build error"
+    assert report.counts.not_a_test_failure == 1 and report.counts.needs_look == 1
+
+
+def test_truncated_log_with_failures_warns_there_may_be_more() -> None:
+    problem = Problem(ProblemKind.TRUNCATED, "log cut at 64 MB")
+    report = triage(
+        RUN,
+        [parsed("standard", failure("thread/thread_gc1.py"), problems=[problem], complete=False)],
+        REGISTRY,
+    )
+    assert report.jobs[0].status == "1 failing test; the log was not fully understood, so there may be more"
+    assert not report.reassuring
+
+
+def test_green_jobs_are_listed_as_passed() -> None:
+    report = triage(
+        RUN,
+        [
+            JobInput(job("nanbox", "success"), LogState.NOT_FETCHED, None),
+            parsed("standard", failure("x/y.py")),
+        ],
+        REGISTRY,
+    )
+    assert [j.state for j in report.jobs] == [JobState.PASSED, JobState.TEST_FAILURES]
+    assert report.counts.jobs_failed == 1
+
+
+def test_same_test_failing_in_many_jobs_is_recorded() -> None:
+    jobs = [parsed(name, failure("extmod/ssl_basic.py")) for name in ("standard", "qemu_arm", "nanbox")]
+    report = triage(RUN, jobs, REGISTRY)
+    assert all(f.failed_in_jobs == ("standard", "qemu_arm", "nanbox") for f in report.findings)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def __call__(self, test: str, jobs: Sequence[str]) -> str | None:
+        self.calls.append((test, tuple(jobs)))
+        return f"--- a/tests/run-tests.py\n+++ b/tests/run-tests.py\n+    {test!r}: ...\n"
+
+
+def rates_table(table: dict[tuple[str, str | None], FlakeRate]):
+    asked: list[tuple[str, str | None]] = []
+
+    def lookup(test: str, job_name: str | None) -> FlakeRate | None:
+        asked.append((test, job_name))
+        return table.get((test, job_name))
+
+    return lookup, asked
+
+
+def test_patch_proposed_for_historically_flaky_new_failure() -> None:
+    lookup, asked = rates_table(
+        {("extmod/time_time_ns.py", "standard"): rate("extmod/time_time_ns.py", "standard", 9, 600)}
+    )
+    patcher = Recorder()
+    report = triage(
+        RUN, [parsed("standard", failure("extmod/time_time_ns.py"))], REGISTRY, rates=lookup, patcher=patcher
+    )
+    assert patcher.calls == [("extmod/time_time_ns.py", ("standard",))]
+    assert report.findings[0].patch is not None
+    assert [p.test for p in report.patches] == ["extmod/time_time_ns.py"]
+    assert ("extmod/time_time_ns.py", None) in asked
+
+
+@pytest.mark.parametrize(
+    ("events", "executions", "expected"),
+    [(9, 600, True), (1, 600, False), (2, 60, False), (3, 49, False), (3, 400, False), (3, 300, True)],
+)
+def test_patch_policy_thresholds(events: int, executions: int, expected: bool) -> None:
+    lookup, _ = rates_table(
+        {("basics/x.py", "standard"): rate("basics/x.py", "standard", events, executions)}
+    )
+    report = triage(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup)
+    assert patch_worthy(report.findings[0], PatchPolicy()) is expected
+
+
+def test_no_patch_for_known_flakes_new_symptoms_or_first_failures() -> None:
+    table = {
+        ("thread/thread_gc1.py", "standard"): rate("thread/thread_gc1.py", "standard", 20, 600),
+        ("cmdline/repl_lock.py", "macos"): rate("cmdline/repl_lock.py", "macos", 20, 600),
+        ("basics/fresh.py", "standard"): rate("basics/fresh.py", "standard", 1, 600),
+    }
+    lookup, _ = rates_table(table)
+    patcher = Recorder()
+    report = triage(
+        RUN,
+        [
+            parsed("standard", failure("thread/thread_gc1.py"), failure("basics/fresh.py")),
+            parsed("macos", failure("cmdline/repl_lock.py", symptom="segfault")),
+        ],
+        REGISTRY,
+        rates=lookup,
+        patcher=patcher,
+    )
+    assert patcher.calls == []
+    assert report.patches == ()
+
+
+def test_no_patch_when_the_test_fails_across_the_run_or_policy_is_off() -> None:
+    table = {
+        ("basics/x.py", name): rate("basics/x.py", name, 20, 600)
+        for name in ("standard", "qemu_arm", "nanbox")
+    }
+    lookup, _ = rates_table(table)
+    patcher = Recorder()
+    jobs = [parsed(name, failure("basics/x.py")) for name in ("standard", "qemu_arm", "nanbox")]
+    assert triage(RUN, jobs, REGISTRY, rates=lookup, patcher=patcher).patches == ()
+    two = triage(RUN, jobs[:2], REGISTRY, rates=lookup, patcher=patcher)
+    assert patcher.calls == [("basics/x.py", ("standard", "qemu_arm"))]
+    assert [f.patch is not None for f in two.findings] == [True, True]
+    off = triage(
+        RUN, jobs[:1], REGISTRY, rates=lookup, patcher=patcher, patch_policy=PatchPolicy(enabled=False)
+    )
+    assert off.patches == ()
+
+
+def test_patcher_refusal_becomes_a_note() -> None:
+    lookup, _ = rates_table({("basics/x.py", "standard"): rate("basics/x.py", "standard", 20, 600)})
+
+    def refuse(test: str, jobs: Sequence[str]) -> str | None:
+        raise InputError("unknown job 'standard'")
+
+    report = triage(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, patcher=refuse)
+    assert report.patches == ()
+    assert report.notes == ("No patch for basics/x.py: unknown job 'standard'",)
+
+
+def test_other_runners_are_never_known_flakes() -> None:
+    report = triage(
+        RUN, [parsed("standard", failure("thread/thread_gc1.py", runner=Runner.MULTITESTS))], REGISTRY
+    )
+    assert report.findings[0].kind is Kind.FLAKY_ELSEWHERE
