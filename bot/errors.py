@@ -40,3 +40,23 @@ class LogUnavailable(GatewayError):
 
 class PublishError(FlakeBotError):
     """A comment, check run or summary could not be written; the analysis itself is still valid."""
+
+
+class BudgetExhausted(GatewayError):
+    """The caller's request budget is spent; the work done so far stands and can be resumed later."""
+
+
+class RateLimited(GatewayError):
+    """GitHub asked us to wait longer than the time bound allows; `wait` says how long (seconds)."""
+
+    def __init__(self, message: str, status: int | None = None, wait: float = 0.0) -> None:
+        super().__init__(message, status)
+        self.wait = wait
+
+
+class AmbiguousWrite(GatewayError):
+    """A write failed in a way that may still have taken effect (5xx, reset, timeout after sending).
+
+    Repeating it blindly could duplicate a comment or annotations, so the caller must look
+    again before writing again.
+    """
