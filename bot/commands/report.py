@@ -1,0 +1,77 @@
+"""`flake-bot report`: the flakiness report from the history store, as Markdown or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import InputError
+from bot.report import build_report, render_markdown, to_json
+from bot.store.sqlite import DEFAULT_PATH, HistoryStore, Window
+
+
+def parse_day(text: str | None, option: str) -> datetime | None:
+    """A YYYY-MM-DD day as midnight UTC (an `--until` day is then taken whole by the store)."""
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write the flakiness report (rates, months, jobs, tests, attribution) from the history store",
+        description=(
+            "Compute failure rates per run, month, job and test from a history store filled by "
+            "`flake-bot sync`, with Wilson 95%% intervals, an independence check, estimated "
+            "attribution of failures whose logs expired, and the impact of ignoring each flaky test."
+        ),
+    )
+    parser.add_argument("--db", default=DEFAULT_PATH, help=f"history store file (default: {DEFAULT_PATH})")
+    parser.add_argument("--since", metavar="YYYY-MM-DD", help="only runs created on or after this day")
+    parser.add_argument("--until", metavar="YYYY-MM-DD", help="only runs created on or before this day")
+    parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
+    parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
+    parser.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)"
+    )
+    parser.add_argument(
+        "--registry",
+        metavar="PATH",
+        help="registry file deciding which jobs ran which test (default: the bundled MicroPython registry)",
+    )
+    parser.add_argument(
+        "--no-registry", action="store_true", help="count every job as running every test (no registry)"
+    )
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not Path(args.db).is_file():
+        raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
+    window = Window(
+        since=parse_day(args.since, "--since"),
+        until=parse_day(args.until, "--until"),
+        branch=args.branch,
+        event=args.event,
+    )
+    registry = None
+    if not args.no_registry:
+        from bot.registry import load_registry
+
+        registry = load_registry(args.registry)
+    with HistoryStore(args.db) as store:
+        report = build_report(store, window, now=datetime.now(UTC), registry=registry)
+    text = json.dumps(to_json(report), indent=2) + "\n" if args.format == "json" else render_markdown(report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,118 @@
+"""`flake-bot sync`: fill the history store from the GitHub API, incrementally and resumably."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from datetime import date
+
+from bot.errors import BudgetExhausted, InputError
+from bot.records import JobReport
+from bot.store.sqlite import DEFAULT_PATH, HistoryStore
+from bot.store.sync import Progress, SyncOptions, sync
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def _repo(text: str) -> str:
+    owner, _, name = text.partition("/")
+    if not owner or not name or "/" in name:
+        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {text!r}")
+    return text
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "sync",
+        help="bring the history store up to date with a workflow's runs, jobs and failed-job logs",
+        description=(
+            "List the workflow's runs newest first and stop at the first one already in the store; "
+            "fetch the jobs of new failed or re-run runs and parse their failed jobs' logs. Resumable: "
+            "a sync stopped by --max-requests, a rate limit or Ctrl-C continues where it stopped. "
+            "Token from GITHUB_TOKEN, API root from GITHUB_API_URL (default https://api.github.com)."
+        ),
+    )
+    parser.add_argument("--repo", required=True, type=_repo, help="repository as OWNER/NAME")
+    parser.add_argument(
+        "--workflow", required=True, help="workflow file name (ports_unix.yml) or numeric id"
+    )
+    parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
+    parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
+    parser.add_argument(
+        "--since", type=_day, metavar="YYYY-MM-DD", help="ignore runs created before this day"
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=_positive,
+        metavar="N",
+        help="stop after N API requests; the next sync resumes (default: no limit)",
+    )
+    parser.add_argument(
+        "--scan-green",
+        action="store_true",
+        help="also read the logs of successful jobs of pushes to the default branch, to record "
+        "flaky failures the runner ignored (one jobs request and one log per job per run: costly)",
+    )
+    parser.add_argument(
+        "--default-branch",
+        metavar="B",
+        help="the branch whose green pushes --scan-green reads (default: --branch, else master)",
+    )
+    parser.add_argument("--db", default=DEFAULT_PATH, help=f"history store file (default: {DEFAULT_PATH})")
+    parser.set_defaults(func=run)
+
+
+def _parse(chunks: Iterable[bytes], job: str) -> JobReport:
+    from bot.parse import parse_job_log
+
+    return parse_job_log(chunks, job=job)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: PyGithub takes a while to import and other commands never need it.
+    from bot.gateway.client import GitHubGateway
+
+    api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    if not api_url.startswith(("https://", "http://")):
+        raise InputError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
+    gateway = GitHubGateway(
+        args.repo,
+        token=os.environ.get("GITHUB_TOKEN") or None,
+        api_url=api_url,
+        request_budget=args.max_requests,
+    )
+    options = SyncOptions(
+        workflow=args.workflow,
+        branch=args.branch,
+        event=args.event,
+        since=args.since,
+        scan_green=args.scan_green,
+        default_branch=args.default_branch or args.branch or "master",
+    )
+    with HistoryStore(args.db) as store:
+        result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
+    print(result.line(), file=sys.stderr)
+    if result.stopped == "interrupted":
+        return 130
+    if result.stopped and not isinstance(result.error, BudgetExhausted):
+        return 1
+    return 0

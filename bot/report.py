@@ -1,0 +1,232 @@
+"""The flakiness report: the store's counts turned into statistics, as Markdown or JSON.
+
+The Markdown mirrors the hand-written reference report (overall rate, failed-jobs histogram,
+months, jobs, tests, attribution of expired logs, impact) and adds mermaid charts, which GitHub
+renders natively. Test names, symptoms, job and branch names come from logs and workflow files
+that a pull request can change, so every one of them goes through `bot.render.sanitize`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jinja2
+
+from bot import stats
+from bot.render.sanitize import inline
+from bot.store.sqlite import HistoryStore, Window
+
+
+class _Entry(Protocol):
+    @property
+    def test(self) -> str: ...
+
+    @property
+    def flaky(self) -> bool: ...
+
+    def matches_test(self, test: str) -> bool: ...
+
+    def where(self) -> str: ...
+
+
+class RegistryView(stats.ExclusionPolicy, Protocol):
+    """What the report needs of `bot.registry.Registry`: the exclusion rule and the entries."""
+
+    @property
+    def entries(self) -> tuple[_Entry, ...]: ...
+
+
+_EXACT_PATH = re.compile(r"[\w/.-]+\.py")
+
+
+@dataclass(frozen=True)
+class Report:
+    window: Window
+    generated_at: datetime
+    overview: stats.Overview
+    overall: stats.Rate
+    histogram: dict[int, int]
+    months: list[stats.MonthRate]
+    jobs: list[stats.JobRate]
+    independence: stats.Independence
+    tests: list[stats.TestRates]
+    co_failures: list[stats.CoFailure]
+    attributions: list[stats.Attribution]
+    unattributed: dict[str, int]
+    impacts: list[stats.Impact]
+    entry_ages: list[stats.EntryAge]
+
+
+def build_report(
+    store: HistoryStore, window: Window, *, now: datetime, registry: RegistryView | None = None
+) -> Report:
+    """Everything the report shows, computed once so Markdown and JSON carry the same numbers."""
+    view = store.overview(window)
+    job_tallies = store.job_tallies(window)
+    test_tallies = store.test_tallies(window)
+    days = store.execution_days(window)
+    jobs = stats.job_rates(job_tallies)
+    attributions, unattributed = stats.attribute(
+        job_tallies, store.observed_causes(window), days, registry, now=now.date()
+    )
+    probes: list[tuple[str, str]] = []
+    if registry is not None:
+        known = sorted({t.test for t in test_tallies})
+        for entry in registry.entries:
+            if not entry.flaky:
+                continue
+            label = f"{entry.test} ({entry.where()})"
+            tests = [t for t in known if entry.matches_test(t)]
+            if not tests and _EXACT_PATH.fullmatch(entry.test):
+                tests = [entry.test]
+            probes.extend((label, t) for t in tests)
+    return Report(
+        window=window,
+        generated_at=now,
+        overview=view,
+        overall=stats.overall(view),
+        histogram=store.failed_jobs_per_failed_run(window),
+        months=stats.monthly(store.monthly(window)),
+        jobs=jobs,
+        independence=stats.independence(jobs, view),
+        tests=stats.test_rates(test_tallies, days, registry),
+        co_failures=store.co_failures(window),
+        attributions=attributions,
+        unattributed=unattributed,
+        impacts=stats.impact(job_tallies, store.sole_causes(window), attributions),
+        entry_ages=stats.entry_ages(probes, test_tallies, days, registry, now=now),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _rate(rate: stats.Rate) -> dict[str, Any]:
+    return {"events": rate.events, "trials": rate.trials, "rate": rate.value, "low": rate.low,
+            "high": rate.high}
+
+
+def _flake(rate: Any) -> dict[str, Any]:
+    return {
+        "job": rate.job,
+        "events": rate.events,
+        "executions": rate.executions,
+        "rate": rate.rate,
+        "low": rate.low,
+        "high": rate.high,
+        "last_seen": _iso(rate.last_seen),
+        "symptoms": list(rate.symptoms),
+    }
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The same numbers as the Markdown, unrounded. Strings from logs are left raw: JSON
+    consumers escape for their own medium."""
+    w = report.window
+    return {
+        "generated_at": _iso(report.generated_at),
+        "window": {
+            "since": _iso(w.since),
+            "until": _iso(w.until),
+            "branch": w.branch,
+            "event": w.event,
+            "first_run": _iso(report.overview.first),
+            "last_run": _iso(report.overview.last),
+        },
+        "runs": {
+            "total": report.overview.runs,
+            "failed": report.overview.failed_runs,
+            "rerun_failures": report.overview.rerun_failures,
+            **{k: v for k, v in _rate(report.overall).items() if k in ("rate", "low", "high")},
+        },
+        "failed_jobs_per_failed_run": {str(k): v for k, v in sorted(report.histogram.items())},
+        "monthly": [
+            {"month": m.month, "runs": m.runs, "failed": m.failed_runs, "rate": m.rate} for m in report.months
+        ],
+        "jobs": [
+            {"job": j.job, "runner": j.runner, "executions": j.rate.trials, "failures": j.rate.events,
+             "rate": j.rate.value, "low": j.rate.low, "high": j.rate.high,
+             "unread_failures": j.unread_failures}
+            for j in report.jobs
+        ],
+        "independence": {
+            "predicted_pass": report.independence.predicted_pass,
+            "observed_pass": report.independence.observed_pass,
+        },
+        "tests": [
+            {"test": t.overall.test, "ignored": t.ignored, **_flake(t.overall),
+             "jobs": [_flake(r) for r in t.by_job]}
+            for t in report.tests
+        ],
+        "co_failures": [
+            {"run_id": c.run_id, "attempt": c.attempt, "created": _iso(c.created), "test": c.test,
+             "jobs": list(c.jobs)}
+            for c in report.co_failures
+        ],
+        "attribution": {
+            "note": "estimated values are inferred for failed jobs whose logs were unreadable",
+            "causes": [
+                {"test": a.test, "observed": a.observed, "estimated": a.estimated,
+                 "opportunities": a.opportunities, "estimated_rate": a.estimated_rate,
+                 "jobs": [{"job": j, "observed": o, "estimated": e, "basis": b} for j, o, e, b in a.by_job]}
+                for a in report.attributions
+            ],
+            "unattributed": report.unattributed,
+        },
+        "impact": [
+            {"test": i.test, "saved_failures": i.saved_failures,
+             "predicted_pass_if_ignored": i.predicted_pass_if_ignored}
+            for i in report.impacts
+        ],
+        "registry_entries": [
+            {"entry": e.label, "test": e.test, "last_flake": _iso(e.last_flake),
+             "executions_since": e.executions_since, "days_since": e.days_since}
+            for e in report.entry_ages
+        ],
+    }
+
+
+def pct(value: float, digits: int = 1) -> str:
+    return f"{100 * value:.{digits}f}%"
+
+
+def md(text: object, limit: int = 200) -> str:
+    """Untrusted text for a Markdown table cell (pipes, HTML, mentions and links neutralised)."""
+    return str(inline(str(text), limit))
+
+
+def mermaid_label(text: str) -> str:
+    """A chart label: mermaid has no escaping inside quotes, so keep only harmless characters."""
+    return '"' + (re.sub(r"[^A-Za-z0-9_./ -]", "_", text)[:40] or "_") + '"'
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        # Markdown, not HTML: HTML autoescaping would garble it; untrusted values go through `md`.
+        autoescape=False,  # noqa: S701
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=pct, md=md, label=mermaid_label)
+    return env
+
+
+def render_markdown(report: Report) -> str:
+    months = report.months
+    failed = sum(report.histogram.values())
+    chart_jobs = [j for j in report.jobs if j.rate.trials]
+    return _environment().get_template("report.md.j2").render(
+        r=report,
+        month_max=max([m.rate for m in months] + [0.01]) * 100,
+        job_max=max([j.rate.value for j in chart_jobs] + [0.001]) * 100,
+        chart_jobs=chart_jobs,
+        single_job_share=report.histogram.get(1, 0) / failed if failed else 0.0,
+        failing_jobs=sum(1 for j in report.jobs if j.rate.events),
+    )

@@ -1,0 +1,292 @@
+"""Incremental sync: bring the history store up to date with a workflow's runs on GitHub.
+
+Three phases, each safe to interrupt:
+
+1. List runs newest first and write every new one to the store as *pending*, stopping at the
+   first run the store already holds complete. The to-do list then lives in the file, so a sync
+   cut short (request budget, rate limit, Ctrl-C) resumes where it stopped.
+2. For each pending run that failed (or was re-run), fetch its jobs of every attempt and the
+   logs of its failed jobs, then write the run in one transaction.
+3. Green runs are most runs, and a jobs request per green run would blow the request budget
+   (575 runs: ~470 extra requests). A green run's jobs all passed, so only their *names* are
+   unknown; they are copied from the nearest runs whose jobs were fetched. Where the runs before
+   and after disagree (a job was added or removed in between), the green run in the middle of
+   that stretch is fetched for real, and so on (bisection), so the job set is exact around every
+   change at a cost of about log2(stretch) requests.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol, TextIO
+
+from bot.errors import GatewayError, LogUnavailable
+from bot.records import JobInfo, JobReport, LogState, RunInfo
+from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState
+
+MAX_LOG_BYTES = 64 * 1024 * 1024  # a job log is attacker-sized; the parser keeps what matters
+
+
+class Gateway(Protocol):
+    """The calls sync makes; `bot.gateway.client.GitHubGateway` provides them."""
+
+    @property
+    def requests_made(self) -> int: ...
+
+    def iter_runs(
+        self,
+        workflow: str,
+        *,
+        branch: str | None = None,
+        event: str | None = None,
+        created: str | None = None,
+    ) -> Iterable[RunInfo]: ...
+
+    def list_jobs(
+        self, run_id: int, *, attempt: int | None = None, all_attempts: bool = False
+    ) -> list[JobInfo]: ...
+
+    def job_log(self, job_id: int, *, max_bytes: int | None = None) -> Iterable[bytes]: ...
+
+
+LogParser = Callable[[Iterable[bytes], str], JobReport]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    workflow: str
+    branch: str | None = None
+    event: str | None = None
+    since: date | None = None
+    scan_green: bool = False
+    default_branch: str | None = None  # whose green pushes --scan-green reads
+
+
+@dataclass
+class SyncResult:
+    runs_added: int = 0
+    jobs: int = 0
+    logs_parsed: int = 0
+    logs_expired: int = 0
+    logs_missing: int = 0
+    jobs_inferred_runs: int = 0
+    requests: int = 0
+    pending: int = 0
+    stopped: str | None = None
+    error: GatewayError | None = None
+
+    def line(self) -> str:
+        text = (
+            f"sync: {self.runs_added} runs added, {self.jobs} jobs, {self.logs_parsed} logs parsed, "
+            f"{self.logs_expired} logs expired, {self.requests} requests used"
+        )
+        if self.stopped:
+            text += f"; stopped early ({self.stopped}), {self.pending} runs left: run sync again to continue"
+        return text
+
+
+class Progress:
+    """A bar on a terminal; on a log (CI) a plain line at most every `interval` seconds."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int, total: int, requests: int) -> None:
+        now = time.monotonic()
+        if self.tty:
+            width = 30
+            filled = width * done // total if total else width
+            bar = "#" * filled + "." * (width - filled)
+            self.stream.write(f"\r[{bar}] {done}/{total} runs, {requests} requests")
+            self.stream.flush()
+            self._drawn = True
+        elif now - self._last >= self.interval or done == total:
+            self.stream.write(f"sync: {done}/{total} runs done, {requests} requests\n")
+            self._last = now
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+
+
+def sync(
+    store: HistoryStore,
+    gateway: Gateway,
+    options: SyncOptions,
+    *,
+    parse: LogParser,
+    progress: Progress | None = None,
+    max_log_bytes: int = MAX_LOG_BYTES,
+) -> SyncResult:
+    """Run the three phases; `result.stopped` says why it ended early (the store stays consistent:
+    every run is written whole or not at all). Ctrl-C also ends it with `stopped="interrupted"`,
+    so the caller can still print what was done."""
+    result = SyncResult()
+    before = store.counts()
+    start_requests = gateway.requests_made
+    try:
+        _list_new_runs(store, gateway, options)
+        _fetch_pending(store, gateway, options, parse, progress, result, max_log_bytes)
+    except GatewayError as exc:
+        result.stopped = str(exc)
+        result.error = exc
+    except KeyboardInterrupt:
+        result.stopped = "interrupted"
+    finally:
+        if progress:
+            progress.finish()
+        after = store.counts()
+        result.runs_added = after["runs"] - before["runs"]
+        result.jobs = after["jobs"] - before["jobs"]
+        result.logs_parsed = after.get("log_parsed", 0) - before.get("log_parsed", 0)
+        result.logs_expired = after.get("log_expired", 0) - before.get("log_expired", 0)
+        result.logs_missing = after.get("log_missing", 0) - before.get("log_missing", 0)
+        result.pending = after["pending"]
+        result.requests = gateway.requests_made - start_requests
+    return result
+
+
+def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) -> None:
+    """Phase 1. Runs still in progress when last listed are looked for again: the listing goes
+    on past complete runs until it is older than the oldest of them."""
+    unfinished = store.oldest_unfinished()
+    created = f">={options.since.isoformat()}" if options.since else None
+    batch: list[RunInfo] = []
+    try:
+        listing = gateway.iter_runs(
+            options.workflow, branch=options.branch, event=options.event, created=created
+        )
+        for run in listing:
+            state = store.run_state(run.id)
+            if state is not None and state[1] and state[0] == run.attempt:
+                if unfinished is None or run.created_at < unfinished:
+                    break
+                continue
+            batch.append(run)
+            if len(batch) >= 100:
+                store.record_listed_runs(batch)
+                batch = []
+    finally:
+        store.record_listed_runs(batch)
+
+
+def _is_default_push(run: RunInfo, options: SyncOptions) -> bool:
+    return run.event == "push" and options.default_branch is not None and run.branch == options.default_branch
+
+
+def _needs_jobs(run: RunInfo, options: SyncOptions) -> bool:
+    """Failed runs, re-run runs (an earlier attempt may have failed) and, with --scan-green, green
+    pushes to the default branch (their logs can hold ignored flaky failures)."""
+    return (
+        run.conclusion != "success"
+        or run.attempt > 1
+        or (options.scan_green and _is_default_push(run, options))
+    )
+
+
+def _fetch_pending(
+    store: HistoryStore,
+    gateway: Gateway,
+    options: SyncOptions,
+    parse: LogParser,
+    progress: Progress | None,
+    result: SyncResult,
+    max_log_bytes: int,
+) -> None:
+    pending = store.pending_runs()
+    green: list[RunInfo] = []
+    done = 0
+    for run in pending:
+        if run.conclusion is None or run.conclusion in NOT_A_RESULT:
+            store.save_jobless_run(run)
+        elif _needs_jobs(run, options):
+            _fetch_run(store, gateway, run, options, parse, max_log_bytes)
+        else:
+            green.append(run)
+            continue
+        done += 1
+        if progress:
+            progress.update(done, len(pending), gateway.requests_made)
+    for resolved in _infer_green(store, gateway, green):
+        done += resolved
+        if progress:
+            progress.update(done, len(pending), gateway.requests_made)
+
+
+def _fetch_run(
+    store: HistoryStore,
+    gateway: Gateway,
+    run: RunInfo,
+    options: SyncOptions,
+    parse: LogParser,
+    max_log_bytes: int,
+) -> None:
+    """Jobs of every attempt (re-run flakes stay visible), then the logs worth reading; the run is
+    written only when all of it is in hand, so an interruption leaves no half-written run."""
+    jobs = gateway.list_jobs(run.id, all_attempts=True)
+    scan = options.scan_green and _is_default_push(run, options)
+    logs: dict[int, JobReport | LogState] = {}
+    for job in jobs:
+        if job.conclusion in FAILED_JOB or (scan and job.conclusion == "success"):
+            logs[job.id] = _read_log(gateway, job, parse, max_log_bytes)
+    store.save_run(run, jobs, logs)
+
+
+def _read_log(gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: int) -> JobReport | LogState:
+    try:
+        return parse(gateway.job_log(job.id, max_bytes=max_log_bytes), job.name)
+    except LogUnavailable as exc:
+        return LogState.EXPIRED if exc.status == 410 else LogState.MISSING
+
+
+def _names(jobs: Sequence[tuple[str, str | None]] | None) -> frozenset[str] | None:
+    return frozenset(n for n, _ in jobs) if jobs is not None else None
+
+
+JobSet = list[tuple[str, str | None]]
+_Key = tuple[frozenset[str] | None, frozenset[str] | None]
+
+
+def _infer_green(store: HistoryStore, gateway: Gateway, green: list[RunInfo]) -> Iterable[int]:
+    """Phase 3 (see the module docstring). Yields how many runs each round resolved.
+
+    Runs are grouped by the job names of their fetched neighbours; a group whose neighbours
+    agree (or that has only one) copies them, any other group has its middle run fetched and
+    the rest is looked at again in the next round.
+    """
+    todo = sorted(green, key=lambda r: r.created_at)
+    while todo:
+        groups: dict[_Key, list[RunInfo]] = {}
+        neighbours: dict[_Key, tuple[JobSet | None, JobSet | None]] = {}
+        for run in todo:
+            before, after = store.nearest_job_set(run.created_at, workflow=run.workflow_path)
+            key = (_names(before), _names(after))
+            groups.setdefault(key, []).append(run)
+            neighbours[key] = (before, after)
+        todo = []
+        resolved = 0
+        for key, runs in groups.items():
+            before, after = neighbours[key]
+            template = before if after is None or key[0] == key[1] else None
+            if before is None:
+                template = after
+            if template is not None:
+                for run in runs:
+                    store.save_inferred_run(run, template)
+                resolved += len(runs)
+                continue
+            middle = runs[len(runs) // 2]
+            store.save_run(middle, gateway.list_jobs(middle.id), {}, jobs_state=JobsState.FETCHED)
+            resolved += 1
+            todo.extend(r for r in runs if r is not middle)
+        todo.sort(key=lambda r: r.created_at)
+        yield resolved
