@@ -1,0 +1,315 @@
+"""The registry model: which tests upstream excludes, skips or ignores, where, and when.
+
+A registry entry is a fact about upstream's own configuration at some time (a `--exclude` regex in
+a `tools/ci.sh` function, a `flaky_tests_to_ignore` key in `tests/run-tests.py`, a skip inside
+run-tests.py), plus hand-written knowledge about it (symptoms, links, notes). Matching a failure
+against the registry must never be more generous than upstream itself: an entry counts for a job
+only if it applied to that job on the day the job ran, and only for the runner it applies to
+(run-tests.py), because the worst mistake flake-bot can make is calling a real regression flaky.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from bot.errors import InputError
+from bot.records import Runner
+
+
+class Mechanism(StrEnum):
+    """How upstream keeps a test from failing a job."""
+
+    EXCLUDE = "exclude"  # run-tests.py --exclude regex in a ci.sh function: the test does not run
+    IGNORE = "ignore"  # flaky_tests_to_ignore key: the test runs, a failure is reclassified "ignored"
+    SKIP = "skip"  # run-tests.py skips the test by itself (e.g. on GitHub Actions): it does not run
+
+
+class Verdict(StrEnum):
+    """What the registry says about one failure in one job."""
+
+    KNOWN_FLAKE = "known-flake"
+    FLAKY_ELSEWHERE = "flaky-elsewhere"
+    NEW = "new"
+
+
+#: `sys.platform` values a job's runner can have; "unknown" when runs-on is an expression.
+RUNNER_OSES = ("linux", "darwin", "win32", "unknown")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One workflow job: the ci.sh functions it runs (including helpers they call) and its runner."""
+
+    name: str
+    os: str
+    runs_on: str = ""
+    functions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered test pattern with the place and time it was in force.
+
+    `test` is matched the way upstream matches it: for `exclude` it is a regex searched in the
+    test path (unescaped dots match any character, exactly as run-tests.py applies it); for
+    `ignore` and `skip` it is an exact path relative to tests/. `since` is inclusive, `until`
+    exclusive (the day the entry was removed upstream); None means unbounded.
+    """
+
+    test: str
+    mechanism: Mechanism
+    reason: str = ""
+    flaky: bool = False
+    functions: tuple[str, ...] = ()
+    platforms: tuple[str, ...] | None = None
+    source: str = ""
+    since: date | None = None
+    until: date | None = None
+    symptoms: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    notes: str = ""
+    line: int = field(default=0, compare=False)
+
+    def matches_test(self, test: str) -> bool:
+        if self.mechanism is Mechanism.EXCLUDE:
+            return re.search(self.test, test) is not None
+        return self.test == test
+
+    def active_on(self, when: date | None) -> bool:
+        """True if in force on `when`; None means "as of the registry's latest state"."""
+        if when is None:
+            return self.until is None
+        if self.since is not None and when < self.since:
+            return False
+        return self.until is None or when < self.until
+
+    def covers(self, job: JobSpec | None) -> bool:
+        """Whether this entry applies to `job` (None: a job the registry does not know)."""
+        if self.mechanism is Mechanism.EXCLUDE:
+            return job is not None and bool(set(self.functions) & set(job.functions))
+        if self.platforms is None:
+            return True
+        return job is not None and job.os in self.platforms
+
+    def where(self) -> str:
+        """Plain words for where the entry applies, for explanations and reports."""
+        if self.mechanism is Mechanism.EXCLUDE:
+            return "excluded in " + ", ".join(self.functions)
+        verb = "ignored" if self.mechanism is Mechanism.IGNORE else "skipped"
+        if self.platforms is None:
+            return f"{verb} by run-tests.py on every platform"
+        return f"{verb} by run-tests.py on " + ", ".join(self.platforms)
+
+    def dates(self) -> str:
+        if self.since and self.until:
+            return f"from {self.since} until {self.until}"
+        if self.since:
+            return f"since {self.since}"
+        if self.until:
+            return f"until {self.until}"
+        return "with no date limit"
+
+
+@dataclass(frozen=True)
+class Match:
+    """The registry's answer for one failing test in one job."""
+
+    test: str
+    job: str
+    verdict: Verdict
+    entries: tuple[Entry, ...]
+    symptom_mismatch: bool
+    should_not_have_failed: bool
+    explanation: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "test": self.test,
+            "job": self.job,
+            "verdict": self.verdict.value,
+            "symptom_mismatch": self.symptom_mismatch,
+            "should_not_have_failed": self.should_not_have_failed,
+            "explanation": self.explanation,
+            "entries": [
+                {
+                    "test": e.test,
+                    "mechanism": e.mechanism.value,
+                    "where": e.where(),
+                    "reason": e.reason,
+                    "flaky": e.flaky,
+                    "source": e.source,
+                    "since": e.since.isoformat() if e.since else None,
+                    "until": e.until.isoformat() if e.until else None,
+                    "links": list(e.links),
+                }
+                for e in self.entries
+            ],
+        }
+
+
+def _symptom_matches(entries: Sequence[Entry], symptom: str | None) -> bool | None:
+    """None when nothing can be said (no known symptoms, or no symptom given)."""
+    patterns = [p for e in entries for p in e.symptoms]
+    if not patterns or not symptom:
+        return None
+    return any(re.search(p, symptom) for p in patterns)
+
+
+def _when(when: date | None) -> str:
+    return f" on {when}" if when else ""
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The whole registry file: jobs of the workflow and the entries, in file order."""
+
+    entries: tuple[Entry, ...] = ()
+    jobs: Mapping[str, JobSpec] = field(default_factory=dict)
+    repository: str = ""
+    workflow: str = ""
+    path: str = field(default="", compare=False)
+
+    def job(self, name: str) -> JobSpec | None:
+        return self.jobs.get(name)
+
+    def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
+        """False if run-tests.py does not run `test` in `job` on `when` (excluded or skipped)."""
+        spec = self.job(job)
+        return not any(
+            e.mechanism is not Mechanism.IGNORE
+            and e.active_on(when)
+            and e.covers(spec)
+            and e.matches_test(test)
+            for e in self.entries
+        )
+
+    def platforms_for_jobs(self, jobs: Iterable[str]) -> tuple[str, ...] | None:
+        """The `flaky_tests_to_ignore` platforms that cover exactly these jobs' runners.
+
+        Any Linux job means every platform (None), since the ignore list cannot tell one Linux
+        job from another and upstream uses None for those.
+        """
+        oses: set[str] = set()
+        for name in jobs:
+            spec = self.job(name)
+            if spec is None:
+                raise InputError(f"unknown job {name!r}; the registry knows: {', '.join(sorted(self.jobs))}")
+            if spec.os == "unknown":
+                raise InputError(f"the runner OS of job {name!r} is unknown, so its platform cannot be named")
+            oses.add(spec.os)
+        if not oses or "linux" in oses:
+            return None
+        return tuple(sorted(oses))
+
+    def match(
+        self,
+        job: str,
+        test: str,
+        *,
+        symptom: str | None = None,
+        when: date | None = None,
+        runner: Runner = Runner.RUN_TESTS,
+        ignored: bool = False,
+    ) -> Match:
+        """Judge one failure. KNOWN_FLAKE only if a flaky entry covered this job on that date."""
+        spec = self.job(job)
+        active = [e for e in self.entries if e.active_on(when) and e.matches_test(test)]
+        here = [e for e in active if e.covers(spec)]
+        elsewhere = tuple(e for e in active if e.flaky and not e.covers(spec))
+        unknown_job = "" if spec is not None else f" (job {job!r} is not in the registry)"
+
+        if runner is not Runner.RUN_TESTS:
+            flaky = tuple(e for e in active if e.flaky)
+            if flaky:
+                return Match(
+                    test,
+                    job,
+                    Verdict.FLAKY_ELSEWHERE,
+                    flaky,
+                    False,
+                    False,
+                    f"{test} is registered as flaky only for run-tests.py, but this failure came from "
+                    f"{runner.value}, which upstream's exclusion and ignore lists do not cover.",
+                )
+            return Match(
+                test,
+                job,
+                Verdict.NEW,
+                (),
+                False,
+                False,
+                f"{test} failed under {runner.value} and is not in the registry.",
+            )
+
+        flaky_here = tuple(e for e in here if e.flaky)
+        if flaky_here:
+            symptom_ok = _symptom_matches(flaky_here, symptom)
+            mismatch = symptom_ok is False
+            entry = flaky_here[0]
+            reason = f" ({entry.reason})" if entry.reason else ""
+            text = f"{test} is a known flaky test in {job}{_when(when)}: {entry.where()}{reason}."
+            not_expected = False
+            if entry.mechanism is not Mechanism.IGNORE and not any(
+                e.mechanism is Mechanism.IGNORE for e in flaky_here
+            ):
+                not_expected = True
+                text = (
+                    f"{test} is registered as flaky in {job}{_when(when)} and {entry.where()}, so it should "
+                    "not have run at all; the job may run a different ci.sh function or tree than the registry "
+                    "says."
+                )
+            elif not ignored:
+                not_expected = True
+                text = (
+                    f"{test} is in flaky_tests_to_ignore for {job}{_when(when)}{reason}, yet run-tests.py did "
+                    "not ignore the failure, so it failed the job; the run may predate the ignore list or its "
+                    "platform check may not cover this runner."
+                )
+            if mismatch:
+                text += (
+                    " Its symptom matches none of the known symptoms of this flaky test, so it may be a real "
+                    "regression."
+                )
+            return Match(test, job, Verdict.KNOWN_FLAKE, flaky_here, mismatch, not_expected, text)
+
+        if here:
+            entry = here[0]
+            verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
+            text = (
+                f"{test} is {entry.where()} in {job}{_when(when)} for a reason that is not flakiness "
+                f"({entry.reason or 'no reason given'}), so it should not have failed this job."
+            )
+            return Match(test, job, verdict, tuple(here) + elsewhere, False, True, text)
+
+        if ignored:
+            text = (
+                f"run-tests.py ignored {test} as a known-flaky failure, but the registry has no entry covering "
+                f"{job}{_when(when)}{unknown_job}; the registry may be out of date."
+            )
+            verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
+            return Match(test, job, verdict, elsewhere, False, False, text)
+
+        if elsewhere:
+            places = "; ".join(e.where() for e in elsewhere)
+            return Match(
+                test,
+                job,
+                Verdict.FLAKY_ELSEWHERE,
+                elsewhere,
+                False,
+                False,
+                f"{test} is known to be flaky elsewhere ({places}) but not in {job}{_when(when)}{unknown_job}.",
+            )
+        return Match(
+            test,
+            job,
+            Verdict.NEW,
+            (),
+            False,
+            False,
+            f"{test} is not registered as flaky for {job}{_when(when)}{unknown_job}.",
+        )

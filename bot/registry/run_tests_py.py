@@ -1,0 +1,77 @@
+"""Read the `flaky_tests_to_ignore` literal from `tests/run-tests.py` with `ast` (never executed).
+
+The dict maps exact test paths (relative to tests/) to `(reason, platforms)`, platforms being
+None or a tuple of `sys.platform` strings of the host running run-tests.py. Anything that is not
+a plain literal is refused, because guessing at computed values could register the wrong tests.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from bot.errors import InputError
+
+IGNORE_DICT = "flaky_tests_to_ignore"
+
+
+@dataclass(frozen=True)
+class IgnoreItem:
+    test: str
+    reason: str
+    platforms: tuple[str, ...] | None
+    line: int  # 1-based line of the key
+
+
+@dataclass(frozen=True)
+class IgnoreDict:
+    items: tuple[IgnoreItem, ...]
+    start: int  # 1-based line of `flaky_tests_to_ignore = {`
+    end: int  # 1-based line of the closing `}`
+
+
+def read_ignore_dict(text: str, path: str = "tests/run-tests.py") -> IgnoreDict | None:
+    """The module-level dict, or None if this run-tests.py predates it."""
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        raise InputError(f"{path}:{exc.lineno or 1}: cannot parse: {exc.msg}") from None
+    for node in tree.body:
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        if not any(isinstance(t, ast.Name) and t.id == IGNORE_DICT for t in targets):
+            continue
+        value = node.value
+        if not isinstance(value, ast.Dict):
+            raise InputError(f"{path}:{node.lineno}: {IGNORE_DICT} is not a dict literal")
+        items = []
+        for key, item in zip(value.keys, value.values, strict=True):
+            items.append(_item(key, item, path))
+        return IgnoreDict(tuple(items), node.lineno, value.end_lineno or node.lineno)
+    return None
+
+
+def _item(key: ast.expr | None, value: ast.expr, path: str) -> IgnoreItem:
+    line = value.lineno if key is None else key.lineno
+    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+        raise InputError(f"{path}:{line}: a {IGNORE_DICT} key is not a string literal")
+    if not (isinstance(value, ast.Tuple) and len(value.elts) == 2):
+        raise InputError(f"{path}:{line}: the value for {key.value!r} is not a (reason, platforms) tuple")
+    reason_node, platforms_node = value.elts
+    if not (isinstance(reason_node, ast.Constant) and isinstance(reason_node.value, str)):
+        raise InputError(f"{path}:{line}: the reason for {key.value!r} is not a string literal")
+    platforms: tuple[str, ...] | None
+    if isinstance(platforms_node, ast.Constant) and platforms_node.value is None:
+        platforms = None
+    elif isinstance(platforms_node, ast.Tuple | ast.List) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in platforms_node.elts
+    ):
+        platforms = tuple(e.value for e in platforms_node.elts if isinstance(e, ast.Constant))
+    else:
+        raise InputError(f"{path}:{line}: the platforms for {key.value!r} are not None or a tuple of strings")
+    return IgnoreItem(key.value, reason_node.value, platforms, line)

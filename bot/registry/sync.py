@@ -1,0 +1,255 @@
+"""Build a registry from upstream's files, update an existing one, and report drift between them.
+
+Upstream files only say what is in force *now*, so `sync` keeps history itself: an entry that
+disappeared upstream is closed with `until` (not deleted), so logs from before that day are still
+judged by the rules of their day, and new entries start on the sync date rather than an invented
+earlier one (a wrong early `since` could call an old regression a known flake). Hand-written
+fields (symptoms, links, notes) are carried over whenever the same fact is still upstream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from bot.registry.ci_sh import Bullet, CiScript, expand, read_ci_sh, says_flaky
+from bot.registry.model import Entry, JobSpec, Mechanism, Registry
+from bot.registry.run_tests_py import read_ignore_dict
+from bot.registry.source import SourceTree
+from bot.registry.workflow import read_workflow
+
+CI_SH = "tools/ci.sh"
+RUN_TESTS = "tests/run-tests.py"
+DEFAULT_WORKFLOW = ".github/workflows/ports_unix.yml"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a checkout says today: one exclude entry per (pattern, function), one ignore entry per key."""
+
+    registry: Registry
+    script: CiScript
+
+
+def _name(pattern: str) -> str:
+    for suffix in (r"\.py", ".py"):
+        if pattern.endswith(suffix):
+            return pattern[: -len(suffix)]
+    return pattern
+
+
+def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
+    """The `# - path reason` bullet that explains one alternative of an --exclude regex."""
+    name = _name(pattern)
+    bullets = list(bullets)
+    for bullet in bullets:
+        if _name(bullet.path) == name:
+            return bullet
+    word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
+    for bullet in bullets:
+        if word.search(bullet.text):
+            return bullet
+    return None
+
+
+def bullet_reason(bullet: Bullet | None) -> str:
+    if bullet is None:
+        return ""
+    if bullet.path.endswith(".py") and bullet.text.startswith(bullet.path):
+        return bullet.text[len(bullet.path) :].strip()
+    return bullet.text
+
+
+def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLOW) -> Upstream:
+    """Everything the registry can learn from a checkout, dated `as_of`."""
+    script = read_ci_sh(tree.read_text(CI_SH), CI_SH)
+    workflow_name, workflow_jobs = read_workflow(tree.read_text(workflow), workflow)
+    jobs = {
+        job.name: JobSpec(job.name, job.os, job.runs_on, script.closure(job.functions))
+        for job in workflow_jobs
+    }
+    entries: list[Entry] = []
+    for function in script.functions.values():
+        for invocation in function.invocations:
+            for flt in invocation.filters:
+                if flt.action != "exclude":
+                    continue
+                for alternative in expand(flt.pattern):
+                    reason = bullet_reason(bullet_for(alternative, function.bullets))
+                    entry = Entry(
+                        test=alternative,
+                        mechanism=Mechanism.EXCLUDE,
+                        reason=reason,
+                        flaky=says_flaky(reason),
+                        functions=(function.name,),
+                        source=f"{CI_SH}:{invocation.line}",
+                        since=as_of,
+                    )
+                    if not any(e.test == entry.test and e.functions == entry.functions for e in entries):
+                        entries.append(entry)
+    ignore = read_ignore_dict(tree.read_text(RUN_TESTS), RUN_TESTS)
+    for item in ignore.items if ignore else ():
+        entries.append(
+            Entry(
+                test=item.test,
+                mechanism=Mechanism.IGNORE,
+                reason=item.reason,
+                flaky=True,
+                platforms=item.platforms,
+                source=f"{RUN_TESTS}:{item.line}",
+                since=as_of,
+            )
+        )
+    return Upstream(Registry(tuple(entries), jobs, "", workflow_name), script)
+
+
+def _hand(entry: Entry, source: Entry) -> Entry:
+    return replace(entry, symptoms=source.symptoms, links=source.links, notes=source.notes)
+
+
+def _ended(entry: Entry, as_of: date) -> Entry | None:
+    """Close an entry on `as_of`; one that started that day or later never really applied."""
+    if entry.since is not None and entry.since >= as_of:
+        return None
+    return replace(entry, until=as_of)
+
+
+def _lines(source: str) -> list[str]:
+    path, _, lines = source.partition(":")
+    return [f"{path}:{n}" for n in lines.split(",")] if lines else [source]
+
+
+def _group(entries: list[Entry]) -> list[Entry]:
+    """Merge exclude entries that differ only in function (and ci.sh line) into one entry."""
+    out: list[Entry] = []
+    for entry in entries:
+        if entry.mechanism is Mechanism.EXCLUDE:
+            for index, other in enumerate(out):
+                if (
+                    other.mechanism is Mechanism.EXCLUDE
+                    and replace(other, functions=(), source="") == replace(entry, functions=(), source="")
+                    and other.source.partition(":")[0] == entry.source.partition(":")[0]
+                ):
+                    path = other.source.partition(":")[0]
+                    numbers = [s.partition(":")[2] for s in _lines(other.source) + _lines(entry.source)]
+                    numbers = [n for n in dict.fromkeys(numbers) if n]
+                    source = f"{path}:{','.join(numbers)}" if numbers else path
+                    out[index] = replace(other, functions=other.functions + entry.functions, source=source)
+                    break
+            else:
+                out.append(entry)
+        else:
+            out.append(entry)
+    return out
+
+
+def sync_registry(existing: Registry | None, upstream: Upstream, as_of: date) -> Registry:
+    """`existing` brought up to date with `upstream`, keeping history and hand-written fields."""
+    fresh = upstream.registry
+    up_exclude = {(e.test, e.functions[0]): e for e in fresh.entries if e.mechanism is Mechanism.EXCLUDE}
+    up_ignore = {e.test: e for e in fresh.entries if e.mechanism is Mechanism.IGNORE}
+    claimed: set[tuple[str, str]] = set()
+    result: list[Entry] = []
+    for entry in existing.entries if existing else ():
+        if entry.until is not None or entry.mechanism is Mechanism.SKIP:
+            result.append(entry)
+        elif entry.mechanism is Mechanism.IGNORE:
+            now = up_ignore.get(entry.test)
+            if now is None or now.platforms != entry.platforms:
+                ended = _ended(entry, as_of)
+                result.extend([ended] if ended else [])
+            if now is not None:
+                claimed.add(("", entry.test))
+                if now.platforms != entry.platforms:
+                    result.append(_hand(now, entry))
+                else:
+                    result.append(replace(entry, reason=now.reason, flaky=now.flaky, source=now.source))
+        else:
+            gone = tuple(f for f in entry.functions if (entry.test, f) not in up_exclude)
+            if gone:
+                ended = _ended(replace(entry, functions=gone), as_of)
+                result.extend([ended] if ended else [])
+            for function in entry.functions:
+                now = up_exclude.get((entry.test, function))
+                if now is not None:
+                    claimed.add((function, entry.test))
+                    result.append(
+                        replace(
+                            entry,
+                            functions=(function,),
+                            reason=now.reason,
+                            flaky=now.flaky,
+                            source=now.source,
+                        )
+                    )
+    for entry in fresh.entries:
+        key = (entry.functions[0] if entry.functions else "", entry.test)
+        if key not in claimed:
+            result.append(entry)
+    return Registry(
+        tuple(_group(result)),
+        dict(fresh.jobs),
+        existing.repository if existing else "",
+        fresh.workflow or (existing.workflow if existing else ""),
+    )
+
+
+def _facts(registry: Registry) -> dict[tuple[str, str, str], tuple[Entry, str]]:
+    """Current exclude/ignore facts keyed by (mechanism, test, function) with what they say."""
+    facts: dict[tuple[str, str, str], tuple[Entry, str]] = {}
+    for entry in registry.entries:
+        if entry.until is not None or entry.mechanism is Mechanism.SKIP:
+            continue
+        if entry.mechanism is Mechanism.EXCLUDE:
+            for function in entry.functions:
+                facts[("exclude", entry.test, function)] = (
+                    entry,
+                    f"reason {entry.reason!r}, flaky {entry.flaky}",
+                )
+        else:
+            platforms = "all platforms" if entry.platforms is None else ", ".join(entry.platforms)
+            facts[("ignore", entry.test, "")] = (
+                entry,
+                f"reason {entry.reason!r}, platforms {platforms}, flaky {entry.flaky}",
+            )
+    return facts
+
+
+def _describe(key: tuple[str, str, str]) -> str:
+    mechanism, test, function = key
+    if mechanism == "exclude":
+        return f"{function} excludes {test!r}"
+    return f"flaky_tests_to_ignore has {test!r}"
+
+
+def drift(registry: Registry, upstream: Upstream) -> list[str]:
+    """Readable differences between a registry's current state and a checkout; empty when they agree."""
+    mine = _facts(registry)
+    theirs = _facts(upstream.registry)
+    lines: list[str] = []
+    for key in theirs.keys() - mine.keys():
+        entry, said = theirs[key]
+        lines.append(f"upstream only: {_describe(key)} ({entry.source}; {said})")
+    for key in mine.keys() - theirs.keys():
+        entry, said = mine[key]
+        lines.append(f"registry only: {_describe(key)} (registry line {entry.line}; no longer upstream)")
+    for key in mine.keys() & theirs.keys():
+        if mine[key][1] != theirs[key][1]:
+            lines.append(
+                f"differs: {_describe(key)}: registry line {mine[key][0].line} says {mine[key][1]}; "
+                f"{theirs[key][0].source} says {theirs[key][1]}"
+            )
+    for name in upstream.registry.jobs.keys() - registry.jobs.keys():
+        lines.append(f"upstream only: job {name!r} ({upstream.registry.jobs[name].os})")
+    for name in registry.jobs.keys() - upstream.registry.jobs.keys():
+        lines.append(f"registry only: job {name!r} (not in the workflow any more)")
+    for name in registry.jobs.keys() & upstream.registry.jobs.keys():
+        a, b = registry.jobs[name], upstream.registry.jobs[name]
+        if (a.os, a.runs_on, a.functions) != (b.os, b.runs_on, b.functions):
+            lines.append(
+                f"differs: job {name!r}: registry says {a.os} ({a.runs_on}) {', '.join(a.functions)}; "
+                f"workflow says {b.os} ({b.runs_on}) {', '.join(b.functions)}"
+            )
+    return sorted(lines)
