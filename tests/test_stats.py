@@ -1,0 +1,168 @@
+"""Statistics over hand-built counts: the numbers a maintainer reads must be right by construction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import stats
+from bot.stats import ExecutionDay, JobTally, ObservedCause, Overview, SoleCause, TestTally
+
+T0 = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+class DatedExclusions:
+    """A registry in miniature: `test` is excluded from `jobs` before `until` (like ci.sh --exclude
+    before upstream moved to flaky_tests_to_ignore)."""
+
+    def __init__(self, test: str, jobs: set[str], until: date) -> None:
+        self.test, self.jobs, self.until = test, jobs, until
+
+    def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
+        excluded = test == self.test and job in self.jobs and (when is None or when < self.until)
+        return not excluded
+
+
+def test_wilson_edges_match_the_closed_form() -> None:
+    z2 = stats.Z95**2
+    low, high = stats.wilson(0, 10)
+    assert low == 0.0
+    assert high == pytest.approx(z2 / (10 + z2))
+    low, high = stats.wilson(10, 10)
+    assert low == pytest.approx(10 / (10 + z2))
+    assert high == pytest.approx(1.0)
+    assert stats.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_for_the_issue_example() -> None:
+    # "failed 9 times in the last 1,150 executions of this job (0.8%, 95% CI 0.4-1.5%)"
+    low, high = stats.wilson(9, 1150)
+    assert round(100 * low, 1) == 0.4
+    assert round(100 * high, 1) == 1.5
+
+
+@given(st.integers(0, 5000), st.integers(1, 5000))
+def test_wilson_brackets_the_rate(events: int, extra: int) -> None:
+    trials = events + extra
+    low, high = stats.wilson(events, trials)
+    assert 0.0 <= low <= events / trials <= high <= 1.0
+
+
+def test_job_rates_sort_worst_first_and_independence_multiplies_pass_rates() -> None:
+    tallies = [JobTally("a", "ubuntu-latest", 100, 2, 0), JobTally("b", "macos-26", 100, 10, 3),
+               JobTally("c", None, 100, 0, 0)]
+    jobs = stats.job_rates(tallies)
+    assert [j.job for j in jobs] == ["b", "a", "c"]
+    assert jobs[0].rate.value == pytest.approx(0.10)
+    check = stats.independence(jobs, Overview(100, 11, T0, T0, 0))
+    assert check.predicted_pass == pytest.approx(0.98 * 0.90 * 1.0)
+    assert check.observed_pass == pytest.approx(0.89)
+
+
+def test_monthly_sorted_with_rates() -> None:
+    months = stats.monthly([("2025-02", 41, 8), ("2024-12", 10, 3)])
+    assert [(m.month, round(100 * m.rate, 1)) for m in months] == [("2024-12", 30.0), ("2025-02", 19.5)]
+
+
+DAYS = [
+    ExecutionDay("macos", date(2026, 1, 1), 10),
+    ExecutionDay("macos", date(2026, 4, 1), 5),
+    ExecutionDay("coverage", date(2026, 1, 1), 10),
+    ExecutionDay("coverage", date(2026, 4, 1), 5),
+]
+
+
+def test_executions_follow_the_registry_in_force_on_each_day() -> None:
+    registry = DatedExclusions("thread/thread_gc1.py", {"macos"}, until=date(2026, 3, 11))
+    assert stats.executions_of("thread/thread_gc1.py", DAYS, registry) == {"macos": 5, "coverage": 15}
+    assert stats.executions_of("other.py", DAYS, registry) == {"macos": 15, "coverage": 15}
+    assert stats.executions_of("thread/thread_gc1.py", DAYS, None, after=date(2026, 2, 1)) == {
+        "macos": 5,
+        "coverage": 5,
+    }
+
+
+def test_flake_rates_overall_and_per_job() -> None:
+    tallies = [
+        TestTally("thread/thread_gc1.py", "coverage", 3, 1, T0, ("Expected True, got False",)),
+        TestTally("thread/thread_gc1.py", "macos", 1, 0, T0.replace(day=20), ("CRASH",)),
+        TestTally("extmod/time_time_ns.py", "coverage", 1, 0, T0, ()),
+    ]
+    registry = DatedExclusions("thread/thread_gc1.py", {"macos"}, until=date(2026, 3, 11))
+    rates = stats.test_rates(tallies, DAYS, registry)
+    assert [r.overall.test for r in rates] == ["thread/thread_gc1.py", "extmod/time_time_ns.py"]
+    gc1 = rates[0]
+    assert (gc1.overall.events, gc1.overall.executions, gc1.ignored) == (4, 20, 1)
+    assert gc1.overall.last_seen == T0.replace(day=20)
+    assert gc1.overall.symptoms == ("Expected True, got False", "CRASH")
+    assert [(r.job, r.events, r.executions) for r in gc1.by_job] == [("coverage", 3, 15), ("macos", 1, 5)]
+    assert gc1.overall.low == pytest.approx(stats.wilson(4, 20)[0])
+
+
+def test_a_failure_proves_an_execution_even_where_the_registry_says_excluded() -> None:
+    tallies = [TestTally("t.py", "macos", 3, 0, T0, ())]
+    rate = stats.flake_rate("t.py", tallies, {"macos": 1}, job="macos")
+    assert (rate.events, rate.executions) == (3, 3)
+
+
+def test_attribution_shares_unread_failures_by_what_readable_logs_showed() -> None:
+    jobs = [
+        JobTally("settrace_stackless", None, 575, 14, 10),
+        JobTally("standard_v2", None, 575, 8, 8),  # no readable log at all
+        JobTally("qemu_arm", None, 575, 2, 0),
+    ]
+    causes = [
+        ObservedCause("settrace_stackless", "thread/thread_gc1.py", 3),
+        ObservedCause("settrace_stackless", None, 1),
+        ObservedCause("qemu_arm", "thread/stress_aes.py", 2),
+    ]
+    registry = DatedExclusions("thread/stress_aes.py", {"standard_v2"}, until=date(2100, 1, 1))
+    found, unattributed = stats.attribute(jobs, causes, DAYS, registry, now=date(2026, 2, 1))
+    assert unattributed == {}
+    by_test = {a.test: a for a in found}
+    gc1 = by_test["thread/thread_gc1.py"]
+    assert gc1.observed == 3
+    # settrace_stackless: 10 x 3/4; standard_v2 has no log: pooled causes minus stress_aes (excluded there)
+    assert dict((j, e) for j, _o, e, _b in gc1.by_job) == pytest.approx(
+        {"settrace_stackless": 7.5, "standard_v2": 8 * 3 / 4}
+    )
+    bases = {j: b for j, _o, _e, b in gc1.by_job}
+    assert bases == {"settrace_stackless": "same job", "standard_v2": "other jobs"}
+    assert by_test[None].estimated == pytest.approx(2.5 + 2.0)
+    assert by_test["thread/stress_aes.py"].estimated == 0.0
+    assert found[0].test == "thread/thread_gc1.py"
+
+
+def test_attribution_without_any_readable_log_is_unattributed() -> None:
+    found, unattributed = stats.attribute([JobTally("x", None, 10, 2, 2)], [], [], None, now=date(2026, 1, 1))
+    assert found == []
+    assert unattributed == {"x": 2}
+
+
+def test_impact_removes_only_the_failures_the_test_alone_caused() -> None:
+    jobs = [JobTally("a", None, 100, 10, 0), JobTally("b", None, 100, 5, 0)]
+    sole = [SoleCause("a", "t.py", 6), SoleCause("b", "t.py", 5), SoleCause("a", "u.py", 1)]
+    impacts = stats.impact(jobs, sole, [])
+    assert [i.test for i in impacts] == ["t.py", "u.py"]
+    assert impacts[0].predicted_pass_if_ignored == pytest.approx((1 - 4 / 100) * 1.0)
+    assert impacts[0].saved_failures == 11
+    assert impacts[1].predicted_pass_if_ignored == pytest.approx((1 - 9 / 100) * (1 - 5 / 100))
+
+
+def test_entry_age_counts_executions_after_the_last_flake() -> None:
+    tallies = [TestTally("t.py", "coverage", 1, 0, datetime(2026, 2, 1, 9, tzinfo=UTC), ())]
+    ages = stats.entry_ages(
+        [("t.py (ignored)", "t.py"), ("never.py (ignored)", "never.py")],
+        tallies,
+        DAYS,
+        None,
+        now=datetime(2026, 5, 1, tzinfo=UTC),
+    )
+    by_test = {a.test: a for a in ages}
+    assert by_test["t.py"].executions_since == 10  # the April executions of both jobs
+    assert by_test["t.py"].days_since == 88
+    assert by_test["never.py"].last_flake is None
+    assert by_test["never.py"].executions_since == 30
