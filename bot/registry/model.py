@@ -95,10 +95,13 @@ class Entry:
             return True
         return job is not None and job.os in self.platforms
 
-    def where(self) -> str:
-        """Plain words for where the entry applies, for explanations and reports."""
+    def where(self, job: JobSpec | None = None) -> str:
+        """Plain words for where the entry applies; with `job`, only the part that concerns that job."""
         if self.mechanism is Mechanism.EXCLUDE:
-            return "excluded in " + ", ".join(self.functions)
+            functions = [f for f in self.functions if job is None or f in job.functions] or list(
+                self.functions
+            )
+            return "excluded in " + ", ".join(functions)
         verb = "ignored" if self.mechanism is Mechanism.IGNORE else "skipped"
         if self.platforms is None:
             return f"{verb} by run-tests.py on every platform"
@@ -251,14 +254,14 @@ class Registry:
             mismatch = symptom_ok is False
             entry = flaky_here[0]
             reason = f" ({entry.reason})" if entry.reason else ""
-            text = f"{test} is a known flaky test in {job}{_when(when)}: {entry.where()}{reason}."
+            text = f"{test} is a known flaky test in {job}{_when(when)}: {entry.where(spec)}{reason}."
             not_expected = False
             if entry.mechanism is not Mechanism.IGNORE and not any(
                 e.mechanism is Mechanism.IGNORE for e in flaky_here
             ):
                 not_expected = True
                 text = (
-                    f"{test} is registered as flaky in {job}{_when(when)} and {entry.where()}, so it should "
+                    f"{test} is registered as flaky in {job}{_when(when)} and {entry.where(spec)}, so it should "
                     "not have run at all; the job may run a different ci.sh function or tree than the registry "
                     "says."
                 )
@@ -280,7 +283,7 @@ class Registry:
             entry = here[0]
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
             text = (
-                f"{test} is {entry.where()} in {job}{_when(when)} for a reason that is not flakiness "
+                f"{test} is {entry.where(spec)} in {job}{_when(when)} for a reason that is not flakiness "
                 f"({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
             return Match(test, job, verdict, tuple(here) + elsewhere, False, True, text)

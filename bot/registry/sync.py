@@ -247,9 +247,18 @@ def drift(registry: Registry, upstream: Upstream) -> list[str]:
         lines.append(f"registry only: job {name!r} (not in the workflow any more)")
     for name in registry.jobs.keys() & upstream.registry.jobs.keys():
         a, b = registry.jobs[name], upstream.registry.jobs[name]
-        if (a.os, a.runs_on, a.functions) != (b.os, b.runs_on, b.functions):
-            lines.append(
-                f"differs: job {name!r}: registry says {a.os} ({a.runs_on}) {', '.join(a.functions)}; "
-                f"workflow says {b.os} ({b.runs_on}) {', '.join(b.functions)}"
+        if (a.os, a.runs_on) != (b.os, b.runs_on):
+            lines.append(f"differs: job {name!r} runs on {b.runs_on} ({b.os}), not {a.runs_on} ({a.os})")
+        added = [f for f in b.functions if f not in a.functions]
+        removed = [f for f in a.functions if f not in b.functions]
+        if added or removed:
+            change = "; ".join(
+                part
+                for part in (
+                    f"now also runs {', '.join(added)}" if added else "",
+                    f"no longer runs {', '.join(removed)}" if removed else "",
+                )
+                if part
             )
+            lines.append(f"differs: job {name!r} {change}")
     return sorted(lines)

@@ -1,0 +1,73 @@
+"""`flake-bot match`: what the registry says about one failing test in one job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+
+from bot.records import Runner
+from bot.registry import load_registry
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "match",
+        help="judge one failing test in one job against the known-flaky registry",
+        description=(
+            "Say whether a failing test is a known flake in this job on that date, flaky only elsewhere, or new, "
+            "and whether it should not have failed the job at all."
+        ),
+    )
+    parser.add_argument("--registry", help="registry file (default: the bundled MicroPython registry)")
+    parser.add_argument(
+        "--job", required=True, help="job name as the GitHub jobs API reports it, e.g. qemu_arm"
+    )
+    parser.add_argument(
+        "--test", required=True, help="test path relative to tests/, e.g. thread/thread_gc1.py"
+    )
+    parser.add_argument(
+        "--symptom", help="the failure's symptom as parse-log reports it, checked against known symptoms"
+    )
+    parser.add_argument(
+        "--date", type=_day, help="day the job ran, YYYY-MM-DD (default: the registry's current state)"
+    )
+    parser.add_argument(
+        "--runner",
+        choices=[r.value for r in Runner],
+        default=Runner.RUN_TESTS.value,
+        help="test runner that reported the failure (the registry covers run-tests only)",
+    )
+    parser.add_argument(
+        "--ignored", action="store_true", help="run-tests.py itself reported the failure as ignored"
+    )
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    answer = registry.match(
+        args.job,
+        args.test,
+        symptom=args.symptom,
+        when=args.date,
+        runner=Runner(args.runner),
+        ignored=args.ignored,
+    )
+    if args.json:
+        print(json.dumps(answer.to_json(), indent=2, ensure_ascii=True))
+        return 0
+    print(f"{answer.verdict.value}: {answer.explanation}")
+    for entry in answer.entries:
+        print(
+            f"  - {entry.test!r} {entry.where()} {entry.dates()} ({entry.source or 'no source'}): {entry.reason}"
+        )
+    return 0

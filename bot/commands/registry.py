@@ -1,0 +1,111 @@
+"""`flake-bot registry sync|check`: keep the known-flaky registry in step with upstream's files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from bot.errors import InputError
+from bot.registry import dump_registry, load_registry
+from bot.registry.source import CheckoutTree
+from bot.registry.sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "registry",
+        help="create, update or check the known-flaky registry against a checkout",
+        description=(
+            "Read tools/ci.sh (--exclude lists), the workflow (job -> ci.sh functions, runner OS) and "
+            "tests/run-tests.py (flaky_tests_to_ignore) of a checkout, and sync or check a registry file."
+        ),
+    )
+    actions = parser.add_subparsers(dest="registry_action", metavar="ACTION", required=True)
+
+    sync = actions.add_parser(
+        "sync",
+        help="create or update a registry from a checkout, keeping hand-written fields",
+        description=(
+            "Bring a registry up to date with a checkout. Entries gone upstream are closed with 'until' "
+            "(kept for older logs); new ones start on --as-of; symptoms, links and notes are kept."
+        ),
+    )
+    sync.add_argument("--repo-dir", required=True, help="path of the upstream checkout to read")
+    sync.add_argument(
+        "-o",
+        "--output",
+        help="registry file to update in place (created if missing); default: print to stdout",
+    )
+    sync.add_argument(
+        "--workflow", default=DEFAULT_WORKFLOW, help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
+    )
+    sync.add_argument(
+        "--as-of",
+        type=_day,
+        default=None,
+        help="date of the checkout's state, YYYY-MM-DD: 'since' of new entries, 'until' of removed ones (default today)",
+    )
+    sync.set_defaults(func=run_sync)
+
+    check = actions.add_parser(
+        "check",
+        help="report drift between a registry and a checkout (exit 1 if they disagree)",
+        description="Exit 0 when the registry's current entries and jobs agree with the checkout, 1 with a report when not.",
+    )
+    check.add_argument("--repo-dir", required=True, help="path of the upstream checkout to read")
+    check.add_argument("file", nargs="?", help="registry file (default: the bundled MicroPython registry)")
+    check.add_argument(
+        "--workflow", default=DEFAULT_WORKFLOW, help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
+    )
+    check.set_defaults(func=run_check)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A crash half-way must not leave a truncated registry that every later command rejects."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write registry: {exc}") from None
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    as_of = args.as_of or date.today()
+    upstream = read_upstream(CheckoutTree(args.repo_dir), as_of, args.workflow)
+    output = Path(args.output) if args.output else None
+    existing = load_registry(output) if output is not None and output.exists() else None
+    text = dump_registry(sync_registry(existing, upstream, as_of))
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    _write_atomically(output, text)
+    print(f"{'updated' if existing else 'created'} {output}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    registry = load_registry(args.file)
+    upstream = read_upstream(CheckoutTree(args.repo_dir), date.today(), args.workflow)
+    lines = drift(registry, upstream)
+    if not lines:
+        print(f"{registry.path} agrees with {args.repo_dir}")
+        return 0
+    print(f"{registry.path} has drifted from {args.repo_dir} ({len(lines)} differences):")
+    for line in lines:
+        print(f"  {line}")
+    print("run 'flake-bot registry sync' to update it")
+    return 1

@@ -1,0 +1,55 @@
+"""`flake-bot suggest-patch`: the exclusion patch a maintainer would write, ready for `git apply`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.registry import load_registry
+from bot.registry.patch import STYLES, suggest_patch
+from bot.registry.source import CheckoutTree
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "suggest-patch",
+        help="print a unified diff that ignores or excludes a flaky test in upstream's house style",
+        description=(
+            "Write a patch against a checkout: 'ignore' adds the test to flaky_tests_to_ignore in "
+            "tests/run-tests.py; 'exclude' extends the --exclude of the ci.sh function the job runs. "
+            "Prints nothing but an explanation when the test is already covered; refuses (exit 1) a patch "
+            "that would exclude other tests too."
+        ),
+    )
+    parser.add_argument("--repo-dir", required=True, help="path of the upstream checkout the patch is for")
+    parser.add_argument(
+        "--test", required=True, help="test path relative to tests/, e.g. thread/thread_gc1.py"
+    )
+    parser.add_argument(
+        "--job",
+        required=True,
+        action="append",
+        dest="jobs",
+        help="job the test flakes in (repeat for several); decides the platforms or the ci.sh function",
+    )
+    parser.add_argument("--style", choices=STYLES, default="ignore", help="ignore (default) or exclude")
+    parser.add_argument("--reason", help="reason to write (default: a generic 'flaky' reason)")
+    parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
+    parser.add_argument("--registry", help="registry file for the job mapping (default: the bundled one)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = suggest_patch(
+        CheckoutTree(args.repo_dir),
+        load_registry(args.registry),
+        test=args.test,
+        jobs=args.jobs,
+        style=args.style,
+        reason=args.reason,
+        remove=args.remove,
+    )
+    print(result.message, file=sys.stderr)
+    if result.diff:
+        sys.stdout.write(result.diff)
+    return 0
