@@ -52,8 +52,11 @@ def test_wilson_brackets_the_rate(events: int, extra: int) -> None:
 
 
 def test_job_rates_sort_worst_first_and_independence_multiplies_pass_rates() -> None:
-    tallies = [JobTally("a", "ubuntu-latest", 100, 2, 0), JobTally("b", "macos-26", 100, 10, 3),
-               JobTally("c", None, 100, 0, 0)]
+    tallies = [
+        JobTally("a", "ubuntu-latest", 100, 2, 0),
+        JobTally("b", "macos-26", 100, 10, 3),
+        JobTally("c", None, 100, 0, 0),
+    ]
     jobs = stats.job_rates(tallies)
     assert [j.job for j in jobs] == ["b", "a", "c"]
     assert jobs[0].rate.value == pytest.approx(0.10)

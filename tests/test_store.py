@@ -1,0 +1,330 @@
+"""The history store on a real SQLite file: schema, idempotent writes, crash safety, queries."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreError
+from bot.records import (
+    JobInfo,
+    JobReport,
+    LogState,
+    Outcome,
+    Problem,
+    ProblemKind,
+    RunInfo,
+    Runner,
+    TestFailure,
+    TestPass,
+)
+from bot.store.sqlite import SCHEMA_VERSION, HistoryStore, Window
+
+GC1 = "thread/thread_gc1.py"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_info(
+    run_id: int,
+    conclusion: str | None = "failure",
+    *,
+    day: int = 5,
+    attempt: int = 1,
+    branch: str = "master",
+    status: str = "completed",
+    month: int = 1,
+) -> RunInfo:
+    return RunInfo(
+        id=run_id,
+        attempt=attempt,
+        workflow_name="unix port",
+        workflow_path=".github/workflows/ports_unix.yml",
+        event="push",
+        branch=branch,
+        head_sha=f"{run_id:040x}",
+        head_repo="micropython/micropython",
+        created_at=datetime(2026, month, day, 12, tzinfo=UTC),
+        status=status,
+        conclusion=conclusion,
+    )
+
+
+def job(run_id: int, name: str, conclusion: str = "success", *, attempt: int = 1) -> JobInfo:
+    return JobInfo(
+        id=run_id * 100_000 + sum(map(ord, name)) + attempt * 10_000,
+        run_id=run_id,
+        attempt=attempt,
+        name=name,
+        status="completed",
+        conclusion=conclusion,
+        runner="ubuntu-latest",
+    )
+
+
+def report(*tests: str, ignored: bool = False, problems: tuple[Problem, ...] = ()) -> JobReport:
+    return JobReport(
+        job=None,
+        complete=True,
+        failures=tuple(
+            TestFailure(
+                t, Runner.RUN_TESTS, Outcome.FAIL, ignored=ignored, test_pass=p, symptom="Expected True"
+            )
+            for t in tests
+            for p in (TestPass.BYTECODE, TestPass.NATIVE)  # failing in two passes is still one event
+        ),
+        problems=problems,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[HistoryStore]:
+    with HistoryStore(tmp_path / "h.sqlite") as s:
+        yield s
+
+
+def dump(path: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return [
+            row
+            for t in ("runs", "jobs", "outcomes", "problems")
+            for row in db.execute(f"SELECT '{t}', * FROM {t} ORDER BY 2, 3, 4")
+        ]
+    finally:
+        db.close()
+
+
+def test_new_file_gets_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "new.sqlite") as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.journal_mode == "wal"
+    # reopening migrates nothing and keeps the version
+    with HistoryStore(tmp_path / "new.sqlite") as s:
+        assert s.schema_version == SCHEMA_VERSION
+
+
+def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this flake-bot"):
+        HistoryStore(path)
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"this is not a database, just some text " * 100)
+    with pytest.raises(StoreError, match="cannot open history store"):
+        HistoryStore(path)
+
+
+def test_saving_the_same_run_twice_changes_nothing(store: HistoryStore) -> None:
+    run = run_info(1)
+    jobs = [job(1, "coverage", "failure"), job(1, "macos")]
+    logs = {jobs[0].id: report(GC1)}
+    store.save_run(run, jobs, logs)
+    first = dump(store.path)
+    store.save_run(run, jobs, logs)
+    assert dump(store.path) == first
+    assert store.counts()["outcomes"] == 2  # one per pass
+
+
+def test_listing_is_remembered_and_complete_runs_are_not_reopened(store: HistoryStore) -> None:
+    assert (
+        store.record_listed_runs(
+            [run_info(1), run_info(2, "success"), run_info(3, None, status="in_progress")]
+        )
+        == 3
+    )
+    assert [r.id for r in store.pending_runs()] == [2, 1]  # newest first (same time: by id)
+    assert store.oldest_unfinished() == datetime(2026, 1, 5, 12, tzinfo=UTC)
+    store.save_run(run_info(1), [job(1, "coverage", "failure")], {})
+    assert store.run_state(1) == (1, True)
+    assert store.record_listed_runs([run_info(1)]) == 0  # same attempt, complete: untouched
+    assert store.run_state(1) == (1, True)
+    assert store.record_listed_runs([run_info(1, "success", attempt=2)]) == 1  # re-run: redo
+    assert store.run_state(1) == (2, False)
+    assert store.counts()["jobs"] == 0
+
+
+def test_log_states_are_recorded(store: HistoryStore) -> None:
+    jobs = [job(1, "a", "failure"), job(1, "b", "failure"), job(1, "c", "failure"), job(1, "d")]
+    store.save_run(
+        run_info(1),
+        jobs,
+        {jobs[0].id: report(GC1), jobs[1].id: LogState.EXPIRED, jobs[2].id: LogState.MISSING},
+    )
+    counts = store.counts()
+    assert (
+        counts["log_parsed"],
+        counts["log_expired"],
+        counts["log_missing"],
+        counts["log_not-fetched"],
+    ) == (1, 1, 1, 1)
+    tallies = {t.job: t for t in store.job_tallies()}
+    assert tallies["a"].unread_failures == 0 and tallies["b"].unread_failures == 1
+
+
+class ExplodingLogs(Mapping[int, JobReport]):
+    """Logs that give out after `n` lookups, the way Ctrl-C or a crash can land mid-write."""
+
+    def __init__(self, n: int, exc: BaseException) -> None:
+        self.n, self.exc = n, exc
+
+    def __getitem__(self, key: int) -> JobReport:
+        if self.n == 0:
+            raise self.exc
+        self.n -= 1
+        return report(GC1)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_an_interrupted_write_leaves_no_half_written_run(store: HistoryStore) -> None:
+    store.save_run(run_info(1), [job(1, "a", "failure")], {job(1, "a", "failure").id: report(GC1)})
+    before = dump(store.path)
+    store.record_listed_runs([run_info(2)])
+    jobs = [job(2, "a", "failure"), job(2, "b", "failure"), job(2, "c", "failure")]
+    with pytest.raises(KeyboardInterrupt):
+        store.save_run(run_info(2), jobs, ExplodingLogs(2, KeyboardInterrupt()))
+    assert store.run_state(2) == (1, False)  # still pending: the next sync redoes it
+    assert [r for r in dump(store.path) if r[0] != "runs"] == [r for r in before if r[0] != "runs"]
+
+
+def test_a_killed_process_loses_nothing_committed(tmp_path: Path) -> None:
+    path = tmp_path / "crash.sqlite"
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+        from test_store import ExplodingLogs, job, run_info
+        from bot.store.sqlite import HistoryStore
+        store = HistoryStore({str(path)!r})
+        store.save_run(run_info(1), [job(1, "a", "failure")], {{}})
+        jobs = [job(2, "a", "failure"), job(2, "b", "failure")]
+        class DieMidWrite(ExplodingLogs):
+            def __getitem__(self, key):
+                if self.n == 0:
+                    os._exit(9)  # no rollback, no cleanup: like a killed runner
+                return super().__getitem__(key)
+        store.save_run(run_info(2), jobs, DieMidWrite(1, RuntimeError()))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 9, done.stderr
+    with HistoryStore(path) as s:
+        assert s._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.run_state(1) == (1, True)
+        assert s.run_state(2) is None
+        assert s.counts()["jobs"] == 1
+
+
+def test_a_failing_statement_rolls_the_whole_run_back(store: HistoryStore) -> None:
+    bad = JobReport(job=None, complete=True, problems=(Problem(ProblemKind.BUILD, None),))  # type: ignore[arg-type]
+    jobs = [job(1, "a", "failure")]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_run(run_info(1), jobs, {jobs[0].id: bad})
+    assert store.run_state(1) is None
+    assert store.counts()["jobs"] == 0
+
+
+def fill(store: HistoryStore) -> None:
+    """Four runs: two green (inferred), a coverage failure on thread_gc1, a build break."""
+    names = [("coverage", "ubuntu-latest"), ("macos", "macos-26")]
+    store.save_inferred_run(run_info(1, "success", day=1), names)
+    store.save_inferred_run(run_info(2, "success", day=2, month=2), names)
+    jobs3 = [job(3, "coverage", "failure"), job(3, "macos", "failure")]
+    store.save_run(run_info(3, day=3), jobs3, {jobs3[0].id: report(GC1), jobs3[1].id: LogState.EXPIRED})
+    jobs4 = [job(4, "coverage", "failure"), job(4, "macos")]
+    store.save_run(
+        run_info(4, day=4, branch="feature"),
+        jobs4,
+        {jobs4[0].id: report(problems=(Problem(ProblemKind.BUILD, "make: *** Error 2"),))},
+    )
+    store.save_jobless_run(run_info(5, "cancelled", day=5))
+
+
+def test_aggregate_queries(store: HistoryStore) -> None:
+    fill(store)
+    view = store.overview()
+    assert (view.runs, view.failed_runs) == (4, 2)
+    assert store.monthly() == [("2026-01", 3, 2), ("2026-02", 1, 0)]
+    assert store.failed_jobs_per_failed_run() == {1: 1, 2: 1}
+    assert {t.job: (t.executions, t.failures, t.unread_failures) for t in store.job_tallies()} == {
+        "coverage": (4, 2, 0),
+        "macos": (4, 1, 1),
+    }
+    tallies = store.test_tallies()
+    assert [(t.test, t.job, t.events) for t in tallies] == [(GC1, "coverage", 1)]
+    assert [(c.job, c.test, c.count) for c in store.observed_causes()] == [
+        ("coverage", None, 1),
+        ("coverage", GC1, 1),
+    ]
+    assert [(s.job, s.test, s.count) for s in store.sole_causes()] == [("coverage", GC1, 1)]
+    # green x2, the parsed failure; not the build break, not the expired macos failure
+    days = store.execution_days()
+    assert sum(d.executions for d in days if d.job == "coverage") == 3
+    assert sum(d.executions for d in days if d.job == "macos") == 3
+
+
+def test_window_filters(store: HistoryStore) -> None:
+    fill(store)
+    assert store.overview(Window(branch="master")).runs == 3
+    assert store.overview(Window(since=datetime(2026, 1, 3, tzinfo=UTC))).runs == 3
+    assert store.overview(Window(until=datetime(2026, 1, 3, tzinfo=UTC))).runs == 2  # whole day of the 3rd
+    assert store.monthly(Window(since=datetime(2026, 2, 1, tzinfo=UTC))) == [("2026-02", 1, 0)]
+
+
+def test_co_failures_need_two_jobs_of_one_run(store: HistoryStore) -> None:
+    jobs = [job(1, "a", "failure"), job(1, "b", "failure"), job(1, "c", "failure")]
+    store.save_run(
+        run_info(1),
+        jobs,
+        {jobs[0].id: report(GC1), jobs[1].id: report(GC1, "x.py"), jobs[2].id: report("y.py", ignored=True)},
+    )
+    found = store.co_failures()
+    assert [(c.run_id, c.test, c.jobs) for c in found] == [(1, GC1, ("a", "b"))]
+
+
+class ExcludedFromMacosUntil:
+    def __init__(self, until: date) -> None:
+        self.until = until
+
+    def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
+        return not (job == "macos" and test == GC1 and when is not None and when < self.until)
+
+
+def test_flake_rate_counts_only_executions_that_ran_the_test(store: HistoryStore) -> None:
+    fill(store)
+    everywhere = store.flake_rate(GC1)
+    assert (everywhere.events, everywhere.executions) == (1, 6)
+    # excluded from macos until 2026-01-02: run 1's macos execution did not run it
+    scoped = store.flake_rate(GC1, registry=ExcludedFromMacosUntil(date(2026, 1, 2)))
+    assert (scoped.events, scoped.executions) == (1, 5)
+    assert scoped.symptoms == ("Expected True",)
+    assert scoped.last_seen == datetime(2026, 1, 3, 12, tzinfo=UTC)
+    one_job = store.flake_rate(GC1, "coverage")
+    assert (one_job.job, one_job.events, one_job.executions) == ("coverage", 1, 3)
+    assert one_job.low < 1 / 3 < one_job.high
+    before = store.flake_rate(GC1, until=datetime(2026, 1, 2, tzinfo=UTC))
+    assert (before.events, before.executions) == (0, 2)
+
+
+def test_nearest_job_set_looks_both_ways(store: HistoryStore) -> None:
+    jobs = [job(3, "coverage", "failure"), job(3, "macos")]
+    store.save_run(run_info(3, day=3), jobs, {})
+    wf = ".github/workflows/ports_unix.yml"
+    before, after = store.nearest_job_set(datetime(2026, 1, 1, tzinfo=UTC), workflow=wf)
+    assert before is None and after == [("coverage", "ubuntu-latest"), ("macos", "ubuntu-latest")]
+    before, after = store.nearest_job_set(datetime(2026, 1, 9, tzinfo=UTC), workflow=wf)
+    assert after is None and before is not None
