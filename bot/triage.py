@@ -66,7 +66,7 @@ class JobState(StrEnum):
     LOG_UNREADABLE = "log-unreadable"
 
 
-_PROBLEM_WORDS: dict[ProblemKind, str] = {
+PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.BUILD: "build error",
     ProblemKind.RUNNER_ERROR: "test runner error",
     ProblemKind.STEP: "a step failed",
@@ -150,7 +150,7 @@ class JobTriage:
         if self.state is JobState.UNEXPLAINED:
             return "failed for a reason flake-bot could not find"
         if self.state is JobState.NOT_A_TEST_FAILURE:
-            kinds = _unique(_PROBLEM_WORDS[p.kind] for p in self.problems)
+            kinds = _unique(PROBLEM_WORDS[p.kind] for p in self.problems)
             return "not a test failure: " + ", ".join(kinds)
         if self.state is JobState.PASSED:
             return "passed"
@@ -217,12 +217,13 @@ class TriageReport:
             return text
         if c.failures == 0:
             return f"{_n(c.jobs_failed, 'failed job')}: could not read {_n(c.unreadable_logs, 'log')}"
+        read = c.jobs_failed - c.unreadable_logs
         parts = []
         if c.known_flakes:
             parts.append(_n(c.known_flakes, "known flake"))
         if c.needs_look:
             parts.append(f"{c.needs_look} need{'s' if c.needs_look == 1 else ''} a look")
-        text = f"{_n(c.failures, 'failure')} in {_n(c.jobs_failed, 'job')}: " + ", ".join(parts)
+        text = f"{_n(c.failures, 'failure')} in {_n(read, 'job')}: " + ", ".join(parts)
         if c.unreadable_logs:
             text += f"; could not read {_n(c.unreadable_logs, 'log')}"
         return text

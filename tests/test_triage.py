@@ -213,7 +213,7 @@ def test_unreadable_log_alongside_known_flakes_is_not_reassuring() -> None:
         ],
         REGISTRY,
     )
-    assert report.headline == "1 failure in 2 jobs: 1 known flake; could not read 1 log"
+    assert report.headline == "1 failure in 1 job: 1 known flake; could not read 1 log"
     assert not report.reassuring
 
 

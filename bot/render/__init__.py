@@ -1,0 +1,390 @@
+"""Turn a `TriageReport` into the texts flake-bot publishes: comment, check run, job summary, stdout.
+
+Templates live in `bot/templates/`. They are rendered with autoescape off (this is Markdown, not
+HTML) but with a `finalize` hook that sends every `{{ value }}` through the sanitizer unless the
+value is already `Md` (built by a sanitizer filter such as `code`, `fence` or `link`). So a
+template cannot forget to escape: plain strings, numbers and enums from a report come out as
+inert Markdown text, and the only structure in the output is the template's own.
+
+Every renderer bounds its output to the limit of the place it goes to (comment 65,536, check
+output 65,535, step summary 1 MiB) by rendering at decreasing levels of detail until it fits;
+the smallest level shows only counts and a link, so the bound always holds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jinja2
+
+from bot import __version__
+from bot.records import FlakeRate
+from bot.render.sanitize import Md, clean, code_span, fence, inline, link, plain
+from bot.triage import PROBLEM_WORDS, Finding, JobState, JobTriage, Kind, TriageReport
+
+#: Hidden first line of the sticky PR comment. The publisher finds its comment by this marker
+#: *and* the bot's own login; the sanitizer guarantees no log text can contain `<!--`.
+COMMENT_MARKER = "<!-- flake-bot:triage-comment -->"
+_MARKER_SHAPE = re.compile(r"<!-- flake-bot:[A-Za-z0-9_.:/-]{1,100} -->")
+
+COMMENT_LIMIT = 60_000
+CHECK_LIMIT = 65_535
+CHECK_TITLE_LIMIT = 255
+STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB; stay under it in bytes
+ANNOTATION_MESSAGE_LIMIT = 2_000
+ANNOTATION_DETAILS_LIMIT = 8_000
+
+_SAFE_TEST_PATH = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+/-]{0,200}")
+
+
+class PlainText(str):
+    """Text already made safe for a terminal or plain-text field (by `plain`)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """The `output` of a check run plus its annotations (the publisher batches them by 50)."""
+
+    title: str
+    summary: str
+    text: str
+    annotations: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much of the report one rendering attempt shows (see `_levels`)."""
+
+    full: int | None  # failures shown with history and diff; None = all
+    listed: int | None  # further failures shown as one line each; None = all
+    diff_limit: int  # characters of each diff; 0 = no diff
+    per_job: bool = True  # False = the headline and counts only
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as a template sees it at a given level of detail."""
+
+    triage: JobTriage
+    full: tuple[Finding, ...]
+    listed: tuple[Finding, ...]
+    hidden: int
+
+
+# -- template environment -----------------------------------------------------------------
+
+
+def _finalize_md(value: object) -> str:
+    if isinstance(value, Md):
+        return value
+    if value is None:
+        raise ValueError("a template printed None; render an explicit placeholder instead")
+    return inline(str(value), 1_000)
+
+
+def _finalize_text(value: object) -> str:
+    if isinstance(value, PlainText):
+        return value
+    if value is None:
+        raise ValueError("a template printed None; render an explicit placeholder instead")
+    return plain(str(value), 1_000, one_line=True)
+
+
+def _num(value: int) -> Md:
+    return Md(f"{int(value):,}")
+
+
+def _pct(value: float) -> str:
+    percent = value * 100
+    if percent == 0:
+        return "0"
+    if percent >= 10:
+        return f"{percent:.0f}"
+    if percent >= 0.1:
+        return f"{percent:.1f}"
+    return f"{percent:.1g}"
+
+
+def rate_text(rate: FlakeRate, scope: str) -> str:
+    """E.g. "failed 9 times in the last 1,150 executions of this job (0.8%, 95% CI 0.4–1.5%)"."""
+    times = "once" if rate.events == 1 else f"{rate.events:,} times"
+    text = (
+        f"failed {times} in the last {rate.executions:,} executions {scope} "
+        f"({_pct(rate.rate)}%, 95% CI {_pct(rate.low)}–{_pct(rate.high)}%)"
+    )
+    if rate.last_seen is not None:
+        text += f", last seen {_day(rate.last_seen)}"
+    return text
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def _history(finding: Finding) -> list[str]:
+    lines = []
+    if finding.job_rate is not None and finding.job_rate.executions:
+        lines.append(rate_text(finding.job_rate, "of this job"))
+    if finding.rate is not None and finding.rate.executions:
+        lines.append(rate_text(finding.rate, "across all jobs"))
+    if not lines:
+        lines.append("no history recorded for this test")
+    return lines
+
+
+def _step(text: object) -> Md:
+    return code_span(str(text), 100)
+
+
+def _environment(
+    finalize: Callable[[object], str], filters: dict[str, Callable[..., Any]]
+) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=False,  # noqa: S701 - Markdown, escaped by `finalize` instead
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(filters)
+    env.globals.update(
+        Kind=Kind,
+        JobState=JobState,
+        history=_history,
+        problem_words=PROBLEM_WORDS,
+        version=__version__,
+    )
+    return env
+
+
+_MD = _environment(
+    _finalize_md,
+    {
+        "code": lambda v, limit=200: code_span(str(v), limit),
+        "fence": lambda v, lang="", limit=4_000: fence(str(v), limit, lang),
+        "link": lambda v, url, limit=200: link(str(v), url, limit),
+        "num": _num,
+        "ident": lambda v: Md(str(int(v))),
+        "step": _step,
+    },
+)
+_TEXT = _environment(
+    _finalize_text,
+    {
+        "block": lambda v, limit=4_000, indent=4: PlainText(
+            "\n".join(" " * indent + line for line in plain(str(v).rstrip("\n"), limit).split("\n"))
+        ),
+        "num": lambda v: PlainText(f"{int(v):,}"),
+        "ident": lambda v: PlainText(str(int(v))),
+    },
+)
+
+
+# -- levels of detail ----------------------------------------------------------------------
+
+
+def _levels(total: int) -> Iterable[Detail]:
+    """From everything down to counts only; the caller keeps the first that fits."""
+    yield Detail(full=None, listed=None, diff_limit=3_000)
+    for full, diff_limit in ((30, 2_000), (15, 1_000), (8, 500), (4, 0), (0, 0)):
+        if full < total:
+            yield Detail(full=full, listed=None, diff_limit=diff_limit)
+    for listed in (200, 50, 10):
+        if listed < total:
+            yield Detail(full=0, listed=listed, diff_limit=0)
+    yield Detail(full=0, listed=0, diff_limit=0)
+    yield Detail(full=0, listed=0, diff_limit=0, per_job=False)
+
+
+def _views(report: TriageReport, detail: Detail) -> list[JobView]:
+    """Choose which failures get full detail: the ones that need a look come first."""
+    ranked = sorted(
+        (f for f in report.findings),
+        key=lambda f: not f.needs_look,
+    )
+    full_ids = {id(f) for f in ranked[: detail.full]} if detail.full is not None else {id(f) for f in ranked}
+    rest = [f for f in ranked if id(f) not in full_ids]
+    listed_ids = (
+        {id(f) for f in rest[: detail.listed]} if detail.listed is not None else {id(f) for f in rest}
+    )
+    views = []
+    for job in report.jobs:
+        if not job.failed and not job.ignored:
+            continue
+        full = tuple(f for f in job.findings if id(f) in full_ids)
+        listed = tuple(f for f in job.findings if id(f) in listed_ids)
+        views.append(JobView(job, full, listed, len(job.findings) - len(full) - len(listed)))
+    return views
+
+
+def _render_fitting(
+    env: jinja2.Environment,
+    template: str,
+    report: TriageReport,
+    limit: int,
+    size: Callable[[str], int] = len,
+    **context: object,
+) -> str:
+    tmpl = env.get_template(template)
+    text = ""
+    for detail in _levels(len(report.findings)):
+        views = _views(report, detail)
+        text = tmpl.render(
+            report=report,
+            run=report.run,
+            counts=report.counts,
+            jobs=views,
+            detail=detail,
+            short_sha=report.run.head_sha[:7],
+            omitted=len(report.findings) - sum(len(v.full) for v in views)
+            if detail.per_job
+            else len(report.findings),
+            **context,
+        )
+        if size(text) < limit:
+            return text
+    # Counts only and still too long cannot come from report text (every value is bounded), but
+    # a bound is a promise: cut on a line boundary rather than exceed it.
+    return _cut_lines(text, limit, size)
+
+
+def _cut_lines(text: str, limit: int, size: Callable[[str], int]) -> str:
+    note = "\n\n… (cut to fit GitHub's size limit)\n"
+    kept: list[str] = []
+    used = size(note)
+    for line in text.split("\n"):
+        if used + size(line) + 1 >= limit:
+            break
+        kept.append(line)
+        used += size(line) + 1
+    return "\n".join(kept) + note
+
+
+# -- public renderers ----------------------------------------------------------------------
+
+
+def render_comment(
+    report: TriageReport,
+    *,
+    marker: str = COMMENT_MARKER,
+    max_chars: int = COMMENT_LIMIT,
+    details_url: str | None = None,
+) -> str:
+    """The sticky pull-request comment: marker on the first line, always shorter than `max_chars`.
+
+    `details_url` (the check run or the workflow run's summary) is linked when failures had to be
+    left out to fit.
+    """
+    if not _MARKER_SHAPE.fullmatch(marker):
+        raise ValueError(f"not a flake-bot marker: {marker!r}")
+    return _render_fitting(
+        _MD, "comment.md.j2", report, max_chars, marker=Md(marker), details_url=details_url
+    )
+
+
+def render_check(report: TriageReport, *, details_url: str | None = None) -> CheckOutput:
+    """Title, summary and text of the check run on the head commit, and one annotation per failure."""
+    title = plain(report.headline, CHECK_TITLE_LIMIT - 50, one_line=True)
+    summary = _render_fitting(_MD, "check_summary.md.j2", report, CHECK_LIMIT, details_url=details_url)
+    text = _render_fitting(_MD, "check_text.md.j2", report, CHECK_LIMIT, details_url=details_url)
+    return CheckOutput(title=title, summary=summary, text=text, annotations=annotations(report))
+
+
+def render_step_summary(report: TriageReport, *, details_url: str | None = None) -> str:
+    """The job summary (`GITHUB_STEP_SUMMARY`), kept under 1 MiB in UTF-8 bytes."""
+    return _render_fitting(
+        _MD,
+        "step_summary.md.j2",
+        report,
+        STEP_SUMMARY_LIMIT,
+        size=lambda s: len(s.encode("utf-8")),
+        details_url=details_url,
+    )
+
+
+def render_text(report: TriageReport, *, max_chars: int = 200_000) -> str:
+    """What `triage` prints on a terminal or the action's log: plain text, no workflow commands."""
+    return _render_fitting(_TEXT, "text.txt.j2", report, max_chars)
+
+
+def annotations(report: TriageReport) -> list[dict[str, Any]]:
+    """One annotation per failing test at `tests/<path>` line 1: warning for known flakes, failure otherwise.
+
+    Messages are plain text (the Checks API does not render Markdown there), one per finding.
+    A test name that does not look like a path under tests/ is annotated on `tests` itself.
+    """
+    out = []
+    for f in report.findings:
+        test = clean(f.failure.test)
+        path = f"tests/{test}" if _SAFE_TEST_PATH.fullmatch(test) and ".." not in test else "tests"
+        where = f"{f.failure.test_pass.value} pass of " if f.failure.test_pass else ""
+        lines = [f"{f.verdict_label}: {test} failed in the {where}job {clean(f.job.name)}."]
+        if f.failure.symptom:
+            lines.append(f"Symptom: {f.failure.symptom}")
+        lines.extend(h[0].upper() + h[1:] + "." for h in _history(f))
+        if f.match.explanation:
+            lines.append(f.match.explanation)
+        annotation: dict[str, Any] = {
+            "path": path,
+            "start_line": 1,
+            "end_line": 1,
+            "annotation_level": "warning" if f.kind is Kind.KNOWN_FLAKE else "failure",
+            "title": plain(f"{test}: {f.verdict_label}", CHECK_TITLE_LIMIT - 40, one_line=True),
+            "message": plain("\n".join(lines), ANNOTATION_MESSAGE_LIMIT),
+        }
+        if f.failure.diff:
+            annotation["raw_details"] = plain(f.failure.diff, ANNOTATION_DETAILS_LIMIT)
+        out.append(annotation)
+    return out
+
+
+def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
+    """The action's outputs.
+
+    `failures` holds log-derived text: one line per field, control characters removed, bounded,
+    JSON-escaped. A workflow must still never splice it into `run:` with `${{ }}`; use `env:`.
+    """
+    rows = [
+        {
+            "job": plain(f.job.name, 200, one_line=True),
+            "test": plain(f.failure.test, 200, one_line=True),
+            "pass": f.failure.test_pass.value if f.failure.test_pass else None,
+            "runner": f.failure.runner.value,
+            "verdict": f.kind.value,
+            "symptom": plain(f.failure.symptom, 200, one_line=True),
+            "line": f.failure.line,
+            "job_url": f.job.html_url,
+        }
+        for f in report.findings[:max_failures]
+    ]
+    c = report.counts
+    return {
+        "failures": json.dumps(rows, ensure_ascii=True, separators=(",", ":")),
+        "new-failures": str(c.new + c.new_symptom + c.flaky_elsewhere),
+        "known-flaky": str(c.known_flakes),
+        "needs-a-look": str(c.needs_look),
+        "unreadable-logs": str(c.unreadable_logs),
+        "headline": report.headline,
+    }
+
+
+__all__: Sequence[str] = (
+    "COMMENT_MARKER",
+    "CheckOutput",
+    "annotations",
+    "outputs",
+    "rate_text",
+    "render_check",
+    "render_comment",
+    "render_step_summary",
+    "render_text",
+)
