@@ -480,8 +480,8 @@ class FakeGitHub:
 
     @property
     def now(self) -> datetime:
-        """The fake's notion of "now", for rate-limit reset times (a fixed instant)."""
-        return datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+        """Wall-clock time: rate-limit reset headers are epoch seconds clients compare with theirs."""
+        return datetime.now(UTC)
 
     # ------------------------------------------------------------------ JSON rendering
 

@@ -1,0 +1,110 @@
+"""Streaming a job log from the blob host GitHub redirects to.
+
+PyGithub is used for the API call that yields the signed URL; the blob itself is fetched with
+plain `requests` because PyGithub never streams (a 70 MB log would sit in memory) and would
+send our token along. The signed URL lives about a minute, so it is fetched right before the
+download and fetched once more if the blob host refuses it (403/404). The log size is
+attacker-controlled: reading stops at `max_bytes` and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import TracebackType
+
+import requests
+
+from bot.errors import GatewayError
+from bot.gateway.policy import HttpError, RetryPolicy
+
+CHUNK_SIZE = 64 * 1024
+BLOB_WHAT = "GET job log blob"
+
+
+class LogDownload:
+    """One job log, streamed. Iterate (once) for bytes chunks exactly as GitHub serves them,
+    UTF-8 BOM included; afterwards `truncated` tells whether the cap cut it short.
+
+    Use as a context manager (or iterate to the end) so the connection is released.
+    """
+
+    def __init__(self, response: requests.Response, *, max_bytes: int, chunk_size: int = CHUNK_SIZE) -> None:
+        self._response = response
+        self._max_bytes = max_bytes
+        self._chunk_size = chunk_size
+        self._started = False
+        self.truncated = False
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._started:
+            raise RuntimeError("a LogDownload can be read only once")
+        self._started = True
+        try:
+            for chunk in self._response.iter_content(self._chunk_size):
+                room = self._max_bytes - self.bytes_read
+                if len(chunk) > room:
+                    if room > 0:
+                        self.bytes_read += room
+                        yield chunk[:room]
+                    self.truncated = True
+                    return
+                self.bytes_read += len(chunk)
+                yield chunk
+        except requests.RequestException as exc:
+            raise GatewayError(
+                f"{BLOB_WHAT}: interrupted after {self.bytes_read} bytes ({type(exc).__name__})"
+            ) from exc
+        finally:
+            self.close()
+
+    def read(self) -> bytes:
+        """The whole (capped) log in memory, for callers that parse it at once."""
+        return b"".join(self)
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> LogDownload:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _get_blob(session: requests.Session, url: str, timeout: float) -> requests.Response:
+    response = session.get(url, stream=True, timeout=(min(10.0, timeout), timeout))
+    if response.status_code >= 500 or response.status_code == 429:
+        body = response.raw.read(4096, decode_content=True) or b""
+        response.close()
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        raise HttpError(response.status_code, headers, body)
+    return response
+
+
+def open_log(
+    locate: Callable[[], str],
+    *,
+    session: requests.Session,
+    policy: RetryPolicy,
+    timeout: float,
+    max_bytes: int,
+) -> LogDownload:
+    """Get a fresh signed URL from `locate` and start the download (headers only, body streamed)."""
+
+    def start(location: str) -> requests.Response:
+        if not location.startswith(("https://", "http://")):
+            raise GatewayError("GitHub redirected the job log to a URL that is not HTTP(S)")
+        return policy.run(lambda: _get_blob(session, location, timeout), what=BLOB_WHAT)
+
+    response = start(locate())
+    if response.status_code in (403, 404):
+        # The signed URL expired (it lives about a minute) or was refused: ask GitHub for a new one, once.
+        response.close()
+        response = start(locate())
+    if response.status_code != 200:
+        response.close()
+        raise GatewayError(f"{BLOB_WHAT}: answered {response.status_code}", response.status_code)
+    return LogDownload(response, max_bytes=max_bytes)
