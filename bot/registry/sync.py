@@ -45,7 +45,8 @@ def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
     name = _name(pattern)
     bullets = list(bullets)
     for bullet in bullets:
-        if _name(bullet.path) == name:
+        path = _name(bullet.path)
+        if path == name or path.endswith("/" + name) or name.endswith("/" + path):
             return bullet
     word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
     for bullet in bullets:

@@ -8,7 +8,6 @@ bundled registry describes the same rules for editors; this module is what enfor
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from datetime import date
@@ -299,14 +298,14 @@ _PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./ ()-]*\Z")
 
 
 def _scalar(value: str) -> str:
-    """A plain YAML scalar when it reads back as the same string, else a JSON (double-quoted) one."""
+    """A plain YAML scalar when it reads back as the same string, else a double-quoted one."""
     if _PLAIN_RE.match(value) and not value.endswith(" "):
         try:
             if yaml.safe_load(value) == value:
                 return value
         except yaml.YAMLError:
             pass
-    return json.dumps(value, ensure_ascii=False)
+    return yaml.safe_dump(value, default_style='"', width=10**9, allow_unicode=True).rstrip("\n")
 
 
 def _list(values: tuple[str, ...]) -> str:
