@@ -28,7 +28,7 @@ from bot.records import (
     Runner,
     TestFailure,
 )
-from bot.registry.model import Match, Registry, Verdict
+from bot.registry import Match, Registry, Verdict
 
 RatesLookup = Callable[[str, str | None], FlakeRate | None]
 Patcher = Callable[[str, Sequence[str]], str | None]

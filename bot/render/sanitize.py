@@ -30,6 +30,7 @@ _ANSI = re.compile(
     """,
     re.VERBOSE,
 )
+_SUSPECT = re.compile(r"[^\x20-\x7e\n\t]")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{7,}")
 _ASCII_PUNCT = frozenset("!\"#$%'()*+,-./:;=?@[\\]^_`{|}~")
@@ -54,16 +55,13 @@ def clean(text: str) -> str:
     """
     text = _ANSI.sub("", text)
     text = _NEWLINES.sub("\n", text)
-    kept = []
-    for ch in text:
-        if ch in "\n\t":
-            kept.append(ch)
-            continue
-        category = unicodedata.category(ch)
-        if category[0] == "C":  # Cc, Cf, Cs, Co, Cn
-            continue
-        kept.append(ch)
-    return "".join(kept)
+    # Logs are mostly printable ASCII: look up the category only of everything else.
+    return _SUSPECT.sub(_drop_invisible, text)
+
+
+def _drop_invisible(found: re.Match[str]) -> str:
+    ch = found.group(0)
+    return "" if unicodedata.category(ch)[0] == "C" else ch  # Cc, Cf, Cs, Co, Cn
 
 
 def bound(text: str, limit: int) -> str:
