@@ -1,0 +1,87 @@
+"""``flake-bot parse-log``: show what one job log says failed, and where.
+
+The text output is for a person at a terminal or in a CI log. Everything shown comes from
+the log, which a fork's pull request controls, so control characters are escaped and every
+line starts with our own text: stdout may itself be a GitHub Actions log, where a line
+starting with ``::`` would be obeyed as a workflow command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+from bot.parse import open_log, parse_job_log
+from bot.records import JobReport
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+DIFF_PREVIEW_LINES = 12
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "parse-log",
+        help="list the failing tests and problems found in one CI job log",
+        description=(
+            "Read one GitHub Actions job log (as downloaded from the API: timestamps, BOM, "
+            "##[group] markers) or raw output of MicroPython's test runners, and list each "
+            "failing test with its runner, pass, outcome (fail/timeout/crash), symptom and log "
+            "line, plus anything else that made the job fail. Exit status 0 when the log was "
+            "read, 2 when it could not be read."
+        ),
+    )
+    parser.add_argument("path", metavar="PATH",
+                        help="the job log; '-' reads standard input, a '.gz' file is decompressed")
+    parser.add_argument("--job", metavar="NAME", help="job name to put in the report (e.g. coverage)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one JSON object (schema: docs/parse-log.md)")
+    parser.add_argument("--diff", action="store_true",
+                        help=f"also show the first {DIFF_PREVIEW_LINES} lines of each failure's diff")
+    parser.set_defaults(func=run)
+
+
+def escape(text: str | None) -> str:
+    """Untrusted log text made safe for one line of terminal/CI output."""
+    if text is None:
+        return "-"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+def render_text(report: JobReport, *, diffs: bool = False) -> str:
+    """The human-readable report; every line starts with fixed text, never with log content."""
+    ignored = sum(1 for f in report.failures if f.ignored)
+    out = [
+        f"job: {escape(report.job)}",
+        "log: complete" if report.complete else "log: NOT fully understood (see problems)",
+        f"failed step: {escape(report.failed_step)}",
+        f"failures: {len(report.failures) - ignored} real, {ignored} ignored as known-flaky",
+    ]
+    for failure in report.failures:
+        status = "ignored" if failure.ignored else failure.outcome.value.upper()
+        where = failure.runner.value + (f", {failure.test_pass.value}" if failure.test_pass else "")
+        line = f"line {failure.line}" if failure.line else "line ?"
+        out.append(f"  {status:<8} {escape(failure.test)}  [{where}]  {line}")
+        if failure.ignored:
+            out.append(f"           ({failure.outcome.value})")
+        if failure.symptom:
+            out.append(f"           {escape(failure.symptom)}")
+        if diffs and failure.diff:
+            out.extend(f"           | {escape(d)}" for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
+    out.append(f"problems: {len(report.problems)}")
+    for problem in report.problems:
+        line = f"line {problem.line}" if problem.line else "line ?"
+        out.append(f"  {problem.kind.value:<12} {line}  step: {escape(problem.step)}")
+        out.append(f"           {escape(problem.message)}")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_log(args.path) as chunks:
+        report = parse_job_log(chunks, job=args.job)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(report, diffs=args.diff))
+    return 0

@@ -1,0 +1,222 @@
+"""Turn the bytes of a GitHub Actions job log into numbered, cleaned lines, streaming.
+
+A job log is UTF-8 with a BOM; each record starts with an ISO-8601 timestamp and a space,
+continuation lines of a multi-line record have none; ANSI colour codes are kept; each step
+starts with ``##[group]Run <command>`` and its echoed command, ``shell:`` and ``env:`` lines up
+to ``##[endgroup]``; a failed step ends with ``##[error]Process completed with exit code N.``.
+Raw runner output (no timestamps, no markers) is read the same way, as one unnamed step.
+
+The reader is a push parser: ``feed()`` any slicing of the bytes, then ``close()``. It never
+holds more than one chunk plus one capped line, so a 2 GB log or a 50 MB line costs the same
+memory as a small one. Line numbers are the 1-based numbers GitHub's log viewer shows (lines
+split on ``\\n``), counted even for lines that are skipped, so findings can link back.
+
+Speed: almost every line of a big log is a ``pass``/``skip`` line that cannot change the
+outcome. The consumer says, through ``LineSink.skip_markers``, which byte strings a line must
+contain to matter in its current state; the reader then jumps from one marker occurrence to
+the next with ``bytes.find`` (C speed) and only decodes lines that contain one, plus the line
+just before each (runners print context there, e.g. run-natmodtests' output repr). A consumer
+that needs every line (inside a diff, a dump, a build step) returns ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+# A run-tests summary line lists every test of its kind on one line; ~35 bytes a path, so
+# 256 KiB still holds ~7000 failed tests, while a hostile 50 MB line costs at most this much.
+MAX_LINE_BYTES = 256 * 1024
+# A step header holds the echoed command (one line per script line), ``shell:`` and ``env:``;
+# real ones are a few dozen lines. Past this, the header is taken to be forged or broken
+# (a step's output can print ``::group::Run x`` itself) and lines count as output again, so
+# a missing ``##[endgroup]`` cannot hide the rest of the log from the runner parsers.
+MAX_HEADER_LINES = 400
+
+BOM = b"\xef\xbb\xbf"
+_TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+# CSI sequences (colours, cursor moves) and OSC sequences (titles, hyperlinks).
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_EXIT_CODE = re.compile(r"Process completed with exit code (\d+)\.")
+
+
+class LineKind(StrEnum):
+    """What a log line is, as far as the job-log wrapper tells."""
+
+    TEXT = "text"  # output of a step (or raw runner output)
+    STEP = "step"  # ``##[group]Run <command>``: a new step starts; text is "Run <command>"
+    HEADER = "header"  # echoed command / shell / env lines of the step header group
+    ERROR = "error"  # ``##[error]<message>``: text is the message
+    MARKER = "marker"  # any other ``##[...]`` line (group, warning, debug, command ...)
+
+
+@dataclass(slots=True)
+class LogLine:
+    """One line, cleaned: no timestamp, no ANSI codes, no trailing CR, decoded leniently."""
+
+    number: int
+    text: str
+    kind: LineKind = LineKind.TEXT
+    truncated: bool = False  # the raw line was longer than MAX_LINE_BYTES and was cut
+
+
+class LineSink(Protocol):
+    """Where the reader pushes lines; see the module docstring for ``skip_markers``."""
+
+    @property
+    def skip_markers(self) -> tuple[bytes, ...] | None: ...
+
+    def line(self, line: LogLine) -> None: ...
+
+
+def exit_code(message: str) -> int | None:
+    """The N of an ``##[error]Process completed with exit code N.`` message, else None."""
+    match = _EXIT_CODE.fullmatch(message.strip())
+    return int(match.group(1)) if match else None
+
+
+def clean(raw: bytes) -> tuple[str, bool]:
+    """Decode one raw line: strip the timestamp, CR and ANSI codes; say if it had a timestamp."""
+    stamped = False
+    if len(raw) >= 20 and raw[4] == 0x2D and raw[10] == 0x54:  # "YYYY-" ... "T": cheap pre-check
+        match = _TIMESTAMP.match(raw)
+        if match:
+            raw = raw[match.end() :]
+            stamped = True
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    text = raw.decode("utf-8", "replace")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    return text, stamped
+
+
+class LogReader:
+    """Push parser from job-log bytes to ``LogLine`` events (see the module docstring)."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+        self._pending = b""  # an incomplete last line, at most MAX_LINE_BYTES long
+        self._discarding = False  # inside an over-long line, dropping bytes up to its newline
+        self._started = False  # BOM check done
+        self._in_header = False  # between ``##[group]Run`` and its ``##[endgroup]``
+        self._header_lines = 0
+        self.lines = 0  # lines seen so far (delivered or skipped)
+        self.bytes = 0
+        self.timestamped = False  # at least one line carried a job-log timestamp
+        self.ended_mid_line = False  # the input did not end with a newline
+        self.truncated_lines = 0
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.bytes += len(data)
+        if not self._started:
+            data = self._pending + data
+            self._pending = b""
+            if len(data) < len(BOM) and BOM.startswith(data):
+                self._pending = data
+                return
+            self._started = True
+            if data.startswith(BOM):
+                data = data[len(BOM) :]
+        if self._discarding:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return
+            self._discarding = False
+            self.lines += 1
+            data = data[newline + 1 :]
+        last = data.rfind(b"\n")
+        if last < 0:
+            self._pending += data
+            self._cap_pending()
+            return
+        buf = self._pending + data[: last + 1] if self._pending else data[: last + 1]
+        self._pending = data[last + 1 :]
+        self._cap_pending()
+        self._scan(buf)
+
+    def close(self) -> None:
+        """Deliver a final line that had no newline (a log cut off mid-line)."""
+        if not self._started and self._pending:
+            self._started = True
+            if self._pending.startswith(BOM):
+                self._pending = self._pending[len(BOM) :]
+        if self._pending:
+            self.ended_mid_line = True
+            self._deliver(self._pending, truncated=False)
+            self._pending = b""
+        elif self._discarding:
+            self.ended_mid_line = True
+
+    def _cap_pending(self) -> None:
+        if len(self._pending) > MAX_LINE_BYTES:
+            self._deliver(self._pending[:MAX_LINE_BYTES], truncated=True)
+            self._pending = b""
+            self._discarding = True
+
+    def _scan(self, buf: bytes) -> None:
+        """Deliver the complete lines of ``buf``, jumping over runs of unimportant lines."""
+        pos = 0
+        end = len(buf)
+        next_at: dict[bytes, int] = {}  # marker -> next occurrence at or after pos (or end)
+        prev_start = -1  # start of the line before pos, if it was skipped (context line)
+        while pos < end:
+            markers = self._sink.skip_markers
+            if markers:
+                hit = end
+                for marker in markers:
+                    at = next_at.get(marker, -1)
+                    if at < pos:
+                        at = buf.find(marker, pos, end)
+                        at = end if at < 0 else at
+                        next_at[marker] = at
+                    hit = min(hit, at)
+                if hit >= end:
+                    self.lines += buf.count(b"\n", pos, end)
+                    return
+                start = buf.rfind(b"\n", pos, hit) + 1
+                if start > pos:
+                    before = buf.rfind(b"\n", pos, start - 1)
+                    context = before + 1 if before >= 0 else pos
+                    self.lines += buf.count(b"\n", pos, context)
+                    prev_start, pos = context, start
+                if prev_start >= 0:
+                    self._deliver(buf[prev_start : pos - 1], truncated=False)
+                    prev_start = -1
+                    continue  # the sink may have changed its markers
+            newline = buf.find(b"\n", pos)
+            raw = buf[pos:newline]
+            if len(raw) > MAX_LINE_BYTES:
+                self._deliver(raw[:MAX_LINE_BYTES], truncated=True)
+            else:
+                self._deliver(raw, truncated=False)
+            pos = newline + 1
+
+    def _deliver(self, raw: bytes, *, truncated: bool) -> None:
+        self.lines += 1
+        if truncated:
+            self.truncated_lines += 1
+        text, stamped = clean(raw)
+        self.timestamped = self.timestamped or stamped
+        kind = LineKind.TEXT
+        if text.startswith("##["):
+            if text.startswith("##[group]Run "):
+                kind, text = LineKind.STEP, text[len("##[group]") :]
+                self._in_header, self._header_lines = True, 0
+            elif text.startswith("##[endgroup]") and self._in_header:
+                kind, self._in_header = LineKind.MARKER, False
+            elif text.startswith("##[error]"):
+                kind, text = LineKind.ERROR, text[len("##[error]") :]
+            else:
+                kind = LineKind.MARKER
+        elif self._in_header:
+            self._header_lines += 1
+            if self._header_lines > MAX_HEADER_LINES:
+                self._in_header = False
+            else:
+                kind = LineKind.HEADER
+        self._sink.line(LogLine(self.lines, text, kind, truncated))

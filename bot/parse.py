@@ -1,0 +1,355 @@
+"""The one entry point for reading a job log: ``parse_job_log`` and ``open_log``.
+
+``parse_job_log`` streams the bytes through ``bot.joblog.LogReader`` into ``JobParser``, which
+splits the log into steps, hands each runner invocation to its parser (``bot.runners``),
+collects ``--print-failures`` output, and decides at the end of each step whether its failure
+is explained. Rules that keep a real regression from being called "flaky":
+
+- Only a run-tests summary (the runner's own, in its own context) marks a failure ignored.
+- Evidence of a failure is never dropped: an invocation without a summary reports its
+  per-test ``FAIL`` lines as plain failures; a failed step with no failing test is a Problem.
+- ``complete`` is False whenever something was not understood (see docs/parse-log.md).
+
+Print-failures output is matched to failures after the whole log is read: all passes share
+``tests/results``, a later pass that runs a test deletes or overwrites its result files, and
+make stops after the first pass with real failures; so the diff shown for a test belongs to
+the *last* pass that ran it, i.e. to the latest failure record of that test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bot import symptom
+from bot.errors import InputError
+from bot.joblog import MAX_LINE_BYTES, LineKind, LogLine, LogReader, exit_code
+from bot.records import JobReport, Problem, ProblemKind, Runner, TestPass
+from bot.runners import PARSERS, Found, Result, RunnerParser, starting_runner
+from bot.runners.print_failures import PrintFailures, mangle, starts_print_failures
+from bot.runners.run_tests import RunTestsParser, test_pass
+
+# Bounds on what one report can hold, whatever the log claims: a full job fails at most a
+# few thousand tests across its passes, and nobody reads more than a screen of problems.
+MAX_FAILURES = 10000
+MAX_PROBLEMS = 50
+# A problem message is one line in a comment or annotation.
+MAX_MESSAGE_CHARS = 300
+# Test names come from the log; real ones are < 80 characters.
+MAX_TEST_CHARS = 200
+READ_CHUNK = 1 << 20
+
+_MAKE_ECHO = re.compile(r"cd \S+ && .*?run-tests\.py(.*)")
+_MAKE_ERROR = re.compile(r"make(?:\[\d+\])?: \*\*\* \[(?:[^\]:]*:\d+: )?([^\]]+)\] (?:Error \d+|Killed)")
+_BUILD_ERROR = re.compile(
+    r"(?:\S+?:\d+(?::\d+)?: (?:fatal )?error: .*|.*undefined reference to .*|collect2: error: .*"
+    r"|/usr/bin/ld: .*|.*\*\*\* No rule to make target .*)"
+)
+_MERGE_DIFF = re.compile(r"\d+(?:,\d+)?[acd]\d+(?:,\d+)?")
+_CANCELLED = ("The operation was canceled", "The operation was cancelled",
+              "The runner has received a shutdown", "has exceeded the maximum execution time")
+# make targets of ports/unix that run one run-tests pass; test_full is ambiguous (pass 3 or 4,
+# and pass 1 in v1.25's layout), so it gives no fallback.
+_TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_MPY}
+
+
+def message(text: str) -> str:
+    return symptom.bound(symptom.normalize(text), MAX_MESSAGE_CHARS)
+
+
+@dataclass
+class _Step:
+    label: str | None
+    line: int | None
+    exit_code: int | None = None
+    cancelled: bool = False
+    print_failures: bool = False
+    natmod_hint: bool = False
+    merge_hint: bool = False
+    failures: int = 0  # non-ignored failures found in this step
+    problems: int = 0
+    build_error: tuple[str, int] | None = None
+    make_error: tuple[str, int] | None = None
+    merge_diff: list[str] = field(default_factory=list)
+    merge_line: int | None = None
+
+
+class JobParser:
+    """Line sink that turns one job log into a ``JobReport`` (see the module docstring)."""
+
+    def __init__(self, job: str | None, reader_stats: LogReader | None = None) -> None:
+        self.job = job
+        self.reader: LogReader | None = reader_stats
+        self.steps: list[str] = []
+        self.step = _Step(None, None)
+        self.failures: list[Found] = []
+        self.problems: list[Problem] = []
+        self.complete = True
+        self.failed_step: str | None = None
+        self.invocation: RunnerParser | None = None
+        self.pending_pass: TestPass | None = None
+        self.last_run_tests: Result | None = None
+        self.print_failures = PrintFailures()
+        self.print_failures_step: str | None = None
+        self.last_line = 0
+
+    # -- LineSink -----------------------------------------------------------------------
+
+    @property
+    def skip_markers(self) -> tuple[bytes, ...] | None:
+        return self.invocation.skip_markers if self.invocation is not None else None
+
+    def line(self, line: LogLine) -> None:
+        self.last_line = line.number
+        if line.kind is LineKind.STEP:
+            self._end_step()
+            self._start_step(line)
+        elif line.kind is LineKind.HEADER:
+            lowered = line.text.lower()
+            self.step.natmod_hint |= "natmod" in lowered or "native_mpy" in lowered
+            self.step.merge_hint |= "mpy_merge" in lowered
+        elif line.kind is LineKind.ERROR:
+            self._error(line)
+        elif line.kind is LineKind.TEXT:
+            self._text(line)
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _start_step(self, line: LogLine) -> None:
+        if not self.steps and self.reader is not None and self.reader.timestamped and line.number > 1:
+            self.steps.append("Set up job")
+        label = symptom.bound(line.text, MAX_MESSAGE_CHARS)
+        self.steps.append(label)
+        self.step = _Step(label, line.number, print_failures="--print-failures" in line.text)
+        self.step.natmod_hint = "natmod" in label.lower() or "native_mpy" in label.lower()
+        self.step.merge_hint = "mpy_merge" in label.lower()
+        self.pending_pass = None
+
+    def _error(self, line: LogLine) -> None:
+        code = exit_code(line.text)
+        if code is not None:
+            if self.step.exit_code is None:
+                self.step.exit_code = code
+            self._close_invocation("exit")
+        elif line.text.startswith(_CANCELLED):
+            self._close_invocation("cancelled")
+            if not self.step.cancelled:
+                self.step.cancelled = True
+                self._problem(ProblemKind.CANCELLED, line.text, line.number, incomplete=True)
+
+    def _end_step(self, *, eof: bool = False) -> None:
+        self._close_invocation("eof" if eof else "step-end")
+        self.print_failures.close()
+        step = self.step
+        if (step.exit_code or step.cancelled) and self.failed_step is None:
+            self.failed_step = step.label
+        if step.merge_diff:
+            self._problem(ProblemKind.STEP, "mpy merge outputs differ: " + " / ".join(step.merge_diff),
+                          step.merge_line)
+        failed = bool(step.exit_code) or (step.label is None and step.make_error is not None)
+        if not failed or step.failures or step.problems:
+            return
+        if step.build_error:
+            self._problem(ProblemKind.BUILD, step.build_error[0], step.build_error[1])
+        elif step.label is None:
+            self._problem(ProblemKind.STEP, f"make target {step.make_error[0]} failed (no failing test found)"
+                          if step.make_error else "a command failed", step.make_error[1] if step.make_error
+                          else None, incomplete=True)
+        else:
+            killed = {137: " (killed: SIGKILL, e.g. out of memory)", 143: " (killed: SIGTERM)"}
+            detail = f"; make target {step.make_error[0]} failed" if step.make_error else ""
+            self._problem(ProblemKind.STEP, f"step failed with exit code {step.exit_code}"
+                          f"{killed.get(step.exit_code or 0, '')}{detail}; no failing test or known error "
+                          "found in its output", step.make_error[1] if step.make_error else step.line,
+                          incomplete=True)
+
+    # -- output lines -------------------------------------------------------------------
+
+    def _text(self, line: LogLine) -> None:
+        if line.truncated:
+            self._problem(ProblemKind.TRUNCATED, f"line longer than {MAX_LINE_BYTES} bytes was cut",
+                          line.number, incomplete=True)
+        if self.step.print_failures:
+            self.print_failures.feed(line)
+            self.print_failures_step = self.step.label
+            return
+        if self.invocation is not None:
+            if self.invocation.feed(line):
+                return
+            self._close_invocation("boundary")
+        self._idle(line)
+
+    def _idle(self, line: LogLine) -> None:
+        text = line.text
+        runner = starting_runner(text)
+        if runner is Runner.RUN_TESTS:
+            self.invocation = RunTestsParser(self.pending_pass, natmod_hint=self.step.natmod_hint)
+            self.pending_pass = None
+        elif runner is not None:
+            self.invocation = PARSERS[runner]()
+        if self.invocation is not None:
+            self.invocation.feed(line)
+            return
+        if starts_print_failures(text):
+            self.step.print_failures = True
+            self.print_failures.feed(line)
+            self.print_failures_step = self.step.label
+            return
+        echo = _MAKE_ECHO.fullmatch(text)
+        if echo:
+            self.pending_pass = test_pass(echo.group(1))
+            return
+        make_error = _MAKE_ERROR.match(text)
+        if make_error:
+            self._make_error(make_error.group(1).strip(), line.number)
+            return
+        if self.step.build_error is None and _BUILD_ERROR.fullmatch(text):
+            self.step.build_error = (message(text), line.number)
+            return
+        self._merge_diff(line)
+
+    def _make_error(self, target: str, number: int) -> None:
+        if self.step.make_error is None:
+            self.step.make_error = (target, number)
+        last = self.last_run_tests
+        if last is not None and target in _TARGET_PASS:
+            for found in last.failures:
+                if found.runner is Runner.RUN_TESTS and found.test_pass is None:
+                    found.test_pass = _TARGET_PASS[target]
+            self.last_run_tests = None
+
+    def _merge_diff(self, line: LogLine) -> None:
+        """The mpy-merge step ends with plain ``diff out-individual out-merged`` output."""
+        text, step = line.text, self.step
+        if _MERGE_DIFF.fullmatch(text) and (step.merge_hint or step.label is None):
+            step.merge_line = step.merge_line or line.number
+        elif step.merge_line is not None and text.startswith(("< ", "> ")) and len(step.merge_diff) < 2:
+            step.merge_diff.append(symptom.quote(text))
+
+    def _close_invocation(self, cause: str) -> None:
+        invocation, self.invocation = self.invocation, None
+        if invocation is None:
+            return
+        result = invocation.finish()
+        for found in result.failures:
+            self._add_failure(found)
+        for problem in result.problems:
+            self._problem(problem.kind, problem.message, problem.line, incomplete=not result.complete)
+        if not result.complete:
+            self.complete = False
+        if result.runner is Runner.RUN_TESTS:
+            self.last_run_tests = result
+        if result.summary or cause == "cancelled":
+            return
+        runner = result.runner.value
+        if result.error:
+            self._problem(ProblemKind.RUNNER_ERROR, f"{runner} stopped without its summary: {result.error}",
+                          result.error_line)
+        elif cause == "eof" and not self.step.exit_code:
+            self._problem(ProblemKind.TRUNCATED, f"the log ends before {runner} printed its summary",
+                          self.last_line, incomplete=True)
+        else:
+            code = f" (exit code {self.step.exit_code})" if self.step.exit_code else ""
+            self._problem(ProblemKind.RUNNER_ERROR, f"{runner} stopped without printing its summary{code}",
+                          self.last_line, incomplete=True)
+
+    def _add_failure(self, found: Found) -> None:
+        if len(self.failures) >= MAX_FAILURES:
+            if self.complete:
+                self._problem(ProblemKind.TRUNCATED,
+                              f"more than {MAX_FAILURES} failures; the rest are not listed",
+                              found.line, incomplete=True)
+            return
+        found.test = symptom.bound(symptom.normalize(found.test), MAX_TEST_CHARS)
+        self.failures.append(found)
+        if not found.ignored:
+            self.step.failures += 1
+
+    def _problem(self, kind: ProblemKind, text: str, line: int | None, *, incomplete: bool = False) -> None:
+        if incomplete:
+            self.complete = False
+        self.step.problems += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(kind, message(text), self.step.label, line))
+
+    # -- end ----------------------------------------------------------------------------
+
+    def _attach_print_failures(self) -> None:
+        by_name: dict[str, Found] = {}
+        for found in self.failures:  # later records win: the last pass that ran the test
+            if found.runner is Runner.RUN_TESTS:
+                by_name[mangle(found.test)] = found
+        for name, shown in self.print_failures.shown.items():
+            found = by_name.get(name)
+            if found is not None:
+                found.outcome, found.symptom, found.diff = shown.outcome, shown.symptom, shown.diff
+        unknown = [n for n in self.print_failures.names if n not in by_name]
+        for name in unknown[:5]:
+            self.problems.append(Problem(
+                ProblemKind.STEP, message(f"Print failures shows a result for {name!r} that no run-tests "
+                                          "summary in this log reported"),
+                self.print_failures_step, self.print_failures.names[name]))
+        if unknown:
+            self.complete = False
+
+    def report(self) -> JobReport:
+        self._end_step(eof=True)
+        reader = self.reader
+        if reader is not None and reader.ended_mid_line and reader.timestamped:
+            self._problem(ProblemKind.TRUNCATED, "the log ends in the middle of a line", self.last_line,
+                          incomplete=True)
+        self._attach_print_failures()
+        return JobReport(
+            job=self.job,
+            complete=self.complete,
+            failures=tuple(f.freeze() for f in self.failures),
+            problems=tuple(self.problems[:MAX_PROBLEMS]),
+            failed_step=self.failed_step,
+            steps=tuple(self.steps),
+        )
+
+
+def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobReport:
+    """Read one job log (GitHub job-log format or raw runner output) into a ``JobReport``.
+
+    ``chunks`` may be sliced anywhere (network blocks, file reads); memory stays bounded.
+    """
+    parser = JobParser(job)
+    reader = LogReader(parser)
+    parser.reader = reader
+    for chunk in chunks:
+        reader.feed(chunk)
+    reader.close()
+    return parser.report()
+
+
+def _chunks(stream: object, path: str) -> Iterator[bytes]:
+    read = stream.read  # type: ignore[attr-defined]
+    try:
+        while chunk := read(READ_CHUNK):
+            yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: cannot read log: {exc}") from exc
+
+
+@contextmanager
+def open_log(path: str) -> Iterator[Iterable[bytes]]:
+    """Open a log for ``parse_job_log``: ``-`` is stdin, ``*.gz`` is decompressed on the fly.
+
+    Raises ``InputError`` if the file cannot be opened or read (also mid-way, e.g. a corrupt
+    gzip stream), so the CLI can exit with status 2.
+    """
+    if path == "-":
+        yield _chunks(sys.stdin.buffer, "<stdin>")
+        return
+    try:
+        stream = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open log: {exc.strerror or exc}") from exc
+    with stream:
+        yield _chunks(stream, path)

@@ -1,0 +1,100 @@
+"""``tests/run-multitests.py``: ``multi_net/x.py on micropython|micropython: pass|skip|FAIL``.
+
+On failure the runner prints the instances' output (``### TEST ###``), CPython's
+(``### TRUTH ###``), then ``### DIFF ###`` and a ``diff -u`` of two temp files. In CI the
+diff (written by a child process) comes out *before* the buffered ``FAIL`` and sections, glued
+to the test's line: ``multi_net/x.py on a|b: --- /tmp/tmpab12``. The TEST and TRUTH sections
+are raw test output, so nothing in them is interpreted; a failure is any test with a FAIL (or a
+diff) or named in the summary (union: a forged summary in raw output cannot remove one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import symptom
+from bot.joblog import LogLine
+from bot.records import Runner
+from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
+from bot.runners.diff import DiffReader
+
+TEST_LINE = re.compile(r"(\S+\.py) on (\S+): ?(.*)")
+
+
+class MultitestsParser(RunnerParser):
+    runner = Runner.MULTITESTS
+
+    def __init__(self) -> None:
+        self._tests: dict[str, Found] = {}
+        self._current: str | None = None
+        self._diff: DiffReader | None = None
+        self._raw = False  # inside ### TEST ### / ### TRUTH ### sections
+        self._truth_seen = False
+        self._summary_line: int | None = None
+        self._failed: list[tuple[str, int]] = []
+
+    def _fail(self, test: str, line: int) -> Found:
+        found = self._tests.get(test)
+        if found is None and len(self._tests) < MAX_FAILURES_PER_INVOCATION:
+            found = self._tests[test] = Found(test, Runner.MULTITESTS, line)
+        return found or Found(test, Runner.MULTITESTS, line)
+
+    def _end_diff(self) -> None:
+        if self._diff is not None and self._current is not None:
+            found = self._fail(self._current, self._diff.line)
+            if not found.diff:
+                found.outcome, found.symptom = symptom.from_diff(self._diff.body, marker_anywhere=True)
+                found.diff = symptom.bound_diff(self._diff.lines)
+        self._diff = None
+
+    def feed(self, line: LogLine) -> bool:
+        text = line.text
+        if self._diff is not None:
+            if self._diff.feed(text):
+                return True
+            self._end_diff()
+        if self._raw:
+            if text == "### TRUTH ###":
+                self._truth_seen = True
+            elif text == "### DIFF ###" and self._truth_seen:
+                self._raw = False
+            return True
+        if self._summary_line is not None:
+            match = SUMMARY.match(text)
+            if not match or match.group(2) == "performed":
+                return False
+            if match.group(2) == "failed":
+                self._failed = [(n, line.number) for n in (match.group(4) or "").split()
+                                if TEST_PATH.fullmatch(n)]
+            return True
+        if text == "### TEST ###":
+            self._raw, self._truth_seen = True, False
+            return True
+        if text == "FAIL" and self._current is not None:
+            self._fail(self._current, line.number)
+            return True
+        if text.startswith("--- ") and self._current is not None:
+            self._diff = DiffReader(text, line.number)
+            return True
+        test = TEST_LINE.fullmatch(text)
+        if test:
+            self._current, rest = test.group(1), test.group(3)
+            if rest.startswith("FAIL"):
+                self._fail(self._current, line.number)
+            elif rest.startswith("--- "):
+                self._fail(self._current, line.number)
+                self._diff = DiffReader(rest, line.number)
+            return True
+        match = SUMMARY.match(text)
+        if match and match.group(2) == "performed":
+            self._summary_line = line.number
+            self._current = None
+            return True
+        return text.strip() == "" or (self._summary_line is None and self._current is not None)
+
+    def finish(self) -> Result:
+        self._end_diff()
+        for name, number in self._failed:
+            self._fail(name, number)
+        return Result(Runner.MULTITESTS, failures=list(self._tests.values()),
+                      summary=self._summary_line is not None)

@@ -1,0 +1,70 @@
+"""``tests/run-perfbench.py``: header ``N=1000 M=1000 n_average=1``, then one line per test.
+
+``perf_bench/x.py: 20190.00 0.0000 49529.47 0.0000`` is a pass; ``: FAIL truth`` (output
+differs from CPython's), ``: FAIL self`` (differs between runs) and ``: CRASH: '<repr>'`` are
+failures; ``: SKIP...`` is a skip. The summary has no testcase count. Failures are the union
+of failure lines and the summary's list.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import symptom
+from bot.joblog import LogLine
+from bot.records import Outcome, Runner
+from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
+
+HEADER = re.compile(r"N=\d+ M=\d+ n_average=\d+")
+_RESULT = re.compile(r"(\S+\.py): (FAIL|CRASH)\b:? ?(.*)")
+
+
+class PerfbenchParser(RunnerParser):
+    runner = Runner.PERFBENCH
+
+    def __init__(self) -> None:
+        self._header_seen = False
+        self._tests: dict[str, Found] = {}
+        self._summary_line: int | None = None
+
+    def _add(self, test: str, line: int) -> Found:
+        found = self._tests.get(test)
+        if found is None and len(self._tests) < MAX_FAILURES_PER_INVOCATION:
+            found = self._tests[test] = Found(test, Runner.PERFBENCH, line)
+        return found or Found(test, Runner.PERFBENCH, line)
+
+    def feed(self, line: LogLine) -> bool:
+        text = line.text
+        if not self._header_seen:
+            self._header_seen = True
+            if HEADER.fullmatch(text.strip()):
+                return True
+        if self._summary_line is not None:
+            match = SUMMARY.match(text)
+            if not match or match.group(2) == "performed":
+                return False
+            if match.group(2) == "failed":
+                for name in (match.group(4) or "").split():
+                    if TEST_PATH.fullmatch(name):
+                        self._add(name, line.number)
+            return True
+        match = SUMMARY.match(text)
+        if match and match.group(2) == "performed":
+            self._summary_line = line.number
+            return True
+        result = _RESULT.fullmatch(text)
+        if result:
+            found = self._add(result.group(1), line.number)
+            if result.group(2) == "CRASH":
+                output = symptom.decode_repr(result.group(3)) or [result.group(3)]
+                found.outcome = Outcome.CRASH
+                _, found.symptom = symptom.from_output([*output, "CRASH"])
+            else:
+                found.symptom = symptom.finish(f"FAIL {symptom.normalize(result.group(3))}".strip())
+            found.diff = symptom.bound_diff([text])
+            return True
+        return bool(re.match(r"\S+\.py: ", text)) or not text.strip()
+
+    def finish(self) -> Result:
+        return Result(Runner.PERFBENCH, failures=list(self._tests.values()),
+                      summary=self._summary_line is not None)

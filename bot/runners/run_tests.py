@@ -1,0 +1,201 @@
+"""``tests/run-tests.py`` and ``tests/run-natmodtests.py``: both start with a ``platform=`` line.
+
+run-tests prints one line per test from a thread pool, in completion order, and lines can be
+garbled by interleaving (``pass pass  basics/dict2.py`` then `` basics/other.py``). The
+summary is printed by one thread at the end and is the only authority on what failed and
+what was ignored as known-flaky; per-test ``FAIL`` lines only give line numbers and let
+pre-v1.26 basenames (``1 tests failed: thread_gc1``) be resolved to paths. Nothing a test
+prints reaches this part of the log, so a summary line here is the runner's own.
+
+run-natmodtests looks alike but prints ``----  x - no matching mpy``, upper-case ``SKIP``,
+``FAIL`` lines without the trailing space and, before a ``FAIL``, the repr of the output
+(``b'1 micropython\\n'``). Which of the two ran is decided from such evidence (or a hint from
+the step's command), since the header line is the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import symptom
+from bot.joblog import LogLine
+from bot.records import Outcome, Problem, ProblemKind, Runner, TestPass
+from bot.runners.base import (
+    MAX_FAILURES_PER_INVOCATION,
+    SUMMARY,
+    TEST_PATH,
+    Found,
+    Result,
+    RunnerParser,
+    split_names,
+)
+
+_FAIL = re.compile(r"(?:^|\s)(TRUTH )?FAIL  (\S+)(?: - (.*))?")
+_FLAKY = re.compile(r"(\S+) \[flaky: ([^\]]*)\]")
+_NATMOD_EVIDENCE = ("----  ", "SKIP  ", "LRGE  ", "b'", 'b"', "TRUTH FAIL")
+_RUNNER_ERRORS = ("error: ", "Too many raw REPL failures")
+# What a line must contain to matter while per-test lines stream by (see bot.joblog): a
+# failure, the summary, the runner's own error/crash, or the start of something else.
+PER_TEST_MARKERS = (b"FAIL", b"tests performed", b"tests found", b"##[", b"platform=", b"run-tests",
+                    b"error: ", b"Traceback", b"Too many raw REPL")
+
+
+def test_pass(flags: str) -> TestPass:
+    """The pass of a full job from the run-tests.py arguments make echoed."""
+    via_mpy = re.search(r"(?:^|\s)--via-mpy\b", flags) is not None
+    native = re.search(r"(?:^|\s)--emit[ =]native\b", flags) is not None
+    if via_mpy and native:
+        return TestPass.VIA_MPY_NATIVE
+    if via_mpy:
+        return TestPass.VIA_MPY
+    return TestPass.NATIVE if native else TestPass.BYTECODE
+
+
+class RunTestsParser(RunnerParser):
+    """One run-tests.py (or run-natmodtests.py) invocation, from its ``platform=`` line on."""
+
+    runner = Runner.RUN_TESTS
+
+    def __init__(self, test_pass: TestPass | None = None, *, natmod_hint: bool = False) -> None:
+        self.test_pass = test_pass
+        self._natmod = natmod_hint
+        self._header_seen = False
+        self._fail_lines: dict[str, int] = {}  # path -> first per-test FAIL line
+        self._natmod_symptoms: dict[str, tuple[Outcome, str]] = {}
+        self._previous = ""
+        self._summary_line: int | None = None
+        self._in_summary = False
+        self._failed: list[str] = []
+        self._failed_line: int | None = None
+        self._failed_count = 0
+        self._ignored: list[str] = []
+        self._ignored_line: int | None = None
+        self._summary_cut = False
+        self._error: str | None = None
+        self._error_line: int | None = None
+        self._traceback: list[str] | None = None
+        self._overflow = False
+
+    @property
+    def skip_markers(self) -> tuple[bytes, ...] | None:
+        if self._in_summary or self._traceback is not None or not self._header_seen:
+            return None
+        return PER_TEST_MARKERS
+
+    def feed(self, line: LogLine) -> bool:
+        text = line.text
+        if not self._header_seen:
+            self._header_seen = True
+            if text.startswith("platform="):
+                return True
+        if self._in_summary:
+            return self._feed_summary(line)
+        if self._traceback is not None:
+            self._feed_traceback(line)
+            return True
+        if text.startswith("platform=") or (text.startswith("cd ") and "run-tests.py" in text):
+            return False  # the next invocation: this one never printed its summary
+        match = SUMMARY.match(text)
+        if match and match.group(2) in ("performed", "found"):
+            self._in_summary = True
+            self._summary_line = line.number
+            return True
+        if text.startswith(_NATMOD_EVIDENCE):
+            self._natmod = True
+        fail = _FAIL.search(text)
+        if fail:
+            self._per_test_fail(fail, line)
+        elif text.startswith(_RUNNER_ERRORS) and self._error is None:
+            self._error, self._error_line = text, line.number
+        elif text.startswith("Traceback (most recent call last)"):
+            self._traceback = [text]
+            self._error_line = self._error_line or line.number
+        self._previous = text
+        return True
+
+    def _per_test_fail(self, fail: re.Match[str], line: LogLine) -> None:
+        path = fail.group(2)
+        if fail.group(1) or fail.group(3):
+            self._natmod = True
+        if not TEST_PATH.fullmatch(path) or len(self._fail_lines) >= MAX_FAILURES_PER_INVOCATION:
+            self._overflow = self._overflow or TEST_PATH.fullmatch(path) is not None
+            return
+        self._fail_lines.setdefault(path, line.number)
+        if fail.group(3):
+            self._natmod_symptoms[path] = (Outcome.FAIL, symptom.finish(symptom.normalize(fail.group(3))))
+        elif self._previous.startswith(("b'", 'b"')):
+            output = symptom.decode_repr(self._previous)
+            if output is not None:
+                self._natmod_symptoms[path] = symptom.from_output(output)
+
+    def _feed_traceback(self, line: LogLine) -> None:
+        assert self._traceback is not None
+        self._traceback.append(line.text)
+        if line.text and not line.text[0].isspace() and len(self._traceback) > 1:
+            if self._error is None:
+                self._error = f"run-tests.py crashed: {line.text}"
+            self._traceback = None
+        elif len(self._traceback) > 200:
+            self._traceback = None
+
+    def _feed_summary(self, line: LogLine) -> bool:
+        match = SUMMARY.match(line.text)
+        if not match or match.group(2) in ("performed", "found"):
+            return False
+        kind, names = match.group(2), match.group(4)
+        if kind == "failed":
+            self._failed = [n for n in split_names(names) if TEST_PATH.fullmatch(n) or "/" not in n]
+            self._failed_count, self._failed_line = int(match.group(1)), line.number
+            self._summary_cut = self._summary_cut or line.truncated
+        elif kind.startswith("had known-flaky"):
+            self._ignored = [m.group(1) for m in _FLAKY.finditer(names or "")]
+            self._ignored_line = line.number
+            self._summary_cut = self._summary_cut or line.truncated
+        return True
+
+    def _resolve(self, name: str) -> str:
+        """A pre-v1.26 summary name (``thread_gc1``) as the path its FAIL line printed."""
+        if "/" in name or name.endswith(".py"):
+            return name
+        candidates = [p for p in self._fail_lines if p.rsplit("/", 1)[-1] == f"{name}.py"]
+        return candidates[0] if len(candidates) == 1 else name
+
+    def _found(self, path: str, line: int | None, *, ignored: bool) -> Found:
+        runner = Runner.NATMODTESTS if self._natmod else Runner.RUN_TESTS
+        found = Found(path, runner, self._fail_lines.get(path, line), ignored=ignored,
+                      test_pass=self.test_pass if runner is Runner.RUN_TESTS else None)
+        if path in self._natmod_symptoms:
+            found.outcome, found.symptom = self._natmod_symptoms[path]
+        return found
+
+    def finish(self) -> Result:
+        runner = Runner.NATMODTESTS if self._natmod else Runner.RUN_TESTS
+        result = Result(runner, summary=self._summary_line is not None)
+        if self._summary_line is None:
+            result.failures = [self._found(p, n, ignored=False) for p, n in self._fail_lines.items()]
+            result.error = self._error or (
+                "run-tests.py crashed (traceback cut off)" if self._traceback is not None else None)
+            result.error_line = self._error_line
+        else:
+            failed = [self._resolve(n) for n in self._failed]
+            if self._summary_cut and failed:
+                failed.pop()  # the last name may be cut in half
+            ignored = self._ignored[:-1] if self._summary_cut and self._ignored else self._ignored
+            for path in failed[:MAX_FAILURES_PER_INVOCATION]:
+                result.failures.append(self._found(path, self._failed_line, ignored=False))
+            for path in ignored[:MAX_FAILURES_PER_INVOCATION]:
+                result.failures.append(self._found(path, self._ignored_line, ignored=True))
+            if self._summary_cut or len(failed) > MAX_FAILURES_PER_INVOCATION:
+                result.complete = False
+                result.problems.append(Problem(
+                    ProblemKind.TRUNCATED, f"the summary of {runner} is too long; some names are lost",
+                    line=self._failed_line or self._ignored_line))
+            elif self._failed_count != len(self._failed):
+                result.complete = False
+                result.problems.append(Problem(
+                    ProblemKind.RUNNER_ERROR,
+                    f"{runner} says {self._failed_count} tests failed but lists {len(self._failed)}",
+                    line=self._failed_line))
+        if self._overflow:
+            result.complete = False
+        return result
