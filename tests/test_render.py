@@ -235,6 +235,7 @@ def assert_same_structure(report: TriageReport) -> None:
         assert hostile.links == benign.links
         assert github_refs("".join(hostile.prose)) == github_refs("".join(benign.prose))
         assert hostile.comments == benign.comments
+        assert not any(line.lstrip().startswith("::") or "##[" in line for line in hostile_md.split("\n"))
     comment = render_comment(report)
     assert comment.count("<!--") == 1 and comment.startswith(COMMENT_MARKER)
     for text in (render_text(report), *(a["message"] for a in render_check(report).annotations)):

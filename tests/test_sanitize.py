@@ -133,6 +133,7 @@ def test_fence_holds_everything_inside_a_collapsed_block(text: str) -> None:
     assert out.tags == ["details", "summary", "pre", "code", "p"], out.elements
     assert out.balanced
     assert visible(out.code[0]) == clean(text).expandtabs(8).rstrip("\n") + "\n"
+    assert not any(line.lstrip().startswith("::") or "##[" in line for line in md.split("\n"))
     assert "".join(out.prose).split() == ["diff", "after"]
     assert "<!--" not in md
 

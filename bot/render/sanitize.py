@@ -120,11 +120,12 @@ def code_span(text: str, limit: int = 300) -> Md:
 
     Inside a code span GitHub neither links nor mentions, so only the delimiter needs care: it
     is one backtick longer than the longest run inside, padded by a space on each side (which
-    CommonMark strips again). Newlines become "⏎" so the span stays on one line. Not safe in a
-    table cell, where `|` still splits cells; the templates use no tables.
+    CommonMark strips again). Newlines become "⏎" so the span stays on one line, and the legacy
+    `##[` workflow command is broken as in `plain`. Not safe in a table cell, where `|` still
+    splits cells; the templates use no tables.
     """
     text = clean(text).replace("\t", " ").replace("\n", " ⏎ ")
-    text = _neutralise_marker(bound(text, limit))
+    text = _neutralise_commands(_neutralise_marker(bound(text, limit)))
     if not text.strip():
         return Md("*(empty)*")
     longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
@@ -137,12 +138,14 @@ def fence(text: str, limit: int = 4000, lang: str = "") -> Md:
 
     The fence is longer than any backtick run in the text, so no line can close it early. The
     block must start at column 0 of the template (not inside a list item); it ends with a
-    newline so the template can put a blank line or closing tag right after it.
+    newline so the template can put a blank line or closing tag right after it. Lines that a
+    runner would take for a workflow command get a zero-width space too, so that printing the
+    Markdown (a dry run) is as harmless as posting it.
     """
     if lang and not re.fullmatch(r"[a-z0-9+-]{1,20}", lang):
         raise ValueError(f"not a fence language: {lang!r}")
     text = clean(text).expandtabs(8).rstrip("\n")
-    text = _neutralise_marker(bound(text, limit))
+    text = _neutralise_commands(_neutralise_marker(bound(text, limit)))
     longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
     tick = "`" * max(3, longest + 1)
     return Md(f"{tick}{lang}\n{text}\n{tick}\n")
@@ -171,7 +174,10 @@ def plain(text: str, limit: int = 4000, *, one_line: bool = False) -> str:
     text = clean(text)
     if one_line:
         text = " ".join(text.split())
-    text = bound(text, limit)
+    return _neutralise_commands(bound(text, limit))
+
+
+def _neutralise_commands(text: str) -> str:
     lines = []
     for line in text.split("\n"):
         stripped = line.lstrip()
