@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol, TextIO
 
 from bot.errors import GatewayError, LogUnavailable
-from bot.records import JobInfo, JobReport, LogState, RunInfo
+from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # a job log is attacker-sized; the parser keeps what matters
@@ -50,7 +50,19 @@ class Gateway(Protocol):
         self, run_id: int, *, attempt: int | None = None, all_attempts: bool = False
     ) -> list[JobInfo]: ...
 
-    def job_log(self, job_id: int, *, max_bytes: int | None = None) -> Iterable[bytes]: ...
+    def job_log(self, job_id: int, *, max_bytes: int) -> LogStream: ...
+
+
+class LogStream(Protocol):
+    """A streamed job log (`bot.gateway.download.LogDownload`): iterate once, then close."""
+
+    truncated: bool
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def __enter__(self) -> LogStream: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 LogParser = Callable[[Iterable[bytes], str], JobReport]
@@ -242,10 +254,18 @@ def _fetch_run(
 
 
 def _read_log(gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: int) -> JobReport | LogState:
+    """Stream and parse one log. A log cut at the size cap is kept but marked incomplete, so
+    nothing downstream calls what was not read "clean"."""
     try:
-        return parse(gateway.job_log(job.id, max_bytes=max_log_bytes), job.name)
+        with gateway.job_log(job.id, max_bytes=max_log_bytes) as log:
+            report = parse(log, job.name)
+            truncated = log.truncated
     except LogUnavailable as exc:
         return LogState.EXPIRED if exc.status == 410 else LogState.MISSING
+    if truncated:
+        cut = Problem(ProblemKind.TRUNCATED, f"log cut at {max_log_bytes} bytes; the rest was not read")
+        report = replace(report, complete=False, problems=(*report.problems, cut))
+    return report
 
 
 def _names(jobs: Sequence[tuple[str, str | None]] | None) -> frozenset[str] | None:

@@ -1,0 +1,257 @@
+"""`flake-bot sync` against the fake GitHub: budgets, resumption, interruptions, re-runs, job-set changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fake_github import FakeGitHub
+from test_sync_acceptance import failed_job_log, green_job_log
+
+from bot.cli import main
+from bot.gateway.client import GitHubGateway
+from bot.parse import parse_job_log
+from bot.records import JobReport
+from bot.store.sqlite import HistoryStore, Window
+from bot.store.sync import SyncOptions, sync
+
+T0 = datetime(2026, 1, 6, 8, tzinfo=UTC)
+JOBS = ("coverage", "macos", "qemu_arm")
+
+
+def parse(chunks: Iterable[bytes], job: str) -> JobReport:
+    return parse_job_log(chunks, job=job)
+
+
+def add_run(
+    fake: FakeGitHub,
+    i: int,
+    failed: Sequence[str] = (),
+    *,
+    jobs: Sequence[str] = JOBS,
+    log: str = "expired",
+    status: str = "completed",
+) -> int:
+    """Run number `i` (hours after T0); `failed` jobs fail with an expired log or a readable one."""
+    when = T0 + timedelta(hours=i)
+    conclusion = None if status != "completed" else ("failure" if failed else "success")
+    run = fake.add_run(created_at=when, conclusion=conclusion, status=status)
+    for name in jobs:
+        if name in failed:
+            fake.add_job(
+                run["id"], name, "failure", log=failed_job_log(name, when) if log == "readable" else log
+            )
+        else:
+            fake.add_job(run["id"], name, "success" if status == "completed" else None,
+                         log=green_job_log(name, when), status=status)  # fmt: skip
+    return int(run["id"])
+
+
+@pytest.fixture
+def env(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_sync")
+    return fake_github
+
+
+def cli_sync(db: Path, *extra: str) -> int:
+    return main(
+        ["sync", "--repo", "micropython/micropython", "--workflow", "ports_unix.yml", "--db", str(db), *extra]
+    )
+
+
+def snapshot(db: Path) -> tuple[object, ...]:
+    with HistoryStore(db) as s:
+        return (s.overview(), s.monthly(), s.job_tallies(), s.test_tallies(), s.failed_jobs_per_failed_run(),
+                s.counts())  # fmt: skip
+
+
+def history(fake: FakeGitHub, runs: int = 230) -> None:
+    for i in range(runs):
+        add_run(fake, i, failed=("coverage",) if i % 9 == 0 else ("macos", "qemu_arm") if i % 25 == 0 else ())
+
+
+def test_a_sync_cut_by_the_request_budget_resumes_to_the_same_store(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history(env)
+    whole = tmp_path / "whole.sqlite"
+    assert cli_sync(whole) == 0
+    one_go = len(env.requests)
+    pieces = tmp_path / "pieces.sqlite"
+    rounds = 0
+    while True:
+        rounds += 1
+        assert cli_sync(pieces, "--max-requests", "7") == 0  # a spent budget is not an error
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        if "stopped early" not in line:
+            break
+        assert "run sync again to continue" in line
+        assert rounds < 100
+    assert rounds > 5
+    assert snapshot(pieces) == snapshot(whole)
+    # resuming re-lists at most the pages it had not finished, never a run's jobs twice
+    assert len(env.requests) - one_go < 2 * one_go
+
+
+def test_ctrl_c_mid_sync_keeps_whole_runs_and_the_next_sync_finishes(env: FakeGitHub, tmp_path: Path) -> None:
+    for i in range(12):
+        add_run(env, i, failed=("coverage",) if i % 3 == 0 else (), log="readable")
+    calls = 0
+
+    def interrupting_parse(chunks: Iterable[bytes], job: str) -> JobReport:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return parse(chunks, job)
+
+    gateway = GitHubGateway(env.repo, token="t", api_url=env.api_url)
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        result = sync(store, gateway, SyncOptions("ports_unix.yml"), parse=interrupting_parse)
+        assert result.stopped == "interrupted"
+        assert result.runs_added == 2 and result.pending == 10
+        # nothing half-written: every job row belongs to a complete run
+        assert (
+            store._db.execute(
+                "SELECT count(*) FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.complete = 0"
+            ).fetchone()[0]
+            == 0
+        )
+        result = sync(store, gateway, SyncOptions("ports_unix.yml"), parse=parse)
+        assert result.stopped is None and result.pending == 0
+        assert store.overview().runs == 12
+        assert [(t.test, t.job, t.events) for t in store.test_tallies()] == [
+            ("thread/thread_gc1.py", "coverage", 4)
+        ]
+
+
+def test_a_rate_limit_stops_with_an_error_and_the_next_sync_resumes(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_run(env, 0, failed=("coverage",))
+    env.rate_limit("GET", r"/jobs$", kind="primary", reset_in=7200)
+    assert cli_sync(tmp_path / "h.sqlite") == 1  # a rate limit beyond the wait bound stops with an error
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "stopped early" in line and "1 runs left" in line
+    assert cli_sync(tmp_path / "h.sqlite") == 0  # and the next sync finishes the job
+    assert "1 runs added" in capsys.readouterr().err
+
+
+def test_runs_in_progress_are_picked_up_when_they_finish(env: FakeGitHub, tmp_path: Path) -> None:
+    add_run(env, 0)
+    running = add_run(env, 1, status="in_progress")
+    add_run(env, 2)
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db) == 0
+    with HistoryStore(db) as s:
+        assert s.overview().runs == 2 and s.counts()["pending"] == 1
+    # the run finishes, failing; a newer green run arrives
+    env._runs[running]["attempts"][-1].update(status="completed", conclusion="failure")
+    for j in env._jobs.values():
+        if j["run_id"] == running:
+            j.update(
+                status="completed", conclusion="failure" if j["name"] == "macos" else "success", log="expired"
+            )
+    add_run(env, 3)
+    before = len(env.requests)
+    assert cli_sync(db) == 0
+    with HistoryStore(db) as s:
+        assert (s.overview().runs, s.overview().failed_runs, s.counts()["pending"]) == (4, 1, 0)
+        assert {t.job: t.failures for t in s.job_tallies()}["macos"] == 1
+    assert len(env.requests) - before == 1 + 1 + 1  # one page, the finished run's jobs, its 410
+
+
+def test_a_rerun_keeps_the_failed_attempt_visible(env: FakeGitHub, tmp_path: Path) -> None:
+    when = T0
+    run = env.add_run(created_at=when, conclusion="failure")
+    for name in JOBS:
+        env.add_job(run["id"], name, "failure" if name == "qemu_arm" else "success",
+                    log=failed_job_log(name, when) if name == "qemu_arm" else None)  # fmt: skip
+    env.add_attempt(run["id"], conclusion="success")
+    env.add_job(run["id"], "qemu_arm", "success", attempt=2)
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db) == 0
+    with HistoryStore(db) as s:
+        view = s.overview()
+        assert (view.runs, view.failed_runs, view.rerun_failures) == (1, 0, 1)
+        tallies = {t.job: (t.executions, t.failures) for t in s.job_tallies()}
+        assert tallies["qemu_arm"] == (2, 1)
+        assert [(t.test, t.job) for t in s.test_tallies()] == [("thread/stress_aes.py", "qemu_arm")]
+    # syncing again: the run is complete at attempt 2, nothing to do
+    before = len(env.requests)
+    assert cli_sync(db) == 0
+    assert len(env.requests) - before == 1
+
+
+def test_green_runs_copy_job_names_and_bisect_where_the_workflow_changed(
+    env: FakeGitHub, tmp_path: Path
+) -> None:
+    # 60 runs; a fourth job is added at run 37; only the first and last runs fail
+    for i in range(60):
+        jobs = (*JOBS, "qemu_riscv64") if i >= 37 else JOBS
+        add_run(env, i, failed=("coverage",) if i in (0, 59) else (), jobs=jobs)
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db) == 0
+    with HistoryStore(db) as s:
+        tallies = {t.job: t.executions for t in s.job_tallies()}
+        assert tallies == {"coverage": 60, "macos": 60, "qemu_arm": 60, "qemu_riscv64": 23}
+        fetched = s._db.execute("SELECT count(*) FROM runs WHERE jobs_state = 'fetched'").fetchone()[0]
+    green_fetches = fetched - 2
+    assert 1 <= green_fetches <= 7  # about log2(58), not 58
+
+
+def test_log_states_404_and_410(env: FakeGitHub, tmp_path: Path) -> None:
+    add_run(env, 0, failed=("coverage",), log="missing")
+    add_run(env, 1, failed=("macos",), log="expired")
+    add_run(env, 2, failed=("qemu_arm",), log="readable")
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db) == 0
+    with HistoryStore(db) as s:
+        counts = s.counts()
+    assert (counts["log_missing"], counts["log_expired"], counts["log_parsed"]) == (1, 1, 1)
+
+
+def test_scan_green_records_ignored_flaky_failures(env: FakeGitHub, tmp_path: Path) -> None:
+    run = env.add_run(created_at=T0, conclusion="success")
+    env.add_job(run["id"], "coverage", "success",
+                log=green_job_log("coverage", T0, ignored="thread/thread_gc1.py"))  # fmt: skip
+    env.add_job(run["id"], "macos", "success", log=green_job_log("macos", T0))
+    plain, scanned = tmp_path / "plain.sqlite", tmp_path / "scanned.sqlite"
+    assert cli_sync(plain) == 0
+    assert cli_sync(scanned, "--scan-green") == 0
+    with HistoryStore(plain) as s:
+        assert s.test_tallies() == []
+    with HistoryStore(scanned) as s:
+        rate = s.flake_rate("thread/thread_gc1.py")
+        assert (rate.events, rate.executions) == (1, 2)
+        assert [(t.job, t.ignored) for t in s.test_tallies()] == [("coverage", 1)]
+        assert s.overview(Window()).failed_runs == 0
+
+
+def test_since_limits_the_listing(env: FakeGitHub, tmp_path: Path) -> None:
+    for i in range(5):
+        add_run(env, 24 * i)
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db, "--since", "2026-01-08") == 0
+    assert env.requests_to("GET", r"/runs$")[0].query["created"] == ">=2026-01-08"
+    with HistoryStore(db) as s:
+        assert s.overview().runs == 3
+
+
+def test_bad_arguments_are_input_errors(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["sync", "--repo", "nonsense", "--workflow", "x.yml", "--db", str(tmp_path / "h")])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        cli_sync(tmp_path / "h", "--since", "yesterday")
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"not a database" * 200)
+    assert cli_sync(bad) == 1
+    assert "cannot open history store" in capsys.readouterr().err
