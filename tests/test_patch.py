@@ -1,0 +1,497 @@
+"""suggest-patch: house-style edits of ci.sh and run-tests.py, checked with `git apply --check`.
+
+Every generated diff is applied for real in a temporary git checkout of the fixtures, and the
+edited files are read back with the same readers (and run-tests.py's filter semantics) to prove
+the patch excludes or ignores exactly the requested test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from test_registry_sync import TEST_PATHS, git_apply_check, make_checkout
+
+from bot.cli import main
+from bot.errors import InputError
+from bot.registry import CheckoutTree, MemoryTree, Registry
+from bot.registry.ci_sh import excluded, read_ci_sh
+from bot.registry.patch import PatchRefused, suggest_patch, validate_reason, validate_test_path
+from bot.registry.run_tests_py import read_ignore_dict
+from bot.registry.sync import read_upstream, sync_registry
+
+DAY = date(2026, 8, 19)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_checkout(tmp_path)
+
+
+@pytest.fixture
+def registry(repo: Path) -> Registry:
+    return sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+
+
+def apply(repo: Path, diff: str) -> None:
+    """`git apply --check`, then apply for real so the result can be read back."""
+    check = git_apply_check(repo, diff)
+    assert check.returncode == 0, check.stderr + diff
+    subprocess.run(["git", "apply", "-"], input=diff, text=True, cwd=repo, check=True)
+
+
+def function_filters(repo: Path, function: str) -> list[tuple[str, str]]:
+    script = read_ci_sh((repo / "tools/ci.sh").read_text())
+    return [(f.action, f.pattern) for inv in script.functions[function].invocations for f in inv.filters]
+
+
+def excluded_set(repo: Path, function: str) -> set[str]:
+    filters = function_filters(repo, function)
+    return {t for t in TEST_PATHS if excluded(filters, t)}
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("---", "+++")]
+
+
+# ---- exclude style, one case per shape --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("job", "function", "test", "expected"),
+    [
+        # bare alternation: append |T
+        (
+            "qemu_arm",
+            "ci_unix_qemu_arm_run_tests",
+            "thread/stress_aes.py",
+            "--exclude 'thread/stress_recurse.py|thread/thread_gc1.py|thread/stress_aes.py'",
+        ),
+        # group with a shared suffix: insert |stem before ).py
+        (
+            "macos",
+            "ci_unix_macos_run_tests",
+            "thread/thread_gc1.py",
+            "--exclude '(float_parse|float_parse_doubleprec|ffi_callback|thread/stress_heap|thread/thread_gc1).py'",
+        ),
+        # group of full paths: insert before )
+        (
+            "qemu_x64",
+            "ci_unix_qemu_x64_run_tests",
+            "thread/thread_gc1.py",
+            "--exclude '(thread/stress_aes.py|ports/unix/ffi_callback.py|thread/thread_gc1.py)'",
+        ),
+        # single path: becomes an alternation
+        (
+            "qemu_riscv64",
+            "ci_unix_qemu_riscv64_run_tests",
+            "thread/thread_gc1.py",
+            "--exclude 'thread/stress_aes.py|thread/thread_gc1.py'",
+        ),
+        # repeated flags: one more flag in the same spelling
+        (
+            "qemu_ppc",
+            "ci_unix_qemu_ppc_run_tests",
+            "thread/thread_gc1.py",
+            r"--exclude 'vfs_posix.*\.py' --exclude 'ffi_(callback|float|float2).py' --exclude 'thread/thread_gc1.py'",
+        ),
+        # unquoted short flags: one more -e, still unquoted
+        (
+            "minimal",
+            "ci_unix_minimal_run_tests",
+            "thread/thread_gc1.py",
+            "-e exception_chain -e self_type_check -e subclass_native_init -e thread/thread_gc1.py -d basics",
+        ),
+        # inner groups: append at top level
+        (
+            "float",
+            "ci_unix_float_run_tests",
+            "thread/thread_gc1.py",
+            "-e 'uasyncio_(basic|gather|heaplock|lock|wait_task)|thread/thread_gc1.py'",
+        ),
+        # no --exclude yet: add one
+        (
+            "qemu_mips",
+            "ci_unix_qemu_mips_run_tests",
+            "thread/thread_gc1.py",
+            "MICROPY_TEST_TIMEOUT=180 ./run-tests.py --exclude 'thread/thread_gc1.py')",
+        ),
+    ],
+)
+def test_exclude_patch_in_each_shape(
+    repo: Path, registry: Registry, job: str, function: str, test: str, expected: str
+) -> None:
+    before = excluded_set(repo, function)
+    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude")
+    assert result.changed and result.diff is not None
+    assert result.diff.startswith("--- a/tools/ci.sh\n+++ b/tools/ci.sh\n")
+    apply(repo, result.diff)
+    text = (repo / "tools/ci.sh").read_text()
+    assert expected in text
+    assert excluded_set(repo, function) == before | {test}
+    assert f"    # - {test} is flaky\n" in text
+    # Idempotent: asking again explains and gives no diff.
+    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude")
+    assert (again.diff, again.changed) == (None, False)
+    assert "already excluded" in again.message
+
+
+def test_bullet_goes_under_existing_bullets_or_a_new_header(repo: Path, registry: Registry) -> None:
+    arm = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="micropython/const.py",
+        jobs=["qemu_arm"],
+        style="exclude",
+        reason="hangs under emulation",
+    )
+    assert changed_lines(arm.diff or "")[0] == "+    # - micropython/const.py hangs under emulation"
+    assert (
+        "     # - thread/thread_gc1.py is flaky\n+    # - micropython/const.py hangs under emulation\n"
+        in (arm.diff or "")
+    )
+    loong = suggest_patch(
+        CheckoutTree(repo), registry, test="micropython/const.py", jobs=["qemu_loong64"], style="exclude"
+    )
+    apply(repo, loong.diff or "")
+    assert (
+        "function ci_unix_qemu_loong64_run_tests {\n    # Issues with unix qemu_loong64 tests:\n"
+        "    # - micropython/const.py is flaky\n    (cd tests"
+    ) in (repo / "tools/ci.sh").read_text()
+    assert excluded_set(repo, "ci_unix_qemu_loong64_run_tests") == {"micropython/const.py"}
+
+
+def test_dots_are_escaped_only_when_needed(repo: Path, registry: Registry) -> None:
+    """`extmod/re1.py` unescaped would also match extmod/re1_py.py, so the patch escapes the dots."""
+    result = suggest_patch(
+        CheckoutTree(repo), registry, test="extmod/re1.py", jobs=["qemu_arm"], style="exclude"
+    )
+    apply(repo, result.diff or "")
+    assert r"|extmod/re1\.py'" in (repo / "tools/ci.sh").read_text()
+    assert "extmod/re1_py.py" not in excluded_set(repo, "ci_unix_qemu_arm_run_tests")
+    assert "extmod/re1.py" in excluded_set(repo, "ci_unix_qemu_arm_run_tests")
+
+
+def test_over_broad_pattern_is_refused(
+    repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """io/file1.py is a substring of extmod/vfs_io/file1.py: no unanchored regex can exclude only it."""
+    with pytest.raises(PatchRefused, match="extmod/vfs_io/file1.py"):
+        suggest_patch(CheckoutTree(repo), registry, test="io/file1.py", jobs=["macos"], style="exclude")
+    code = main(
+        [
+            "suggest-patch",
+            "--repo-dir",
+            str(repo),
+            "--test",
+            "io/file1.py",
+            "--job",
+            "macos",
+            "--style",
+            "exclude",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert "would also exclude extmod/vfs_io/file1.py" in captured.err
+
+
+def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registry) -> None:
+    with pytest.raises(PatchRefused, match="also run by longlong"):
+        suggest_patch(
+            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["nanbox"], style="exclude"
+        )
+    both = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="micropython/const.py",
+        jobs=["nanbox", "longlong"],
+        style="exclude",
+    )
+    apply(repo, both.diff or "")
+    assert (
+        "--exclude 'import_pkg7.py' --exclude 'random_basic.py' --exclude 'micropython/const.py'"
+        in (repo / "tools/ci.sh").read_text()
+    )
+    with pytest.raises(PatchRefused, match="use --style ignore"):
+        suggest_patch(
+            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["standard"], style="exclude"
+        )
+
+
+@pytest.mark.parametrize(
+    ("job", "function", "test", "expected"),
+    [
+        (
+            "qemu_arm",
+            "ci_unix_qemu_arm_run_tests",
+            "thread/thread_gc1.py",
+            "--exclude 'thread/stress_recurse.py')",
+        ),
+        (
+            "macos",
+            "ci_unix_macos_run_tests",
+            "thread/stress_heap.py",
+            "--exclude '(float_parse|float_parse_doubleprec|ffi_callback).py')",
+        ),
+        (
+            "macos",
+            "ci_unix_macos_run_tests",
+            "float/float_parse.py",
+            "--exclude '(float_parse_doubleprec|ffi_callback|thread/stress_heap).py')",
+        ),
+        (
+            "qemu_riscv64",
+            "ci_unix_qemu_riscv64_run_tests",
+            "thread/stress_aes.py",
+            "micropython ./run-tests.py\n",
+        ),
+        (
+            "qemu_x64",
+            "ci_unix_qemu_x64_run_tests",
+            "ports/unix/ffi_callback.py",
+            "--exclude '(thread/stress_aes.py)'",
+        ),
+        (
+            "nanbox",
+            "ci_unix_32bit_run_tests",
+            "import/import_pkg7.py",
+            "./run-tests.py --exclude 'random_basic.py')",
+        ),
+        (
+            "minimal",
+            "ci_unix_minimal_run_tests",
+            "basics/self_type_check.py",
+            "-e exception_chain -e subclass_native_init -d basics",
+        ),
+    ],
+)
+def test_remove_patch(
+    repo: Path, registry: Registry, job: str, function: str, test: str, expected: str
+) -> None:
+    before = excluded_set(repo, function)
+    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude", remove=True)
+    apply(repo, result.diff or "")
+    text = (repo / "tools/ci.sh").read_text()
+    assert expected in text
+    assert excluded_set(repo, function) == before - {test}
+    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude", remove=True)
+    assert again.diff is None and "not excluded" in again.message
+
+
+def test_remove_drops_bullet_and_empty_header(repo: Path, registry: Registry) -> None:
+    result = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="thread/stress_aes.py",
+        jobs=["qemu_riscv64"],
+        style="exclude",
+        remove=True,
+    )
+    assert changed_lines(result.diff or "")[:2] == [
+        "-    # Issues with RISCV-64 tests:",
+        "-    # - thread/stress_aes.py takes around 180 seconds, so it is left out to save time",
+    ]
+
+
+def test_remove_refuses_a_pattern_that_covers_other_tests(repo: Path, registry: Registry) -> None:
+    with pytest.raises(PatchRefused, match="extmod/vfs_posix_ilistdir.py"):
+        suggest_patch(
+            CheckoutTree(repo),
+            registry,
+            test="extmod/vfs_posix.py",
+            jobs=["qemu_ppc"],
+            style="exclude",
+            remove=True,
+        )
+
+
+# ---- ignore style ------------------------------------------------------------------------------
+
+
+def ignore_items(repo: Path) -> dict[str, tuple[str, tuple[str, ...] | None]]:
+    found = read_ignore_dict((repo / "tests/run-tests.py").read_text())
+    assert found is not None
+    return {i.test: (i.reason, i.platforms) for i in found.items}
+
+
+@pytest.mark.parametrize(
+    ("jobs", "platforms", "line"),
+    [
+        (["macos"], ("darwin",), '    "thread/stress_aes.py": ("intermittent failure in CI", ("darwin",)),'),
+        (["qemu_arm"], None, '    "thread/stress_aes.py": ("intermittent failure in CI", None),'),
+        (["macos", "qemu_mips"], None, '    "thread/stress_aes.py": ("intermittent failure in CI", None),'),
+    ],
+)
+def test_ignore_patch_adds_an_entry(
+    repo: Path, registry: Registry, jobs: list[str], platforms: tuple[str, ...] | None, line: str
+) -> None:
+    result = suggest_patch(CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=jobs)
+    assert result.diff is not None and result.diff.startswith(
+        "--- a/tests/run-tests.py\n+++ b/tests/run-tests.py\n"
+    )
+    assert changed_lines(result.diff) == ["+" + line]
+    apply(repo, result.diff)
+    assert ignore_items(repo)["thread/stress_aes.py"] == ("intermittent failure in CI", platforms)
+    assert list(ignore_items(repo))[-1] == "thread/stress_aes.py"
+    again = suggest_patch(CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=jobs)
+    assert again.diff is None and "already in flaky_tests_to_ignore" in again.message
+
+
+def test_ignore_patch_widens_and_narrows(repo: Path, registry: Registry) -> None:
+    tree = CheckoutTree(repo)
+    assert suggest_patch(tree, registry, test="thread/stress_heap.py", jobs=["macos"]).diff is None
+    widened = suggest_patch(
+        tree, registry, test="thread/stress_heap.py", jobs=["qemu_arm"], reason="ignored anyway"
+    )
+    assert changed_lines(widened.diff or "") == [
+        '-    "thread/stress_heap.py": ("flaky on macOS", ("darwin",)),',
+        '+    "thread/stress_heap.py": ("flaky on macOS", None),',
+    ]
+    narrowed = suggest_patch(tree, registry, test="thread/thread_gc1.py", jobs=["macos"], remove=True)
+    apply(repo, narrowed.diff or "")
+    assert ignore_items(repo)["thread/thread_gc1.py"] == ("GC race condition", ("linux",))
+    removed = suggest_patch(
+        CheckoutTree(repo), registry, test="thread/thread_gc1.py", jobs=["qemu_arm"], remove=True
+    )
+    apply(repo, removed.diff or "")
+    assert "thread/thread_gc1.py" not in ignore_items(repo)
+    nothing = suggest_patch(
+        CheckoutTree(repo), registry, test="thread/thread_gc1.py", jobs=["qemu_arm"], remove=True
+    )
+    assert nothing.diff is None and "nothing to remove" in nothing.message
+
+
+def test_ignore_patch_for_an_unknown_test_is_refused(repo: Path, registry: Registry) -> None:
+    with pytest.raises(PatchRefused, match="not a test in the checkout"):
+        suggest_patch(CheckoutTree(repo), registry, test="thread/not_there.py", jobs=["macos"])
+
+
+def test_ignore_patch_on_a_tree_without_the_dict(registry: Registry) -> None:
+    tree = MemoryTree({"tests/run-tests.py": "import sys\n"}, ["thread/x.py"])
+    with pytest.raises(PatchRefused, match="use --style exclude"):
+        suggest_patch(tree, registry, test="thread/x.py", jobs=["macos"])
+
+
+def test_memory_tree_without_trailing_newline(registry: Registry, tmp_path: Path) -> None:
+    """Files fetched through the API need no checkout; a missing final newline still gives a valid diff."""
+    text = 'flaky_tests_to_ignore = {\n    "a/b.py": ("r", None),\n}'
+    tree = MemoryTree({"tests/run-tests.py": text}, ["a/b.py", "thread/x.py"])
+    result = suggest_patch(tree, registry, test="thread/x.py", jobs=["qemu_arm"])
+    repo = tmp_path / "mem"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tests/run-tests.py").write_text(text)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    apply(repo, result.diff or "")
+    assert (
+        (repo / "tests/run-tests.py")
+        .read_text()
+        .endswith('    "thread/x.py": ("intermittent failure in CI", None),\n}')
+    )
+
+
+# ---- untrusted input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "thread/x.py'; rm -rf /; '",
+        "thread/x.py\n+evil",
+        "../etc/passwd.py",
+        "thread/../x.py",
+        "/abs/x.py",
+        "thread/x*.py",
+        "thread/(x|y).py",
+        "thread/x.py|basics",
+        "thread/x",
+        "thread_gc1",
+        "thread/$(id).py",
+        'thread/"x".py',
+        "thread/x.py ",
+        "thread\\x.py",
+        "a" * 300 + ".py",
+        "thread/x\u202e.py",
+        "",
+    ],
+)
+def test_hostile_test_paths_are_rejected(repo: Path, registry: Registry, test: str) -> None:
+    with pytest.raises(InputError, match="not a MicroPython test path"):
+        suggest_patch(CheckoutTree(repo), registry, test=test, jobs=["macos"])
+
+
+@pytest.mark.parametrize(
+    "reason", ['bad"quote', "new\nline", "back\\slash", "$(id)", "`id`", "x" * 101, " ", "é"]
+)
+def test_hostile_reasons_are_rejected(reason: str) -> None:
+    with pytest.raises(InputError, match="reason"):
+        validate_reason(reason)
+
+
+def test_valid_inputs_pass_through() -> None:
+    assert validate_test_path("ports/unix/ffi_callback.py") == "ports/unix/ffi_callback.py"
+    assert validate_reason(" crashes under QEMU (issue 123) ") == "crashes under QEMU (issue 123)"
+
+
+def test_cli_prints_an_applicable_diff(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    reg = tmp_path / "reg.yml"
+    assert main(["registry", "sync", "--repo-dir", str(repo), "-o", str(reg)]) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "suggest-patch",
+            "--repo-dir",
+            str(repo),
+            "--registry",
+            str(reg),
+            "--test",
+            "thread/stress_aes.py",
+            "--job",
+            "qemu_arm",
+            "--style",
+            "exclude",
+            "--reason",
+            "times out under emulation",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0 and "Exclude thread/stress_aes.py" in captured.err
+    apply(repo, captured.out)
+    assert "# - thread/stress_aes.py times out under emulation" in (repo / "tools/ci.sh").read_text()
+    assert (
+        main(
+            [
+                "suggest-patch",
+                "--repo-dir",
+                str(repo),
+                "--registry",
+                str(reg),
+                "--test",
+                "x;y",
+                "--job",
+                "qemu_arm",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "suggest-patch",
+                "--repo-dir",
+                str(repo),
+                "--registry",
+                str(reg),
+                "--test",
+                "io/file1.py",
+                "--job",
+                "nope",
+            ]
+        )
+        == 2
+    )
+    assert "unknown job 'nope'" in capsys.readouterr().err
