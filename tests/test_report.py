@@ -1,0 +1,128 @@
+"""`flake-bot report`: hostile names stay inert in Markdown, JSON carries the same numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cmarkgfm
+import pytest
+
+from bot.cli import main
+from bot.records import JobInfo, JobReport, Outcome, RunInfo, Runner, TestFailure
+from bot.report import build_report, mermaid_label, render_markdown, to_json
+from bot.store.sqlite import HistoryStore, Window
+
+EVIL_TEST = "tests/x|<img src=x onerror=alert(1)> @maintainer [click](https://evil.example) `code`.py"
+EVIL_SYMPTOM = "```\n</table><script>alert(1)</script>\n| a | b |"
+EVIL_JOB = 'pwn"] --> B[click me]\n%%{init}%%'
+EVIL_BRANCH = "feat/<b>@team</b>|x"
+
+
+def _run(run_id: int, conclusion: str, branch: str) -> RunInfo:
+    return RunInfo(
+        id=run_id, attempt=1, workflow_name="unix port", workflow_path=".github/workflows/ports_unix.yml",
+        event="push", branch=branch, head_sha="f" * 40, head_repo=None,
+        created_at=datetime(2026, 1, run_id, tzinfo=UTC), status="completed", conclusion=conclusion,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path) -> Path:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        for run_id in (1, 2, 3):
+            failed = run_id != 2
+            jobs = [
+                JobInfo(id=run_id * 10 + 1, run_id=run_id, attempt=1, name=EVIL_JOB, status="completed",
+                        conclusion="failure" if failed else "success", runner="ubuntu-latest"),
+                JobInfo(id=run_id * 10 + 2, run_id=run_id, attempt=1, name="coverage", status="completed",
+                        conclusion="failure" if run_id == 3 else "success", runner="<i>runner</i>"),
+            ]  # fmt: skip
+            failure = TestFailure(EVIL_TEST, Runner.RUN_TESTS, Outcome.FAIL, symptom=EVIL_SYMPTOM)
+            logs = {job.id: JobReport(job=job.name, complete=True, failures=(failure,))
+                    for job in jobs if job.conclusion == "failure"}  # fmt: skip
+            store.save_run(_run(run_id, "failure" if failed else "success", EVIL_BRANCH), jobs, logs)
+    return db
+
+
+def _tables(html: str) -> list[list[list[str]]]:
+    tables = []
+    for table in re.findall(r"<table>(.*?)</table>", html, re.S):
+        rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        tables.append([re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S) for row in rows])
+    return tables
+
+
+def test_hostile_names_are_escaped_in_markdown(hostile_db: Path) -> None:
+    with HistoryStore(hostile_db) as store:
+        report = build_report(store, Window(branch=EVIL_BRANCH), now=datetime(2026, 2, 1, tzinfo=UTC))
+    markdown = render_markdown(report)
+    html = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    for bad in ("<img", "<script", "<b>", "<i>", "</table><", "href=", "onerror=alert(1)>"):
+        assert bad not in html
+    assert "@maintainer" not in html and "@team" not in html  # mentions broken by a zero-width space
+    # every table keeps its shape: no cell was split by a `|` or a newline from the input
+    for table in _tables(html):
+        assert len({len(row) for row in table}) == 1, table
+    tests_table = next(t for t in _tables(html) if t[0][0] == "Test" and len(t[0]) == 9)
+    assert tests_table[1][1:3] == ["3", "6"]  # 3 events in 6 executions, across both jobs
+    # the mermaid charts carry only harmless label characters
+    for line in markdown.splitlines():
+        if line.strip().startswith("x-axis"):
+            assert re.fullmatch(r'\s*x-axis \[("[A-Za-z0-9_./ -]*"(, )?)*\]', line), line
+
+
+def test_mermaid_label_keeps_only_plain_characters() -> None:
+    assert mermaid_label(EVIL_JOB) == '"pwn__ --_ B_click me_____init___"'
+    assert mermaid_label("") == '"_"'
+    assert mermaid_label("qemu_riscv64") == '"qemu_riscv64"'
+
+
+def test_json_has_the_same_numbers_and_raw_strings(hostile_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert (
+        main(["report", "--db", str(hostile_db), "--format", "json", "--no-registry", "--output", str(out)])
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert (data["runs"]["total"], data["runs"]["failed"]) == (3, 2)
+    assert data["tests"][0]["test"] == EVIL_TEST  # JSON consumers escape for their own medium
+    assert data["tests"][0]["events"] == 3
+    assert data["co_failures"] == [
+        {"run_id": 3, "attempt": 1, "created": "2026-01-03T00:00:00Z", "test": EVIL_TEST,
+         "jobs": sorted([EVIL_JOB, "coverage"])}
+    ]  # fmt: skip
+    with HistoryStore(hostile_db) as store:
+        report = build_report(store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert to_json(report)["jobs"] == data["jobs"]
+    assert data["independence"]["predicted_pass"] == pytest.approx((1 - 2 / 3) * (1 - 1 / 3))
+
+
+def test_an_empty_store_still_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "empty.sqlite"
+    HistoryStore(db).close()
+    assert main(["report", "--db", str(db), "--no-registry"]) == 0
+    out = capsys.readouterr().out
+    assert "**0 of 0 runs failed" in out
+    assert "No test failure was read" in out
+
+
+def test_report_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--db", str(tmp_path / "nope.sqlite")]) == 2
+    assert "flake-bot sync" in capsys.readouterr().err
+    db = tmp_path / "empty.sqlite"
+    HistoryStore(db).close()
+    assert main(["report", "--db", str(db), "--until", "31/12/2025"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_since_and_until_select_whole_days(hostile_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["report", "--db", str(hostile_db), "--format", "json", "--no-registry"]
+    assert main([*args, "--since", "2026-01-02", "--until", "2026-01-02"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["runs"]["total"], data["runs"]["failed"]) == (1, 0)
+    assert main([*args, "--branch", "master"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"]["total"] == 0
