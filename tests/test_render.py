@@ -162,7 +162,7 @@ def test_comment_says_what_it_describes_and_why() -> None:
     assert out.balanced
     text = visible("".join(out.prose))
     assert "4 failures in 2 jobs: 1 known flake, 3 need a look; could not read 1 log" in text
-    assert "run 9001, attempt 3, on commit" in text
+    assert "unix x run 9001, attempt 3, on commit" in text
     assert "89abcde" in out.code
     assert "known flake here" in text and "flaky elsewhere" in text
     assert (

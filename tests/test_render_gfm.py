@@ -42,6 +42,7 @@ class Rendered:
 
     elements: list[tuple[str, tuple[tuple[str, str | None], ...]]] = field(default_factory=list)
     prose: list[str] = field(default_factory=list)  # text outside <code>/<pre>
+    plain: list[str] = field(default_factory=list)  # text outside <code>/<pre>/<a>: GitHub's filters act here
     code: list[str] = field(default_factory=list)  # text of each <code> element
     headings: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # href of each <a>
@@ -101,6 +102,8 @@ class _Walker(HTMLParser):
                 self._code.append(data)
         else:
             self.out.prose.append(data)
+            if "a" not in self.stack:
+                self.out.plain.append(data)
 
     def handle_comment(self, data: str) -> None:
         self.out.comments.append(data)
@@ -116,8 +119,13 @@ def analyse(markdown: str) -> Rendered:
     return walker.out
 
 
-def github_refs(text: str) -> list[str]:
-    """What GitHub would turn into a mention, reference or link in this rendered text."""
+def github_refs(text: str | Rendered) -> list[str]:
+    """What GitHub would turn into a mention, reference or link in this text (or document).
+
+    For a rendered document only text outside code, pre and links counts: GitHub leaves those alone.
+    """
+    if isinstance(text, Rendered):
+        text = "".join(text.plain)
     return [m.group(0) for m in _REFS.finditer(text)]
 
 
