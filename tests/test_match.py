@@ -1,0 +1,179 @@
+"""Matching failures against the registry: conservative verdicts, dates, runners, symptoms."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from bot.cli import main
+from bot.errors import InputError
+from bot.records import Runner
+from bot.registry import Registry, Verdict, load_registry, parse_registry
+
+BUNDLED = load_registry()
+QEMU = ("qemu_mips", "qemu_arm", "qemu_riscv64")
+
+
+def test_bundled_jobs_mirror_the_workflow() -> None:
+    assert len(BUNDLED.jobs) == 24
+    assert {name for name, job in BUNDLED.jobs.items() if job.os != "linux"} == {"macos"}
+    assert BUNDLED.jobs["macos"].runs_on == "macos-26"
+    assert BUNDLED.jobs["qemu_x64"].runs_on == "ubuntu-24.04-arm"
+    assert "ci_unix_run_tests_full_helper" in BUNDLED.jobs["standard"].functions
+    assert "ci_unix_run_tests_full_no_native_helper" in BUNDLED.jobs["nanbox"].functions
+    assert "ci_unix_standard_run_native_mpy_tests" in BUNDLED.jobs["float_clang"].functions
+    assert BUNDLED.jobs["reproducible"].functions == ("ci_unix_minimal_build",)
+
+
+@pytest.mark.parametrize(
+    ("job", "test", "when", "runs"),
+    [
+        ("qemu_arm", "thread/thread_gc1.py", date(2025, 12, 1), False),  # ci.sh --exclude of that time
+        ("qemu_arm", "thread/thread_gc1.py", date(2025, 8, 27), True),  # before it was excluded
+        ("qemu_arm", "thread/thread_gc1.py", date(2026, 3, 11), True),  # now ignored, so it runs
+        ("macos", "thread/thread_gc1.py", date(2025, 12, 1), False),
+        ("standard", "thread/thread_gc1.py", date(2025, 12, 1), True),
+        ("macos", "thread/stress_heap.py", date(2025, 7, 23), False),
+        ("qemu_riscv64", "thread/stress_recurse.py", date(2026, 3, 10), False),
+        ("qemu_riscv64", "misc/sys_settrace_features.py", date(2026, 1, 3), False),
+        ("qemu_riscv64", "misc/sys_settrace_features.py", date(2026, 1, 7), True),
+        ("standard", "thread/stress_schedule.py", date(2025, 12, 1), False),  # GITHUB_ACTIONS skip
+        ("standard", "thread/stress_schedule.py", date(2026, 1, 26), True),
+        ("qemu_riscv64", "thread/stress_aes.py", None, False),
+        ("qemu_riscv64", "thread/stress_aes.py", date(2026, 3, 1), True),
+        ("qemu_x64", "ports/unix/ffi_callback.py", None, False),
+        ("macos", "float/float_parse.py", None, False),
+        ("macos", "float/float_parse_doubleprec.py", None, False),
+        ("macos", "ports/unix/ffi_callback.py", None, False),  # unescaped upstream regex: any dir
+        ("standard", "float/float_parse.py", None, True),
+        ("qemu_arm", "extmod/vfs_posix.py", date(2026, 1, 1), False),
+        ("qemu_arm", "extmod/vfs_posix.py", date(2026, 2, 1), True),
+        ("unknown_job", "thread/thread_gc1.py", date(2025, 12, 1), True),
+    ],
+)
+def test_runs_test_follows_the_dates(job: str, test: str, when: date | None, runs: bool) -> None:
+    assert BUNDLED.runs_test(job, test, when) is runs
+
+
+def test_known_flake_before_and_after_the_move_to_run_tests() -> None:
+    old = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2025, 12, 1))
+    assert old.verdict is Verdict.KNOWN_FLAKE and old.should_not_have_failed
+    assert "should not have run" in old.explanation and "ci_unix_qemu_arm_run_tests" in old.explanation
+    assert "ci_unix_macos_run_tests" not in old.explanation
+    new = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2026, 4, 1), ignored=True)
+    assert (new.verdict, new.should_not_have_failed, new.symptom_mismatch) == (
+        Verdict.KNOWN_FLAKE,
+        False,
+        False,
+    )
+    assert [e.source for e in new.entries] == ["tests/run-tests.py:225"]
+    not_ignored = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2026, 4, 1))
+    assert not_ignored.verdict is Verdict.KNOWN_FLAKE and not_ignored.should_not_have_failed
+    assert "did not ignore" in not_ignored.explanation
+
+
+def test_flaky_elsewhere_is_not_a_known_flake() -> None:
+    heap = BUNDLED.match("qemu_arm", "thread/stress_heap.py", when=date(2026, 5, 1))
+    assert heap.verdict is Verdict.FLAKY_ELSEWHERE and "darwin" in heap.explanation
+    assert BUNDLED.match("macos", "thread/stress_heap.py", when=date(2026, 5, 1), ignored=True).verdict is (
+        Verdict.KNOWN_FLAKE
+    )
+    gc1 = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2025, 12, 1))
+    assert gc1.verdict is Verdict.FLAKY_ELSEWHERE
+    assert BUNDLED.match("macos", "thread/thread_gc1.py", when=date(2025, 8, 1)).verdict is Verdict.NEW
+    repl = BUNDLED.match("qemu_arm", "cmdline/repl_cont.py", when=date(2026, 5, 1))
+    assert repl.verdict is Verdict.FLAKY_ELSEWHERE
+
+
+@pytest.mark.parametrize("runner", [Runner.NATMODTESTS, Runner.MULTITESTS, Runner.PERFBENCH])
+def test_ignore_list_covers_run_tests_only(runner: Runner) -> None:
+    answer = BUNDLED.match("coverage", "extmod/time_time_ns.py", when=date(2026, 5, 1), runner=runner)
+    assert answer.verdict is Verdict.FLAKY_ELSEWHERE
+    assert not answer.should_not_have_failed
+    assert runner.value in answer.explanation
+    assert BUNDLED.match("coverage", "extmod/re1.py", runner=runner).verdict is Verdict.NEW
+
+
+def test_non_flaky_exclusion_is_never_called_flaky() -> None:
+    answer = BUNDLED.match("macos", "float/float_parse.py", when=date(2026, 5, 1))
+    assert (answer.verdict, answer.should_not_have_failed) == (Verdict.NEW, True)
+    assert "not flakiness" in answer.explanation
+    aes = BUNDLED.match("qemu_x64", "thread/stress_aes.py")
+    assert aes.verdict is Verdict.NEW and aes.should_not_have_failed
+
+
+def test_ignored_by_run_tests_but_unknown_to_the_registry() -> None:
+    answer = BUNDLED.match("standard", "basics/int1.py", ignored=True)
+    assert answer.verdict is Verdict.NEW and "out of date" in answer.explanation
+
+
+SYMPTOMS = parse_registry("""\
+version: 1
+jobs:
+  qemu_arm: {os: linux, functions: [ci_unix_qemu_arm_run_tests]}
+entries:
+  - test: thread/stress_recurse.py
+    mechanism: ignore
+    reason: stack overflow under emulation
+    flaky: true
+    symptoms: ['^crash\\b', 'timeout']
+  - test: thread/thread_gc1.py
+    mechanism: ignore
+    flaky: true
+""")
+
+
+@pytest.mark.parametrize(
+    ("test", "symptom", "mismatch"),
+    [
+        ("thread/stress_recurse.py", "crash (signal 11)", False),
+        ("thread/stress_recurse.py", "timeout after 30 s", False),
+        ("thread/stress_recurse.py", "assertion: expected 4 got 5", True),
+        ("thread/stress_recurse.py", None, False),
+        ("thread/thread_gc1.py", "anything at all", False),  # no known symptoms: nothing to compare
+    ],
+)
+def test_symptom_mismatch_is_flagged(test: str, symptom: str | None, mismatch: bool) -> None:
+    answer = SYMPTOMS.match("qemu_arm", test, symptom=symptom, ignored=True)
+    assert answer.verdict is Verdict.KNOWN_FLAKE
+    assert answer.symptom_mismatch is mismatch
+    assert ("real regression" in answer.explanation) is mismatch
+
+
+def test_platforms_for_jobs() -> None:
+    assert BUNDLED.platforms_for_jobs(["macos"]) == ("darwin",)
+    assert BUNDLED.platforms_for_jobs(["macos", "qemu_arm"]) is None
+    assert BUNDLED.platforms_for_jobs(["standard"]) is None
+    with pytest.raises(InputError, match="unknown job 'nope'"):
+        BUNDLED.platforms_for_jobs(["nope"])
+    assert Registry().runs_test("any", "a/b.py") is True
+
+
+def test_match_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "match",
+                "--job",
+                "qemu_arm",
+                "--test",
+                "thread/thread_gc1.py",
+                "--date",
+                "2026-04-01",
+                "--ignored",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "known-flake" and data["entries"][0]["mechanism"] == "ignore"
+    assert data["entries"][0]["since"] == "2026-03-11"
+    assert main(["match", "--job", "standard", "--test", "basics/int1.py"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("new: basics/int1.py is not registered as flaky for standard.")
+    with pytest.raises(SystemExit) as caught:
+        main(["match", "--job", "standard", "--test", "basics/int1.py", "--date", "yesterday"])
+    assert caught.value.code == 2
