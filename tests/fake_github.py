@@ -21,7 +21,8 @@ Quick reference (see the method docstrings for details):
     fake.fail(method, path_regex, status, headers=None, body=None, times=1, apply=False)
     fake.rate_limit(method, path_regex, kind="secondary"|"primary"|"429", retry_after=..., times=1)
     fake.deny(method, path_regex, permission="checks=write", times=None)
-    fake.reset_connection(method, path_regex, times=1, apply=False)
+    fake.reset_connection(method, path_regex, times=1, apply=False, garbage=b"")
+    fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
@@ -75,19 +76,16 @@ class _Fault:
     method: str
     pattern: re.Pattern[str]
     times: int | None  # None = forever
-    kind: str  # "respond" | "reset" | "delay"
+    kind: str  # "respond" | "reset" | "delay" | "cut"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     seconds: float = 0.0
+    cut_after: int = 0
     apply: bool = False  # perform the request's effect before failing (GitHub sometimes does)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method in ("*", method)) and self.pattern.search(path) is not None
-
-
-class _Reset(Exception):
-    """Raised inside a handler to drop the connection without an answer."""
 
 
 def _iso(moment: datetime) -> str:
@@ -460,11 +458,28 @@ class FakeGitHub:
         )
 
     def reset_connection(
-        self, method: str, path_regex: str, times: int | None = 1, *, apply: bool = False
+        self,
+        method: str,
+        path_regex: str,
+        times: int | None = 1,
+        *,
+        apply: bool = False,
+        garbage: bytes = b"",
     ) -> None:
-        """Close the socket without answering (after performing the effect when `apply`)."""
+        """Close the socket without an HTTP answer (after performing the effect when `apply`);
+        with `garbage`, write those bytes first, so the client reads a malformed response."""
         with self._lock:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), times, "reset", apply=apply))
+            self._faults.append(
+                _Fault(method.upper(), re.compile(path_regex), times, "reset", body=garbage, apply=apply)
+            )
+
+    def cut_body(self, method: str, path_regex: str, after_bytes: int, times: int | None = 1) -> None:
+        """Answer normally but drop the connection after `after_bytes` of the body, while the
+        `Content-Length` promises all of it (a download interrupted mid-stream)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(method.upper(), re.compile(path_regex), times, "cut", cut_after=after_bytes)
+            )
 
     def delay(self, method: str, path_regex: str, seconds: float, times: int | None = 1) -> None:
         """Sleep before answering normally, so a client with a shorter timeout gives up."""
@@ -712,24 +727,23 @@ class FakeGitHub:
             self._closed.wait(fault.seconds)
             fault = None
         try:
-            if fault is not None and fault.kind == "reset":
-                if fault.apply:
-                    self._route(request, record)
-                self._drop(request)
+            if fault is None:
+                return self._route(request, record)
+            effect = self._route(request, record) if fault.apply or fault.kind == "cut" else None
+            if fault.kind == "reset":
+                self._drop(request, fault.body)
                 return Response(b"", status=500)
-            if fault is not None:
-                if fault.apply:
-                    self._route(request, record)
-                return Response(
-                    fault.body,
-                    status=fault.status,
-                    headers=self._api_headers() | fault.headers,
-                    content_type=self._fault_type(fault.body),
-                )
-            return self._route(request, record)
-        except _Reset:
-            self._drop(request)
-            return Response(b"", status=500)
+            if fault.kind == "cut" and effect is not None:
+                full = effect.get_data()
+                headers = dict(effect.headers) | {"Content-Length": str(len(full))}
+                # An iterable body keeps werkzeug from correcting the Content-Length we promise.
+                return Response(iter([full[: fault.cut_after]]), status=effect.status_code, headers=headers)
+            return Response(
+                fault.body,
+                status=fault.status,
+                headers=self._api_headers() | fault.headers,
+                content_type=self._fault_type(fault.body),
+            )
         except Exception:
             self.errors.append(traceback.format_exc())
             return Response(b"fake GitHub crashed", status=500)
@@ -739,9 +753,11 @@ class FakeGitHub:
         return "application/json; charset=utf-8" if body.startswith(b"{") else "text/html"
 
     @staticmethod
-    def _drop(request: Request) -> None:
+    def _drop(request: Request, garbage: bytes) -> None:
         sock: socket.socket = request.environ["werkzeug.socket"]
         with contextlib.suppress(OSError):  # the client may already have gone
+            if garbage:
+                sock.sendall(garbage)
             sock.shutdown(socket.SHUT_RDWR)
 
     def _take_fault(self, record: RecordedRequest) -> _Fault | None:

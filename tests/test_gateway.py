@@ -330,3 +330,34 @@ def test_rejects_malformed_repository_and_url():
         GitHubGateway("not a repo", token=None)
     with pytest.raises(InputError):
         GitHubGateway("o/r", token=None, api_url="ftp://example")
+
+
+def test_job_log_resumes_after_a_break_mid_stream(fake_github, gateway):
+    body = b"".join(b"2026-01-13T10:22:33.1234567Z line %06d\n" % i for i in range(10_000))
+    run = fake_github.add_run()
+    job = fake_github.add_job(run["id"], "standard", log=body)
+    fake_github.cut_body("GET", r"^/_blob/", after_bytes=150_001)
+    download = gateway.job_log(job["id"], max_bytes=10_000_000)
+    assert download.read() == BOM + body
+    assert not download.truncated
+    assert [r.is_blob for r in fake_github.requests] == [False, True, False, True]
+
+
+def test_job_log_gives_up_after_repeated_breaks(fake_github, gateway):
+    run = fake_github.add_run()
+    job = fake_github.add_job(run["id"], "standard", log=b"y" * 200_000)
+    fake_github.cut_body("GET", r"^/_blob/", after_bytes=1000, times=None)
+    download = gateway.job_log(job["id"], max_bytes=10_000_000)
+    with pytest.raises(GatewayError, match=r"interrupted after 0 bytes \(ChunkedEncodingError\)"):
+        download.read()
+    assert len(fake_github.requests_to("GET", r"^/_blob/")) == 3  # first try and two resumes
+
+
+def test_job_log_url_that_expired_meanwhile_is_renewed(fake_github, gateway):
+    run = fake_github.add_run()
+    job = fake_github.add_job(run["id"], "standard", log=b"z" * 200_000)
+    fake_github.cut_body("GET", r"^/_blob/", after_bytes=5000)
+    download = gateway.job_log(job["id"], max_bytes=10_000_000)
+    fake_github.expire_blob_urls()  # any URL handed out so far is now refused with 403
+    assert download.read() == BOM + b"z" * 200_000
+    assert len(fake_github.requests_to("GET", r"/logs$")) == 2

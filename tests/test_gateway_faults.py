@@ -321,3 +321,9 @@ def test_annotation_patch_502_not_applied_is_sent_again(fake_github, gateway):
     [stored] = fake_github.check_runs("e" * 40)
     assert [a["message"] for a in stored["annotations"]] == [str(i) for i in range(120)]
     assert len(fake_github.requests_to("PATCH", r"/check-runs/\d+$")) == 3
+
+
+def test_malformed_answer_is_retried_like_a_reset(fake_github, gateway, waits, run):
+    fake_github.reset_connection("GET", RUN, garbage=b"HTTP/1.1 2OO OK\r\nnonsense\r\n\r\n")
+    assert gateway.get_run(run["id"]).id == run["id"]
+    assert len(waits) == 1

@@ -25,12 +25,24 @@ class LogDownload:
     """One job log, streamed. Iterate (once) for bytes chunks exactly as GitHub serves them,
     UTF-8 BOM included; afterwards `truncated` tells whether the cap cut it short.
 
-    Use as a context manager (or iterate to the end) so the connection is released.
+    If the connection breaks mid-stream the log is fetched again from a fresh URL (up to
+    `resumes` times) and the bytes already delivered are skipped, so the consumer sees one
+    unbroken stream. Use as a context manager (or iterate to the end) to release the connection.
     """
 
-    def __init__(self, response: requests.Response, *, max_bytes: int, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        response: requests.Response,
+        *,
+        max_bytes: int,
+        reopen: Callable[[], requests.Response] | None = None,
+        resumes: int = 2,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
         self._response = response
         self._max_bytes = max_bytes
+        self._reopen = reopen
+        self._resumes_left = resumes
         self._chunk_size = chunk_size
         self._started = False
         self.truncated = False
@@ -40,21 +52,34 @@ class LogDownload:
         if self._started:
             raise RuntimeError("a LogDownload can be read only once")
         self._started = True
+        skip = 0  # bytes of a re-fetched body that were already delivered
         try:
-            for chunk in self._response.iter_content(self._chunk_size):
-                room = self._max_bytes - self.bytes_read
-                if len(chunk) > room:
-                    if room > 0:
-                        self.bytes_read += room
-                        yield chunk[:room]
-                    self.truncated = True
+            while True:
+                try:
+                    for chunk in self._response.iter_content(self._chunk_size):
+                        if skip:
+                            dropped = min(skip, len(chunk))
+                            chunk, skip = chunk[dropped:], skip - dropped
+                        room = self._max_bytes - self.bytes_read
+                        if len(chunk) > room:
+                            if room > 0:
+                                self.bytes_read += room
+                                yield chunk[:room]
+                            self.truncated = True
+                            return
+                        if chunk:
+                            self.bytes_read += len(chunk)
+                            yield chunk
                     return
-                self.bytes_read += len(chunk)
-                yield chunk
-        except requests.RequestException as exc:
-            raise GatewayError(
-                f"{BLOB_WHAT}: interrupted after {self.bytes_read} bytes ({type(exc).__name__})"
-            ) from exc
+                except requests.RequestException as exc:
+                    self._response.close()
+                    if self._reopen is None or self._resumes_left <= 0:
+                        raise GatewayError(
+                            f"{BLOB_WHAT}: interrupted after {self.bytes_read} bytes ({type(exc).__name__})"
+                        ) from exc
+                    self._resumes_left -= 1
+                    self._response = self._reopen()
+                    skip = self.bytes_read
         finally:
             self.close()
 
@@ -99,12 +124,15 @@ def open_log(
             raise GatewayError("GitHub redirected the job log to a URL that is not HTTP(S)")
         return policy.run(lambda: _get_blob(session, location, timeout), what=BLOB_WHAT)
 
-    response = start(locate())
-    if response.status_code in (403, 404):
-        # The signed URL expired (it lives about a minute) or was refused: ask GitHub for a new one, once.
-        response.close()
+    def fresh() -> requests.Response:
         response = start(locate())
-    if response.status_code != 200:
-        response.close()
-        raise GatewayError(f"{BLOB_WHAT}: answered {response.status_code}", response.status_code)
-    return LogDownload(response, max_bytes=max_bytes)
+        if response.status_code in (403, 404):
+            # The signed URL expired (it lives about a minute) or was refused: ask GitHub for a new one, once.
+            response.close()
+            response = start(locate())
+        if response.status_code != 200:
+            response.close()
+            raise GatewayError(f"{BLOB_WHAT}: answered {response.status_code}", response.status_code)
+        return response
+
+    return LogDownload(fresh(), max_bytes=max_bytes, reopen=fresh)
