@@ -126,8 +126,7 @@ class LogReader:
             newline = data.find(b"\n")
             if newline < 0:
                 return
-            self._discarding = False
-            self.lines += 1
+            self._discarding = False  # the cut line was counted when it was delivered
             data = data[newline + 1 :]
         last = data.rfind(b"\n")
         if last < 0:

@@ -136,7 +136,7 @@ class JobParser:
             if self.step.exit_code is None:
                 self.step.exit_code = code
             self._close_invocation("exit")
-        elif line.text.startswith(_CANCELLED):
+        elif any(phrase in line.text for phrase in _CANCELLED):
             self._close_invocation("cancelled")
             if not self.step.cancelled:
                 self.step.cancelled = True

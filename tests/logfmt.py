@@ -30,7 +30,7 @@ API (keep it this small; everybody's tests use it)::
   3rd line carry no timestamp); ``ansi=True`` colours error/FAIL lines like a terminal would;
   ``bom=False`` drops the BOM; ``checkout=False`` omits the implicit ``actions/checkout`` step.
 - Line N of the returned bytes (1-based, split on ``\\n``) is line N as GitHub's UI numbers it;
-  ``line_of(log, text)`` finds the first line containing ``text``.
+  ``line_of(log, text)`` finds the first line containing ``text``, ``lines_of`` all of them.
 """
 
 from __future__ import annotations
@@ -78,11 +78,16 @@ def api_step_names(steps: Sequence[Step], *, checkout: bool = True) -> list[str]
 
 def line_of(log: bytes, text: str) -> int:
     """1-based number of the first log line containing ``text`` (AssertionError if none)."""
+    numbers = lines_of(log, text)
+    if not numbers:
+        raise AssertionError(f"{text!r} not in log")
+    return numbers[0]
+
+
+def lines_of(log: bytes, text: str) -> list[int]:
+    """1-based numbers of every log line containing ``text``."""
     needle = text.encode("utf-8")
-    for number, line in enumerate(log.split(b"\n"), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{text!r} not in log")
+    return [n for n, line in enumerate(log.split(b"\n"), start=1) if needle in line]
 
 
 class _Writer:

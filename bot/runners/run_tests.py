@@ -31,7 +31,9 @@ from bot.runners.base import (
 )
 
 _FAIL = re.compile(r"(?:^|\s)(TRUTH )?FAIL  (\S+)(?: - (.*))?")
-_FLAKY = re.compile(r"(\S+) \[flaky: ([^\]]*)\]")
+# Anchored at a token start so a hostile 256 KiB line without spaces is scanned once, not
+# once per character.
+_FLAKY = re.compile(r"(?<!\S)([^\s\[\]]+) \[flaky: ([^\]]*)\]")
 _NATMOD_EVIDENCE = ("----  ", "SKIP  ", "LRGE  ", "b'", 'b"', "TRUTH FAIL")
 _RUNNER_ERRORS = ("error: ", "Too many raw REPL failures")
 # What a line must contain to matter while per-test lines stream by (see bot.joblog): a
