@@ -177,3 +177,11 @@ def test_match_cli(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["match", "--job", "standard", "--test", "basics/int1.py", "--date", "yesterday"])
     assert caught.value.code == 2
+
+
+def test_hostile_names_stay_one_bounded_line_in_explanations() -> None:
+    test = "thread/x.py\n##[error]fake\u202e" + "y" * 500
+    answer = BUNDLED.match("standard\r\nqemu", test)
+    assert answer.test == test and answer.verdict is Verdict.NEW
+    assert not {"\n", "\r", "\u202e"} & set(answer.explanation)
+    assert len(answer.explanation) < 400

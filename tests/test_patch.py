@@ -74,7 +74,8 @@ def changed_lines(diff: str) -> list[str]:
             "macos",
             "ci_unix_macos_run_tests",
             "thread/thread_gc1.py",
-            "--exclude '(float_parse|float_parse_doubleprec|ffi_callback|thread/stress_heap|thread/thread_gc1).py'",
+            "--exclude "
+            "'(float_parse|float_parse_doubleprec|ffi_callback|thread/stress_heap|thread/thread_gc1).py'",
         ),
         # group of full paths: insert before )
         (
@@ -95,7 +96,8 @@ def changed_lines(diff: str) -> list[str]:
             "qemu_ppc",
             "ci_unix_qemu_ppc_run_tests",
             "thread/thread_gc1.py",
-            r"--exclude 'vfs_posix.*\.py' --exclude 'ffi_(callback|float|float2).py' --exclude 'thread/thread_gc1.py'",
+            r"--exclude 'vfs_posix.*\.py' --exclude 'ffi_(callback|float|float2).py' "
+            "--exclude 'thread/thread_gc1.py'",
         ),
         # unquoted short flags: one more -e, still unquoted
         (
@@ -178,7 +180,7 @@ def test_over_broad_pattern_is_refused(
     repo: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """io/file1.py is a substring of extmod/vfs_io/file1.py: no unanchored regex can exclude only it."""
-    with pytest.raises(PatchRefused, match="extmod/vfs_io/file1.py"):
+    with pytest.raises(PatchRefused, match=r"extmod/vfs_io/file1\.py"):
         suggest_patch(CheckoutTree(repo), registry, test="io/file1.py", jobs=["macos"], style="exclude")
     code = main(
         [
@@ -297,7 +299,7 @@ def test_remove_drops_bullet_and_empty_header(repo: Path, registry: Registry) ->
 
 
 def test_remove_refuses_a_pattern_that_covers_other_tests(repo: Path, registry: Registry) -> None:
-    with pytest.raises(PatchRefused, match="extmod/vfs_posix_ilistdir.py"):
+    with pytest.raises(PatchRefused, match=r"extmod/vfs_posix_ilistdir\.py"):
         suggest_patch(
             CheckoutTree(repo),
             registry,

@@ -70,7 +70,8 @@ def test_good_registry_loads() -> None:
         ("    until: 2026-03-11\n", "    until: 2025-01-01\n", 13, "until (2025-01-01) must be after since"),
         (
             "    since: 2026-03-11\n",
-            "    since: 2026-03-11\n  - test: thread/thread_gc1.py\n    mechanism: ignore\n    platforms: [darwin]\n",
+            "    since: 2026-03-11\n  - test: thread/thread_gc1.py\n    mechanism: ignore\n    "
+            "platforms: [darwin]\n",
             20,
             "duplicate entry: ignore 'thread/thread_gc1.py' overlaps the entry at line 14",
         ),

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "match",
         help="judge one failing test in one job against the known-flaky registry",
         description=(
-            "Say whether a failing test is a known flake in this job on that date, flaky only elsewhere, or new, "
+            "Say whether a failing test is a known flake in this job on that date, flaky only "
+            "elsewhere, or new, "
             "and whether it should not have failed the job at all."
         ),
     )
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{answer.verdict.value}: {answer.explanation}")
     for entry in answer.entries:
         print(
-            f"  - {entry.test!r} {entry.where()} {entry.dates()} ({entry.source or 'no source'}): {entry.reason}"
+            f"  - {entry.test!r} {entry.where()} {entry.dates()} ({entry.source or 'no source'}): "
+            f"{entry.reason}"
         )
     return 0

@@ -54,14 +54,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--as-of",
         type=_day,
         default=None,
-        help="date of the checkout's state, YYYY-MM-DD: 'since' of new entries, 'until' of removed ones (default today)",
+        help=(
+            "date of the checkout's state, YYYY-MM-DD: 'since' of new entries, 'until' of removed ones "
+            "(default today)"
+        ),
     )
     sync.set_defaults(func=run_sync)
 
     check = actions.add_parser(
         "check",
         help="report drift between a registry and a checkout (exit 1 if they disagree)",
-        description="Exit 0 when the registry's current entries and jobs agree with the checkout, 1 with a report when not.",
+        description=(
+            "Exit 0 when the registry's current entries and jobs agree with the checkout, "
+            "1 with a report when not."
+        ),
     )
     check.add_argument("--repo-dir", required=True, help="path of the upstream checkout to read")
     check.add_argument("file", nargs="?", help="registry file (default: the bundled MicroPython registry)")

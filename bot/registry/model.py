@@ -162,6 +162,16 @@ def _symptom_matches(entries: Sequence[Entry], symptom: str | None) -> bool | No
     return any(re.search(p, symptom) for p in patterns)
 
 
+_MAX_SHOWN = 120
+
+
+def _shown(test: str) -> str:
+    """The test name as it may appear in an explanation: it can come from a fork's log, so one
+    bounded line with control characters escaped (renderers still escape markup)."""
+    text = test.encode("unicode_escape").decode("ascii") if not test.isprintable() else test
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
 def _when(when: date | None) -> str:
     return f" on {when}" if when else ""
 
@@ -221,9 +231,10 @@ class Registry:
         """Judge one failure. KNOWN_FLAKE only if a flaky entry covered this job on that date."""
         spec = self.job(job)
         active = [e for e in self.entries if e.active_on(when) and e.matches_test(test)]
+        name, shown_job = _shown(test), _shown(job)
         here = [e for e in active if e.covers(spec)]
         elsewhere = tuple(e for e in active if e.flaky and not e.covers(spec))
-        unknown_job = "" if spec is not None else f" (job {job!r} is not in the registry)"
+        unknown_job = "" if spec is not None else f" (job {shown_job!r} is not in the registry)"
 
         if runner is not Runner.RUN_TESTS:
             flaky = tuple(e for e in active if e.flaky)
@@ -235,7 +246,7 @@ class Registry:
                     flaky,
                     False,
                     False,
-                    f"{test} is registered as flaky only for run-tests.py, but this failure came from "
+                    f"{name} is registered as flaky only for run-tests.py, but this failure came from "
                     f"{runner.value}, which upstream's exclusion and ignore lists do not cover.",
                 )
             return Match(
@@ -245,7 +256,7 @@ class Registry:
                 (),
                 False,
                 False,
-                f"{test} failed under {runner.value} and is not in the registry.",
+                f"{name} failed under {runner.value} and is not in the registry.",
             )
 
         flaky_here = tuple(e for e in here if e.flaky)
@@ -254,22 +265,26 @@ class Registry:
             mismatch = symptom_ok is False
             entry = flaky_here[0]
             reason = f" ({entry.reason})" if entry.reason else ""
-            text = f"{test} is a known flaky test in {job}{_when(when)}: {entry.where(spec)}{reason}."
+            text = f"{name} is a known flaky test in {shown_job}{_when(when)}: {entry.where(spec)}{reason}."
             not_expected = False
             if entry.mechanism is not Mechanism.IGNORE and not any(
                 e.mechanism is Mechanism.IGNORE for e in flaky_here
             ):
                 not_expected = True
                 text = (
-                    f"{test} is registered as flaky in {job}{_when(when)} and {entry.where(spec)}, so it should "
-                    "not have run at all; the job may run a different ci.sh function or tree than the registry "
+                    f"{name} is registered as flaky in {shown_job}{_when(when)} and "
+                    f"{entry.where(spec)}, so it should "
+                    "not have run at all; the job may run a different ci.sh function or tree than the "
+                    "registry "
                     "says."
                 )
             elif not ignored:
                 not_expected = True
                 text = (
-                    f"{test} is in flaky_tests_to_ignore for {job}{_when(when)}{reason}, yet run-tests.py did "
-                    "not ignore the failure, so it failed the job; the run may predate the ignore list or its "
+                    f"{name} is in flaky_tests_to_ignore for {shown_job}{_when(when)}{reason}, yet "
+                    "run-tests.py did "
+                    "not ignore the failure, so it failed the job; the run may predate the ignore list "
+                    "or its "
                     "platform check may not cover this runner."
                 )
             if mismatch:
@@ -283,15 +298,17 @@ class Registry:
             entry = here[0]
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
             text = (
-                f"{test} is {entry.where(spec)} in {job}{_when(when)} for a reason that is not flakiness "
+                f"{name} is {entry.where(spec)} in {shown_job}{_when(when)} for a reason that is not "
+                "flakiness "
                 f"({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
             return Match(test, job, verdict, tuple(here) + elsewhere, False, True, text)
 
         if ignored:
             text = (
-                f"run-tests.py ignored {test} as a known-flaky failure, but the registry has no entry covering "
-                f"{job}{_when(when)}{unknown_job}; the registry may be out of date."
+                f"run-tests.py ignored {name} as a known-flaky failure, but the registry has no entry "
+                "covering "
+                f"{shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
             )
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
             return Match(test, job, verdict, elsewhere, False, False, text)
@@ -305,7 +322,8 @@ class Registry:
                 elsewhere,
                 False,
                 False,
-                f"{test} is known to be flaky elsewhere ({places}) but not in {job}{_when(when)}{unknown_job}.",
+                f"{name} is known to be flaky elsewhere ({places}) but not in "
+                f"{shown_job}{_when(when)}{unknown_job}.",
             )
         return Match(
             test,
@@ -314,5 +332,5 @@ class Registry:
             (),
             False,
             False,
-            f"{test} is not registered as flaky for {job}{_when(when)}{unknown_job}.",
+            f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}.",
         )

@@ -57,7 +57,8 @@ def validate_test_path(test: str) -> str:
     if len(test) > MAX_TEST_PATH or not _TEST_PATH_RE.match(test):
         shown = test[:60].encode("unicode_escape").decode("ascii")
         raise InputError(
-            f"{shown!r} is not a MicroPython test path (expected dir/name.py made of letters, digits, _ and -)"
+            f"{shown!r} is not a MicroPython test path (expected dir/name.py made of letters, digits, "
+            "_ and -)"
         )
     return test
 
@@ -164,7 +165,8 @@ def _single_line_item(lines: list[str], item: IgnoreItem, test: str) -> str:
     line = lines[item.line - 1]
     if not re.match(r"\s*([\"'])" + re.escape(test) + r"\1\s*:\s*\(.*\)\s*,?\s*(#.*)?$", line):
         raise PatchRefused(
-            f"{RUN_TESTS}:{item.line}: the entry for {test} is not written on one line of its own; edit it by hand"
+            f"{RUN_TESTS}:{item.line}: the entry for {test} is not written on one line of its own; "
+            "edit it by hand"
         )
     return line
 
@@ -196,7 +198,8 @@ def _ignore_patch(
             )
         if remaining:
             edits.replace[existing.line] = _rewrite_platforms(line, existing, tuple(sorted(remaining)), quote)
-            message = f"Narrow {test} in {IGNORE_DICT} to {', '.join(sorted(remaining))} (no longer ignored on {where})."
+            kept = ", ".join(sorted(remaining))
+            message = f"Narrow {test} in {IGNORE_DICT} to {kept} (no longer ignored on {where})."
         else:
             edits.delete.add(existing.line)
             message = f"Remove {test} from {IGNORE_DICT}."
@@ -206,7 +209,8 @@ def _ignore_patch(
             if _covers(existing.platforms, oses):
                 return PatchResult(
                     None,
-                    f"{test} is already in {IGNORE_DICT} for {where} ({RUN_TESTS}:{existing.line}); no patch needed.",
+                    f"{test} is already in {IGNORE_DICT} for {where} ({RUN_TESTS}:{existing.line}); no "
+                    "patch needed.",
                     False,
                 )
             line = _single_line_item(lines, existing, test)
@@ -285,7 +289,8 @@ def _target_functions(
         ]
         if not own:
             raise PatchRefused(
-                f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run through make), so "
+                f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run through "
+                "make), so "
                 "there is no --exclude to extend; use --style ignore"
             )
         for function in own:
@@ -293,7 +298,8 @@ def _target_functions(
             others = [u for u in users if u not in jobs]
             if others and not remove:
                 raise PatchRefused(
-                    f"{function.name} is also run by {', '.join(others)}; an --exclude there would stop the test "
+                    f"{function.name} is also run by {', '.join(others)}; an --exclude there would "
+                    "stop the test "
                     f"running in those jobs too. Name them all with --job, or use --style ignore"
                 )
             if function not in targets:
@@ -327,7 +333,7 @@ def _exclude_patch(
             edits.replace[invocation.line] = new_line + (
                 "\n" if edits.lines[invocation.line - 1].endswith("\n") else ""
             )
-            _check_exclusion(script, invocation, new_line, test, known, remove)
+            _check_exclusion(invocation, new_line, test, known, remove)
             changed = True
         if changed:
             _edit_bullets(edits, function, test, reason, remove)
@@ -341,10 +347,8 @@ def _exclude_patch(
     return PatchResult(unified_diff(CI_SH, before, after), message, True)
 
 
-def _check_exclusion(
-    script: CiScript, invocation: Invocation, new_line: str, test: str, known: set[str], remove: bool
-) -> None:
-    line = script.lines[invocation.line - 1]
+def _check_exclusion(invocation: Invocation, new_line: str, test: str, known: set[str], remove: bool) -> None:
+    """Re-read the edited line and compare, over every known test, what runs before and after."""
     old = [(f.action, f.pattern) for f in invocation.filters]
     new = line_filters(new_line)
     if excluded(new, test) == remove:
@@ -374,7 +378,8 @@ def _add_exclusion_checked(
             return new_line
         last_problem = ", ".join(over[:5]) or "(the test itself would still run)"
     raise PatchRefused(
-        f"refusing to extend the --exclude in {function} ({CI_SH}:{invocation.line}): the new pattern would also "
+        f"refusing to extend the --exclude in {function} ({CI_SH}:{invocation.line}): the new pattern "
+        "would also "
         f"exclude {last_problem}"
     )
 
@@ -435,7 +440,8 @@ def _remove_exclusion(line: str, invocation: Invocation, test: str, function: st
         raw = result[flt.start : flt.end]
         if not (flt.quote and raw[0] == raw[-1] == flt.quote):
             raise PatchRefused(
-                f"{CI_SH}:{invocation.line}: the pattern {flt.pattern!r} is not simply quoted; edit it by hand"
+                f"{CI_SH}:{invocation.line}: the pattern {flt.pattern!r} is not simply quoted; edit it "
+                "by hand"
             )
         result = f"{result[: flt.start]}{flt.quote}{inner}{flt.quote}{result[flt.end :]}"
     return result
