@@ -294,7 +294,7 @@ def load_registry(path: str | Path | None = None) -> Registry:
     return replace(parse_registry(text, str(file)), path=str(file))
 
 
-_PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./ ()-]*\Z")
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./ ()@:,=+-]*\Z")
 
 
 def _scalar(value: str) -> str:
