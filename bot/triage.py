@@ -197,6 +197,7 @@ class TriageReport:
     counts: Counts
     patches: tuple[SuggestedPatch, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    has_history: bool = False  # False: no history store was consulted, so no rates at all
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -353,7 +354,14 @@ def triage(
                 failed_step=report.failed_step if report else None,
             )
         )
-    return TriageReport(run=run, jobs=tuple(triaged), counts=_count(triaged), patches=patches, notes=notes)
+    return TriageReport(
+        run=run,
+        jobs=tuple(triaged),
+        counts=_count(triaged),
+        patches=patches,
+        notes=notes,
+        has_history=rates is not None,
+    )
 
 
 def _with_patch(finding: Finding, patch: str | None) -> Finding:

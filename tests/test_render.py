@@ -363,3 +363,23 @@ def test_passing_run_and_marker_validation() -> None:
     assert render_comment(report, marker="<!-- flake-bot:unix-port -->").startswith(
         "<!-- flake-bot:unix-port -->\n"
     )
+
+
+def test_history_lines_only_when_a_store_was_consulted() -> None:
+    registry = make_registry("thread/thread_gc1.py", "standard")
+    failures = (make_failure("basics/a.py", "x", "-a\n"), make_failure("basics/b.py", "y", "-b\n"))
+    jobs = [
+        JobInput(make_job("standard", 1), LogState.PARSED, JobReport("standard", True, failures=failures))
+    ]
+    same = FlakeRate("basics/a.py", None, 4, 100, 0.01, 0.1)
+
+    def rates(test: str, job: str | None) -> FlakeRate | None:
+        return replace(same, job=job) if test == "basics/a.py" else None
+
+    without = visible("".join(analyse(render_comment(triage(make_run(), jobs, registry))).prose))
+    assert "no history recorded" not in without and "executions" not in without
+    with_store = visible(
+        "".join(analyse(render_comment(triage(make_run(), jobs, registry, rates=rates))).prose)
+    )
+    assert with_store.count("failed 4 times in the last 100 executions") == 1  # job and all-jobs rates agree
+    assert "no history recorded for this test" in with_store

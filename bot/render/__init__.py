@@ -129,11 +129,18 @@ def _day(moment: datetime) -> str:
 
 
 def _history(finding: Finding) -> list[str]:
+    """Rate lines for one failure; the all-jobs line is left out when it adds nothing."""
     lines = []
-    if finding.job_rate is not None and finding.job_rate.executions:
-        lines.append(rate_text(finding.job_rate, "of this job"))
-    if finding.rate is not None and finding.rate.executions:
-        lines.append(rate_text(finding.rate, "across all jobs"))
+    job_rate, rate = finding.job_rate, finding.rate
+    if job_rate is not None and job_rate.executions:
+        lines.append(rate_text(job_rate, "of this job"))
+    if rate is not None and rate.executions:
+        same = job_rate is not None and (job_rate.events, job_rate.executions) == (
+            rate.events,
+            rate.executions,
+        )
+        if not same:
+            lines.append(rate_text(rate, "across all jobs"))
     if not lines:
         lines.append("no history recorded for this test")
     return lines
@@ -330,7 +337,8 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
         lines = [f"{f.verdict_label}: {test} failed in the {where}job {clean(f.job.name)}."]
         if f.failure.symptom:
             lines.append(f"Symptom: {f.failure.symptom}")
-        lines.extend(h[0].upper() + h[1:] + "." for h in _history(f))
+        if report.has_history:
+            lines.extend(h[0].upper() + h[1:] + "." for h in _history(f))
         if f.match.explanation:
             lines.append(f.match.explanation)
         annotation: dict[str, Any] = {
