@@ -1,6 +1,7 @@
 """The known-flaky registry: upstream's exclusion and ignore lists, matching, and exclusion patches."""
 
 from bot.registry.model import Entry, JobSpec, Match, Mechanism, Registry, Verdict
+from bot.registry.patch import PatchRefused, PatchResult, suggest_patch
 from bot.registry.source import CheckoutTree, MemoryTree, SourceTree
 from bot.registry.yaml_io import bundled_registry_path, dump_registry, load_registry, parse_registry
 
@@ -11,6 +12,8 @@ __all__ = [
     "Match",
     "Mechanism",
     "MemoryTree",
+    "PatchRefused",
+    "PatchResult",
     "Registry",
     "SourceTree",
     "Verdict",
@@ -18,4 +21,5 @@ __all__ = [
     "dump_registry",
     "load_registry",
     "parse_registry",
+    "suggest_patch",
 ]
