@@ -26,6 +26,8 @@ Quick reference (see the method docstrings for details):
     fake.delay(method, path_regex, seconds, times=1)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
+
+Outside pytest (benchmarks): `with running_fake() as fake: ...`.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ import base64
 import contextlib
 import itertools
 import json
+import logging
 import re
 import socket
 import threading
 import traceback
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,7 +92,7 @@ class _Fault:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _as_datetime(value: datetime | str | None, default: datetime) -> datetime:
@@ -117,6 +120,7 @@ class FakeServer:
     """The session-wide socket; dispatches each request to whichever `FakeGitHub` is current."""
 
     def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request is noise
         self.http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.http.expect_request(re.compile(".*")).respond_with_handler(self._dispatch)
         self.current: FakeGitHub | None = None
@@ -158,6 +162,7 @@ class FakeGitHub:
         self._workflows: dict[int, JSONDict] = {}
         self._runs: dict[int, JSONDict] = {}
         self._jobs: dict[int, JSONDict] = {}
+        self._jobs_of_run: dict[int, list[int]] = {}
         self._pulls: dict[int, JSONDict] = {}
         self._comments: dict[int, JSONDict] = {}
         self._check_runs: dict[int, JSONDict] = {}
@@ -291,6 +296,7 @@ class FakeGitHub:
                     ("Run main test suite", step_conclusion),
                     ("Complete job", "success"),
                 ]
+            self._jobs_of_run.setdefault(run_id, []).append(job_id)
             self._jobs[job_id] = {
                 "id": job_id,
                 "run_id": run_id,
@@ -839,7 +845,14 @@ class FakeGitHub:
 
     # ------------------------------------------------------------------ handlers
 
-    def _paginate(self, record: RecordedRequest, items: list[Any], key: str | None) -> Response:
+    def _paginate(
+        self,
+        record: RecordedRequest,
+        items: list[Any],
+        key: str | None,
+        render: Callable[[Any], Any] | None = None,
+    ) -> Response:
+        """One page of `items` (rendered with `render` only for that page: big fakes stay fast)."""
         try:
             per_page = max(1, min(int(record.query.get("per_page", 30)), 100))
             page = max(1, int(record.query.get("page", 1)))
@@ -847,6 +860,8 @@ class FakeGitHub:
             return self._error(422, "Invalid pagination parameter")
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
+        if render is not None:
+            chunk = [render(item) for item in chunk]
 
         def link(p: int) -> str:
             query = dict(record.query) | {"per_page": str(per_page), "page": str(p)}
@@ -899,7 +914,7 @@ class FakeGitHub:
                 return self._error(422, "Invalid created filter")
             runs = [r for r in runs if keep(r["created_at"])]
         runs.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
-        return self._paginate(record, [self.run_json(r["id"]) for r in runs], "workflow_runs")
+        return self._paginate(record, [r["id"] for r in runs], "workflow_runs", self.run_json)
 
     def _get_run(self, record: RecordedRequest, run: str, attempt: str | None = None) -> Response:
         found = self._runs.get(int(run))
@@ -911,7 +926,7 @@ class FakeGitHub:
         run_id = int(run)
         if run_id not in self._runs:
             return self._error(404, "Not Found")
-        jobs = sorted((j for j in self._jobs.values() if j["run_id"] == run_id), key=lambda j: j["id"])
+        jobs = sorted((self._jobs[i] for i in self._jobs_of_run.get(run_id, ())), key=lambda j: j["id"])
         if attempt is not None:
             jobs = [j for j in jobs if j["attempt"] == int(attempt)]
         elif record.query.get("filter", "latest") == "latest":
@@ -922,7 +937,7 @@ class FakeGitHub:
             jobs = sorted(newest.values(), key=lambda j: j["id"])
         elif record.query.get("filter") != "all":
             return self._error(422, "Invalid filter")
-        return self._paginate(record, [self.job_json(j["id"]) for j in jobs], "jobs")
+        return self._paginate(record, [j["id"] for j in jobs], "jobs", self.job_json)
 
     def _get_job(self, record: RecordedRequest, job: str) -> Response:
         if int(job) not in self._jobs:
@@ -1208,6 +1223,20 @@ class FakeGitHub:
             }
         tree = [e for p, e in sorted(entries.items()) if recursive or "/" not in p]
         return self._json({"sha": "7" * 40, "url": self._url(record.path), "tree": tree, "truncated": False})
+
+
+@contextlib.contextmanager
+def running_fake(repo: str = "micropython/micropython") -> Iterator[FakeGitHub]:
+    """A fake GitHub with its own server, for benchmarks and scripts outside pytest."""
+    server = FakeServer()
+    server.start()
+    fake = FakeGitHub(server, repo)
+    server.current = fake
+    try:
+        yield fake
+    finally:
+        fake.close()
+        server.stop()
 
 
 def _date_filter(spec: str) -> Callable[[datetime], bool]:
