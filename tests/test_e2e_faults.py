@@ -1,0 +1,140 @@
+"""GitHub misbehaving during a triage: the report still gets out, and nothing is written twice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fake_github import FakeGitHub
+from test_e2e_support import Action, commands_acted, standard_log, thread_gc1_log
+
+from bot.render import COMMENT_MARKER
+
+
+@pytest.fixture
+def action(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Action:
+    return Action(fake_github, tmp_path, monkeypatch, capsys)
+
+
+def pr_run(fake: FakeGitHub, log: bytes) -> tuple[dict, dict]:
+    pr = fake.add_pull(head_sha="5a" * 20)
+    run = fake.add_run(event="pull_request", head_sha="5a" * 20, pull_requests=[pr["number"]])
+    fake.add_job(run["id"], "standard", "failure", log=log)
+    return pr, run
+
+
+def push_run(fake: FakeGitHub) -> dict:
+    run = fake.add_run(event="push", created_at="2025-10-01T09:00:00Z")
+    fake.add_job(run["id"], "standard", "failure", log=standard_log(extra_failures=60))
+    fake.add_job(run["id"], "qemu_arm", "failure", log=thread_gc1_log())
+    return run
+
+
+def test_502_after_the_comment_was_created_leaves_one_comment(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    pr, run = pr_run(fake_github, standard_log())
+    fake_github.fail("POST", r"/issues/\d+/comments$", 502, apply=True)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    [comment] = fake_github.comments(pr["number"])
+    assert comment["body"].startswith(COMMENT_MARKER)
+    assert result.outputs["comment-url"] == comment["html_url"]
+    assert len(fake_github.requests_to("POST", r"/comments$")) == 1  # looked again instead of reposting
+
+
+def test_502_before_the_comment_was_created_posts_it_once(fake_github: FakeGitHub, action: Action) -> None:
+    pr, run = pr_run(fake_github, standard_log())
+    fake_github.fail("POST", r"/issues/\d+/comments$", 502)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0
+    assert len(fake_github.comments(pr["number"])) == 1
+    assert len(fake_github.requests_to("POST", r"/comments$")) == 2
+
+
+def test_reset_after_the_comment_was_created_leaves_one_comment(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    pr, run = pr_run(fake_github, standard_log())
+    fake_github.reset_connection("POST", r"/issues/\d+/comments$", apply=True)
+
+    assert action.run(run["id"]).code == 0
+    assert len(fake_github.comments(pr["number"])) == 1
+
+
+def test_secondary_rate_limit_waits_retry_after(fake_github: FakeGitHub, action: Action) -> None:
+    pr, run = pr_run(fake_github, standard_log())
+    fake_github.rate_limit("GET", r"/jobs$", kind="secondary", retry_after=1)
+
+    started = time.monotonic()
+    result = action.run(run["id"])
+
+    assert time.monotonic() - started >= 1.0
+    assert result.code == 0
+    assert len(fake_github.requests_to("GET", r"/jobs$")) == 2
+    assert len(fake_github.comments(pr["number"])) == 1
+
+
+def test_connection_reset_on_the_log_blob_is_retried(fake_github: FakeGitHub, action: Action) -> None:
+    _, run = pr_run(fake_github, standard_log())
+    fake_github.reset_connection("GET", r"^/_blob/")
+
+    result = action.run(run["id"])
+
+    assert result.code == 0
+    assert len([r for r in fake_github.requests if r.is_blob]) == 2
+    assert result.outputs["new-failures"] == "7"
+    assert result.outputs["unreadable-logs"] == "0"
+
+
+def test_lost_answer_to_an_annotation_batch_does_not_duplicate_annotations(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    run = push_run(fake_github)
+    fake_github.fail("PATCH", r"/check-runs/\d+$", 502, apply=True)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    [check] = fake_github.check_runs()
+    assert len(check["annotations"]) == 68
+    paths = [(a["path"], a["message"]) for a in check["annotations"]]
+    assert len(set(paths)) == len(paths)
+
+
+def test_lost_answer_to_the_check_run_create_does_not_duplicate_it(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    run = push_run(fake_github)
+    fake_github.reset_connection("POST", r"/check-runs$", apply=True)
+
+    assert action.run(run["id"]).code == 0
+    [check] = fake_github.check_runs()
+    assert len(check["annotations"]) == 68
+
+
+def test_rate_limit_beyond_the_time_bound_still_reports_and_exits_0(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    pr, run = pr_run(fake_github, standard_log())
+    # primary limit spent for the next hour: waiting is pointless, publishing gives up at once
+    fake_github.rate_limit("POST", r"/issues/\d+/comments$", kind="primary", reset_in=3600, times=None)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0  # GitHub being unavailable is not a misconfiguration
+    assert fake_github.comments(pr["number"]) == []
+    assert result.outputs["new-failures"] == "7"
+    assert "7 failures" in result.summary
+    assert "Publishing failed" in result.summary
+    assert any(c.startswith("::warning") for c in commands_acted(result.stdout))
