@@ -497,3 +497,22 @@ def test_cli_prints_an_applicable_diff(
         == 2
     )
     assert "unknown job 'nope'" in capsys.readouterr().err
+
+
+def test_a_path_needs_a_directory() -> None:
+    with pytest.raises(InputError):
+        validate_test_path("thread_gc1.py")
+
+
+def test_removing_from_a_shared_function_says_who_else_is_affected(repo: Path, registry: Registry) -> None:
+    result = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="extmod/random_basic.py",
+        jobs=["nanbox"],
+        style="exclude",
+        remove=True,
+    )
+    assert "also run by longlong" in result.message
+    apply(repo, result.diff or "")
+    assert "extmod/random_basic.py" not in excluded_set(repo, "ci_unix_32bit_run_tests")

@@ -32,7 +32,7 @@ from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_
 from bot.registry.source import SourceTree
 from bot.registry.sync import CI_SH, RUN_TESTS, _name
 
-_TEST_PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:/[A-Za-z0-9_][A-Za-z0-9_-]*)*\.py\Z", re.ASCII)
+_TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
 MAX_TEST_PATH = 200
 MAX_REASON = 100
@@ -278,8 +278,10 @@ def _escaped(test: str) -> str:
 
 def _target_functions(
     script: CiScript, registry: Registry, jobs: list[str], remove: bool
-) -> list[ShellFunction]:
+) -> tuple[list[ShellFunction], list[str]]:
+    """The ci.sh functions with a run-tests.py command that the jobs run, and notes for the message."""
     targets: list[ShellFunction] = []
+    notes: list[str] = []
     for job in jobs:
         spec = registry.jobs[job]
         own = [
@@ -304,7 +306,11 @@ def _target_functions(
                 )
             if function not in targets:
                 targets.append(function)
-    return targets
+                if others:
+                    notes.append(
+                        f"{function.name} is also run by {', '.join(others)}, which will run the test again"
+                    )
+    return targets, notes
 
 
 def _exclude_patch(
@@ -312,11 +318,10 @@ def _exclude_patch(
 ) -> PatchResult:
     before = tree.read_text(CI_SH)
     script = read_ci_sh(before, CI_SH)
-    targets = _target_functions(script, registry, jobs, remove)
+    targets, notes = _target_functions(script, registry, jobs, remove)
     known = set(tree.test_paths()) if remove else _require_known(tree, test)
     known.add(test)
     edits = _Edits(before.splitlines(keepends=True))
-    notes: list[str] = []
     for function in targets:
         changed = False
         for invocation in function.invocations:
