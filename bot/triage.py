@@ -211,6 +211,8 @@ class TriageReport:
     def headline(self) -> str:
         """E.g. "3 failures in 2 jobs: 2 known flakes, 1 needs a look"; numbers and fixed words only."""
         c = self.counts
+        if self.run_unexplained:
+            return f"No failed job found, yet the run's conclusion is {self.run.conclusion}"
         if c.jobs_failed == 0:
             text = "No failures"
             if c.ignored:
@@ -230,10 +232,20 @@ class TriageReport:
         return text
 
     @property
+    def run_unexplained(self) -> bool:
+        """The run did not succeed but no job failed (jobs cancelled, or missing from the API)."""
+        return self.counts.jobs_failed == 0 and self.run.conclusion in (*FAILED_CONCLUSIONS, "cancelled")
+
+    @property
     def reassuring(self) -> bool:
         """True only when every failure was read and is a known flake failing as it usually does."""
         c = self.counts
-        return c.needs_look == 0 and c.unreadable_logs == 0 and all(j.complete for j in self.failed_jobs)
+        return (
+            c.needs_look == 0
+            and c.unreadable_logs == 0
+            and not self.run_unexplained
+            and all(j.complete for j in self.failed_jobs)
+        )
 
 
 def _n(count: int, noun: str) -> str:
@@ -454,6 +466,6 @@ def check_conclusion(report: TriageReport) -> str:
     """
     if report.counts.needs_look:
         return "failure"
-    if report.counts.jobs_failed:
+    if report.counts.jobs_failed or report.run_unexplained:
         return "neutral"
     return "success"

@@ -168,7 +168,7 @@ def test_known_flake_with_a_new_symptom_is_not_reassuring() -> None:
 
 def test_ignored_failures_are_informational() -> None:
     report = triage(
-        RUN,
+        RunInfo(**{**RUN.__dict__, "conclusion": "success"}),
         [parsed("standard", failure("thread/thread_gc1.py", ignored=True), conclusion="success")],
         REGISTRY,
     )
@@ -365,3 +365,12 @@ def test_other_runners_are_never_known_flakes() -> None:
         RUN, [parsed("standard", failure("thread/thread_gc1.py", runner=Runner.MULTITESTS))], REGISTRY
     )
     assert report.findings[0].kind is Kind.FLAKY_ELSEWHERE
+
+
+@pytest.mark.parametrize("conclusion", ["failure", "cancelled", "timed_out"])
+def test_a_run_that_did_not_succeed_is_never_no_failures(conclusion: str) -> None:
+    run = RunInfo(**{**RUN.__dict__, "conclusion": conclusion})
+    report = triage(run, [JobInput(job("standard", "cancelled"), LogState.NOT_FETCHED, None)], REGISTRY)
+    assert report.headline == f"No failed job found, yet the run's conclusion is {conclusion}"
+    assert not report.reassuring
+    assert check_conclusion(report) == "neutral"
