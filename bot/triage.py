@@ -36,12 +36,16 @@ Patcher = Callable[[str, Sequence[str]], str | None]
 #: Job conclusions that mean the job failed (as the jobs API reports them).
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
 
+#: A known flaky test failing in this many jobs of one run is no longer reassuring.
+WIDESPREAD_JOBS = 3
+
 
 class Kind(StrEnum):
     """The verdict on one failing test, as flake-bot states it to a reader."""
 
     KNOWN_FLAKE = "known-flake"
     NEW_SYMPTOM = "known-flake-new-symptom"
+    WIDESPREAD = "known-flake-widespread"
     FLAKY_ELSEWHERE = "flaky-elsewhere"
     NEW = "new"
     IGNORED = "ignored"
@@ -50,6 +54,7 @@ class Kind(StrEnum):
 LABELS: dict[Kind, str] = {
     Kind.KNOWN_FLAKE: "known flake here",
     Kind.NEW_SYMPTOM: "known flaky test failing in a new way — may be a real regression",
+    Kind.WIDESPREAD: "known flaky test failing in several jobs at once — may be a real regression",
     Kind.FLAKY_ELSEWHERE: "flaky elsewhere",
     Kind.NEW: "new",
     Kind.IGNORED: "ignored by run-tests.py (known flaky)",
@@ -181,6 +186,7 @@ class Counts:
     needs_look: int = 0
     new: int = 0
     new_symptom: int = 0
+    widespread: int = 0
     flaky_elsewhere: int = 0
     not_a_test_failure: int = 0
     unreadable_logs: int = 0
@@ -232,6 +238,19 @@ class TriageReport:
         return text
 
     @property
+    def breakdown(self) -> list[str]:
+        """What the failures that need a look are, e.g. ["1 new", "1 not a test failure"]."""
+        c = self.counts
+        parts = [
+            (c.new, "new"),
+            (c.new_symptom, "known flaky failing in a new way"),
+            (c.widespread, "known flaky failing in several jobs at once"),
+            (c.flaky_elsewhere, "flaky elsewhere but not listed for this job"),
+            (c.not_a_test_failure, "not a test failure"),
+        ]
+        return [f"{n:,} {words}" for n, words in parts if n]
+
+    @property
     def run_unexplained(self) -> bool:
         """The run did not succeed but no job failed (jobs cancelled, or missing from the API)."""
         return self.counts.jobs_failed == 0 and self.run.conclusion in (*FAILED_CONCLUSIONS, "cancelled")
@@ -260,11 +279,15 @@ def _unique(items: Iterable[str]) -> list[str]:
     return seen
 
 
-def _kind(match: Match, failure: TestFailure) -> Kind:
+def _kind(match: Match, failure: TestFailure, failed_in_jobs: int) -> Kind:
     if failure.ignored:
         return Kind.IGNORED
     if match.verdict is Verdict.KNOWN_FLAKE:
-        return Kind.NEW_SYMPTOM if match.symptom_mismatch else Kind.KNOWN_FLAKE
+        if match.symptom_mismatch:
+            return Kind.NEW_SYMPTOM
+        # Independent flakes at ~1% per job almost never hit several jobs of one run together;
+        # a shared cause (often a regression) does.
+        return Kind.WIDESPREAD if failed_in_jobs >= WIDESPREAD_JOBS else Kind.KNOWN_FLAKE
     if match.verdict is Verdict.FLAKY_ELSEWHERE:
         return Kind.FLAKY_ELSEWHERE
     return Kind.NEW
@@ -329,7 +352,7 @@ def triage(
                 runner=failure.runner,
                 ignored=failure.ignored,
             )
-            kind = _kind(match, failure)
+            kind = _kind(match, failure, len(failing_jobs.get(failure.test, ())))
             finding = Finding(
                 job=item.job,
                 failure=failure,
@@ -442,7 +465,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
     for f in findings:
         by_kind[f.kind] += 1
     not_test = sum(1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED))
-    needs = by_kind[Kind.NEW] + by_kind[Kind.NEW_SYMPTOM] + by_kind[Kind.FLAKY_ELSEWHERE] + not_test
+    needs = sum(n for kind, n in by_kind.items() if kind not in (Kind.KNOWN_FLAKE, Kind.IGNORED)) + not_test
     return Counts(
         failures=len(findings) + not_test,
         jobs_failed=sum(1 for j in jobs if j.failed),
@@ -450,6 +473,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         needs_look=needs,
         new=by_kind[Kind.NEW],
         new_symptom=by_kind[Kind.NEW_SYMPTOM],
+        widespread=by_kind[Kind.WIDESPREAD],
         flaky_elsewhere=by_kind[Kind.FLAKY_ELSEWHERE],
         not_a_test_failure=not_test,
         unreadable_logs=sum(1 for j in jobs if j.state is JobState.LOG_UNREADABLE),

@@ -374,3 +374,18 @@ def test_a_run_that_did_not_succeed_is_never_no_failures(conclusion: str) -> Non
     assert report.headline == f"No failed job found, yet the run's conclusion is {conclusion}"
     assert not report.reassuring
     assert check_conclusion(report) == "neutral"
+
+
+def test_known_flake_failing_in_several_jobs_at_once_is_not_reassuring() -> None:
+    two = triage(RUN, [parsed(n, failure("thread/thread_gc1.py")) for n in ("standard", "nanbox")], REGISTRY)
+    assert [f.kind for f in two.findings] == [Kind.KNOWN_FLAKE] * 2
+    three = triage(
+        RUN,
+        [parsed(n, failure("thread/thread_gc1.py")) for n in ("standard", "nanbox", "qemu_arm")],
+        REGISTRY,
+    )
+    assert [f.kind for f in three.findings] == [Kind.WIDESPREAD] * 3
+    assert three.findings[0].verdict_label.startswith("known flaky test failing in several jobs at once")
+    assert three.headline == "3 failures in 3 jobs: 3 need a look"
+    assert three.breakdown == ["3 known flaky failing in several jobs at once"]
+    assert not three.reassuring

@@ -377,7 +377,7 @@ def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
     c = report.counts
     return {
         "failures": json.dumps(rows, ensure_ascii=True, separators=(",", ":")),
-        "new-failures": str(c.new + c.new_symptom + c.flaky_elsewhere),
+        "new-failures": str(c.new + c.new_symptom + c.widespread + c.flaky_elsewhere),
         "known-flaky": str(c.known_flakes),
         "needs-a-look": str(c.needs_look),
         "unreadable-logs": str(c.unreadable_logs),
