@@ -1,0 +1,102 @@
+"""The action with a history store: incremental sync within the budget, rates, and a patch.
+
+A month of `master` pushes where `standard` failed 4 times in 60 runs with the same tests
+(real capture 05): the next failure of those tests comes with its historical rate, and since
+they are not in the registry and fail often enough, with a patch against upstream's
+`tests/run-tests.py` fetched through the contents API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_github import FakeGitHub
+from test_e2e_support import Action, standard_log
+
+UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
+
+
+@pytest.fixture
+def history(fake_github: FakeGitHub) -> dict:
+    fake = fake_github
+    fake.add_file("tests/run-tests.py", (UPSTREAM / "tests" / "run-tests.py").read_text())
+    fake.add_file("tools/ci.sh", (UPSTREAM / "tools" / "ci.sh").read_text())
+    extra = ["micropython/const.py", "cmdline/repl_basic.py"]
+    for test in [*(UPSTREAM / "tests.txt").read_text().split(), *extra]:
+        fake.add_file(f"tests/{test}", "print(1)\n")
+    log = standard_log()
+    for i in range(60):
+        failed = i % 15 == 3
+        run = fake.add_run(
+            event="push",
+            created_at=f"2026-04-{1 + i // 3:02d}T{8 + i % 3:02d}:00:00Z",
+            conclusion="failure" if failed else "success",
+        )
+        fake.add_job(
+            run["id"], "standard", "failure" if failed else "success", log=log if failed else "missing"
+        )
+        fake.add_job(run["id"], "minimal", "success", log="missing")
+    current = fake.add_run(event="push", created_at="2026-05-02T10:00:00Z")
+    fake.add_job(current["id"], "standard", "failure", log=log)
+    fake.add_job(current["id"], "minimal", "success", log="missing")
+    return current
+
+
+@pytest.fixture
+def action(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Action:
+    return Action(fake_github, tmp_path, monkeypatch, capsys)
+
+
+def test_history_gives_rates_and_a_patch(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    store = tmp_path / "cache" / "history.sqlite"
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    assert store.exists()
+    [check] = fake_github.check_runs()
+    text = check["output"]["summary"] + check["output"]["text"]
+    assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
+    assert '+    "micropython/const.py": (' in result.summary
+    assert "micropython/const.py" in text
+    # upstream files fetched once each, only because a patch was due
+    assert len(fake_github.requests_to("GET", r"/contents/tests/run-tests.py$")) == 1
+    assert len(fake_github.requests_to("GET", r"/git/trees/")) == 1
+
+    # the next triage syncs incrementally: one listing page, nothing else for history
+    before = len(fake_github.requests_to("GET", r"/workflows/.*/runs$"))
+    assert action.run(history["id"], history=str(store)).code == 0
+    assert len(fake_github.requests_to("GET", r"/workflows/.*/runs$")) == before + 1
+
+
+def test_small_budget_stops_the_sync_not_the_report(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    result = action.run(history["id"], history=str(tmp_path / "h.sqlite"), request_budget="16")
+
+    assert result.code == 0, result.stderr
+    assert len(fake_github.api_requests()) + len([r for r in fake_github.requests if r.is_blob]) <= 16
+    [check] = fake_github.check_runs()
+    assert len(check["annotations"]) == 7
+    assert "stopped early" in result.stderr
+
+
+def test_damaged_history_file_is_reported_and_skipped(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    store = tmp_path / "h.sqlite"
+    store.write_bytes(b"this is not a database" * 100)
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0
+    assert "rates left out" in result.stdout
+    assert len(fake_github.check_runs()) == 1
