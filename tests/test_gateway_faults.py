@@ -327,3 +327,15 @@ def test_malformed_answer_is_retried_like_a_reset(fake_github, gateway, waits, r
     fake_github.reset_connection("GET", RUN, garbage=b"HTTP/1.1 2OO OK\r\nnonsense\r\n\r\n")
     assert gateway.get_run(run["id"]).id == run["id"]
     assert len(waits) == 1
+
+
+def test_retries_are_logged_without_secrets(fake_github, gateway, run, caplog):
+    fake_github.fail("GET", RUN, 502)
+    with caplog.at_level("WARNING", logger="bot.gateway"):
+        gateway.get_run(run["id"])
+    [record] = [r for r in caplog.records if r.name.startswith("bot.gateway")]
+    assert (
+        f"GET /repos/micropython/micropython/actions/runs/{run['id']}: GitHub answered 502"
+        in record.getMessage()
+    )
+    assert TOKEN not in caplog.text

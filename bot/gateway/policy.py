@@ -11,6 +11,7 @@ policy raises `AmbiguousWrite` and the caller looks before writing again.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from bot.errors import AmbiguousWrite, BudgetExhausted, GatewayError, Permission
 from bot.gateway.decipher import Action, Decision, Transport, backoff, decipher_response, decipher_transport
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class HttpError(Exception):
@@ -54,7 +56,9 @@ def _transport_kind(exc: requests.RequestException) -> Transport | None:
         return Transport.TIMEOUT
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         seen: BaseException | None = exc
-        while seen is not None:  # connection refused / DNS failure: the request never left
+        for _ in range(8):  # connection refused / DNS failure: the request never left
+            if seen is None:
+                break
             reason = getattr(seen, "reason", None)
             if isinstance(seen, urllib3.exceptions.NewConnectionError) or isinstance(
                 reason, urllib3.exceptions.NewConnectionError
@@ -161,11 +165,17 @@ class RetryPolicy:
             slept += seconds
             self._sleep(seconds)
 
+        def announce(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            reason = failure.decision.reason if isinstance(failure, _Failed) else "failed"
+            log.warning("%s: %s; retrying in %.1f s", what, reason, state.upcoming_sleep)
+
         retrying = Retrying(
             retry=retry_if_exception(retryable),
             wait=wait,
             stop=stop,
             sleep=do_sleep,
+            before_sleep=announce,
             reraise=True,
         )
         try:
