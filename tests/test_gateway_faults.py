@@ -339,3 +339,18 @@ def test_retries_are_logged_without_secrets(fake_github, gateway, run, caplog):
         in record.getMessage()
     )
     assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("body", [b"<html>proxy says hello</html>", b'{"id": 1, "name": "cut sho'])
+def test_success_status_with_a_non_json_body_is_retried(fake_github, gateway, waits, run, body):
+    fake_github.fail("GET", RUN, 200, body=body)
+    assert gateway.get_run(run["id"]).id == run["id"]
+    assert len(waits) == 1
+
+
+def test_non_json_answer_to_a_post_is_ambiguous(fake_github, gateway):
+    pr = fake_github.add_pull(head_sha="a" * 40)
+    fake_github.fail("POST", r"/comments$", 201, body=b"<html>ok?</html>", apply=True)
+    with pytest.raises(AmbiguousWrite):
+        gateway.create_issue_comment(pr["number"], "report")
+    assert len(fake_github.comments(pr["number"])) == 1

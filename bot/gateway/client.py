@@ -37,7 +37,7 @@ from bot.errors import AmbiguousWrite, GatewayError, InputError, LogUnavailable
 from bot.gateway import convert
 from bot.gateway.download import LogDownload, open_log
 from bot.gateway.models import CheckRunInfo, CommentInfo, PullRequestInfo
-from bot.gateway.policy import RetryPolicy, describe
+from bot.gateway.policy import MalformedAnswer, RetryPolicy, describe
 from bot.records import JobInfo, RunInfo
 
 Json = dict[str, Any]
@@ -139,8 +139,20 @@ class GitHubGateway:
         permission: str,
         idempotent: bool = True,
     ) -> tuple[dict[str, Any], Any]:
+
+        def send() -> tuple[dict[str, Any], Any]:
+            headers, data = self._requester.requestJsonAndCheck(verb, url, parameters=params, input=body)
+            # PyGithub wraps a non-JSON body as {"data": text} (plus "url" on GETs); a proxy's
+            # error page is not an answer.
+            wrapped = (
+                isinstance(data, dict) and isinstance(data.get("data"), str) and set(data) <= {"data", "url"}
+            )
+            if wrapped or not isinstance(data, dict | list):
+                raise MalformedAnswer(f"{describe(verb, url)}: not a JSON answer")
+            return headers, data
+
         return self._policy.run(
-            lambda: self._requester.requestJsonAndCheck(verb, url, parameters=params, input=body),
+            send,
             what=describe(verb, url),
             idempotent=idempotent,
             permission=permission,

@@ -40,6 +40,7 @@ class Transport(StrEnum):
     CONNECT = "connect"  # never reached the server: nothing can have happened
     TIMEOUT = "timeout"  # sent, no answer in time: it may have been applied
     RESET = "reset"  # connection dropped mid-exchange: it may have been applied
+    MALFORMED = "malformed"  # an answer that is not the JSON GitHub sends (proxy page, cut body)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def decipher_transport(kind: Transport, *, attempt: int, jitter: float) -> Decis
             Transport.CONNECT: "could not connect to GitHub",
             Transport.TIMEOUT: "GitHub did not answer in time",
             Transport.RESET: "the connection to GitHub was dropped",
+            Transport.MALFORMED: "GitHub's answer was not valid JSON",
         }[kind],
         wait=backoff(attempt, jitter),
         maybe_applied=kind is not Transport.CONNECT,

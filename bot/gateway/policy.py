@@ -30,6 +30,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+class MalformedAnswer(ValueError):
+    """A success status with a body that is not what the endpoint returns."""
+
+
 class HttpError(Exception):
     """A non-success answer from a host PyGithub does not handle (the log blob host)."""
 
@@ -139,6 +143,9 @@ class RetryPolicy:
                     exc.status, exc.headers, exc.body, now=self._wall(), attempt=number, jitter=self._jitter()
                 )
                 raise _Failed(decision, exc.status, exc) from exc
+            except ValueError as exc:  # JSON that does not parse, or MalformedAnswer
+                decision = decipher_transport(Transport.MALFORMED, attempt=number, jitter=self._jitter())
+                raise _Failed(decision, None, exc) from exc
             except requests.RequestException as exc:
                 kind = _transport_kind(exc)
                 if kind is None:
