@@ -266,3 +266,18 @@ def test_outputs_json_is_parseable_and_bounded(fake_github: FakeGitHub, action: 
     rows = json.loads(result.outputs["failures"])
     assert len(rows) == 7 and all(r["job"] == "standard" for r in rows)
     assert writes(fake_github) == []
+
+
+def test_log_cap_is_applied_and_said(fake_github: FakeGitHub, action: Action) -> None:
+    fake = fake_github
+    run = fake.add_run(event="push")
+    fake.add_job(run["id"], "standard", "failure", log=standard_log())
+
+    result = action.run(run["id"], max_log_mb="0.01")
+
+    assert result.code == 0
+    assert len([r for r in fake.requests if r.is_blob]) == 1
+    assert "max-log-mb" in result.summary or "not fully understood" in result.summary
+    assert result.outputs["failures"] == "[]"  # the failures sat beyond the first 10 KiB
+    [check] = fake.check_runs()
+    assert check["conclusion"] == "failure"  # an unexplained failure is never reassuring
