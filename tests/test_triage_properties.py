@@ -1,0 +1,80 @@
+"""Invariants of triage over arbitrary runs: the counts add up and nothing unsafe reads as safe."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_render_gfm import analyse, visible
+from test_triage import REGISTRY, RUN, failure, job
+
+from bot.records import JobReport, LogState, Problem, ProblemKind, RunInfo
+from bot.render import render_comment
+from bot.triage import JobInput, JobState, Kind, check_conclusion, triage
+
+TESTS = ["thread/thread_gc1.py", "cmdline/repl_lock.py", "thread/stress_aes.py", "basics/a.py", "extmod/b.py"]
+JOBS = ["standard", "macos", "qemu_arm", "nanbox", "unknown_job"]
+
+failures = st.builds(
+    failure,
+    st.sampled_from(TESTS),
+    ignored=st.booleans(),
+    symptom=st.sampled_from(["", "timeout after 10 s", "segfault"]),
+)
+problems = st.builds(Problem, st.sampled_from(list(ProblemKind)), st.just("message"))
+
+
+@st.composite
+def job_inputs(draw: st.DrawFn) -> list[JobInput]:
+    names = draw(st.lists(st.sampled_from(JOBS), min_size=1, max_size=5, unique=True))
+    out = []
+    for name in names:
+        conclusion = draw(st.sampled_from(["failure", "success", "cancelled", "timed_out"]))
+        state = draw(st.sampled_from(list(LogState)))
+        report = None
+        if state is LogState.PARSED:
+            report = JobReport(
+                name,
+                draw(st.booleans()),
+                failures=tuple(draw(st.lists(failures, max_size=4))),
+                problems=tuple(draw(st.lists(problems, max_size=2))),
+            )
+        out.append(JobInput(job(name, conclusion), state, report))
+    return out
+
+
+@given(job_inputs(), st.sampled_from(["failure", "success", "cancelled"]))
+@settings(max_examples=200, deadline=None)
+def test_counts_add_up_and_never_reassure_wrongly(jobs: list[JobInput], run_conclusion: str) -> None:
+    run = RunInfo(**{**RUN.__dict__, "conclusion": run_conclusion})
+    report = triage(run, jobs, REGISTRY)
+    c = report.counts
+    assert c.failures == c.known_flakes + c.needs_look
+    assert c.jobs_failed == sum(1 for j in report.jobs if j.failed)
+    assert c.ignored == sum(
+        1 for item in jobs for f in (item.report.failures if item.report else ()) if f.ignored
+    )
+    assert all(f.kind is not Kind.IGNORED for f in report.findings)
+
+    for item, triaged in zip(jobs, report.jobs, strict=True):
+        if item.job.conclusion in ("failure", "timed_out"):
+            assert triaged.failed
+            assert triaged.state is not JobState.PASSED
+            assert "no failures" not in triaged.status.lower()
+        if item.report is None and triaged.failed:
+            assert triaged.state is JobState.LOG_UNREADABLE
+
+    if report.headline.startswith("No failures"):
+        assert c.jobs_failed == 0 and run_conclusion == "success"
+    if report.reassuring and c.failures:
+        assert all(f.kind is Kind.KNOWN_FLAKE for f in report.findings)
+        assert c.unreadable_logs == 0
+        assert all(j.complete for j in report.failed_jobs)
+    if c.needs_look:
+        assert check_conclusion(report) == "failure"
+
+    out = analyse(render_comment(report))
+    assert out.balanced
+    text = visible("".join(out.prose))
+    assert report.headline in text
+    for triaged in report.failed_jobs:
+        assert triaged.job.name in out.code
