@@ -516,3 +516,72 @@ def test_removing_from_a_shared_function_says_who_else_is_affected(repo: Path, r
     assert "also run by longlong" in result.message
     apply(repo, result.diff or "")
     assert "extmod/random_basic.py" not in excluded_set(repo, "ci_unix_32bit_run_tests")
+
+
+def apply_in_memory(text: str, diff: str) -> str:
+    """A minimal unified-diff applier (context must match exactly), to check hundreds of patches fast."""
+    old = text.splitlines(keepends=True)
+    out: list[str] = []
+    position = 0
+    lines = diff.splitlines(keepends=True)[2:]
+    index = 0
+    while index < len(lines):
+        header = lines[index]
+        assert header.startswith("@@ -"), header
+        start = int(header[4:].split(",")[0].split(" ")[0]) - 1
+        out.extend(old[position:start])
+        position = start
+        index += 1
+        while index < len(lines) and not lines[index].startswith("@@"):
+            line = lines[index]
+            if line.startswith((" ", "-")):
+                assert old[position] == line[1:], (old[position], line)
+                position += 1
+                if line.startswith(" "):
+                    out.append(line[1:])
+            elif line.startswith("+"):
+                out.append(line[1:])
+            index += 1
+    out.extend(old[position:])
+    return "".join(out)
+
+
+def test_every_exclude_patch_changes_exactly_one_test(repo: Path, registry: Registry) -> None:
+    """Exhaustive over the fixture: for every job and test, adding (or removing) an exclusion either
+    explains why not, or changes whether that one test runs in that job and nothing else."""
+    script_text = (repo / "tools/ci.sh").read_text()
+    tree = MemoryTree({"tools/ci.sh": script_text}, TEST_PATHS)
+    script = read_ci_sh(script_text)
+    outcomes = {"patched": 0, "unchanged": 0, "refused": 0}
+    for job, spec in registry.jobs.items():
+        functions = [f for f in spec.functions if f in script.functions and script.functions[f].invocations]
+        users = {j for j, s in registry.jobs.items() if set(s.functions) & set(functions)}
+        for test in TEST_PATHS:
+            for remove in (False, True):
+                try:
+                    result = suggest_patch(
+                        tree, registry, test=test, jobs=sorted(users or {job}), style="exclude", remove=remove
+                    )
+                except PatchRefused:
+                    outcomes["refused"] += 1
+                    continue
+                if result.diff is None:
+                    outcomes["unchanged"] += 1
+                    continue
+                outcomes["patched"] += 1
+                after = read_ci_sh(apply_in_memory(script_text, result.diff))
+                for function in functions:
+                    old = [
+                        (f.action, f.pattern)
+                        for i in script.functions[function].invocations
+                        for f in i.filters
+                    ]
+                    new = [
+                        (f.action, f.pattern)
+                        for i in after.functions[function].invocations
+                        for f in i.filters
+                    ]
+                    changed = {t for t in TEST_PATHS if excluded(old, t) != excluded(new, t)}
+                    assert changed == {test}, (job, test, remove, result.diff)
+                    assert excluded(new, test) is not remove
+    assert all(outcomes.values()), outcomes
