@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.gateway.convert import job_info, repo_full_name, run_info
+from bot.gateway.convert import (
+    check_run_info,
+    comment_info,
+    job_info,
+    pull_request_info,
+    repo_full_name,
+    run_from_event,
+    run_info,
+)
 from bot.gateway.decipher import (
     Action,
     Transport,
@@ -154,3 +162,63 @@ def test_run_info_tolerates_missing_and_mistyped_fields():
 def test_job_info_prefers_the_runner_label():
     assert job_info({"labels": ["ubuntu-24.04"], "runner_name": "GitHub Actions 3"}).runner == "ubuntu-24.04"
     assert job_info({"labels": [], "runner_name": "self-hosted-1"}).runner == "self-hosted-1"
+
+
+header_values = st.one_of(
+    st.text(max_size=30), st.sampled_from(["nan", "inf", "-5", "1e308", "0", "Wed, 21 Oct"])
+)
+
+
+@given(
+    status=st.integers(min_value=400, max_value=599),
+    headers=st.dictionaries(
+        st.sampled_from(
+            ["retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "x-accepted-github-permissions"]
+        ),
+        header_values,
+    ),
+    body=st.one_of(
+        st.none(), st.text(max_size=50), st.binary(max_size=50), st.dictionaries(st.text(), st.text())
+    ),
+    attempt=st.integers(min_value=1, max_value=100),
+)
+def test_any_answer_gets_a_finite_non_negative_wait(status, headers, body, attempt):
+    d = decipher_response(status, headers, body, now=NOW, attempt=attempt, jitter=0.3)
+    assert d.wait >= 0
+    assert d.wait < float("inf")
+    assert (d.wait > 0) == (d.action is Action.RETRY)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+run_keys = st.sampled_from(
+    [
+        "id",
+        "run_attempt",
+        "name",
+        "path",
+        "head_branch",
+        "head_sha",
+        "head_repository",
+        "created_at",
+        "pull_requests",
+        "display_title",
+        "conclusion",
+        "labels",
+        "steps",
+        "run_id",
+    ]
+)
+
+
+@given(st.dictionaries(run_keys, json_values))
+def test_conversion_never_raises_on_odd_payloads(data):
+    run_info(data)
+    job_info(data)
+    pull_request_info(data)
+    comment_info(data)
+    check_run_info(data)
+    run_from_event(data)

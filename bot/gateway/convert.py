@@ -23,6 +23,10 @@ def _dict(value: Any) -> Json:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -67,7 +71,7 @@ def pull_ref(data: Json) -> PullRef | None:
 
 
 def run_info(data: Json) -> RunInfo:
-    refs = (pull_ref(p) for p in data.get("pull_requests") or () if isinstance(p, dict))
+    refs = (pull_ref(p) for p in _list(data.get("pull_requests")) if isinstance(p, dict))
     return RunInfo(
         id=_int(data.get("id")),
         attempt=_int(data.get("run_attempt"), 1),
@@ -92,12 +96,12 @@ def run_from_event(payload: Json) -> RunInfo:
 
 
 def job_info(data: Json) -> JobInfo:
-    labels = [label for label in data.get("labels") or () if isinstance(label, str)]
+    labels = [label for label in _list(data.get("labels")) if isinstance(label, str)]
     steps = tuple(
         StepInfo(
             number=_int(s.get("number")), name=_str(s.get("name")), conclusion=_opt_str(s.get("conclusion"))
         )
-        for s in data.get("steps") or ()
+        for s in _list(data.get("steps"))
         if isinstance(s, dict)
     )
     return JobInfo(

@@ -14,6 +14,7 @@ GitHub's documented rate-limit behaviour can be unit-tested exactly:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -81,9 +82,11 @@ def _retry_after(value: str, now: float) -> float | None:
     """`Retry-After` is seconds, or (rarely) an HTTP date."""
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):
@@ -133,6 +136,8 @@ def decipher_response(
             try:
                 reset = float(headers["x-ratelimit-reset"])
             except ValueError:
+                reset = math.nan
+            if not math.isfinite(reset):
                 reset = now + SECONDARY_WAIT
             return Decision(
                 Action.RETRY,
