@@ -383,3 +383,14 @@ def test_history_lines_only_when_a_store_was_consulted() -> None:
     )
     assert with_store.count("failed 4 times in the last 100 executions") == 1  # job and all-jobs rates agree
     assert "no history recorded for this test" in with_store
+
+
+def test_tiny_budget_cuts_whole_lines_and_keeps_the_marker() -> None:
+    report = scenario("@" * 300)
+    comment = render_comment(report, max_chars=1_000)
+    assert len(comment) < 1_000
+    assert comment.startswith(COMMENT_MARKER + "\n")
+    assert comment.endswith("… (cut to fit GitHub's size limit)\n")
+    assert analyse(comment).balanced
+    with pytest.raises(ValueError):
+        render_comment(report, max_chars=999)

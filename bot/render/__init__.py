@@ -33,6 +33,7 @@ COMMENT_MARKER = "<!-- flake-bot:triage-comment -->"
 _MARKER_SHAPE = re.compile(r"<!-- flake-bot:[A-Za-z0-9_.:/-]{1,100} -->")
 
 COMMENT_LIMIT = 60_000
+MIN_COMMENT_CHARS = 1_000  # room for the marker, the headline and a link, whatever happens
 CHECK_LIMIT = 65_535
 CHECK_TITLE_LIMIT = 255
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB; stay under it in bytes
@@ -214,10 +215,7 @@ def _levels(total: int) -> Iterable[Detail]:
 
 def _views(report: TriageReport, detail: Detail) -> list[JobView]:
     """Choose which failures get full detail: the ones that need a look come first."""
-    ranked = sorted(
-        (f for f in report.findings),
-        key=lambda f: not f.needs_look,
-    )
+    ranked = sorted(report.findings, key=lambda f: not f.needs_look)
     full_ids = {id(f) for f in ranked[: detail.full]} if detail.full is not None else {id(f) for f in ranked}
     rest = [f for f in ranked if id(f) not in full_ids]
     listed_ids = (
@@ -293,6 +291,8 @@ def render_comment(
     """
     if not _MARKER_SHAPE.fullmatch(marker):
         raise ValueError(f"not a flake-bot marker: {marker!r}")
+    if max_chars < MIN_COMMENT_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_COMMENT_CHARS}")
     return _render_fitting(
         _MD, "comment.md.j2", report, max_chars, marker=Md(marker), details_url=details_url
     )
