@@ -294,15 +294,26 @@ def render_comment(
     if max_chars < MIN_COMMENT_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_COMMENT_CHARS}")
     return _render_fitting(
-        _MD, "comment.md.j2", report, max_chars, marker=Md(marker), details_url=details_url
+        _MD,
+        "comment.md.j2",
+        report,
+        max_chars,
+        marker=Md(marker),
+        details_url=details_url,
+        elsewhere="this run's job summary",
     )
 
 
 def render_check(report: TriageReport, *, details_url: str | None = None) -> CheckOutput:
     """Title, summary and text of the check run on the head commit, and one annotation per failure."""
     title = plain(report.headline, CHECK_TITLE_LIMIT - 50, one_line=True)
-    summary = _render_fitting(_MD, "check_summary.md.j2", report, CHECK_LIMIT, details_url=details_url)
-    text = _render_fitting(_MD, "check_text.md.j2", report, CHECK_LIMIT, details_url=details_url)
+    where = "this run's job summary"
+    summary = _render_fitting(
+        _MD, "check_summary.md.j2", report, CHECK_LIMIT, details_url=details_url, elsewhere=where
+    )
+    text = _render_fitting(
+        _MD, "check_text.md.j2", report, CHECK_LIMIT, details_url=details_url, elsewhere=where
+    )
     return CheckOutput(title=title, summary=summary, text=text, annotations=annotations(report))
 
 
@@ -315,6 +326,7 @@ def render_step_summary(report: TriageReport, *, details_url: str | None = None)
         STEP_SUMMARY_LIMIT,
         size=lambda s: len(s.encode("utf-8")),
         details_url=details_url,
+        elsewhere="the job logs",
     )
 
 
