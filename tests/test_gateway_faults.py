@@ -354,3 +354,14 @@ def test_non_json_answer_to_a_post_is_ambiguous(fake_github, gateway):
     with pytest.raises(AmbiguousWrite):
         gateway.create_issue_comment(pr["number"], "report")
     assert len(fake_github.comments(pr["number"])) == 1
+
+
+def test_unusable_log_location_fails_at_once(fake_github, gateway, waits, run):
+    job = fake_github.add_job(run["id"], "standard", log=b"x")
+    fake_github.fail("GET", r"/logs$", 302, headers={"location": "http:///logs.txt"}, body=b"")
+    with pytest.raises(GatewayError, match="InvalidURL"):
+        gateway.job_log(job["id"], max_bytes=100)
+    assert waits == []
+    fake_github.fail("GET", r"/logs$", 302, headers={"location": "file:///etc/passwd"}, body=b"")
+    with pytest.raises(GatewayError, match="not HTTP"):
+        gateway.job_log(job["id"], max_bytes=100)

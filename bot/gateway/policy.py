@@ -143,9 +143,6 @@ class RetryPolicy:
                     exc.status, exc.headers, exc.body, now=self._wall(), attempt=number, jitter=self._jitter()
                 )
                 raise _Failed(decision, exc.status, exc) from exc
-            except ValueError as exc:  # JSON that does not parse, or MalformedAnswer
-                decision = decipher_transport(Transport.MALFORMED, attempt=number, jitter=self._jitter())
-                raise _Failed(decision, None, exc) from exc
             except requests.RequestException as exc:
                 kind = _transport_kind(exc)
                 if kind is None:
@@ -153,6 +150,10 @@ class RetryPolicy:
                 raise _Failed(
                     decipher_transport(kind, attempt=number, jitter=self._jitter()), None, exc
                 ) from exc
+            except ValueError as exc:  # JSON that does not parse, or MalformedAnswer (after
+                # RequestException: requests' InvalidURL is a ValueError too)
+                decision = decipher_transport(Transport.MALFORMED, attempt=number, jitter=self._jitter())
+                raise _Failed(decision, None, exc) from exc
 
         def retryable(exc: BaseException) -> bool:
             if not isinstance(exc, _Failed) or exc.decision.action is not Action.RETRY:
