@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.actions_env import ActionsEnv, print_untrusted, read_event
 from bot.errors import (
@@ -45,6 +47,10 @@ from bot.render import (
 from bot.render.sanitize import link, plain
 from bot.triage import FAILED_CONCLUSIONS, JobInput, PatchPolicy, TriageReport, check_conclusion, triage
 
+if TYPE_CHECKING:  # imported lazily at run time: PyGithub and sqlite cost start-up time offline
+    from bot.gateway.client import GitHubGateway
+    from bot.store.sqlite import HistoryStore
+
 COMMENT_MODES = ("always", "failures", "off")
 CHECK_MODES = ("on-push", "always", "off")
 DEFAULTS: dict[str, str] = {
@@ -60,7 +66,8 @@ DEFAULTS: dict[str, str] = {
     "dry-run": "false",
 }
 # Requests the publishing step may need after the analysis (PR lookup, comment list + write,
-# check-run list + create); kept back from the history sync so the report always gets out.
+# check-run list + create, patch files); kept back from the history sync so the report gets out.
+# One more is kept per 50 failures, for the annotation batches after the first.
 PUBLISH_RESERVE = 8
 
 
@@ -229,7 +236,7 @@ def _with_truncation(report: JobReport, max_bytes: int) -> JobReport:
     return dataclasses.replace(report, complete=False, problems=(*report.problems, note))
 
 
-def _read_failed_job(gateway: Any, job: JobInfo, max_bytes: int) -> JobInput:
+def _read_failed_job(gateway: GitHubGateway, job: JobInfo, max_bytes: int) -> JobInput:
     """Download and parse one failed job's log; an unavailable log becomes a state, not an error."""
     from bot.parse import parse_job_log
 
@@ -252,7 +259,7 @@ def _read_failed_job(gateway: Any, job: JobInfo, max_bytes: int) -> JobInput:
 class _ApiTree:
     """Upstream files for the patch writer, fetched through the API only when a patch is due."""
 
-    def __init__(self, gateway: Any, ref: str) -> None:
+    def __init__(self, gateway: GitHubGateway, ref: str) -> None:
         self._gateway = gateway
         self._ref = ref
         self._files: dict[str, str] = {}
@@ -273,7 +280,9 @@ class _ApiTree:
         return self._tests
 
 
-def _patcher(gateway: Any, registry: Registry, ref: str) -> Callable[[str, Sequence[str]], str | None]:
+def _patcher(
+    gateway: GitHubGateway, registry: Registry, ref: str
+) -> Callable[[str, Sequence[str]], str | None]:
     from bot.registry.patch import suggest_patch
 
     tree = _ApiTree(gateway, ref)
@@ -288,7 +297,7 @@ def _patcher(gateway: Any, registry: Registry, ref: str) -> Callable[[str, Seque
 
 
 def _rates_from(
-    store: Any, registry: Registry, before: datetime
+    store: HistoryStore, registry: Registry, before: datetime
 ) -> Callable[[str, str | None], FlakeRate | None]:
     """Rates strictly before the triaged run, so its own failure never counts as history."""
     until = before - timedelta(seconds=1)
@@ -301,7 +310,7 @@ def _rates_from(
 
 
 def _sync_history(
-    store: Any, env: ActionsEnv, repo: str, run: RunInfo, default_branch: str, budget: int
+    store: HistoryStore, env: ActionsEnv, repo: str, run: RunInfo, default_branch: str, budget: int
 ) -> str:
     """Bring the store up to date with the default branch's pushes; returns a line for the log."""
     from bot.gateway.client import GitHubGateway
@@ -383,7 +392,7 @@ def _judge(
     run: RunInfo,
     inputs: list[JobInput],
     registry: Registry,
-    gateway: Any,
+    gateway: GitHubGateway,
     default_branch: str,
 ) -> tuple[TriageReport, str]:
     """Triage with rates when a history store is configured and readable; without them otherwise."""
@@ -396,14 +405,16 @@ def _judge(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with HistoryStore(path) as store:
-            budget = settings.request_budget - gateway.requests_made - PUBLISH_RESERVE
+            failures = sum(len(i.report.failures) for i in inputs if i.report)
+            reserve = PUBLISH_RESERVE + failures // 50
+            budget = settings.request_budget - gateway.requests_made - reserve
             line = _sync_history(store, env, repo, run, default_branch, budget)
             rates = _rates_from(store, registry, run.created_at)
             report = triage(
                 run, inputs, registry, rates=rates, patch_policy=settings.patch_policy, patcher=patcher
             )
             return report, line
-    except (StoreError, OSError) as exc:
+    except (StoreError, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         _warn(env, f"history store {path} unusable, rates left out: {exc}")
         return triage(run, inputs, registry, patch_policy=settings.patch_policy, patcher=patcher), ""
@@ -411,8 +422,6 @@ def _judge(
 
 def _actions_run_url(env: ActionsEnv, repo: str) -> str | None:
     """The bot's own run page, whose summary holds the full report."""
-    import os
-
     run_id = os.environ.get("GITHUB_RUN_ID", "")
     return f"{env.server_url}/{repo}/actions/runs/{run_id}" if run_id.isdigit() else None
 
@@ -423,7 +432,7 @@ def _publish(
     repo: str,
     run: RunInfo,
     report: TriageReport,
-    gateway: Any,
+    gateway: GitHubGateway,
     default_branch: str,
 ) -> int:
     """Post the comment and the check run, then always the summary and outputs."""
