@@ -585,3 +585,38 @@ def test_every_exclude_patch_changes_exactly_one_test(repo: Path, registry: Regi
                     assert changed == {test}, (job, test, remove, result.diff)
                     assert excluded(new, test) is not remove
     assert all(outcomes.values()), outcomes
+
+
+ODD_DICT = """\
+flaky_tests_to_ignore = {
+    "a/one.py": ("isn't reliable \u2014 QEMU", ("darwin",)),  # keeps its comment
+    "a/two.py": ("r", None), "a/three.py": ("r", None),
+    "a/four.py": (
+        "split over lines",
+        ("darwin",),
+    ),
+}
+"""
+
+
+def test_ignore_edits_keep_what_upstream_wrote(registry: Registry, tmp_path: Path) -> None:
+    """Only the platforms change; reasons with quotes or non-ASCII text and comments stay as written."""
+    tree = MemoryTree({"tests/run-tests.py": ODD_DICT}, ["a/one.py", "a/two.py", "a/three.py", "a/four.py"])
+    widened = suggest_patch(tree, registry, test="a/one.py", jobs=["qemu_arm"])
+    assert changed_lines(widened.diff or "")[1] == (
+        '+    "a/one.py": ("isn\'t reliable \u2014 QEMU", None),  # keeps its comment'
+    )
+    repo = tmp_path / "odd"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tests/run-tests.py").write_text(ODD_DICT)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    apply(repo, widened.diff or "")
+    with pytest.raises(PatchRefused, match="does not have a line of its own"):
+        suggest_patch(tree, registry, test="a/two.py", jobs=["qemu_arm", "macos"], remove=True)
+    narrowed = suggest_patch(tree, registry, test="a/three.py", jobs=["qemu_arm"], remove=True)
+    assert (
+        changed_lines(narrowed.diff or "")[1]
+        == '+    "a/two.py": ("r", None), "a/three.py": ("r", ("darwin",)),'
+    )
+    with pytest.raises(PatchRefused, match="span lines"):
+        suggest_patch(tree, registry, test="a/four.py", jobs=["qemu_arm"])

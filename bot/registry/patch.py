@@ -160,15 +160,14 @@ def _universe(registry: Registry) -> set[str]:
     return {spec.os for spec in registry.jobs.values() if spec.os != "unknown"}
 
 
-def _single_line_item(lines: list[str], item: IgnoreItem, test: str) -> str:
-    """The entry's line, if the entry is written on one line on its own (so it can be rewritten)."""
-    line = lines[item.line - 1]
-    if not re.match(r"\s*([\"'])" + re.escape(test) + r"\1\s*:\s*\(.*\)\s*,?\s*(#.*)?$", line):
+def _own_line(item: IgnoreItem) -> int:
+    """The entry's line, if deleting that line removes exactly this entry."""
+    if not item.alone:
         raise PatchRefused(
-            f"{RUN_TESTS}:{item.line}: the entry for {test} is not written on one line of its own; "
+            f"{RUN_TESTS}:{item.line}: the entry for {item.test} does not have a line of its own; "
             "edit it by hand"
         )
-    return line
+    return item.line
 
 
 def _ignore_patch(
@@ -187,7 +186,7 @@ def _ignore_patch(
     if remove:
         if existing is None:
             return PatchResult(None, f"{test} is not in {IGNORE_DICT}; nothing to remove.", False)
-        line = _single_line_item(lines, existing, test)
+        line = lines[existing.line - 1]
         covered = set(existing.platforms) if existing.platforms is not None else _universe(registry)
         remaining = covered - oses
         if remaining == covered:
@@ -201,7 +200,7 @@ def _ignore_patch(
             kept = ", ".join(sorted(remaining))
             message = f"Narrow {test} in {IGNORE_DICT} to {kept} (no longer ignored on {where})."
         else:
-            edits.delete.add(existing.line)
+            edits.delete.add(_own_line(existing))
             message = f"Remove {test} from {IGNORE_DICT}."
     else:
         wanted = registry.platforms_for_jobs(jobs)
@@ -213,7 +212,7 @@ def _ignore_patch(
                     "patch needed.",
                     False,
                 )
-            line = _single_line_item(lines, existing, test)
+            line = lines[existing.line - 1]
             widened: tuple[str, ...] | None = None
             if wanted is not None and existing.platforms is not None:
                 union = set(existing.platforms) | set(wanted)
@@ -245,12 +244,13 @@ def _dict_style(lines: list[str], found: IgnoreDict) -> tuple[str, str]:
 
 
 def _rewrite_platforms(line: str, item: IgnoreItem, platforms: tuple[str, ...] | None, quote: str) -> str:
-    indent = line[: len(line) - len(line.lstrip())]
-    if not _REASON_RE.match(item.reason):
+    """The same line with only the platforms replaced, so the reason and layout stay as written."""
+    if item.platforms_at is None:
         raise PatchRefused(
-            f"{RUN_TESTS}:{item.line}: the existing reason cannot be rewritten safely; edit it by hand"
+            f"{RUN_TESTS}:{item.line}: the platforms of {item.test} span lines; edit it by hand"
         )
-    return _entry_line(indent, quote, item.test, item.reason, platforms)
+    start, end = item.platforms_at
+    return line[:start] + _platforms_text(platforms, quote) + line[end:]
 
 
 def _check_ignore(after: str, test: str, oses: set[str], remove: bool, registry: Registry) -> None:

@@ -8,7 +8,8 @@ a plain literal is refused, because guessing at computed values could register t
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from bot.errors import InputError
 
@@ -21,6 +22,8 @@ class IgnoreItem:
     reason: str
     platforms: tuple[str, ...] | None
     line: int  # 1-based line of the key
+    alone: bool = True  # the whole entry is on its line and nothing else is (so the line can go)
+    platforms_at: tuple[int, int] | None = None  # character columns of the platforms on `line`
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,20 @@ def read_ignore_dict(text: str, path: str = "tests/run-tests.py") -> IgnoreDict 
         value = node.value
         if not isinstance(value, ast.Dict):
             raise InputError(f"{path}:{node.lineno}: {IGNORE_DICT} is not a dict literal")
-        items = []
-        for key, item in zip(value.keys, value.values, strict=True):
-            items.append(_item(key, item, path))
+        lines = text.splitlines()
+        items = [_item(key, item, path, lines) for key, item in zip(value.keys, value.values, strict=True)]
+        shared = {line for line, count in Counter(i.line for i in items).items() if count > 1}
+        items = [replace(i, alone=False) if i.line in shared else i for i in items]
         return IgnoreDict(tuple(items), node.lineno, value.end_lineno or node.lineno)
     return None
 
 
-def _item(key: ast.expr | None, value: ast.expr, path: str) -> IgnoreItem:
+def _column(line: str, byte_offset: int) -> int:
+    """ast columns count UTF-8 bytes; edits need characters."""
+    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", errors="replace"))
+
+
+def _item(key: ast.expr | None, value: ast.expr, path: str, lines: list[str]) -> IgnoreItem:
     line = value.lineno if key is None else key.lineno
     if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
         raise InputError(f"{path}:{line}: a {IGNORE_DICT} key is not a string literal")
@@ -74,4 +83,12 @@ def _item(key: ast.expr | None, value: ast.expr, path: str) -> IgnoreItem:
         platforms = tuple(e.value for e in platforms_node.elts if isinstance(e, ast.Constant))
     else:
         raise InputError(f"{path}:{line}: the platforms for {key.value!r} are not None or a tuple of strings")
-    return IgnoreItem(key.value, reason_node.value, platforms, line)
+    alone = key.lineno == value.end_lineno
+    at = None
+    if (
+        platforms_node.lineno == platforms_node.end_lineno == line
+        and platforms_node.end_col_offset is not None
+    ):
+        text = lines[line - 1]
+        at = (_column(text, platforms_node.col_offset), _column(text, platforms_node.end_col_offset))
+    return IgnoreItem(key.value, reason_node.value, platforms, line, alone, at)
