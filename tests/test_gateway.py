@@ -267,16 +267,17 @@ def test_check_run_list_and_update(fake_github, gateway):
         text="",
         annotations=[annotation(1)],
     )
-    other = GitHubGateway(fake_github.repo, token=TOKEN, api_url=fake_github.api_url)
-    [found] = other.list_check_runs(sha, "flake-bot")
-    assert (found.id, found.external_id, found.annotations_count) == (created.id, "7-1", 1)
-    updated = other.update_check_run(found.id, conclusion="failure", annotations=[annotation(2, "failure")])
+    assert "details_url" not in fake_github.requests_to("POST", "/check-runs")[0].json
+    with GitHubGateway(fake_github.repo, token=TOKEN, api_url=fake_github.api_url) as other:
+        [found] = other.list_check_runs(sha, "flake-bot")
+        assert (found.id, found.external_id, found.annotations_count) == (created.id, "7-1", 1)
+        updated = other.update_check_run(
+            found.id, conclusion="failure", annotations=[annotation(2, "failure")]
+        )
     assert updated.conclusion == "failure"
     assert updated.annotations_count == 2
     patch = fake_github.requests_to("PATCH", "/check-runs/")[-1]
     assert patch.json["output"]["title"] == "t"  # carried over: GitHub requires it with any output
-    assert "details_url" not in fake_github.requests_to("POST", "/check-runs")[0].json
-    other.close()
 
 
 def test_update_check_run_of_unseen_check_reads_its_output_first(fake_github, gateway):

@@ -28,6 +28,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import requests
@@ -126,6 +127,14 @@ class GitHubGateway:
     def close(self) -> None:
         self._blob_session.close()
         self._github.close()
+
+    def __enter__(self) -> GitHubGateway:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ plumbing
 
