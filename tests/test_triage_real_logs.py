@@ -181,6 +181,9 @@ def test_flaky_test_with_history_gets_a_patch(registry: Registry) -> None:
     assert '+    "micropython/const.py": (' in patch.patch
     comment = analyse(render_comment(report))
     assert any('"micropython/const.py": (' in code for code in comment.code)
+    assert "in : failed 12 times in the last 900 executions (1.3%, 95% CI 0.8–2.3%)" in visible(
+        "".join(comment.prose)
+    )
     assert "failed 12 times in the last 900 executions of this job (1.3%, 95% CI 0.8–2.3%)" in visible(
         "".join(comment.prose)
     )

@@ -113,11 +113,12 @@ def _pct(value: float) -> str:
     return f"{percent:.1g}"
 
 
-def rate_text(rate: FlakeRate, scope: str) -> str:
+def rate_text(rate: FlakeRate, scope: str = "") -> str:
     """E.g. "failed 9 times in the last 1,150 executions of this job (0.8%, 95% CI 0.4–1.5%)"."""
     times = "once" if rate.events == 1 else f"{rate.events:,} times"
+    where = f" {scope}" if scope else ""
     text = (
-        f"failed {times} in the last {rate.executions:,} executions {scope} "
+        f"failed {times} in the last {rate.executions:,} executions{where} "
         f"({_pct(rate.rate)}%, 95% CI {_pct(rate.low)}–{_pct(rate.high)}%)"
     )
     if rate.last_seen is not None:
@@ -168,6 +169,7 @@ def _environment(
         Kind=Kind,
         JobState=JobState,
         history=_history,
+        rate_text=rate_text,
         problem_words=PROBLEM_WORDS,
         version=__version__,
     )
