@@ -24,6 +24,14 @@ _FLAKY_RE = re.compile(r"\b(flaky|flakiness|unreliable|spurious|intermittent(ly)
 _END_OF_COMMAND = ")|;&<>"
 
 
+def path_stem(pattern: str) -> str:
+    """A test path or pattern without its `.py` (escaped or not): how bullets and groups name tests."""
+    for suffix in (r"\.py", ".py"):
+        if pattern.endswith(suffix):
+            return pattern[: -len(suffix)]
+    return pattern
+
+
 def says_flaky(reason: str) -> bool:
     """Whether a reason calls the test flaky (as opposed to slow, broken or unsupported)."""
     return _FLAKY_RE.search(reason) is not None

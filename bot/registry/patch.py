@@ -24,13 +24,14 @@ from bot.registry.ci_sh import (
     excluded,
     expand,
     line_filters,
+    path_stem,
     read_ci_sh,
     split_alternatives,
 )
 from bot.registry.model import Registry
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
-from bot.registry.sync import CI_SH, RUN_TESTS, _name
+from bot.registry.sync import CI_SH, RUN_TESTS
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
@@ -455,7 +456,7 @@ def _remove_exclusion(line: str, invocation: Invocation, test: str, function: st
 def _edit_bullets(
     edits: _Edits, function: ShellFunction, test: str, reason: str | None, remove: bool
 ) -> None:
-    mine = [b for b in function.bullets if _name(b.path) == _name(test)]
+    mine = [b for b in function.bullets if path_stem(b.path) == path_stem(test)]
     indent = function.body_indent
     if remove:
         for bullet in mine:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from bot.registry.ci_sh import Bullet, CiScript, expand, read_ci_sh, says_flaky
+from bot.registry.ci_sh import Bullet, CiScript, expand, path_stem, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.source import SourceTree
@@ -33,19 +33,12 @@ class Upstream:
     script: CiScript
 
 
-def _name(pattern: str) -> str:
-    for suffix in (r"\.py", ".py"):
-        if pattern.endswith(suffix):
-            return pattern[: -len(suffix)]
-    return pattern
-
-
 def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
     """The `# - path reason` bullet that explains one alternative of an --exclude regex."""
-    name = _name(pattern)
+    name = path_stem(pattern)
     bullets = list(bullets)
     for bullet in bullets:
-        path = _name(bullet.path)
+        path = path_stem(bullet.path)
         if path == name or path.endswith("/" + name) or name.endswith("/" + path):
             return bullet
     word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
