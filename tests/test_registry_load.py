@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from test_registry_sync import make_checkout
@@ -177,3 +179,79 @@ def test_schema_describes_the_same_format() -> None:
     assert set(schema["$defs"]["job"]["properties"]) == set(JOB_KEYS)
     assert schema["$defs"]["entry"]["properties"]["mechanism"]["enum"] == [m.value for m in Mechanism]
     assert schema["$defs"]["job"]["properties"]["os"]["enum"] == list(RUNNER_OSES)
+
+
+def _schema_errors(value: object, schema: dict, root: dict, where: str = "$") -> list[str]:
+    """The subset of JSON Schema 2020-12 that registry.schema.json uses (no new test dependency)."""
+    if "$ref" in schema:
+        return _schema_errors(value, root["$defs"][schema["$ref"].rsplit("/", 1)[1]], root, where)
+    errors: list[str] = []
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+    if "type" in schema:
+        allowed = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(isinstance(value, kinds[k]) for k in allowed):
+            return [f"{where}: not {allowed}"]
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{where}: not {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: not one of {schema['enum']}")
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{where}: does not match {schema['pattern']}")
+        if len(value) < schema.get("minLength", 0):
+            errors.append(f"{where}: too short")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{where}: too few items")
+        if schema.get("uniqueItems") and len({json.dumps(v) for v in value}) != len(value):
+            errors.append(f"{where}: repeated items")
+        for index, item in enumerate(value):
+            errors += _schema_errors(item, schema.get("items", {}), root, f"{where}[{index}]")
+    if isinstance(value, dict):
+        errors += [f"{where}: missing {key}" for key in schema.get("required", []) if key not in value]
+        for key, item in value.items():
+            if key in schema.get("properties", {}):
+                errors += _schema_errors(item, schema["properties"][key], root, f"{where}.{key}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unknown key {key}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errors += _schema_errors(item, schema["additionalProperties"], root, f"{where}.{key}")
+    if "oneOf" in schema and sum(not _schema_errors(value, s, root, where) for s in schema["oneOf"]) != 1:
+        errors.append(f"{where}: not exactly one of oneOf")
+    if "not" in schema and not _schema_errors(value, schema["not"], root, where):
+        errors.append(f"{where}: matches a forbidden shape")
+    for part in schema.get("allOf", []):
+        if "if" in part and not _schema_errors(value, part["if"], root, where):
+            errors += _schema_errors(value, part["then"], root, where)
+    return errors
+
+
+def _as_json(text: str) -> object:
+    return json.loads(json.dumps(yaml.safe_load(text), default=str))
+
+
+SCHEMA = json.loads((bundled_registry_path().parent / "registry.schema.json").read_text())
+
+
+def test_bundled_and_example_registries_satisfy_the_schema() -> None:
+    assert _schema_errors(_as_json(bundled_registry_path().read_text()), SCHEMA, SCHEMA) == []
+    assert _schema_errors(_as_json(GOOD), SCHEMA, SCHEMA) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("    reason: is flaky\n", "    reasons: is flaky\n"),
+        ("    os: darwin\n", "    os: macos\n"),
+        ("    mechanism: ignore\n", "    mechanism: ignored\n"),
+        ("    since: 2025-08-28\n", "    since: 28/08/2025\n"),
+        ("    functions: [ci_unix_macos_run_tests]\n    reason", "    reason"),
+        ("    platforms: null\n", "    functions: [ci_x]\n"),
+        ("version: 1\n", "version: 2\n"),
+    ],
+)
+def test_schema_rejects_what_the_loader_rejects(old: str, new: str) -> None:
+    bad = GOOD.replace(old, new, 1)
+    assert _schema_errors(_as_json(bad), SCHEMA, SCHEMA)
+    with pytest.raises(RegistryError):
+        parse_registry(bad)
