@@ -188,7 +188,9 @@ def test_hostile_names_stay_one_bounded_line_in_explanations() -> None:
 
 
 def test_bundled_symptoms_flag_a_new_way_of_failing() -> None:
-    usual = BUNDLED.match("standard", "thread/stress_recurse.py", symptom="CRASH with no output", ignored=True)
+    usual = BUNDLED.match(
+        "standard", "thread/stress_recurse.py", symptom="CRASH with no output", ignored=True
+    )
     assert usual.verdict is Verdict.KNOWN_FLAKE and not usual.symptom_mismatch
     odd = BUNDLED.match("standard", "thread/stress_recurse.py", symptom='expected "1" got "2"', ignored=True)
     assert odd.verdict is Verdict.KNOWN_FLAKE and odd.symptom_mismatch
