@@ -77,33 +77,26 @@ def exit_code(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def clean(raw: bytes) -> tuple[str, bool]:
-    """Decode one raw line: strip the timestamp, CR and ANSI codes; say if it had a timestamp."""
-    stamped = False
-    if len(raw) >= 20 and raw[4] == 0x2D and raw[10] == 0x54:  # "YYYY-" ... "T": cheap pre-check
-        match = _TIMESTAMP.match(raw)
-        if match:
-            raw = raw[match.end() :]
-            stamped = True
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    text = raw.decode("utf-8", "replace")
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    return text, stamped
-
-
 class LogReader:
-    """Push parser from job-log bytes to ``LogLine`` events (see the module docstring)."""
+    """Push parser from job-log bytes to ``LogLine`` events (see the module docstring).
+
+    The lines delivered do not depend on how the input is sliced: a line longer than
+    MAX_LINE_BYTES is judged (marker or not) on all of its bytes and delivered cut, whether it
+    arrived in one chunk or a thousand; the context line before a marker line is delivered
+    even when it ended a previous chunk.
+    """
 
     def __init__(self, sink: LineSink) -> None:
         self._sink = sink
         self._pending = b""  # an incomplete last line, at most MAX_LINE_BYTES long
-        self._discarding = False  # inside an over-long line, dropping bytes up to its newline
+        self._long: bytes | None = None  # first MAX_LINE_BYTES of an over-long line being dropped
+        self._long_hit = False  # that line contains a marker (or every line matters)
+        self._long_tail = b""  # its last bytes, so a marker split between chunks is still seen
+        self._carry: tuple[bytes, int, bool] | None = None  # last skipped line, number, was cut
         self._started = False  # BOM check done
         self._in_header = False  # between ``##[group]Run`` and its ``##[endgroup]``
         self._header_lines = 0
-        self.lines = 0  # lines seen so far (delivered or skipped)
+        self.lines = 0  # lines consumed so far (delivered or skipped)
         self.bytes = 0
         self.timestamped = False  # at least one line carried a job-log timestamp
         self.ended_mid_line = False  # the input did not end with a newline
@@ -122,21 +115,27 @@ class LogReader:
             self._started = True
             if data.startswith(BOM):
                 data = data[len(BOM) :]
-        if self._discarding:
+        start = 0
+        if self._long is not None:
             newline = data.find(b"\n")
+            self._watch_long(data if newline < 0 else data[:newline])
             if newline < 0:
                 return
-            self._discarding = False  # the cut line was counted when it was delivered
-            data = data[newline + 1 :]
-        last = data.rfind(b"\n")
+            self._end_long()
+            start = newline + 1
+        last = data.rfind(b"\n", start)
         if last < 0:
-            self._pending += data
+            self._pending += data[start:]
             self._cap_pending()
             return
-        buf = self._pending + data[: last + 1] if self._pending else data[: last + 1]
+        if self._pending:  # finish the line begun in an earlier chunk, without copying this one
+            first = data.find(b"\n", start) + 1
+            head, self._pending = self._pending + data[start:first], b""
+            self._scan(head, 0, len(head))
+            start = first
+        self._scan(data, start, last + 1)
         self._pending = data[last + 1 :]
         self._cap_pending()
-        self._scan(buf)
 
     def close(self) -> None:
         """Deliver a final line that had no newline (a log cut off mid-line)."""
@@ -144,65 +143,101 @@ class LogReader:
             self._started = True
             if self._pending.startswith(BOM):
                 self._pending = self._pending[len(BOM) :]
-        if self._pending:
+        if self._long is not None:
             self.ended_mid_line = True
-            self._deliver(self._pending, truncated=False)
+            self._end_long()
+        elif self._pending:
+            self.ended_mid_line = True
+            last = self._pending + b"\n"
             self._pending = b""
-        elif self._discarding:
-            self.ended_mid_line = True
+            self._scan(last, 0, len(last))
+
+    def _hit(self, data: bytes) -> bool:
+        markers = self._sink.skip_markers
+        return not markers or any(marker in data for marker in markers)
 
     def _cap_pending(self) -> None:
         if len(self._pending) > MAX_LINE_BYTES:
-            self._deliver(self._pending[:MAX_LINE_BYTES], truncated=True)
+            self._long = self._pending[:MAX_LINE_BYTES]
+            self._long_hit = self._hit(self._pending)
+            self._long_tail = self._pending[-64:]
             self._pending = b""
-            self._discarding = True
 
-    def _scan(self, buf: bytes) -> None:
-        """Deliver the complete lines of ``buf``, jumping over runs of unimportant lines."""
-        pos = 0
-        end = len(buf)
-        next_at: dict[bytes, int] = {}  # marker -> next occurrence at or after pos (or end)
-        prev_start = -1  # start of the line before pos, if it was skipped (context line)
+    def _watch_long(self, data: bytes) -> None:
+        if not self._long_hit:
+            self._long_hit = self._hit(self._long_tail + data)
+        self._long_tail = (self._long_tail + data[-64:])[-64:]
+
+    def _end_long(self) -> None:
+        assert self._long is not None
+        head, self._long = self._long, None
+        if self._long_hit:
+            if self._carry is not None:
+                self._deliver(*self._carry)
+            self._deliver(head, self.lines + 1, True)
+        else:
+            self._carry = (head, self.lines + 1, True)
+            self.lines += 1
+
+    def _skip(self, buf: bytes, pos: int, end: int) -> None:
+        """Count the lines in buf[pos:end] (end is a line start) and keep the last as context."""
+        before = buf.rfind(b"\n", pos, end - 1)
+        count = buf.count(b"\n", pos, end)
+        self._carry = (buf[before + 1 if before >= 0 else pos : end - 1], self.lines + count, False)
+        self.lines += count
+
+    def _scan(self, buf: bytes, pos: int, end: int) -> None:
+        """Deliver the complete lines of ``buf[pos:end]``, jumping over unimportant ones."""
+        markers: tuple[bytes, ...] | None = None
+        positions: list[int] = []  # next occurrence of each marker at or after pos (or end)
         while pos < end:
-            markers = self._sink.skip_markers
-            if markers:
+            current = self._sink.skip_markers
+            if current:
+                if current is not markers:
+                    markers, positions = current, [-1] * len(current)
                 hit = end
-                for marker in markers:
-                    at = next_at.get(marker, -1)
+                for i, at in enumerate(positions):
                     if at < pos:
-                        at = buf.find(marker, pos, end)
-                        at = end if at < 0 else at
-                        next_at[marker] = at
-                    hit = min(hit, at)
+                        at = buf.find(current[i], pos, end)
+                        positions[i] = at = end if at < 0 else at
+                    if at < hit:
+                        hit = at
                 if hit >= end:
-                    self.lines += buf.count(b"\n", pos, end)
+                    self._skip(buf, pos, end)
                     return
                 start = buf.rfind(b"\n", pos, hit) + 1
                 if start > pos:
-                    before = buf.rfind(b"\n", pos, start - 1)
-                    context = before + 1 if before >= 0 else pos
-                    self.lines += buf.count(b"\n", pos, context)
-                    prev_start, pos = context, start
-                if prev_start >= 0:
-                    self._deliver(buf[prev_start : pos - 1], truncated=False)
-                    prev_start = -1
+                    self._skip(buf, pos, start)
+                    pos = start
+                if self._carry is not None:
+                    self._deliver(*self._carry)
                     continue  # the sink may have changed its markers
+            self._carry = None
             newline = buf.find(b"\n", pos)
-            raw = buf[pos:newline]
-            if len(raw) > MAX_LINE_BYTES:
-                self._deliver(raw[:MAX_LINE_BYTES], truncated=True)
-            else:
-                self._deliver(raw, truncated=False)
+            self._deliver(buf[pos:newline], self.lines + 1, False)
             pos = newline + 1
 
-    def _deliver(self, raw: bytes, *, truncated: bool) -> None:
-        self.lines += 1
-        if truncated:
+    def _deliver(self, raw: bytes, number: int, cut: bool) -> None:
+        """Clean one raw line (timestamp, CR, ANSI; lenient UTF-8) and push it to the sink."""
+        self._carry = None
+        if number > self.lines:
+            self.lines = number
+        if len(raw) > MAX_LINE_BYTES:
+            raw, cut = raw[:MAX_LINE_BYTES], True
+        if cut:
             self.truncated_lines += 1
-        text, stamped = clean(raw)
-        self.timestamped = self.timestamped or stamped
+        if len(raw) >= 20 and raw[10] == 0x54 and raw[4] == 0x2D:  # "YYYY-" ... "T": cheap pre-check
+            match = _TIMESTAMP.match(raw)
+            if match:
+                raw = raw[match.end() :]
+                self.timestamped = True
+        if raw[-1:] == b"\r":
+            raw = raw[:-1]
+        text = raw.decode("utf-8", "replace")
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
         kind = LineKind.TEXT
-        if text.startswith("##["):
+        if text[:3] == "##[":
             if text.startswith("##[group]Run "):
                 kind, text = LineKind.STEP, text[len("##[group]") :]
                 self._in_header, self._header_lines = True, 0
@@ -218,4 +253,4 @@ class LogReader:
                 self._in_header = False
             else:
                 kind = LineKind.HEADER
-        self._sink.line(LogLine(self.lines, text, kind, truncated))
+        self._sink.line(LogLine(number, text, kind, cut))

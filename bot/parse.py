@@ -50,6 +50,7 @@ _BUILD_ERROR = re.compile(
     r"(?:\S+?:\d+(?::\d+)?: (?:fatal )?error: .*|.*undefined reference to .*|collect2: error: .*"
     r"|/usr/bin/ld: .*|.*\*\*\* No rule to make target .*)"
 )
+_BUILD_HINTS = ("error", "undefined", "ld: ", "No rule")  # substrings every _BUILD_ERROR line has
 _MERGE_DIFF = re.compile(r"\d+(?:,\d+)?[acd]\d+(?:,\d+)?")
 _CANCELLED = ("The operation was canceled", "The operation was cancelled",
               "The runner has received a shutdown", "has exceeded the maximum execution time")
@@ -106,17 +107,18 @@ class JobParser:
 
     def line(self, line: LogLine) -> None:
         self.last_line = line.number
-        if line.kind is LineKind.STEP:
+        kind = line.kind
+        if kind is LineKind.TEXT:
+            self._text(line)
+        elif kind is LineKind.STEP:
             self._end_step()
             self._start_step(line)
-        elif line.kind is LineKind.HEADER:
+        elif kind is LineKind.HEADER:
             lowered = line.text.lower()
             self.step.natmod_hint |= "natmod" in lowered or "native_mpy" in lowered
             self.step.merge_hint |= "mpy_merge" in lowered
-        elif line.kind is LineKind.ERROR:
+        elif kind is LineKind.ERROR:
             self._error(line)
-        elif line.kind is LineKind.TEXT:
-            self._text(line)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -174,9 +176,10 @@ class JobParser:
         if line.truncated:
             self._problem(ProblemKind.TRUNCATED, f"line longer than {MAX_LINE_BYTES} bytes was cut",
                           line.number, incomplete=True)
-        if self.step.print_failures:
+        step = self.step
+        if step.print_failures:
             self.print_failures.feed(line)
-            self.print_failures_step = self.step.label
+            self.print_failures_step = step.label
             return
         if self.invocation is not None:
             if self.invocation.feed(line):
@@ -200,18 +203,21 @@ class JobParser:
             self.print_failures.feed(line)
             self.print_failures_step = self.step.label
             return
-        echo = _MAKE_ECHO.fullmatch(text)
+        # cheap prefix checks first: in a build step every line comes through here
+        echo = _MAKE_ECHO.fullmatch(text) if text.startswith("cd ") else None
         if echo:
             self.pending_pass = test_pass(echo.group(1))
             return
-        make_error = _MAKE_ERROR.match(text)
+        make_error = _MAKE_ERROR.match(text) if text.startswith("make") else None
         if make_error:
             self._make_error(make_error.group(1).strip(), line.number)
             return
-        if self.step.build_error is None and _BUILD_ERROR.fullmatch(text):
+        if (self.step.build_error is None and any(hint in text for hint in _BUILD_HINTS)
+                and _BUILD_ERROR.fullmatch(text)):
             self.step.build_error = (message(text), line.number)
             return
-        self._merge_diff(line)
+        if text[:1].isdigit() or text.startswith(("< ", "> ")):
+            self._merge_diff(line)
 
     def _make_error(self, target: str, number: int) -> None:
         if self.step.make_error is None:

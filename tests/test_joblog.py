@@ -120,3 +120,14 @@ def test_any_slicing_gives_the_same_lines() -> None:
     for size in (1, 7, 4093):
         sliced, _ = read(*(log[i : i + size] for i in range(0, len(log), size)))
         assert sliced == whole
+
+
+def test_over_long_lines_are_judged_whole_whatever_the_slicing() -> None:
+    long_hit, long_plain = b"z" * (MAX_LINE_BYTES + 10) + b"FAIL", b"q" * (MAX_LINE_BYTES + 5)
+    data = b"platform=x\n" + long_hit + b"\n" + long_plain + b"\nFAIL  a.py \n"
+    whole, _ = read(data, markers=(b"FAIL",))
+    # line 1 comes along as the context of line 2; line 3 as the context of line 4
+    assert [(ln.number, ln.truncated) for ln in whole] == [(1, False), (2, True), (3, True), (4, False)]
+    for size in (1000, 4096, 70001):
+        sliced, _ = read(*(data[i : i + size] for i in range(0, len(data), size)), markers=(b"FAIL",))
+        assert sliced == whole

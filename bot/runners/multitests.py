@@ -19,6 +19,9 @@ from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Fo
 from bot.runners.diff import DiffReader
 
 TEST_LINE = re.compile(r"(\S+\.py) on (\S+): ?(.*)")
+# Between failures only these lines matter (see bot.joblog): a failure ("F") or a diff glued to
+# a test line, the raw sections and job-log markers ("#"), the summary, or the next runner ("=").
+PER_TEST_MARKERS = (b"F", b"--- ", b"#", b"tests performed", b"=")
 
 
 class MultitestsParser(RunnerParser):
@@ -32,6 +35,12 @@ class MultitestsParser(RunnerParser):
         self._truth_seen = False
         self._summary_line: int | None = None
         self._failed: list[tuple[str, int]] = []
+
+    @property
+    def skip_markers(self) -> tuple[bytes, ...] | None:
+        if self._diff is not None or self._raw or self._summary_line is not None:
+            return None
+        return PER_TEST_MARKERS
 
     def _fail(self, test: str, line: int) -> Found:
         found = self._tests.get(test)

@@ -16,7 +16,10 @@ from bot.records import Outcome, Runner
 from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
 
 HEADER = re.compile(r"N=\d+ M=\d+ n_average=\d+")
+_ANY_RESULT = re.compile(r"\S+\.py: ")
 _RESULT = re.compile(r"(\S+\.py): (FAIL|CRASH)\b:? ?(.*)")
+# Between failures only these lines matter (see bot.joblog).
+PER_TEST_MARKERS = (b"F", b"CRASH", b"tests performed", b"#")
 
 
 class PerfbenchParser(RunnerParser):
@@ -26,6 +29,10 @@ class PerfbenchParser(RunnerParser):
         self._header_seen = False
         self._tests: dict[str, Found] = {}
         self._summary_line: int | None = None
+
+    @property
+    def skip_markers(self) -> tuple[bytes, ...] | None:
+        return PER_TEST_MARKERS if self._header_seen and self._summary_line is None else None
 
     def _add(self, test: str, line: int) -> Found:
         found = self._tests.get(test)
@@ -63,7 +70,7 @@ class PerfbenchParser(RunnerParser):
                 found.symptom = symptom.finish(f"FAIL {symptom.normalize(result.group(3))}".strip())
             found.diff = symptom.bound_diff([text])
             return True
-        return bool(re.match(r"\S+\.py: ", text)) or not text.strip()
+        return bool(_ANY_RESULT.match(text)) or not text.strip()
 
     def finish(self) -> Result:
         return Result(Runner.PERFBENCH, failures=list(self._tests.values()),
