@@ -189,6 +189,9 @@ class JobParser:
 
     def _idle(self, line: LogLine) -> None:
         text = line.text
+        if self.job is None and not self.steps and text.startswith("Complete job name: "):
+            self.job = symptom.bound(symptom.normalize(text[len("Complete job name: ") :]), MAX_TEST_CHARS)
+            return
         runner = starting_runner(text)
         if runner is Runner.RUN_TESTS:
             self.invocation = RunTestsParser(self.pending_pass, natmod_hint=self.step.natmod_hint)

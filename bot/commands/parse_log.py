@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("path", metavar="PATH",
                         help="the job log; '-' reads standard input, a '.gz' file is decompressed")
-    parser.add_argument("--job", metavar="NAME", help="job name to put in the report (e.g. coverage)")
+    parser.add_argument("--job", metavar="NAME",
+                        help="job name to put in the report (default: the name the log gives, if any)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as one JSON object (schema: docs/parse-log.md)")
     parser.add_argument("--diff", action="store_true",
@@ -63,10 +64,11 @@ def render_text(report: JobReport, *, diffs: bool = False) -> str:
         where = failure.runner.value + (f", {failure.test_pass.value}" if failure.test_pass else "")
         line = f"line {failure.line}" if failure.line else "line ?"
         out.append(f"  {status:<8} {escape(failure.test)}  [{where}]  {line}")
-        if failure.ignored:
-            out.append(f"           ({failure.outcome.value})")
-        if failure.symptom:
-            out.append(f"           {escape(failure.symptom)}")
+        detail = escape(failure.symptom)
+        if failure.ignored:  # the status column says "ignored", so say how it failed here
+            detail = f"{failure.outcome.value}: {detail}" if detail else failure.outcome.value
+        if detail:
+            out.append(f"           {detail}")
         if diffs and failure.diff:
             out.extend(f"           | {escape(d)}" for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
     out.append(f"problems: {len(report.problems)}")
