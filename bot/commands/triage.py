@@ -15,12 +15,14 @@ event, a missing permission), with a one-line reason.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -179,7 +181,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--date",
         type=_day,
-        help="offline: day the job ran, YYYY-MM-DD, for the registry in force then (default: today)",
+        help="offline: day the job ran, YYYY-MM-DD, for the registry in force then "
+        "(default: the log's first timestamp, else today)",
     )
     parser.add_argument(
         "--registry", help="registry file (default: input `registry`, else the bundled one)", metavar="FILE"
@@ -545,14 +548,37 @@ def _summary_and_outputs(
 # ---------------------------------------------------------------------------- offline
 
 
+class _FirstDay:
+    """The day of a job log's first timestamp, read as the log streams past.
+
+    A saved log is usually triaged long after it ran, and the registry in force then is what
+    matters (the upstream lists changed on 2026-03-11), so the log's own date beats today's.
+    """
+
+    _STAMP = re.compile(rb"^(?:\xef\xbb\xbf)?(\d{4}-\d\d-\d\d)T\d\d:\d\d:\d\d", re.M)
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+
+    def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for index, chunk in enumerate(chunks):
+            if self.day is None and index < 4:
+                match = self._STAMP.search(chunk)
+                if match:
+                    with contextlib.suppress(ValueError):
+                        self.day = date.fromisoformat(match.group(1).decode())
+            yield chunk
+
+
 def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.parse import open_log, parse_job_log
 
     registry = load_registry(args.registry or env.input("registry") or None)
-    day = args.date or datetime.now(UTC).date()
-    created = datetime.combine(day, time(12, 0), tzinfo=UTC)
+    seen = _FirstDay()
     with open_log(args.log) as chunks:
-        job_report = parse_job_log(chunks, job=args.job)
+        job_report = parse_job_log(seen.watch(chunks), job=args.job)
+    day = args.date or seen.day or datetime.now(UTC).date()
+    created = datetime.combine(day, time(12, 0), tzinfo=UTC)
     failed = bool(job_report.failed_step) or any(not f.ignored for f in job_report.failures)
     run_info = RunInfo(
         id=0,

@@ -1,0 +1,63 @@
+"""`flake-bot triage --log FILE --job NAME`: the action's analysis for one saved log, offline."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from logfmt import Step, job_log, real_log
+
+from bot.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "logs"
+
+
+def thread_gc1_log(start: datetime) -> bytes:
+    main_step = real_log("21-v1.25.0-standard-thread-dir-FAILING.log")
+    failures = real_log("21b-v1.25.0-thread-print-failures-ci-buffered.log")
+    return job_log(
+        [
+            Step("tools/ci.sh unix_qemu_arm_run_tests", main_step, exit_code=1, name="Run main test suite"),
+            Step("tests/run-tests.py --print-failures", failures, name="Print failures"),
+        ],
+        job="qemu_arm",
+        start=start,
+    )
+
+
+def triage_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["triage", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_registry_of_the_logs_own_date_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """thread_gc1 was excluded as flaky in qemu_arm from 2025-08-28: known then, not a year before."""
+    log = tmp_path / "qemu_arm.log.gz"
+    log.write_bytes(gzip.compress(thread_gc1_log(datetime(2025, 10, 1, 9, tzinfo=UTC))))
+    [then] = triage_json(capsys, "--log", str(log), "--job", "qemu_arm")["failures"]
+    assert (then["test"], then["verdict"]) == ("thread/thread_gc1.py", "known-flake")
+
+    [before] = triage_json(capsys, "--log", str(log), "--job", "qemu_arm", "--date", "2024-10-01")["failures"]
+    assert before["verdict"] != "known-flake"
+
+
+def test_bundled_sample_logs_triage(capsys: pytest.CaptureFixture[str]) -> None:
+    samples = sorted(EXAMPLES.glob("*.log"))
+    assert samples, "examples/logs holds the README's sample logs"
+    for sample in samples:
+        job = sample.name.split("-")[0]
+        data = triage_json(capsys, "--log", str(sample), "--job", job)
+        assert data["job"]["job"] == job
+        assert data["headline"]
+        assert main(["triage", "--log", str(sample), "--job", job]) == 0
+        text = capsys.readouterr().out
+        assert text.startswith("flake-bot: ") and data["headline"] in text
+
+
+def test_log_without_job_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["triage", "--log", str(tmp_path / "x.log")]) == 2
+    assert "--log and --job go together" in capsys.readouterr().err
+    assert main(["triage", "--log", str(tmp_path / "missing.log"), "--job", "standard"]) == 2
