@@ -11,7 +11,7 @@ costs up to half a second); each test gets a fresh `FakeGitHub` state bound to i
 
 Quick reference (see the method docstrings for details):
 
-    fake.api_url, fake.repo, fake.web_url
+    fake.api_url, fake.repo, fake.web_url, fake.prefix = "/api/v3" (GitHub Enterprise), fake.token
     fake.add_workflow(file, name) -> dict
     fake.add_run(...) -> dict            fake.add_attempt(run_id, conclusion=...) -> dict
     fake.add_job(run_id, name, conclusion, log=bytes|str|"expired"|"missing", runner=..., attempt=...)
@@ -60,7 +60,11 @@ JSONDict = dict[str, Any]
 
 @dataclass
 class RecordedRequest:
-    """What the fake server received; `headers` keys are lower-cased."""
+    """What the fake server received; `headers` keys are lower-cased.
+
+    `path` is the API path without the GitHub Enterprise prefix (if the fake has one), so
+    assertions read the same either way; `raw_path` is exactly what arrived.
+    """
 
     method: str
     path: str
@@ -68,6 +72,7 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     body: bytes
+    raw_path: str = ""
 
     @property
     def is_blob(self) -> bool:
@@ -152,6 +157,7 @@ class FakeGitHub:
         self.web_url = "https://github.com"
         self.token: str | None = None  # when set, requests must carry `Authorization: token <it>`
         self.bot_login = BOT_LOGIN
+        self.prefix = ""  # "/api/v3" makes it answer like GitHub Enterprise Server
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []  # bugs inside the fake itself; the fixture fails the test on them
         self.rate_remaining = 1000
@@ -176,7 +182,7 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
-        return self.server.url
+        return self.server.url + self.prefix
 
     @property
     def owner(self) -> str:
@@ -718,9 +724,18 @@ class FakeGitHub:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
+        path = request.path
+        if self.prefix and not path.startswith(BLOB_PREFIX):
+            # Outside the prefix nothing answers, as on GitHub Enterprise Server.
+            path = (
+                path[len(self.prefix) :]
+                if path.startswith(self.prefix + "/")
+                else "/outside-api-prefix" + path
+            )
         record = RecordedRequest(
             method=request.method,
-            path=request.path,
+            path=path,
+            raw_path=request.path,
             query={k: v for k, v in request.args.items()},
             headers={k.lower(): v for k, v in request.headers.items()},
             json=parsed,
@@ -954,7 +969,8 @@ class FakeGitHub:
         sig = base64.urlsafe_b64encode(f"{job}:{len(self._blob_sigs)}".encode()).decode().rstrip("=")
         self._blob_sigs[sig] = int(job)
         expires = _iso(self.now + timedelta(minutes=1))
-        location = self._url(f"{BLOB_PREFIX}job-logs/{job}.txt?sv=2025-01-05&se={expires}&sp=r&sig={sig}")
+        blob = f"{BLOB_PREFIX}job-logs/{job}.txt?sv=2025-01-05&se={expires}&sp=r&sig={sig}"
+        location = self.server.url + blob  # the blob host knows nothing of API prefixes
         return Response(b"", status=302, headers=self._api_headers() | {"location": location})
 
     def _blob(self, record: RecordedRequest, job: str) -> Response:

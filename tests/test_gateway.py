@@ -362,3 +362,26 @@ def test_job_log_url_that_expired_meanwhile_is_renewed(fake_github, gateway):
     fake_github.expire_blob_urls()  # any URL handed out so far is now refused with 403
     assert download.read() == BOM + b"z" * 200_000
     assert len(fake_github.requests_to("GET", r"/logs$")) == 2
+
+
+def test_github_enterprise_api_prefix(fake_github, waits):
+    fake_github.prefix = "/api/v3"
+    for _ in range(150):
+        fake_github.add_run()
+    run = fake_github.add_run()
+    job = fake_github.add_job(run["id"], "standard", log=b"log line\n")
+    with GitHubGateway(fake_github.repo, token=TOKEN, api_url=fake_github.api_url, sleep=waits.append) as gh:
+        assert len(list(gh.iter_runs("ports_unix.yml"))) == 151
+        assert gh.job_log(job["id"], max_bytes=1000).read() == BOM + b"log line\n"
+    api = fake_github.api_requests()
+    assert [r.raw_path.startswith("/api/v3/repos/") for r in api] == [True] * 3
+    assert waits == []
+
+
+def test_api_root_without_the_enterprise_prefix_finds_nothing(fake_github):
+    fake_github.prefix = "/api/v3"
+    run = fake_github.add_run()
+    gh = GitHubGateway(fake_github.repo, token=TOKEN, api_url=fake_github.server.url)
+    with pytest.raises(GatewayError) as caught:
+        gh.get_run(run["id"])
+    assert caught.value.status == 404
