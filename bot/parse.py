@@ -32,7 +32,7 @@ from bot.joblog import MAX_LINE_BYTES, LineKind, LogLine, LogReader, exit_code
 from bot.records import JobReport, Problem, ProblemKind, Runner, TestPass
 from bot.runners import PARSERS, Found, Result, RunnerParser, starting_runner
 from bot.runners.print_failures import PrintFailures, mangle, starts_print_failures
-from bot.runners.run_tests import RunTestsParser, test_pass
+from bot.runners.run_tests import RunTestsParser, pass_from_flags
 
 # Bounds on what one report can hold, whatever the log claims: a full job fails at most a
 # few thousand tests across its passes, and nobody reads more than a screen of problems.
@@ -209,7 +209,7 @@ class JobParser:
         # cheap prefix checks first: in a build step every line comes through here
         echo = _MAKE_ECHO.fullmatch(text) if text.startswith("cd ") else None
         if echo:
-            self.pending_pass = test_pass(echo.group(1))
+            self.pending_pass = pass_from_flags(echo.group(1))
             return
         make_error = _MAKE_ERROR.match(text) if text.startswith("make") else None
         if make_error:

@@ -47,7 +47,7 @@ PER_TEST_MARKERS = (b"F", b"#", b"=", b"tests performed", b"tests found", b"erro
                     b"Traceback (most recent call last)")
 
 
-def test_pass(flags: str) -> TestPass:
+def pass_from_flags(flags: str) -> TestPass:
     """The pass of a full job from the run-tests.py arguments make echoed."""
     via_mpy = re.search(r"(?:^|\s)--via-mpy\b", flags) is not None
     native = re.search(r"(?:^|\s)--emit[ =]native\b", flags) is not None

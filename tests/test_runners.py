@@ -1,0 +1,174 @@
+"""Runner parsers and symptoms on their own: push-fed lines, diffs, dumps, symptoms."""
+
+from __future__ import annotations
+
+import pytest
+from logfmt import real_log
+
+from bot import symptom
+from bot.joblog import LogLine
+from bot.records import Outcome, Runner, TestPass
+from bot.runners import PARSERS, RunnerParser, starting_runner
+from bot.runners.diff import HEAD_LINES, DiffReader
+from bot.runners.print_failures import PrintFailures, mangle
+from bot.runners.run_tests import RunTestsParser, pass_from_flags
+
+
+def feed(parser: RunnerParser, text: str) -> list[str]:
+    """Feed every line; return the lines the parser refused (they belong to what comes next)."""
+    refused = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not parser.feed(LogLine(number, line)):
+            refused.append(line)
+    return refused
+
+
+def test_dispatch_table_and_start_lines() -> None:
+    assert set(PARSERS) == set(Runner)
+    assert starting_runner("platform=linux arch=x64") is Runner.RUN_TESTS
+    assert starting_runner("N=1000 M=1000 n_average=1") is Runner.PERFBENCH
+    assert starting_runner("multi_net/a.py on micropython|micropython: pass") is Runner.MULTITESTS
+    assert starting_runner("pass  basics/a.py ") is None
+
+
+def test_pass_from_make_flags() -> None:
+    assert pass_from_flags("") is TestPass.BYTECODE
+    assert pass_from_flags(" --via-mpy ") is TestPass.VIA_MPY
+    assert pass_from_flags(" --emit native") is TestPass.NATIVE
+    assert (
+        pass_from_flags(' --via-mpy --mpy-cross-flags="-march=x86" --emit native') is TestPass.VIA_MPY_NATIVE
+    )
+
+
+def test_run_tests_summary_is_the_authority_over_garbled_lines() -> None:
+    passes = real_log("03-standard-ci-full-helper.log").split("cd ../../tests && ")
+    parser = RunTestsParser(TestPass.VIA_MPY)
+    second = passes[2].split("\n", 1)[1]  # pass 2, with the garbled lines, up to the next echo
+    assert "pass pass  basics/dict2.py" in second
+    refused = feed(parser, second)
+    # make's next command is not part of this invocation
+    assert len(refused) == 1 and refused[0].startswith("cat ../../tests/basics/0prelim.py | ")
+    result = parser.finish()
+    assert result.summary and result.runner is Runner.RUN_TESTS
+    assert [(f.test, f.ignored, f.test_pass) for f in result.failures] == [
+        ("thread/stress_recurse.py", True, TestPass.VIA_MPY)
+    ]
+
+
+def test_old_summary_basenames_are_resolved_only_when_unambiguous() -> None:
+    parser = RunTestsParser()
+    feed(
+        parser,
+        "platform=linux\nFAIL  basics/int1.py \nFAIL  float/int1.py \nFAIL  thread/thread_gc1.py \n"
+        "3 tests performed (3 individual testcases)\n0 tests passed\n3 tests failed: int1 thread_gc1 int1\n",
+    )
+    assert [f.test for f in parser.finish().failures] == ["int1", "thread/thread_gc1.py", "int1"]
+
+
+def test_natmod_output_repr_becomes_the_symptom() -> None:
+    parser = RunTestsParser()
+    feed(parser, real_log("15-natmodtests-coverage-FAILING.log"))
+    [failure] = parser.finish().failures
+    assert (failure.runner, failure.symptom, failure.line) == (
+        Runner.NATMODTESTS,
+        'output "1 micropython"',
+        74,
+    )
+
+
+def test_runner_error_without_summary() -> None:
+    parser = RunTestsParser()
+    feed(parser, real_log("17-runner-error-missing-unittest-exit2.log"))
+    result = parser.finish()
+    assert not result.summary and result.failures == []
+    assert result.error == "error: test extmod/zz_scratch_unittest_fail.py requires unittest"
+
+
+def test_runner_crash_traceback_is_the_error() -> None:
+    parser = RunTestsParser()
+    feed(
+        parser,
+        "platform=linux\nFAIL  basics/a.py \nTraceback (most recent call last):\n"
+        '  File "./run-tests.py", line 9, in <module>\nOSError: [Errno 28] No space left on device\n',
+    )
+    result = parser.finish()
+    assert result.error == "run-tests.py crashed: OSError: [Errno 28] No space left on device"
+    assert [(f.test, f.ignored) for f in result.failures] == [("basics/a.py", False)]
+
+
+def test_multitests_and_perfbench_parsers() -> None:
+    multi = PARSERS[Runner.MULTITESTS]()
+    feed(multi, real_log("14-multitests-FAILING.log"))
+    assert [(f.test, f.outcome) for f in multi.finish().failures] == [
+        ("multi_net/zz_scratch_hang.py", Outcome.TIMEOUT),
+        ("multi_net/zz_scratch_mismatch.py", Outcome.FAIL),
+    ]
+    perf = PARSERS[Runner.PERFBENCH]()
+    feed(perf, real_log("16-perfbench-FAILING.log"))
+    assert [(f.test, f.outcome, f.symptom) for f in perf.finish().failures] == [
+        ("perf_bench/zz_scratch_bench.py", Outcome.FAIL, "FAIL truth"),
+        ("perf_bench/zz_scratch_crash.py", Outcome.CRASH, "CRASH: ValueError"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "capture", ["05b-print-failures-FAILING-ci-buffered.log", "05c-print-failures-FAILING-unbuffered.log"]
+)
+def test_print_failures_both_orderings_give_the_same_results(capture: str) -> None:
+    collector = PrintFailures()
+    for number, line in enumerate(real_log(capture).splitlines(), start=1):
+        collector.feed(LogLine(number, line))
+    collector.close()
+    assert {name: (s.outcome, s.symptom) for name, s in collector.shown.items()} == {
+        "cmdline_repl_basic.py": (Outcome.FAIL, 'expected "3" got "2"'),
+        "ports_unix_zz_scratch_segfault.py": (Outcome.CRASH, 'CRASH after "before"'),
+        "thread_stress_recurse.py": (Outcome.CRASH, "CRASH with no output"),
+        "micropython_const.py": (Outcome.FAIL, 'expected "123 581" got "123 580"'),
+        "thread_thread_gc1.py": (Outcome.FAIL, 'expected "False" got "True"'),
+        "basics_zz_scratch_uncaught_exc.py": (Outcome.CRASH, "CRASH: KeyError"),
+        "basics_zz_scratch_cpython_mismatch.py": (
+            Outcome.FAIL,
+            'expected "impl: cpython" got "impl: micropython"',
+        ),
+        "basics_zz_scratch_timeout.py": (Outcome.TIMEOUT, 'TIMEOUT after "start"'),
+        "extmod_zz_scratch_unittest_fail.py": (Outcome.FAIL, "unittest FAIL test_broken: AssertionError"),
+    }
+
+
+def test_mangling_maps_forward() -> None:
+    assert mangle("thread/thread_gc1.py") == "thread_thread_gc1.py"
+    assert mangle("ports/unix/x.py") == "ports_unix_x.py"
+    assert mangle("../extra/./t.py") == "__extra_t.py"
+
+
+def test_long_diff_keeps_head_and_tail() -> None:
+    reader = DiffReader("--- a.exp", 1)
+    lines = ["+++ a.out", "@@ -1,1 +1,500 @@", "-end", *[f"+line {i}" for i in range(498)], "+TIMEOUT"]
+    assert all(reader.feed(line) for line in lines)
+    assert not reader.feed("FAILURE x")  # the hunk is complete: the next line is not part of it
+    kept = reader.lines
+    assert len(kept) == HEAD_LINES + 1 + 20 and kept[-1] == "+TIMEOUT"
+    assert symptom.from_diff(reader.body) == (Outcome.TIMEOUT, 'TIMEOUT after "line 497"')
+
+
+def test_symptoms_are_stable_across_runs() -> None:
+    one = symptom.from_output(["<object at 0x7f3a2b10c0d0> 2026-03-11T01:02:03.123Z /tmp/tmpab12cd", "CRASH"])
+    two = symptom.from_output(["<object at 0x55d0c0ffee00> 2026-04-01T23:59:59.999Z /tmp/tmpzz99yy", "CRASH"])
+    assert one == two == (Outcome.CRASH, 'CRASH after "<object at 0x…> <time> /tmp/…"')
+    path = "/home/runner/work/micropython/micropython/tests/a.py"
+    fork = "/home/runner/work/fork-name/fork-name/tests/a.py"
+    assert symptom.normalize(path) == symptom.normalize(fork) == "tests/a.py"
+
+
+def test_symptom_shapes() -> None:
+    assert symptom.from_diff(["@@ -1 +0,0 @@", "-gone"]) == (Outcome.FAIL, 'missing "gone"')
+    assert symptom.from_diff(["@@ -0,0 +1 @@", "+new"]) == (Outcome.FAIL, 'unexpected "new"')
+    assert symptom.from_diff(["@@ -1,2 +1 @@", "-a", "-b", "+CRASH"]) == (
+        Outcome.CRASH,
+        "CRASH with no output",
+    )
+    assert symptom.from_output(["CRASH"]) == (Outcome.CRASH, "CRASH with no output")
+    long = symptom.from_diff(["@@ -1 +1 @@", "-" + "x" * 500, "+" + "\x1b[31m" + "y" * 500])[1]
+    assert len(long) <= symptom.MAX_SYMPTOM_CHARS and "\x1b" not in long
+    assert symptom.decode_repr("b'a\\nb'") == ["a", "b"]
+    assert symptom.decode_repr("__import__('os')") is None
