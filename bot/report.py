@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import jinja2
@@ -31,6 +31,12 @@ class _Entry(Protocol):
 
     def where(self) -> str: ...
 
+    @property
+    def since(self) -> date | None: ...
+
+    @property
+    def until(self) -> date | None: ...
+
 
 class RegistryView(stats.ExclusionPolicy, Protocol):
     """What the report needs of `bot.registry.Registry`: the exclusion rule and the entries."""
@@ -40,6 +46,21 @@ class RegistryView(stats.ExclusionPolicy, Protocol):
 
 
 _EXACT_PATH = re.compile(r"[\w/.-]+\.py")
+
+
+class _Remembered:
+    """A registry whose answers are remembered: the report asks the same question for every
+    test in every statistic, and each answer scans all the registry's entries."""
+
+    def __init__(self, registry: stats.ExclusionPolicy) -> None:
+        self._registry = registry
+        self._answers: dict[tuple[str, str, date | None], bool] = {}
+
+    def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
+        key = (job, test, when)
+        if key not in self._answers:
+            self._answers[key] = self._registry.runs_test(job, test, when)
+        return self._answers[key]
 
 
 @dataclass(frozen=True)
@@ -67,10 +88,17 @@ def build_report(
     view = store.overview(window)
     job_tallies = store.job_tallies(window)
     test_tallies = store.test_tallies(window)
-    days = store.execution_days(window)
+    # Every answer below changes only where a registry entry starts or ends, or the day after a
+    # test last flaked: counting executions per span between those dates is exact and keeps the
+    # registry from being asked once per day of history.
+    cuts = {t.last_seen.date() + timedelta(days=1) for t in test_tallies}
+    if registry is not None:
+        cuts |= {d for e in registry.entries for d in (e.since, e.until) if d is not None}
+    days = store.execution_days(window, cuts=sorted(cuts))
+    policy = _Remembered(registry) if registry is not None else None
     jobs = stats.job_rates(job_tallies)
     attributions, unattributed = stats.attribute(
-        job_tallies, store.observed_causes(window), days, registry, now=now.date()
+        job_tallies, store.observed_causes(window), days, policy, now=now.date()
     )
     probes: list[tuple[str, str]] = []
     if registry is not None:
@@ -92,12 +120,12 @@ def build_report(
         months=stats.monthly(store.monthly(window)),
         jobs=jobs,
         independence=stats.independence(jobs, view),
-        tests=stats.test_rates(test_tallies, days, registry),
+        tests=stats.test_rates(test_tallies, days, policy),
         co_failures=store.co_failures(window),
         attributions=attributions,
         unattributed=unattributed,
         impacts=stats.impact(job_tallies, store.sole_causes(window), attributions),
-        entry_ages=stats.entry_ages(probes, test_tallies, days, registry, now=now),
+        entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=now),
     )
 
 

@@ -152,7 +152,8 @@ def test_listing_is_remembered_and_complete_runs_are_not_reopened(store: History
     assert store.run_state(1) == (1, True)
     assert store.record_listed_runs([run_info(1, "success", attempt=2)]) == 1  # re-run: redo
     assert store.run_state(1) == (2, False)
-    assert store.counts()["jobs"] == 0
+    assert store.overview().runs == 0  # a pending run counts nowhere until it is saved again
+    assert store.job_tallies() == []
 
 
 def test_log_states_are_recorded(store: HistoryStore) -> None:
@@ -240,11 +241,10 @@ def test_a_failing_statement_rolls_the_whole_run_back(store: HistoryStore) -> No
 
 def fill(store: HistoryStore) -> None:
     """Four runs: two green (inferred), a coverage failure on thread_gc1, a build break."""
-    names = [("coverage", "ubuntu-latest"), ("macos", "macos-26")]
-    store.save_inferred_run(run_info(1, "success", day=1), names)
-    store.save_inferred_run(run_info(2, "success", day=2, month=2), names)
     jobs3 = [job(3, "coverage", "failure"), job(3, "macos", "failure")]
     store.save_run(run_info(3, day=3), jobs3, {jobs3[0].id: report(GC1), jobs3[1].id: LogState.EXPIRED})
+    store.save_inferred_run(run_info(1, "success", day=1), template=3)
+    store.save_inferred_run(run_info(2, "success", day=2, month=2), template=3)
     jobs4 = [job(4, "coverage", "failure"), job(4, "macos")]
     store.save_run(
         run_info(4, day=4, branch="feature"),
@@ -320,11 +320,15 @@ def test_flake_rate_counts_only_executions_that_ran_the_test(store: HistoryStore
     assert (before.events, before.executions) == (0, 2)
 
 
-def test_nearest_job_set_looks_both_ways(store: HistoryStore) -> None:
-    jobs = [job(3, "coverage", "failure"), job(3, "macos")]
+def test_nearest_templates_look_both_ways(store: HistoryStore) -> None:
+    jobs = [job(3, "coverage", "failure"), job(3, "macos"), job(3, "skipped_one", "skipped")]
     store.save_run(run_info(3, day=3), jobs, {})
     wf = ".github/workflows/ports_unix.yml"
-    before, after = store.nearest_job_set(datetime(2026, 1, 1, tzinfo=UTC), workflow=wf)
-    assert before is None and after == [("coverage", "ubuntu-latest"), ("macos", "ubuntu-latest")]
-    before, after = store.nearest_job_set(datetime(2026, 1, 9, tzinfo=UTC), workflow=wf)
-    assert after is None and before is not None
+    before, after = store.nearest_templates(datetime(2026, 1, 1, tzinfo=UTC), workflow=wf)
+    assert before is None and after is not None
+    assert after.run_id == 3
+    # skipped jobs ran nothing, so they are not part of the template
+    assert after.jobs == (("coverage", "ubuntu-latest"), ("macos", "ubuntu-latest"))
+    before, after = store.nearest_templates(datetime(2026, 1, 9, tzinfo=UTC), workflow=wf)
+    assert after is None and before is not None and before.run_id == 3
+    assert store.nearest_templates(datetime(2026, 1, 9, tzinfo=UTC), workflow="other.yml") == (None, None)

@@ -12,11 +12,13 @@ and the report must stay under two seconds; Python only sees a few hundred group
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.errors import StoreError
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, ProblemKind, RunInfo
@@ -40,6 +42,32 @@ MAX_SYMPTOMS = 5  # distinct symptoms kept per (test, job): enough to see a chan
 NOT_A_RESULT = ("cancelled", "skipped", "neutral", "stale", "action_required")
 # Job conclusions that count as a failed execution.
 FAILED_JOB = ("failure", "timed_out")
+# Job conclusions of an execution that happened (cancelled and skipped jobs did not run tests).
+RAN_JOB = ("success", *FAILED_JOB)
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    """Constant tuples inlined as SQL literals (never user input)."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+class _RunDay(NamedTuple):
+    """Runs of one day with one job set: the unit every run-level statistic is summed from."""
+
+    job_set: int | None
+    day: str
+    runs: int
+    failed: int
+    first: str
+    last: str
+    reruns: int  # passed on a later attempt after an earlier attempt failed
+
+
+class Template(NamedTuple):
+    """A fetched run whose job list stands for its green neighbours'."""
+
+    run_id: int
+    jobs: tuple[tuple[str, str | None], ...]
 
 
 class JobsState:
@@ -47,13 +75,23 @@ class JobsState:
 
     PENDING = "pending"  # listed, jobs not fetched yet
     FETCHED = "fetched"  # from the jobs API
-    INFERRED = "inferred"  # green run: job names copied from the nearest fetched run (saves a request)
+    INFERRED = "inferred"  # green run: job set copied from a neighbouring fetched run (saves a request)
     NONE = "none"  # cancelled/skipped run: no jobs worth storing
 
 
 _MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the first schema.
     """
+    CREATE TABLE job_sets (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE job_set_jobs (
+        set_id INTEGER NOT NULL REFERENCES job_sets (id),
+        name TEXT NOT NULL,
+        runner TEXT,
+        PRIMARY KEY (set_id, name)
+    ) WITHOUT ROWID;
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         attempt INTEGER NOT NULL,
@@ -67,9 +105,11 @@ _MIGRATIONS: tuple[str, ...] = (
         conclusion TEXT,
         html_url TEXT NOT NULL DEFAULT '',
         jobs_state TEXT NOT NULL DEFAULT 'pending',
+        job_set INTEGER REFERENCES job_sets (id),
         complete INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX runs_by_created ON runs (created);
+    CREATE INDEX runs_for_stats ON runs (complete, conclusion, created, job_set, attempt, branch, event);
     CREATE INDEX runs_pending ON runs (complete, created);
     CREATE TABLE jobs (
         run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -79,10 +119,10 @@ _MIGRATIONS: tuple[str, ...] = (
         conclusion TEXT,
         runner TEXT,
         log_state TEXT NOT NULL,
-        inferred INTEGER NOT NULL DEFAULT 0,
         log_complete INTEGER,
         PRIMARY KEY (run_id, attempt, name)
     ) WITHOUT ROWID;
+    CREATE INDEX jobs_by_conclusion ON jobs (conclusion, log_state);
     CREATE TABLE outcomes (
         run_id INTEGER NOT NULL,
         attempt INTEGER NOT NULL,
@@ -149,6 +189,7 @@ class HistoryStore:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._run_days_cache: dict[Window, list[_RunDay]] = {}
             self._db.execute("PRAGMA foreign_keys = ON")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -187,6 +228,7 @@ class HistoryStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE: take the write lock up front so two syncs on one file queue, not deadlock."""
+        self._run_days_cache.clear()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -218,8 +260,6 @@ class HistoryStore:
                 ).fetchone()
                 if row and row[0] == run.attempt and (row[1] or row[2] == run.status):
                     continue
-                if row:
-                    db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
                 db.execute(
                     """INSERT INTO runs (id, attempt, workflow, workflow_name, event, branch, head_sha,
                            created, status, conclusion, html_url, jobs_state, complete)
@@ -272,8 +312,9 @@ class HistoryStore:
         `logs` maps job id to the parsed report, or to the reason there is none. Everything for the
         run is replaced in one transaction, so saving the same run twice changes nothing.
         """
+        ran = [(j.name, j.runner) for j in jobs if j.attempt == run.attempt and j.conclusion in RAN_JOB]
         with self._transaction() as db:
-            self._upsert_run(db, run, jobs_state)
+            self._upsert_run(db, run, jobs_state, self._job_set(db, ran) if ran else None)
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
             for job in jobs:
                 found = logs.get(job.id, LogState.NOT_FETCHED)
@@ -281,27 +322,41 @@ class HistoryStore:
                 log_complete = found.complete if isinstance(found, JobReport) else None
                 db.execute(
                     """INSERT OR REPLACE INTO jobs (run_id, attempt, name, job_id, conclusion, runner,
-                           log_state, inferred, log_complete) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)""",
+                           log_state, log_complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                     (run.id, job.attempt, job.name, job.id, job.conclusion, job.runner, state.value,
                      log_complete),
                 )
                 if isinstance(found, JobReport):
                     self._insert_report(db, run.id, job.attempt, job.name, found)
 
-    def save_inferred_run(self, run: RunInfo, template: Sequence[tuple[str, str | None]]) -> None:
-        """Store a green run without asking for its jobs: they are the `(name, runner)` of a
-        neighbouring run, all successful. Saves one request per green run (most runs are green)."""
+    def save_inferred_run(self, run: RunInfo, template: int) -> None:
+        """Store a green run without asking for its jobs: they are those of run `template` (a
+        neighbouring run whose jobs were fetched), all passed. Saves one request per green run."""
         with self._transaction() as db:
-            self._upsert_run(db, run, JobsState.INFERRED)
+            row = db.execute("SELECT job_set FROM runs WHERE id = ?", (template,)).fetchone()
+            if row is None:
+                raise StoreError(f"run {template} is not in the store, so it cannot stand for run {run.id}")
+            self._upsert_run(db, run, JobsState.INFERRED, row[0])
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
-            db.executemany(
-                """INSERT OR REPLACE INTO jobs (run_id, attempt, name, job_id, conclusion, runner,
-                       log_state, inferred) VALUES (?, ?, ?, NULL, 'success', ?, ?, 1)""",
-                [
-                    (run.id, run.attempt, name, runner, LogState.NOT_FETCHED.value)
-                    for name, runner in template
-                ],
-            )
+
+    @staticmethod
+    def _job_set(db: sqlite3.Connection, jobs: Iterable[tuple[str, str | None]]) -> int:
+        """Id of the set of (job, runner) that ran in a run's latest attempt, created on first use.
+
+        Rates count executions as runs x job-set members: one row per run instead of one per job,
+        so a report over 100,000 runs x 20 jobs groups 100,000 rows, not two million.
+        """
+        members = sorted(dict(jobs).items())
+        key = "\n".join(f"{name}\t{runner or ''}" for name, runner in members)
+        row = db.execute("SELECT id FROM job_sets WHERE key = ?", (key,)).fetchone()
+        if row:
+            return int(row[0])
+        set_id = int(db.execute("INSERT INTO job_sets (key) VALUES (?)", (key,)).lastrowid or 0)
+        db.executemany(
+            "INSERT INTO job_set_jobs (set_id, name, runner) VALUES (?, ?, ?)",
+            [(set_id, name, runner) for name, runner in members],
+        )
+        return set_id
 
     def save_jobless_run(self, run: RunInfo) -> None:
         """A cancelled or skipped run: kept so the sync does not revisit it, counted nowhere."""
@@ -310,16 +365,20 @@ class HistoryStore:
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
 
     @staticmethod
-    def _upsert_run(db: sqlite3.Connection, run: RunInfo, jobs_state: str) -> None:
+    def _upsert_run(
+        db: sqlite3.Connection, run: RunInfo, jobs_state: str, job_set: int | None = None
+    ) -> None:
         db.execute(
             """INSERT INTO runs (id, attempt, workflow, workflow_name, event, branch, head_sha, created,
-                   status, conclusion, html_url, jobs_state, complete)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                   status, conclusion, html_url, jobs_state, job_set, complete)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, status = excluded.status,
-                   conclusion = excluded.conclusion, jobs_state = excluded.jobs_state, complete = 1""",
+                   conclusion = excluded.conclusion, jobs_state = excluded.jobs_state,
+                   job_set = excluded.job_set, complete = 1""",
             (
                 run.id, run.attempt, run.workflow_path, run.workflow_name, run.event, run.branch,
                 run.head_sha, _ts(run.created_at), run.status, run.conclusion, run.html_url, jobs_state,
+                job_set,
             ),
         )
 
@@ -345,15 +404,15 @@ class HistoryStore:
             ],
         )
 
-    def nearest_job_set(self, created: datetime, *, workflow: str) -> tuple[
-        list[tuple[str, str | None]] | None, list[tuple[str, str | None]] | None
-    ]:
-        """Latest-attempt `(name, runner)` lists of the nearest fetched runs before and after `created`."""
+    def nearest_templates(
+        self, created: datetime, *, workflow: str
+    ) -> tuple[Template | None, Template | None]:
+        """The nearest runs of `workflow` whose jobs were fetched, before and after `created`."""
         stamp = _ts(created)
-        found: list[list[tuple[str, str | None]] | None] = []
+        found: list[Template | None] = []
         for op, order in (("<=", "DESC"), (">", "ASC")):
             row = self._db.execute(
-                f"""SELECT id, attempt FROM runs WHERE jobs_state = 'fetched' AND workflow = ?
+                f"""SELECT id, job_set FROM runs WHERE jobs_state = 'fetched' AND workflow = ?
                     AND created {op} ? ORDER BY created {order} LIMIT 1""",
                 (workflow, stamp),
             ).fetchone()
@@ -361,17 +420,25 @@ class HistoryStore:
                 found.append(None)
                 continue
             jobs = self._db.execute(
-                "SELECT name, runner FROM jobs WHERE run_id = ? AND attempt = ? ORDER BY name", row
+                "SELECT name, runner FROM job_set_jobs WHERE set_id = ? ORDER BY name", (row[1],)
             ).fetchall()
-            found.append([(str(n), r) for n, r in jobs])
+            found.append(Template(int(row[0]), tuple((str(n), r) for n, r in jobs)))
         return found[0], found[1]
 
     def counts(self) -> dict[str, int]:
         """Row counts and log states, for the sync summary and for tests."""
+        latest = self._db.execute(
+            """SELECT coalesce(sum(s.n), 0) FROM runs r
+               JOIN (SELECT set_id, count(*) AS n FROM job_set_jobs GROUP BY set_id) s ON s.set_id = r.job_set
+               WHERE r.complete = 1"""
+        ).fetchone()[0]
+        earlier = self._db.execute(
+            "SELECT count(*) FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt"
+        ).fetchone()[0]
         out = {
             "runs": self._db.execute("SELECT count(*) FROM runs WHERE complete = 1").fetchone()[0],
             "pending": self._db.execute("SELECT count(*) FROM runs WHERE complete = 0").fetchone()[0],
-            "jobs": self._db.execute("SELECT count(*) FROM jobs").fetchone()[0],
+            "jobs": latest + earlier,  # executions recorded, fetched or inferred
             "outcomes": self._db.execute("SELECT count(*) FROM outcomes").fetchone()[0],
             "problems": self._db.execute("SELECT count(*) FROM problems").fetchone()[0],
         }
@@ -384,7 +451,7 @@ class HistoryStore:
     @staticmethod
     def _where(window: Window, alias: str = "r") -> tuple[str, list[object]]:
         clauses = [f"{alias}.complete = 1", f"{alias}.conclusion IS NOT NULL",
-                   f"{alias}.conclusion NOT IN ({', '.join(repr(c) for c in NOT_A_RESULT)})"]
+                   f"{alias}.conclusion NOT IN ({_sql_list(NOT_A_RESULT)})"]
         params: list[object] = []
         if window.since:
             clauses.append(f"{alias}.created >= ?")
@@ -401,66 +468,104 @@ class HistoryStore:
             params.extend([window.workflow, window.workflow])
         return " AND ".join(clauses), params
 
+    def _run_days(self, window: Window) -> list[_RunDay]:
+        """The one scan over runs that the run-level statistics share (overview, months, job-set
+        executions), grouped to a few thousand rows; remembered until the next write."""
+        cached = self._run_days_cache.get(window)
+        if cached is None:
+            where, params = self._where(window)
+            rows = self._db.execute(
+                f"""SELECT r.job_set, substr(r.created, 1, 10) AS day, count(*),
+                           sum(r.conclusion != 'success'), min(r.created), max(r.created),
+                           sum(CASE WHEN r.attempt > 1 AND r.conclusion = 'success' THEN EXISTS (
+                               SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.attempt < r.attempt
+                               AND j.conclusion IN ({_sql_list(FAILED_JOB)})) ELSE 0 END)
+                    FROM runs r WHERE {where} GROUP BY r.job_set, day""",
+                params,
+            )
+            cached = [_RunDay(*row) for row in rows]
+            self._run_days_cache[window] = cached
+        return cached
+
     def overview(self, window: Window = Window()) -> Overview:
-        where, params = self._where(window)
-        row = self._db.execute(
-            f"""SELECT count(*), coalesce(sum(r.conclusion != 'success'), 0), min(r.created), max(r.created)
-                FROM runs r WHERE {where}""",
-            params,
-        ).fetchone()
-        rerun = self._db.execute(
-            f"""SELECT count(*) FROM runs r WHERE {where} AND r.conclusion = 'success' AND r.attempt > 1
-                AND EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.attempt < r.attempt
-                            AND j.conclusion IN ('failure', 'timed_out'))""",
-            params,
-        ).fetchone()[0]
+        days = self._run_days(window)
         return Overview(
-            runs=row[0], failed_runs=row[1], first=_dt(row[2]) if row[2] else None,
-            last=_dt(row[3]) if row[3] else None, rerun_failures=rerun,
+            runs=sum(d.runs for d in days),
+            failed_runs=sum(d.failed for d in days),
+            first=_dt(min(d.first for d in days)) if days else None,
+            last=_dt(max(d.last for d in days)) if days else None,
+            rerun_failures=sum(d.reruns for d in days),
         )
 
     def monthly(self, window: Window = Window()) -> list[tuple[str, int, int]]:
         """(YYYY-MM, runs, failed runs), oldest first."""
-        where, params = self._where(window)
-        return [
-            (str(m), int(n), int(f))
-            for m, n, f in self._db.execute(
-                f"""SELECT substr(r.created, 1, 7) AS month, count(*), sum(r.conclusion != 'success')
-                    FROM runs r WHERE {where} GROUP BY month ORDER BY month""",
-                params,
-            )
-        ]
+        months: dict[str, list[int]] = {}
+        for d in self._run_days(window):
+            month = months.setdefault(d.day[:7], [0, 0])
+            month[0] += d.runs
+            month[1] += d.failed
+        return [(m, n, f) for m, (n, f) in sorted(months.items())]
 
     def failed_jobs_per_failed_run(self, window: Window = Window()) -> dict[int, int]:
-        """{number of failed jobs in the latest attempt: number of failed runs}."""
+        """{number of failed jobs in the latest attempt: number of failed runs}. Counted from the
+        failed jobs (few, indexed); failed runs with no failed job (a workflow-level failure) are
+        the difference, under 0."""
         where, params = self._where(window)
-        rows = self._db.execute(
+        found = self._db.execute(
             f"""SELECT n, count(*) FROM (
-                    SELECT (SELECT count(*) FROM jobs j WHERE j.run_id = r.id AND j.attempt = r.attempt
-                            AND j.conclusion IN ('failure', 'timed_out')) AS n
-                    FROM runs r WHERE {where} AND r.conclusion != 'success')
-                GROUP BY n ORDER BY n""",
+                    SELECT count(*) AS n
+                    FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
+                    WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND r.conclusion != 'success'
+                    GROUP BY j.run_id)
+                GROUP BY n""",
             params,
-        )
-        return {int(n): int(c) for n, c in rows}
+        ).fetchall()
+        histogram = {int(n): int(c) for n, c in found}
+        unexplained = self.overview(window).failed_runs - sum(histogram.values())
+        if unexplained > 0:
+            histogram[0] = unexplained
+        return dict(sorted(histogram.items()))
+
+    def _members(self) -> dict[int, list[tuple[str, str | None]]]:
+        members: dict[int, list[tuple[str, str | None]]] = {}
+        for set_id, name, runner in self._db.execute("SELECT set_id, name, runner FROM job_set_jobs"):
+            members.setdefault(int(set_id), []).append((str(name), runner))
+        return members
 
     def job_tallies(self, window: Window = Window()) -> list[JobTally]:
-        """Executions and failures per job name, over every attempt (a re-run is another execution)."""
+        """Executions and failures per job name, over every attempt (a re-run is another execution).
+
+        Latest attempts are counted as runs x job-set members; earlier attempts and failures come
+        from the (few) job rows that hold them. The runner shown is the latest execution's.
+        """
+        executions: dict[str, int] = {}
+        runner: dict[str, tuple[str, str | None]] = {}
+        members = self._members()
+        for d in self._run_days(window):
+            for name, job_runner in members.get(d.job_set, ()) if d.job_set is not None else ():
+                executions[name] = executions.get(name, 0) + d.runs
+                if name not in runner or d.last > runner[name][0]:
+                    runner[name] = (d.last, job_runner)
         where, params = self._where(window)
-        rows = self._db.execute(
-            f"""SELECT j.name,
-                       (SELECT j2.runner FROM jobs j2 JOIN runs r2 ON r2.id = j2.run_id
-                        WHERE j2.name = j.name AND j2.runner IS NOT NULL
-                        ORDER BY r2.created DESC LIMIT 1),
-                       count(*),
-                       sum(j.conclusion IN ('failure', 'timed_out')),
-                       sum(j.conclusion IN ('failure', 'timed_out') AND j.log_state != 'parsed')
-                FROM jobs j JOIN runs r ON r.id = j.run_id
-                WHERE {where} AND j.conclusion IN ('success', 'failure', 'timed_out')
-                GROUP BY j.name ORDER BY j.name""",
-            params,
-        )
-        return [JobTally(str(a), b, int(c), int(d), int(e)) for a, b, c, d, e in rows]
+        failures: dict[str, tuple[int, int]] = {}
+        for name, n, f, u in self._db.execute(
+            f"""SELECT name, sum(n), sum(f), sum(u) FROM (
+                    SELECT j.name AS name, 1 AS n, 0 AS f, 0 AS u
+                    FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
+                    WHERE {where} AND r.attempt > 1 AND j.conclusion IN ({_sql_list(RAN_JOB)})
+                    UNION ALL
+                    SELECT j.name, 0, 1, j.log_state != 'parsed'
+                    FROM jobs j CROSS JOIN runs r ON r.id = j.run_id
+                    WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where})
+                GROUP BY name""",
+            [*params, *params],
+        ):
+            executions[name] = executions.get(name, 0) + int(n)
+            failures[name] = (int(f), int(u))
+        return [
+            JobTally(name, runner.get(name, ("", None))[1], n, *failures.get(name, (0, 0)))
+            for name, n in sorted(executions.items())
+        ]
 
     def test_tallies(self, window: Window = Window(), *, test: str | None = None) -> list[TestTally]:
         """Per (test, job): job executions where the test failed, ignored or not.
@@ -493,27 +598,61 @@ class HistoryStore:
             )
         return out
 
-    def execution_days(self, window: Window = Window(), *, job: str | None = None) -> list[ExecutionDay]:
-        """(job, day, executions that ran tests): green jobs, and failed jobs whose log was parsed
-        and did not stop at the build. Grouped by day so a registry can be asked once per day."""
+    def execution_days(
+        self, window: Window = Window(), *, job: str | None = None, cuts: Sequence[date] = ()
+    ) -> list[ExecutionDay]:
+        """(job, day, executions that ran tests): every execution of the job set, less the failed
+        ones whose log was not read or that stopped at the build (did the test run? unknown),
+        plus earlier attempts that ran tests.
+
+        Grouped by day so a registry can be asked once a day, not once per execution; with `cuts`,
+        grouped by the spans between those dates instead (each row dated by its span's first day),
+        which is exact for any question whose answer only changes at a cut, such as a registry
+        entry's since/until or the day after a test last flaked. Runs come grouped by (job set,
+        day), a few thousand rows whatever the history's size, and the job-set members are
+        expanded here, which spares SQLite sorting one row per job execution.
+        """
         where, params = self._where(window)
-        extra = ""
-        if job is not None:
-            extra = " AND j.name = ?"
-            params = [*params, job]
-        rows = self._db.execute(
-            f"""SELECT j.name, substr(r.created, 1, 10) AS day, count(*)
-                FROM jobs j JOIN runs r ON r.id = j.run_id
-                WHERE {where}{extra}
-                  AND (j.conclusion = 'success'
-                       OR (j.conclusion IN ('failure', 'timed_out') AND j.log_state = 'parsed'
-                           AND NOT EXISTS (SELECT 1 FROM problems p WHERE p.run_id = j.run_id
-                                           AND p.attempt = j.attempt AND p.job = j.name
-                                           AND p.kind = '{ProblemKind.BUILD.value}')))
-                GROUP BY j.name, day""",
-            params,
+        ran_tests = f"""(j.conclusion = 'success'
+            OR (j.conclusion IN ({_sql_list(FAILED_JOB)}) AND j.log_state = 'parsed'
+                AND NOT EXISTS (SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
+                                AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}')))"""
+        ordered = sorted(set(cuts))
+        span = "day"
+        if ordered:  # dates, inlined as literals: they come from the registry and the store, not input
+            whens = " ".join(f"WHEN day < '{c.isoformat()}' THEN {i}" for i, c in enumerate(ordered))
+            span = f"CASE {whens} ELSE {len(ordered)} END"
+        members = self._members()
+        counted: list[tuple[str, str, int]] = [
+            (name, d.day, d.runs)
+            for d in self._run_days(window)
+            if d.job_set is not None
+            for name, _ in members.get(d.job_set, ())
+        ]
+        counted.extend(
+            self._db.execute(
+                f"""SELECT name, min(day), sum(n) FROM (
+                        SELECT j.name AS name, substr(r.created, 1, 10) AS day, 1 AS n
+                        FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
+                        WHERE {where} AND r.attempt > 1 AND {ran_tests}
+                        UNION ALL
+                        SELECT j.name, substr(r.created, 1, 10), -1
+                        FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
+                        WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND NOT {ran_tests})
+                    GROUP BY name, {span}""",
+                [*params, *params],
+            )
         )
-        return [ExecutionDay(str(n), date.fromisoformat(d), int(c)) for n, d, c in rows]
+        first: dict[tuple[str, int | str], str] = {}
+        total: dict[tuple[str, int | str], int] = {}
+        for name, day, n in counted:
+            if job is not None and name != job:
+                continue
+            key = (name, bisect_right(ordered, date.fromisoformat(day)) if ordered else day)
+            total[key] = total.get(key, 0) + n
+            if key not in first or day < first[key]:
+                first[key] = day
+        return [ExecutionDay(key[0], date.fromisoformat(first[key]), n) for key, n in total.items() if n > 0]
 
     def co_failures(self, window: Window = Window()) -> list[CoFailure]:
         """The same test failing (not ignored) in two or more jobs of one run attempt."""

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol, TextIO
 
 from bot.errors import GatewayError, LogUnavailable
 from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
-from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState
+from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState, Template
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # a job log is attacker-sized; the parser keeps what matters
 
@@ -268,11 +268,10 @@ def _read_log(gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: i
     return report
 
 
-def _names(jobs: Sequence[tuple[str, str | None]] | None) -> frozenset[str] | None:
-    return frozenset(n for n, _ in jobs) if jobs is not None else None
+def _names(template: Template | None) -> frozenset[str] | None:
+    return frozenset(n for n, _ in template.jobs) if template is not None else None
 
 
-JobSet = list[tuple[str, str | None]]
 _Key = tuple[frozenset[str] | None, frozenset[str] | None]
 
 
@@ -280,33 +279,31 @@ def _infer_green(store: HistoryStore, gateway: Gateway, green: list[RunInfo]) ->
     """Phase 3 (see the module docstring). Yields how many runs each round resolved.
 
     Runs are grouped by the job names of their fetched neighbours; a group whose neighbours
-    agree (or that has only one) copies them, any other group has its middle run fetched and
-    the rest is looked at again in the next round.
+    agree (or that has only one) refers to the nearest earlier one, any other group has its
+    middle run fetched and the rest is looked at again in the next round (so is a workflow with
+    no fetched run at all: one green run is fetched to learn its jobs).
     """
     todo = sorted(green, key=lambda r: r.created_at)
     while todo:
-        groups: dict[_Key, list[RunInfo]] = {}
-        neighbours: dict[_Key, tuple[JobSet | None, JobSet | None]] = {}
+        groups: dict[_Key, list[tuple[RunInfo, Template | None, Template | None]]] = {}
         for run in todo:
-            before, after = store.nearest_job_set(run.created_at, workflow=run.workflow_path)
-            key = (_names(before), _names(after))
-            groups.setdefault(key, []).append(run)
-            neighbours[key] = (before, after)
+            before, after = store.nearest_templates(run.created_at, workflow=run.workflow_path)
+            groups.setdefault((_names(before), _names(after)), []).append((run, before, after))
         todo = []
         resolved = 0
-        for key, runs in groups.items():
-            before, after = neighbours[key]
-            template = before if after is None or key[0] == key[1] else None
-            if before is None:
-                template = after
-            if template is not None:
-                for run in runs:
-                    store.save_inferred_run(run, template)
-                resolved += len(runs)
+        for (names_before, names_after), members in groups.items():
+            disagree = names_before is not None and names_after is not None and names_before != names_after
+            if disagree or (names_before is None and names_after is None):
+                # fetch one run (the middle one) and look at the rest again
+                middle = members[len(members) // 2][0]
+                store.save_run(middle, gateway.list_jobs(middle.id), {}, jobs_state=JobsState.FETCHED)
+                resolved += 1
+                todo.extend(run for run, _, _ in members if run is not middle)
                 continue
-            middle = runs[len(runs) // 2]
-            store.save_run(middle, gateway.list_jobs(middle.id), {}, jobs_state=JobsState.FETCHED)
-            resolved += 1
-            todo.extend(r for r in runs if r is not middle)
+            for run, before, after in members:
+                template = before or after
+                assert template is not None  # both None was handled above
+                store.save_inferred_run(run, template.run_id)
+                resolved += 1
         todo.sort(key=lambda r: r.created_at)
         yield resolved
