@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 
-from bot.registry.ci_sh import Bullet, CiScript, expand, path_stem, read_ci_sh, says_flaky
+from bot.registry.ci_sh import Bullet, expand, path_stem, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.source import SourceTree
@@ -23,14 +23,6 @@ from bot.registry.workflow import read_workflow
 CI_SH = "tools/ci.sh"
 RUN_TESTS = "tests/run-tests.py"
 DEFAULT_WORKFLOW = ".github/workflows/ports_unix.yml"
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """What a checkout says today: one exclude entry per (pattern, function), one ignore entry per key."""
-
-    registry: Registry
-    script: CiScript
 
 
 def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
@@ -56,8 +48,9 @@ def bullet_reason(bullet: Bullet | None) -> str:
     return bullet.text
 
 
-def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLOW) -> Upstream:
-    """Everything the registry can learn from a checkout, dated `as_of`."""
+def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLOW) -> Registry:
+    """Everything the registry can learn from a checkout, dated `as_of`: one exclude entry per
+    (pattern alternative, ci.sh function), one ignore entry per dict key, and the jobs."""
     script = read_ci_sh(tree.read_text(CI_SH), CI_SH)
     workflow_name, workflow_jobs = read_workflow(tree.read_text(workflow), workflow)
     jobs = {
@@ -96,7 +89,7 @@ def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLO
                 since=as_of,
             )
         )
-    return Upstream(Registry(tuple(entries), jobs, "", workflow_name), script)
+    return Registry(tuple(entries), jobs, "", workflow_name)
 
 
 def _hand(entry: Entry, source: Entry) -> Entry:
@@ -139,9 +132,9 @@ def _group(entries: list[Entry]) -> list[Entry]:
     return out
 
 
-def sync_registry(existing: Registry | None, upstream: Upstream, as_of: date) -> Registry:
-    """`existing` brought up to date with `upstream`, keeping history and hand-written fields."""
-    fresh = upstream.registry
+def sync_registry(existing: Registry | None, fresh: Registry, as_of: date) -> Registry:
+    """`existing` brought up to date with `fresh` (from `read_upstream`), keeping history and
+    hand-written fields."""
     up_exclude = {(e.test, e.functions[0]): e for e in fresh.entries if e.mechanism is Mechanism.EXCLUDE}
     up_ignore = {e.test: e for e in fresh.entries if e.mechanism is Mechanism.IGNORE}
     claimed: set[tuple[str, str]] = set()
@@ -218,10 +211,10 @@ def _describe(key: tuple[str, str, str]) -> str:
     return f"flaky_tests_to_ignore has {test!r}"
 
 
-def drift(registry: Registry, upstream: Upstream) -> list[str]:
+def drift(registry: Registry, upstream: Registry) -> list[str]:
     """Readable differences between a registry's current state and a checkout; empty when they agree."""
     mine = _facts(registry)
-    theirs = _facts(upstream.registry)
+    theirs = _facts(upstream)
     lines: list[str] = []
     for key in theirs.keys() - mine.keys():
         entry, said = theirs[key]
@@ -235,12 +228,12 @@ def drift(registry: Registry, upstream: Upstream) -> list[str]:
                 f"differs: {_describe(key)}: registry line {mine[key][0].line} says {mine[key][1]}; "
                 f"{theirs[key][0].source} says {theirs[key][1]}"
             )
-    for name in upstream.registry.jobs.keys() - registry.jobs.keys():
-        lines.append(f"upstream only: job {name!r} ({upstream.registry.jobs[name].os})")
-    for name in registry.jobs.keys() - upstream.registry.jobs.keys():
+    for name in upstream.jobs.keys() - registry.jobs.keys():
+        lines.append(f"upstream only: job {name!r} ({upstream.jobs[name].os})")
+    for name in registry.jobs.keys() - upstream.jobs.keys():
         lines.append(f"registry only: job {name!r} (not in the workflow any more)")
-    for name in registry.jobs.keys() & upstream.registry.jobs.keys():
-        a, b = registry.jobs[name], upstream.registry.jobs[name]
+    for name in registry.jobs.keys() & upstream.jobs.keys():
+        a, b = registry.jobs[name], upstream.jobs[name]
         if (a.os, a.runs_on) != (b.os, b.runs_on):
             lines.append(f"differs: job {name!r} runs on {b.runs_on} ({b.os}), not {a.runs_on} ({a.os})")
         added = [f for f in b.functions if f not in a.functions]
