@@ -213,7 +213,7 @@ def test_dry_run_writes_nothing_to_github(fake_github: FakeGitHub, action: Actio
 
     assert result.code == 0
     assert writes(fake) == []
-    assert "would create or update the comment" in result.stdout
+    assert f"would create a comment on #{pr['number']}" in result.stdout
     assert "would publish check run" in result.stdout
     assert result.outputs["new-failures"] == "7"
 

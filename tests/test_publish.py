@@ -45,36 +45,57 @@ def test_failures_mode_on_a_green_run_creates_nothing(
     fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
     pr = fake_github.add_pull(head_sha="1" * 40)
-    result = upsert_sticky_comment(gateway, pr["number"], MARKER + "\nall green", marker=MARKER,
+    result = upsert_sticky_comment(gateway, pr["number"], lambda _: MARKER + "\nall green", marker=MARKER,
                                    author=BOT_LOGIN, create=False)  # fmt: skip
     assert result.action == "not-needed" and result.url == ""
     assert fake_github.requests_to("POST", r"/comments") == []
 
 
+def test_the_renderer_sees_the_previous_body(fake_github: FakeGitHub, gateway: GitHubGateway) -> None:
+    pr = fake_github.add_pull(head_sha="5" * 40)
+    seen: list[str | None] = []
+
+    def render(previous: str | None) -> str:
+        seen.append(previous)
+        return MARKER + f"\nversion {len(seen)}"
+
+    upsert_sticky_comment(gateway, pr["number"], render, marker=MARKER, author=BOT_LOGIN)
+    upsert_sticky_comment(gateway, pr["number"], render, marker=MARKER, author=BOT_LOGIN)
+    assert seen == [None, MARKER + "\nversion 1"]
+    assert [c["body"] for c in fake_github.comments(pr["number"])] == [MARKER + "\nversion 2"]
+
+
 def test_same_body_is_not_written_again(fake_github: FakeGitHub, gateway: GitHubGateway) -> None:
     pr = fake_github.add_pull(head_sha="2" * 40)
-    first = upsert_sticky_comment(gateway, pr["number"], MARKER + "\nx", marker=MARKER, author=BOT_LOGIN)
-    again = upsert_sticky_comment(gateway, pr["number"], MARKER + "\nx", marker=MARKER, author=BOT_LOGIN)
+    first = upsert_sticky_comment(
+        gateway, pr["number"], lambda _: MARKER + "\nx", marker=MARKER, author=BOT_LOGIN
+    )
+    again = upsert_sticky_comment(
+        gateway, pr["number"], lambda _: MARKER + "\nx", marker=MARKER, author=BOT_LOGIN
+    )
     assert (first.action, again.action) == ("created", "unchanged")
     assert first.comment_id == again.comment_id
     assert fake_github.requests_to("PATCH", r"/comments/") == []
 
 
-def test_oversized_body_is_refused_before_any_request(
-    fake_github: FakeGitHub, gateway: GitHubGateway
-) -> None:
+def test_oversized_or_unmarked_body_is_never_posted(fake_github: FakeGitHub, gateway: GitHubGateway) -> None:
+    pr = fake_github.add_pull(head_sha="4" * 40)
     with pytest.raises(PublishError, match="65,536"):
-        upsert_sticky_comment(gateway, 1, MARKER + "x" * MAX_COMMENT_CHARS, marker=MARKER, author=BOT_LOGIN)
+        upsert_sticky_comment(
+            gateway, pr["number"], lambda _: MARKER + "x" * MAX_COMMENT_CHARS, marker=MARKER, author=BOT_LOGIN
+        )
     with pytest.raises(ValueError, match="marker"):
-        upsert_sticky_comment(gateway, 1, "no marker", marker=MARKER, author=BOT_LOGIN)
-    assert fake_github.requests == []
+        upsert_sticky_comment(gateway, pr["number"], lambda _: "no marker", marker=MARKER, author=BOT_LOGIN)
+    assert fake_github.requests_to("POST", r"/comments") == []
 
 
 def test_missing_permission_names_it(fake_github: FakeGitHub, gateway: GitHubGateway) -> None:
     pr = fake_github.add_pull(head_sha="3" * 40)
     fake_github.deny("POST", r"/comments$", permission="issues=write; pull_requests=write")
     with pytest.raises(PublishError, match="pull"):
-        upsert_sticky_comment(gateway, pr["number"], MARKER + "\nx", marker=MARKER, author=BOT_LOGIN)
+        upsert_sticky_comment(
+            gateway, pr["number"], lambda _: MARKER + "\nx", marker=MARKER, author=BOT_LOGIN
+        )
 
 
 def annotations(n: int) -> list[dict]:

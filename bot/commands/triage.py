@@ -480,19 +480,19 @@ def _publish(
             if pr is None:
                 notes.append("No open pull request has this run's head commit; no comment posted.")
             else:
-                body = render_comment(report, details_url=check_url or summary_url)
+                details = check_url or summary_url
+
+                def render(previous: str | None) -> str:
+                    return render_comment(report, details_url=details)
+
                 create = settings.comment == "always" or report.counts.jobs_failed > 0
                 if settings.dry_run:
-                    _say(
-                        env,
-                        f"[dry run] would {'create or ' if create else ''}update the comment on "
-                        f"#{pr.number}:\n{body}",
-                    )
+                    _say(env, _comment_preview(gateway, pr.number, render, settings, create))
                 else:
                     outcome = upsert_sticky_comment(
                         gateway,
                         pr.number,
-                        body,
+                        render,
                         marker=COMMENT_MARKER,
                         author=settings.comment_author,
                         create=create,
@@ -520,6 +520,26 @@ def _publish(
         print(f"flake-bot: error: {plain(misconfigured, 500, one_line=True)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _comment_preview(
+    gateway: GitHubGateway,
+    number: int,
+    render: Callable[[str | None], str],
+    settings: Settings,
+    create: bool,
+) -> str:
+    """What a real run would do to the sticky comment, found by reading only."""
+    from bot.publish.comment import find_sticky
+
+    existing = find_sticky(gateway.list_issue_comments(number), COMMENT_MARKER, settings.comment_author)
+    if existing is not None:
+        return (
+            f"[dry run] would update the comment {existing.html_url} on #{number}:\n{render(existing.body)}"
+        )
+    if not create:
+        return f"[dry run] no comment on #{number}: nothing failed and none exists to update"
+    return f"[dry run] would create a comment on #{number}:\n{render(None)}"
 
 
 def _summary_and_outputs(

@@ -13,7 +13,7 @@ looks one last time, so a comment that did land is reported rather than called a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.errors import AmbiguousWrite, GatewayError, PublishError
@@ -48,21 +48,29 @@ def find_sticky(comments: Iterable[CommentInfo], marker: str, author: str) -> Co
 def upsert_sticky_comment(
     gateway: GitHubGateway,
     number: int,
-    body: str,
+    render: Callable[[str | None], str],
     *,
     marker: str,
     author: str,
     create: bool = True,
 ) -> CommentResult:
-    """Make PR `number` carry exactly one bot comment with `body`.
+    """Make PR `number` carry exactly one bot comment, with the body `render(previous)` returns.
 
-    `create=False` updates an existing comment but never starts one (the "failures" mode on a
-    green run: an old red report must not stay up, but a green PR needs no comment).
+    `previous` is the body of the bot's existing comment (None when there is none), so the
+    renderer can carry over what it recorded there, e.g. the outcomes of earlier attempts, while
+    the comment is edited in place. `create=False` updates an existing comment but never starts
+    one (the "failures" mode on a green run: an old red report must not stay up, but a green PR
+    needs no comment).
     """
-    if not body.startswith(marker):
-        raise ValueError("the comment body must start with the marker")
-    if len(body) > MAX_COMMENT_CHARS:
-        raise PublishError(f"comment body has {len(body):,} characters; GitHub allows {MAX_COMMENT_CHARS:,}")
+
+    def checked(body: str) -> str:
+        if not body.startswith(marker):
+            raise ValueError("the comment body must start with the marker")
+        if len(body) > MAX_COMMENT_CHARS:
+            raise PublishError(
+                f"comment body has {len(body):,} characters; GitHub allows {MAX_COMMENT_CHARS:,}"
+            )
+        return body
 
     def mine(comments: Iterable[CommentInfo]) -> CommentInfo | None:
         return find_sticky(comments, marker, author)
@@ -70,12 +78,14 @@ def upsert_sticky_comment(
     try:
         existing = mine(gateway.list_issue_comments(number))
         if existing is not None:
+            body = checked(render(existing.body))
             if existing.body == body:
                 return CommentResult("unchanged", existing.html_url, existing.id)
             edited = gateway.edit_issue_comment(existing.id, body)
             return CommentResult("updated", edited.html_url or existing.html_url, existing.id)
         if not create:
             return CommentResult("not-needed")
+        body = checked(render(None))
         try:
             made = gateway.create_issue_comment(number, body, recover=mine)
         except AmbiguousWrite:
