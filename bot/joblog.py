@@ -188,18 +188,18 @@ class LogReader:
 
     def _scan(self, buf: bytes, pos: int, end: int) -> None:
         """Deliver the complete lines of ``buf[pos:end]``, jumping over unimportant ones."""
-        markers: tuple[bytes, ...] | None = None
-        positions: list[int] = []  # next occurrence of each marker at or after pos (or end)
+        # marker -> its next occurrence at or after pos (end if none); kept for the whole
+        # buffer, even while the sink switches marker sets, so no stretch is searched twice
+        next_at: dict[bytes, int] = {}
         while pos < end:
-            current = self._sink.skip_markers
-            if current:
-                if current is not markers:
-                    markers, positions = current, [-1] * len(current)
+            markers = self._sink.skip_markers
+            if markers:
                 hit = end
-                for i, at in enumerate(positions):
+                for marker in markers:
+                    at = next_at.get(marker, -1)
                     if at < pos:
-                        at = buf.find(current[i], pos, end)
-                        positions[i] = at = end if at < 0 else at
+                        at = buf.find(marker, pos, end)
+                        next_at[marker] = at = end if at < 0 else at
                     if at < hit:
                         hit = at
                 if hit >= end:
