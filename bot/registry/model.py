@@ -272,25 +272,21 @@ class Registry:
             ):
                 not_expected = True
                 text = (
-                    f"{name} is registered as flaky in {shown_job}{_when(when)} and "
-                    f"{entry.where(spec)}, so it should "
-                    "not have run at all; the job may run a different ci.sh function or tree than the "
-                    "registry "
-                    "says."
+                    f"{name} is registered as flaky in {shown_job}{_when(when)} and {entry.where(spec)}, "
+                    "so it should not have run at all; the job may run a different ci.sh function or "
+                    "tree than the registry says."
                 )
             elif not ignored:
                 not_expected = True
                 text = (
                     f"{name} is in flaky_tests_to_ignore for {shown_job}{_when(when)}{reason}, yet "
-                    "run-tests.py did "
-                    "not ignore the failure, so it failed the job; the run may predate the ignore list "
-                    "or its "
-                    "platform check may not cover this runner."
+                    "run-tests.py did not ignore the failure, so it failed the job; the run may predate "
+                    "the ignore list or its platform check may not cover this runner."
                 )
             if mismatch:
                 text += (
-                    " Its symptom matches none of the known symptoms of this flaky test, so it may be a real "
-                    "regression."
+                    " Its symptom matches none of the known symptoms of this flaky test, so it may be a "
+                    "real regression."
                 )
             return Match(test, job, Verdict.KNOWN_FLAKE, flaky_here, mismatch, not_expected, text)
 
@@ -299,16 +295,14 @@ class Registry:
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
             text = (
                 f"{name} is {entry.where(spec)} in {shown_job}{_when(when)} for a reason that is not "
-                "flakiness "
-                f"({entry.reason or 'no reason given'}), so it should not have failed this job."
+                f"flakiness ({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
             return Match(test, job, verdict, tuple(here) + elsewhere, False, True, text)
 
         if ignored:
             text = (
                 f"run-tests.py ignored {name} as a known-flaky failure, but the registry has no entry "
-                "covering "
-                f"{shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
+                f"covering {shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
             )
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
             return Match(test, job, verdict, elsewhere, False, False, text)

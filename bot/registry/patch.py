@@ -292,9 +292,8 @@ def _target_functions(
         ]
         if not own:
             raise PatchRefused(
-                f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run through "
-                "make), so "
-                "there is no --exclude to extend; use --style ignore"
+                f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run "
+                "through make), so there is no --exclude to extend; use --style ignore"
             )
         for function in own:
             users = sorted(name for name, s in registry.jobs.items() if function.name in s.functions)
@@ -302,8 +301,8 @@ def _target_functions(
             if others and not remove:
                 raise PatchRefused(
                     f"{function.name} is also run by {', '.join(others)}; an --exclude there would "
-                    "stop the test "
-                    f"running in those jobs too. Name them all with --job, or use --style ignore"
+                    "stop the test running in those jobs too. Name them all with --job, or use "
+                    "--style ignore"
                 )
             if function not in targets:
                 targets.append(function)
@@ -384,9 +383,8 @@ def _add_exclusion_checked(
             return new_line
         last_problem = ", ".join(over[:5]) or "(the test itself would still run)"
     raise PatchRefused(
-        f"refusing to extend the --exclude in {function} ({CI_SH}:{invocation.line}): the new pattern "
-        "would also "
-        f"exclude {last_problem}"
+        f"refusing to extend the --exclude in {function} ({CI_SH}:{invocation.line}): the new "
+        f"pattern would also exclude {last_problem}"
     )
 
 
