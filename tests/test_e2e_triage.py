@@ -281,3 +281,16 @@ def test_log_cap_is_applied_and_said(fake_github: FakeGitHub, action: Action) ->
     assert result.outputs["failures"] == "[]"  # the failures sat beyond the first 10 KiB
     [check] = fake.check_runs()
     assert check["conclusion"] == "failure"  # an unexplained failure is never reassuring
+
+
+def test_a_run_that_cannot_be_triaged_says_why_on_the_run_page(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    run = fake_github.add_run(event="push")
+    fake_github.fail(
+        "GET", r"/jobs", 401, body={"message": "Bad credentials", "documentation_url": "x"}, times=None
+    )
+    result = action.run(run["id"])
+    assert result.code == 1
+    assert result.summary.startswith("**flake-bot could not triage this run:**")
+    assert result.outputs == {}

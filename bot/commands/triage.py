@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from bot.actions_env import ActionsEnv, print_untrusted, read_event
 from bot.errors import (
+    FlakeBotError,
     GatewayError,
     InputError,
     LogUnavailable,
@@ -36,6 +37,7 @@ from bot.errors import (
     PublishError,
     StoreError,
 )
+from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry, load_registry
 from bot.render import (
@@ -46,7 +48,7 @@ from bot.render import (
     render_step_summary,
     render_text,
 )
-from bot.render.sanitize import link, plain
+from bot.render.sanitize import inline, link, plain
 from bot.triage import FAILED_CONCLUSIONS, JobInput, PatchPolicy, TriageReport, check_conclusion, triage
 
 if TYPE_CHECKING:  # imported lazily at run time: PyGithub and sqlite cost start-up time offline
@@ -207,7 +209,13 @@ def run(args: argparse.Namespace) -> int:
         if not (args.log and args.job):
             raise InputError("--log and --job go together")
         return _run_offline(args, env)
-    return _run_event(args, env)
+    try:
+        return _run_event(args, env)
+    except FlakeBotError as exc:
+        # The step fails with this one line on stderr (bot.cli); say it on the run page too.
+        with contextlib.suppress(PublishError):
+            publish_summary(env, f"**flake-bot could not triage this run:** {inline(str(exc), 500)}\n")
+        raise
 
 
 def _say(env: ActionsEnv, text: str) -> None:
@@ -550,8 +558,6 @@ def _summary_and_outputs(
     check_url: str,
     notes: Sequence[str],
 ) -> None:
-    from bot.publish.summary import publish_outputs, publish_summary
-
     summary = render_step_summary(report, details_url=check_url or None)
     links = [
         f"- {link(label, url)}" for label, url in (("Comment", comment_url), ("Check run", check_url)) if url
