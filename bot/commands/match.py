@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 
+from bot.commands.registry import day_argument
 from bot.records import Runner
 from bot.registry import load_registry
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,8 +16,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="judge one failing test in one job against the known-flaky registry",
         description=(
             "Say whether a failing test is a known flake in this job on that date, flaky only "
-            "elsewhere, or new, "
-            "and whether it should not have failed the job at all."
+            "elsewhere, or new, and whether it should not have failed the job at all."
         ),
     )
     parser.add_argument("--registry", help="registry file (default: the bundled MicroPython registry)")
@@ -38,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--symptom", help="the failure's symptom as parse-log reports it, checked against known symptoms"
     )
     parser.add_argument(
-        "--date", type=_day, help="day the job ran, YYYY-MM-DD (default: the registry's current state)"
+        "--date",
+        type=day_argument,
+        help="day the job ran, YYYY-MM-DD (default: the registry's current state)",
     )
     parser.add_argument(
         "--runner",

@@ -15,7 +15,8 @@ from bot.registry.source import CheckoutTree
 from bot.registry.sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
 
 
-def _day(text: str) -> date:
+def day_argument(text: str) -> date:
+    """argparse type for YYYY-MM-DD options (shared by the commands that take a date)."""
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sync.add_argument(
         "--as-of",
-        type=_day,
+        type=day_argument,
         default=None,
         help=(
             "date of the checkout's state, YYYY-MM-DD: 'since' of new entries, 'until' of removed ones "
