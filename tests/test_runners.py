@@ -172,3 +172,15 @@ def test_symptom_shapes() -> None:
     assert len(long) <= symptom.MAX_SYMPTOM_CHARS and "\x1b" not in long
     assert symptom.decode_repr("b'a\\nb'") == ["a", "b"]
     assert symptom.decode_repr("__import__('os')") is None
+
+
+def test_a_dump_ends_where_the_job_ends() -> None:
+    collector = PrintFailures()
+    lines = ["", "FAILURE /r/results/extmod_ut.py", "test_a ... ok", "CRASH", "Post job cleanup.",
+             "git version 2.52.0", "Cleaning up orphan processes"]
+    for number, line in enumerate(lines, start=1):
+        collector.feed(LogLine(number, line))
+    collector.close()
+    shown = collector.shown["extmod_ut.py"]
+    assert (shown.outcome, shown.symptom) == (Outcome.CRASH, 'CRASH after "test_a ... ok"')
+    assert "git version" not in shown.diff

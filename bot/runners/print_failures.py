@@ -27,6 +27,9 @@ EXP_HEADER = re.compile(r"--- (?:\S*/)?([^/\s]+)\.exp(?:\s.*)?")
 FAILURE = re.compile(r"FAILURE (?:\S*/)?([^/\s]+)")
 # A job leaves at most a few dozen results; this bounds memory for a hostile log.
 MAX_RESULTS = 2000
+# What the runner logs after the last step (post-action steps, "Complete job"): not part of the
+# last result's raw output, which would otherwise run on into it.
+JOB_END = ("Post job cleanup.", "Cleaning up orphan processes")
 
 
 def mangle(test: str) -> str:
@@ -77,6 +80,7 @@ class PrintFailures:
         self._diff_name = ""
         self._dump: _Dump | None = None
         self._blank = True  # the previous line was blank (FAILURE headers follow one)
+        self._stopped = False  # after the job's closing lines: only a new header restarts
 
     def _note(self, name: str, line: int) -> bool:
         if name not in self.names and len(self.names) >= MAX_RESULTS:
@@ -92,6 +96,14 @@ class PrintFailures:
             self._close_diff()
         header = EXP_HEADER.fullmatch(text) if text.startswith("--- ") else None
         failure = FAILURE.fullmatch(text) if text.startswith("FAILURE ") else None
+        if text in JOB_END:
+            if self._dump is not None:
+                self._close_dump()
+            self._stopped = True
+            return
+        if self._stopped and not (header or failure):
+            return
+        self._stopped = False
         dump = self._dump
         if dump is not None and ((failure and self._blank) or (header and (self._blank or not dump.count))):
             self._close_dump()
