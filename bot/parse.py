@@ -38,6 +38,8 @@ from bot.runners.run_tests import RunTestsParser, pass_from_flags
 # few thousand tests across its passes, and nobody reads more than a screen of problems.
 MAX_FAILURES = 10000
 MAX_PROBLEMS = 50
+# A GitHub job has at most a few dozen steps; a log with more step headers is forged.
+MAX_STEPS = 500
 # A problem message is one line in a comment or annotation.
 MAX_MESSAGE_CHARS = 300
 # Test names come from the log; real ones are < 80 characters.
@@ -125,8 +127,13 @@ class JobParser:
     def _start_step(self, line: LogLine) -> None:
         if not self.steps and self.reader is not None and self.reader.timestamped and line.number > 1:
             self.steps.append("Set up job")
-        label = symptom.bound(line.text, MAX_MESSAGE_CHARS)
-        self.steps.append(label)
+        label = symptom.bound(symptom.normalize(line.text), MAX_MESSAGE_CHARS)
+        if len(self.steps) < MAX_STEPS:
+            self.steps.append(label)
+        elif len(self.steps) == MAX_STEPS:
+            self.steps.append("…")
+            self._problem(ProblemKind.TRUNCATED, f"more than {MAX_STEPS} steps; the rest are not listed",
+                          line.number, incomplete=True)
         self.step = _Step(label, line.number, print_failures="--print-failures" in line.text)
         self.step.natmod_hint = "natmod" in label.lower() or "native_mpy" in label.lower()
         self.step.merge_hint = "mpy_merge" in label.lower()

@@ -287,6 +287,12 @@ def test_hostile_long_lines_are_fast_and_bounded() -> None:
     assert all(len(p.message) <= MAX_MESSAGE_CHARS for p in report.problems)
 
 
+def test_step_list_is_bounded() -> None:
+    report = parse_job_log([b"##[group]Run x\n##[endgroup]\n" * 2000])
+    assert len(report.steps) == 501 and not report.complete
+    assert report.problems[0].kind is ProblemKind.TRUNCATED
+
+
 # -- split-input replay (as h11's test_io does) -------------------------------------------
 
 
