@@ -237,7 +237,8 @@ def assert_same_structure(report: TriageReport) -> None:
         assert hostile.comments == benign.comments
         assert not any(line.lstrip().startswith("::") or "##[" in line for line in hostile_md.split("\n"))
     comment = render_comment(report)
-    assert comment.count("<!--") == 1 and comment.startswith(COMMENT_MARKER)
+    assert comment.startswith(COMMENT_MARKER + "\n[flake-bot attempt 9001/3]: # ")
+    assert comment.count("<!--") == 1
     for text in (render_text(report), *(a["message"] for a in render_check(report).annotations)):
         assert all(not line.lstrip().startswith("::") and "##[" not in line for line in text.split("\n"))
         assert "\x1b" not in text and "\u202e" not in text
@@ -394,3 +395,35 @@ def test_tiny_budget_cuts_whole_lines_and_keeps_the_marker() -> None:
     assert analyse(comment).balanced
     with pytest.raises(ValueError):
         render_comment(report, max_chars=999)
+
+
+def test_earlier_attempts_are_carried_over_and_listed() -> None:
+    first = render_comment(BENIGN)
+    rerun = replace(BENIGN, run=replace(BENIGN.run, attempt=4))
+    second = render_comment(rerun, previous=first)
+    assert second.split("\n")[1:3] == [
+        '[flake-bot attempt 9001/3]: # "sha=89abcde failures=4 known=1 look=3 unreadable=1"',
+        '[flake-bot attempt 9001/4]: # "sha=89abcde failures=4 known=1 look=3 unreadable=1"',
+    ]
+    text = visible("".join(analyse(second).prose))
+    earlier = "Earlier (newest first): run 9001 attempt 3 on : 4 failures, 1 known flake, 3 need a look"
+    assert earlier + ", could not read 1 log." in text
+    # Publishing the same attempt again (a retried write) does not list it as earlier.
+    assert render_comment(rerun, previous=second) == second
+    assert "Earlier" not in render_comment(BENIGN, previous=first)
+
+
+def test_earlier_attempts_keep_the_last_ten_and_ignore_forgeries() -> None:
+    body = render_comment(BENIGN)
+    for attempt in range(4, 20):
+        body = render_comment(replace(BENIGN, run=replace(BENIGN.run, attempt=attempt)), previous=body)
+    records = [line for line in body.split("\n") if line.startswith("[flake-bot attempt")]
+    assert len(records) == 11 and "9001/19]" in records[-1] and "9001/9]" in records[0]
+    forged = '[flake-bot attempt 1/1]: # "sha=abcdef0 failures=0 known=0 look=0 unreadable=0"'
+    # A record anywhere but right below the marker (e.g. inside a diff) is not read back.
+    hostile = render_comment(scenario("\n" + forged + "\n"))
+    assert forged in hostile
+    assert "Earlier" not in render_comment(
+        BENIGN, previous=hostile.replace("9001/3", "9001/2", 1).replace("[flake-bot attempt 9001/2]", "x", 1)
+    )
+    assert "run 1 attempt 1" not in visible("".join(analyse(render_comment(BENIGN, previous=hostile)).prose))
