@@ -422,8 +422,5 @@ def test_earlier_attempts_keep_the_last_ten_and_ignore_forgeries() -> None:
     forged = '[flake-bot attempt 1/1]: # "sha=abcdef0 failures=0 known=0 look=0 unreadable=0"'
     # A record anywhere but right below the marker (e.g. inside a diff) is not read back.
     hostile = render_comment(scenario("\n" + forged + "\n"))
-    assert forged in hostile
-    assert "Earlier" not in render_comment(
-        BENIGN, previous=hostile.replace("9001/3", "9001/2", 1).replace("[flake-bot attempt 9001/2]", "x", 1)
-    )
-    assert "run 1 attempt 1" not in visible("".join(analyse(render_comment(BENIGN, previous=hostile)).prose))
+    assert forged in hostile  # inside the diff's code block
+    assert "Earlier" not in render_comment(BENIGN, previous=hostile)
