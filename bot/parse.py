@@ -100,6 +100,7 @@ class JobParser:
         self.print_failures = PrintFailures()
         self.print_failures_step: str | None = None
         self.last_line = 0
+        self.recognised = False  # anything at all was understood (a step, a runner, make ...)
 
     # -- LineSink -----------------------------------------------------------------------
 
@@ -206,9 +207,11 @@ class JobParser:
         elif runner is not None:
             self.invocation = PARSERS[runner]()
         if self.invocation is not None:
+            self.recognised = True
             self.invocation.feed(line)
             return
         if starts_print_failures(text):
+            self.recognised = True
             self.step.print_failures = True
             self.print_failures.feed(line)
             self.print_failures_step = self.step.label
@@ -216,6 +219,7 @@ class JobParser:
         # cheap prefix checks first: in a build step every line comes through here
         echo = _MAKE_ECHO.fullmatch(text) if text.startswith("cd ") else None
         if echo:
+            self.recognised = True
             self.pending_pass = pass_from_flags(echo.group(1))
             return
         make_error = _MAKE_ERROR.match(text) if text.startswith("make") else None
@@ -230,6 +234,7 @@ class JobParser:
             self._merge_diff(line)
 
     def _make_error(self, target: str, number: int) -> None:
+        self.recognised = True
         if self.step.make_error is None:
             self.step.make_error = (target, number)
         last = self.last_run_tests
@@ -315,6 +320,12 @@ class JobParser:
 
     def report(self) -> JobReport:
         self._end_step(eof=True)
+        stamped = self.reader is not None and self.reader.timestamped
+        if not (self.recognised or stamped or self.steps or self.failures or self.problems):
+            empty = self.reader is not None and self.reader.bytes == 0
+            self._problem(ProblemKind.STEP, "the log is empty" if empty else
+                          "nothing in this log looks like a GitHub job log or test runner output",
+                          None, incomplete=True)
         reader = self.reader
         if reader is not None and reader.ended_mid_line and reader.timestamped:
             self._problem(ProblemKind.TRUNCATED, "the log ends in the middle of a line", self.last_line,

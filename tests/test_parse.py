@@ -287,6 +287,13 @@ def test_hostile_long_lines_are_fast_and_bounded() -> None:
     assert all(len(p.message) <= MAX_MESSAGE_CHARS for p in report.problems)
 
 
+def test_empty_or_unrecognisable_log_is_never_clean() -> None:
+    for data, says in ((b"", "empty"), (bytes(range(256)) * 50, "nothing in this log")):
+        report = parse_job_log([data])
+        assert not report.complete and report.failures == ()
+        assert [p.kind for p in report.problems] == [ProblemKind.STEP] and says in report.problems[0].message
+
+
 def test_step_list_is_bounded() -> None:
     report = parse_job_log([b"##[group]Run x\n##[endgroup]\n" * 2000])
     assert len(report.steps) == 501 and not report.complete
