@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot.errors import FlakeBotError
@@ -374,7 +374,7 @@ def triage(
 
     triaged: list[JobTriage] = []
     for item, failed, counted, ignored in staged:
-        findings = tuple(_with_patch(f, patch_for.get((f.job.name, f.failure.test))) for f in counted)
+        findings = tuple(replace(f, patch=patch_for.get((f.job.name, f.failure.test))) for f in counted)
         report = item.report
         triaged.append(
             JobTriage(
@@ -396,22 +396,6 @@ def triage(
         patches=patches,
         notes=notes,
         has_history=rates is not None,
-    )
-
-
-def _with_patch(finding: Finding, patch: str | None) -> Finding:
-    if patch is None:
-        return finding
-    return Finding(
-        job=finding.job,
-        failure=finding.failure,
-        match=finding.match,
-        rate=finding.rate,
-        job_rate=finding.job_rate,
-        patch=patch,
-        verdict_label=finding.verdict_label,
-        kind=finding.kind,
-        failed_in_jobs=finding.failed_in_jobs,
     )
 
 
