@@ -6,8 +6,8 @@ value is already `Md` (built by a sanitizer filter such as `code`, `fence` or `l
 template cannot forget to escape: plain strings, numbers and enums from a report come out as
 inert Markdown text, and the only structure in the output is the template's own.
 
-Every renderer bounds its output to the limit of the place it goes to (comment 65,536, check
-output 65,535, step summary 1 MiB) by rendering at decreasing levels of detail until it fits;
+Every renderer bounds its output to the limit of the place it goes to (a comment under 60,000
+characters of GitHub's 65,536, check output 65,535, step summary 1 MiB) by rendering at decreasing levels of detail until it fits;
 the smallest level shows only counts and a link, so the bound always holds.
 """
 
@@ -25,7 +25,7 @@ import jinja2
 from bot import __version__
 from bot.records import FlakeRate
 from bot.render.sanitize import Md, clean, code_span, fence, inline, link, plain
-from bot.triage import PROBLEM_WORDS, Finding, JobState, JobTriage, Kind, TriageReport
+from bot.triage import PROBLEM_WORDS, Finding, JobTriage, Kind, TriageReport
 
 #: Hidden first line of the sticky PR comment. The publisher finds its comment by this marker
 #: *and* the bot's own login; the sanitizer guarantees no log text can contain `<!--`.
@@ -227,10 +227,6 @@ def _history(finding: Finding) -> list[str]:
     return lines
 
 
-def _step(text: object) -> Md:
-    return code_span(str(text), 100)
-
-
 def _environment(
     finalize: Callable[[object], str], filters: dict[str, Callable[..., Any]]
 ) -> jinja2.Environment:
@@ -245,8 +241,6 @@ def _environment(
     )
     env.filters.update(filters)
     env.globals.update(
-        Kind=Kind,
-        JobState=JobState,
         history=_history,
         rate_text=rate_text,
         problem_words=PROBLEM_WORDS,
@@ -263,7 +257,7 @@ _MD = _environment(
         "link": lambda v, url, limit=200: link(str(v), url, limit),
         "num": _num,
         "ident": lambda v: Md(str(int(v))),
-        "step": _step,
+        "step": lambda v: code_span(str(v), 100),
     },
 )
 _TEXT = _environment(
