@@ -7,8 +7,9 @@ template cannot forget to escape: plain strings, numbers and enums from a report
 inert Markdown text, and the only structure in the output is the template's own.
 
 Every renderer bounds its output to the limit of the place it goes to (a comment under 60,000
-characters of GitHub's 65,536, check output 65,535, step summary 1 MiB) by rendering at decreasing levels of detail until it fits;
-the smallest level shows only counts and a link, so the bound always holds.
+characters of GitHub's 65,536, check output 65,535, step summary 1 MiB) by rendering at
+decreasing levels of detail until it fits; the smallest level shows only counts and a link, so
+the bound always holds.
 """
 
 from __future__ import annotations
