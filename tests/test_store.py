@@ -332,3 +332,16 @@ def test_nearest_templates_look_both_ways(store: HistoryStore) -> None:
     before, after = store.nearest_templates(datetime(2026, 1, 9, tzinfo=UTC), workflow=wf)
     assert after is None and before is not None and before.run_id == 3
     assert store.nearest_templates(datetime(2026, 1, 9, tzinfo=UTC), workflow="other.yml") == (None, None)
+
+
+def test_closing_folds_the_wal_into_the_file(tmp_path: Path) -> None:
+    """The action caches only the main file, so a closed store must not leave data in the WAL."""
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as s:
+        fill(s)
+        assert path.with_name("h.sqlite-wal").exists()
+    assert not path.with_name("h.sqlite-wal").exists()
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(path.read_bytes())  # what actions/cache would restore
+    with HistoryStore(copy) as s:
+        assert s.overview().runs == 4

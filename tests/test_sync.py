@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from bot.gateway.client import GitHubGateway
 from bot.parse import parse_job_log
 from bot.records import JobReport
 from bot.store.sqlite import HistoryStore, Window
-from bot.store.sync import SyncOptions, sync
+from bot.store.sync import Progress, SyncOptions, sync
 
 T0 = datetime(2026, 1, 6, 8, tzinfo=UTC)
 JOBS = ("coverage", "macos", "qemu_arm")
@@ -255,3 +256,29 @@ def test_bad_arguments_are_input_errors(
     bad.write_bytes(b"not a database" * 200)
     assert cli_sync(bad) == 1
     assert "cannot open history store" in capsys.readouterr().err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log() -> None:
+    tty = Terminal()
+    bar = Progress(tty)
+    for done in range(1, 5):
+        bar.update(done, 4, done * 2)
+    bar.finish()
+    assert tty.getvalue().count("\r") == 4
+    assert "[" + "#" * 30 + "] 4/4 runs, 8 requests\n" in tty.getvalue()
+    log = io.StringIO()
+    plain = Progress(log, interval=3600)
+    for done in range(1, 101):
+        plain.update(done, 100, done)
+    plain.finish()
+    # the first line, then nothing until the interval passes or the end
+    assert log.getvalue().splitlines() == [
+        "sync: 1/100 runs done, 1 requests",
+        "sync: 100/100 runs done, 100 requests",
+    ]
+    assert "\r" not in log.getvalue()

@@ -108,7 +108,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
-        self._last = 0.0
+        self._last: float | None = None  # the first update always prints
         self._drawn = False
 
     def update(self, done: int, total: int, requests: int) -> None:
@@ -120,7 +120,7 @@ class Progress:
             self.stream.write(f"\r[{bar}] {done}/{total} runs, {requests} requests")
             self.stream.flush()
             self._drawn = True
-        elif now - self._last >= self.interval or done == total:
+        elif self._last is None or now - self._last >= self.interval or done == total:
             self.stream.write(f"sync: {done}/{total} runs done, {requests} requests\n")
             self._last = now
 
