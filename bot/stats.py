@@ -302,16 +302,21 @@ def attribute(
 
     This is the reference report's reasoning made mechanical: a job whose readable failures were
     all thread_gc1.py probably failed on it when its log expired too. Where a job has no readable
-    failure at all, the causes seen in every other job are used, restricted to tests the registry
-    says that job runs (`now` picks the registry state) -- a weaker guess, labelled as such.
-    Returns the attributions, most failures first, and the unread failures nothing could explain.
+    failure at all, the causes seen in the other jobs on the same runner are used (a macOS-only
+    flake says little about a Linux job), or failing that in every other job, restricted to
+    tests the registry says that job runs (`now` picks the registry state): weaker guesses,
+    labelled as such. Returns the attributions, most failures first, and the unread failures
+    nothing could explain.
     """
+    runner_of = {j.job: j.runner for j in jobs}
     by_job: dict[str, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
-    pooled: dict[str | None, int] = defaultdict(int)
+    by_runner: dict[str | None, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
+    everywhere: dict[str | None, int] = defaultdict(int)
     shares: dict[str | None, dict[str, _Share]] = defaultdict(dict)
     for c in causes:
         by_job[c.job][c.test] += c.count
-        pooled[c.test] += c.count
+        by_runner[runner_of.get(c.job)][c.test] += c.count
+        everywhere[c.test] += c.count
         shares[c.test].setdefault(c.job, _Share()).observed += c.count
     unattributed: dict[str, int] = {}
     for j in jobs:
@@ -319,10 +324,13 @@ def attribute(
             continue
         seen: Mapping[str | None, int] = by_job.get(j.job, {})
         basis = "same job"
-        if not seen:
-            basis = "other jobs"
+        pools = [(by_runner.get(j.runner, {}), f"other {j.runner} jobs")] if j.runner else []
+        for pool, label in [*pools, (everywhere, "other jobs")]:
+            if seen:
+                break
+            basis = label
             seen = {
-                t: n for t, n in pooled.items()
+                t: n for t, n in pool.items()
                 if t is None or registry is None or registry.runs_test(j.job, t, now)
             }
         total = sum(seen.values())

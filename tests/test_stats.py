@@ -169,3 +169,23 @@ def test_entry_age_counts_executions_after_the_last_flake() -> None:
     assert by_test["t.py"].days_since == 88
     assert by_test["never.py"].last_flake is None
     assert by_test["never.py"].executions_since == 30
+
+
+def test_attribution_prefers_evidence_from_jobs_on_the_same_runner() -> None:
+    jobs = [
+        JobTally("coverage", "ubuntu-latest", 500, 2, 0),
+        JobTally("macos", "macos-26", 500, 3, 0),
+        JobTally("float", "ubuntu-latest", 500, 4, 4),  # no readable log of its own
+        JobTally("windows", "windows-latest", 500, 2, 2),  # nobody else on its runner
+    ]
+    causes = [
+        ObservedCause("coverage", "thread/thread_gc1.py", 2),
+        ObservedCause("macos", "cmdline/repl_cont.py", 3),
+    ]
+    found, unattributed = stats.attribute(jobs, causes, DAYS, None, now=date(2026, 2, 1))
+    assert unattributed == {}
+    by_test = {a.test: {job: (e, b) for job, _o, e, b in a.by_job} for a in found}
+    assert by_test["thread/thread_gc1.py"]["float"] == (4.0, "other ubuntu-latest jobs")
+    assert "float" not in by_test["cmdline/repl_cont.py"]
+    assert by_test["thread/thread_gc1.py"]["windows"] == (pytest.approx(2 * 2 / 5), "other jobs")
+    assert by_test["cmdline/repl_cont.py"]["windows"] == (pytest.approx(2 * 3 / 5), "other jobs")

@@ -282,3 +282,10 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log() -> None:
         "sync: 100/100 runs done, 100 requests",
     ]
     assert "\r" not in log.getvalue()
+
+
+def test_workflow_must_be_a_file_name_or_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["sync", "--repo", "o/r", "--workflow", "unix port", "--db", str(tmp_path / "h")])
+    assert exc.value.code == 2
+    assert "file name" in capsys.readouterr().err

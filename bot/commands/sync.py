@@ -23,6 +23,15 @@ def _repo(text: str) -> str:
     return text
 
 
+def _workflow(text: str) -> str:
+    """GitHub lists a workflow's runs by file name or numeric id, not by display name."""
+    if text.isdigit() or text.endswith((".yml", ".yaml")):
+        return text.rpartition("/")[2]
+    raise argparse.ArgumentTypeError(
+        f"expected the workflow's file name (e.g. ports_unix.yml) or numeric id, got {text!r}"
+    )
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -53,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--repo", required=True, type=_repo, help="repository as OWNER/NAME")
     parser.add_argument(
-        "--workflow", required=True, help="workflow file name (ports_unix.yml) or numeric id"
+        "--workflow",
+        required=True,
+        type=_workflow,
+        help="workflow file name (ports_unix.yml, or .github/workflows/ports_unix.yml) or numeric id",
     )
     parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
     parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
