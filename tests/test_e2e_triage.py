@@ -7,6 +7,7 @@ annotations) or what the runner would read (outputs, step summary, stdout).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,8 @@ def test_rerun_edits_the_same_comment_and_never_touches_a_forged_one(
     assert after[0]["body"] == forged["body"]
     assert after[1]["body"] != mine[0]["body"]
     assert "attempt 2" in after[1]["body"]
+    # editing in place hides no history: the red first attempt is still mentioned
+    assert re.search(r"attempt 1\b.*7 failures", after[1]["body"])
     assert second.outputs["comment-url"] == mine[0]["html_url"]
     assert len(fake.requests_to("POST", r"/comments$")) == 1
     assert len(fake.requests_to("PATCH", r"/issues/comments/")) == 1

@@ -491,7 +491,7 @@ def _publish(
                 details = check_url or summary_url
 
                 def render(previous: str | None) -> str:
-                    return render_comment(report, details_url=details)
+                    return render_comment(report, details_url=details, previous=previous)
 
                 create = settings.comment == "always" or report.counts.jobs_failed > 0
                 if settings.dry_run:
