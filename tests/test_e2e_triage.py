@@ -297,3 +297,14 @@ def test_a_run_that_cannot_be_triaged_says_why_on_the_run_page(
     assert result.code == 1
     assert result.summary.startswith("**flake-bot could not triage this run:**")
     assert result.outputs == {}
+
+
+def test_green_push_costs_one_request_and_posts_nothing(fake_github: FakeGitHub, action: Action) -> None:
+    run = fake_github.add_run(event="push", conclusion="success")
+    fake_github.add_job(run["id"], "standard", "success", log=green_log())
+    result = action.run(run["id"])
+    assert result.code == 0
+    assert [f"{r.method} {r.path}" for r in fake_github.requests] == [
+        f"GET /repos/{fake_github.repo}/actions/runs/{run['id']}/attempts/1/jobs"
+    ]
+    assert result.outputs["headline"].startswith("No failures")
