@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 from bot import symptom
 from bot.errors import InputError
@@ -355,10 +356,9 @@ def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobRepo
     return parser.report()
 
 
-def _chunks(stream: object, path: str) -> Iterator[bytes]:
-    read = stream.read  # type: ignore[attr-defined]
+def _chunks(stream: IO[bytes], path: str) -> Iterator[bytes]:
     try:
-        while chunk := read(READ_CHUNK):
+        while chunk := stream.read(READ_CHUNK):
             yield chunk
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read log: {exc}") from exc
