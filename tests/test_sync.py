@@ -289,3 +289,18 @@ def test_workflow_must_be_a_file_name_or_id(tmp_path: Path, capsys: pytest.Captu
         main(["sync", "--repo", "o/r", "--workflow", "unix port", "--db", str(tmp_path / "h")])
     assert exc.value.code == 2
     assert "file name" in capsys.readouterr().err
+
+
+def test_one_log_that_cannot_be_downloaded_does_not_block_the_sync(env: FakeGitHub, tmp_path: Path) -> None:
+    run_id = add_run(env, 0, failed=("coverage", "qemu_arm"), log="readable")
+    bad = next(j["id"] for j in env._jobs.values() if j["run_id"] == run_id and j["name"] == "coverage")
+    env.fail("GET", rf"^/_blob/job-logs/{bad}\.txt", 503, times=None)
+    gateway = GitHubGateway(env.repo, token="t", api_url=env.api_url, sleep=lambda _s: None)
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        result = sync(store, gateway, SyncOptions("ports_unix.yml"), parse=parse)
+        assert result.stopped is None and result.logs_unreadable == 1
+        assert "1 logs could not be downloaded" in result.line()
+        states = dict(store._db.execute("SELECT name, log_state FROM jobs WHERE conclusion = 'failure'"))
+        assert states == {"coverage": "not-fetched", "qemu_arm": "parsed"}
+        assert store.run_state(run_id) == (1, True)
+    assert len(env.requests_to("GET", rf"^/_blob/job-logs/{bad}\.txt")) > 1  # retried before giving up

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol, TextIO
 
-from bot.errors import GatewayError, LogUnavailable
+from bot.errors import BudgetExhausted, GatewayError, LogUnavailable, PermissionDenied, RateLimited
 from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState, Template
 
@@ -85,7 +85,7 @@ class SyncResult:
     logs_parsed: int = 0
     logs_expired: int = 0
     logs_missing: int = 0
-    jobs_inferred_runs: int = 0
+    logs_unreadable: int = 0  # download failed after retries: left not-fetched
     requests: int = 0
     pending: int = 0
     stopped: str | None = None
@@ -96,6 +96,8 @@ class SyncResult:
             f"sync: {self.runs_added} runs added, {self.jobs} jobs, {self.logs_parsed} logs parsed, "
             f"{self.logs_expired} logs expired, {self.requests} requests used"
         )
+        if self.logs_unreadable:
+            text += f", {self.logs_unreadable} logs could not be downloaded"
         if self.stopped:
             text += f"; stopped early ({self.stopped}), {self.pending} runs left: run sync again to continue"
         return text
@@ -221,7 +223,7 @@ def _fetch_pending(
         if run.conclusion is None or run.conclusion in NOT_A_RESULT:
             store.save_jobless_run(run)
         elif _needs_jobs(run, options):
-            _fetch_run(store, gateway, run, options, parse, max_log_bytes)
+            result.logs_unreadable += _fetch_run(store, gateway, run, options, parse, max_log_bytes)
         else:
             green.append(run)
             continue
@@ -241,9 +243,10 @@ def _fetch_run(
     options: SyncOptions,
     parse: LogParser,
     max_log_bytes: int,
-) -> None:
+) -> int:
     """Jobs of every attempt (re-run flakes stay visible), then the logs worth reading; the run is
-    written only when all of it is in hand, so an interruption leaves no half-written run."""
+    written only when all of it is in hand, so an interruption leaves no half-written run.
+    Returns how many logs could not be downloaded."""
     jobs = gateway.list_jobs(run.id, all_attempts=True)
     scan = options.scan_green and _is_default_push(run, options)
     logs: dict[int, JobReport | LogState] = {}
@@ -251,17 +254,28 @@ def _fetch_run(
         if job.conclusion in FAILED_JOB or (scan and job.conclusion == "success"):
             logs[job.id] = _read_log(gateway, job, parse, max_log_bytes)
     store.save_run(run, jobs, logs)
+    return sum(1 for found in logs.values() if found is LogState.NOT_FETCHED)
 
 
 def _read_log(gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: int) -> JobReport | LogState:
     """Stream and parse one log. A log cut at the size cap is kept but marked incomplete, so
-    nothing downstream calls what was not read "clean"."""
+    nothing downstream calls what was not read "clean".
+
+    A download that fails for this log alone (a blob host error, a connection cut mid-stream,
+    after the gateway's retries) leaves it `not-fetched` and the sync goes on: one bad log must
+    not block every later sync at the same run. A spent budget, a rate limit or a missing
+    permission concern every request, so they stop the sync instead.
+    """
     try:
         with gateway.job_log(job.id, max_bytes=max_log_bytes) as log:
             report = parse(log, job.name)
             truncated = log.truncated
     except LogUnavailable as exc:
         return LogState.EXPIRED if exc.status == 410 else LogState.MISSING
+    except (BudgetExhausted, RateLimited, PermissionDenied):
+        raise
+    except GatewayError:
+        return LogState.NOT_FETCHED
     if truncated:
         cut = Problem(ProblemKind.TRUNCATED, f"log cut at {max_log_bytes} bytes; the rest was not read")
         report = replace(report, complete=False, problems=(*report.problems, cut))
