@@ -281,7 +281,8 @@ def test_window_filters(store: HistoryStore) -> None:
     fill(store)
     assert store.overview(Window(branch="master")).runs == 3
     assert store.overview(Window(since=datetime(2026, 1, 3, tzinfo=UTC))).runs == 3
-    assert store.overview(Window(until=datetime(2026, 1, 3, tzinfo=UTC))).runs == 2  # whole day of the 3rd
+    assert store.overview(Window(until=datetime(2026, 1, 3, 12, tzinfo=UTC))).runs == 2  # inclusive
+    assert store.overview(Window(until=datetime(2026, 1, 3, 11, 59, 59, tzinfo=UTC))).runs == 1
     assert store.monthly(Window(since=datetime(2026, 2, 1, tzinfo=UTC))) == [("2026-02", 1, 0)]
 
 
@@ -316,7 +317,7 @@ def test_flake_rate_counts_only_executions_that_ran_the_test(store: HistoryStore
     one_job = store.flake_rate(GC1, "coverage")
     assert (one_job.job, one_job.events, one_job.executions) == ("coverage", 1, 3)
     assert one_job.low < 1 / 3 < one_job.high
-    before = store.flake_rate(GC1, until=datetime(2026, 1, 2, tzinfo=UTC))
+    before = store.flake_rate(GC1, until=datetime(2026, 1, 3, 11, 59, 59, tzinfo=UTC))
     assert (before.events, before.executions) == (0, 2)
 
 

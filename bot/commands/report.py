@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.errors import InputError
@@ -13,14 +13,15 @@ from bot.report import build_report, render_markdown, to_json
 from bot.store.sqlite import DEFAULT_PATH, HistoryStore, Window
 
 
-def parse_day(text: str | None, option: str) -> datetime | None:
-    """A YYYY-MM-DD day as midnight UTC (an `--until` day is then taken whole by the store)."""
+def parse_day(text: str | None, option: str, *, end: bool = False) -> datetime | None:
+    """A YYYY-MM-DD day in UTC: its first second, or with `end` its last (days are inclusive)."""
     if text is None:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise InputError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+    return day + timedelta(days=1, seconds=-1) if end else day
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
     window = Window(
         since=parse_day(args.since, "--since"),
-        until=parse_day(args.until, "--until"),
+        until=parse_day(args.until, "--until", end=True),
         branch=args.branch,
         event=args.event,
     )

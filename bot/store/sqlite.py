@@ -156,7 +156,8 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 @dataclass(frozen=True)
 class Window:
-    """Which runs a query looks at. Dates are inclusive days in UTC; None means unbounded."""
+    """Which runs a query looks at: created at or after `since` and at or before `until` (both
+    instants, inclusive; None means unbounded), on `branch`, triggered by `event`."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -173,13 +174,6 @@ def _ts(value: datetime) -> str:
 
 def _dt(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def _day_end(value: datetime) -> str:
-    """`until` is inclusive of its whole day when given as midnight (a date on the command line)."""
-    if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
-        return value.strftime("%Y-%m-%dT23:59:59Z")
-    return _ts(value)
 
 
 class HistoryStore:
@@ -458,7 +452,7 @@ class HistoryStore:
             params.append(_ts(window.since))
         if window.until:
             clauses.append(f"{alias}.created <= ?")
-            params.append(_day_end(window.until))
+            params.append(_ts(window.until))
         for column, value in (("branch", window.branch), ("event", window.event)):
             if value is not None:
                 clauses.append(f"{alias}.{column} = ?")
