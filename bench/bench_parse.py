@@ -1,9 +1,12 @@
 """Benchmark parse_job_log on a large realistic job log (not run by CI).
 
 Builds a job log of about ``--mb`` MB (default 200) by repeating real captures from
-../shared/real-logs wrapped in the GitHub job-log format (each copy: a full four-pass
-``standard`` run with an ignored flaky test and its multitests and perfbench runs, then a
-failing pass with its Print failures output), writes it to a temporary file, then reports:
+../shared/real-logs wrapped in the GitHub job-log format, writes it to a temporary file,
+then reports the figures below. ``--shape one-job`` (default): one job whose test step repeats
+a full four-pass ``standard`` run (an ignored flaky test, multitests, perfbench), then a
+failing pass, then the Print failures step. ``--shape many-jobs``: whole failing job logs
+(passing run, failing run, Print failures) concatenated; denser in lines that must be read
+one by one (step headers, diffs), so a harder case.
 
 - parse throughput (MB/s) of ``flake-bot``'s parser, run in a fresh subprocess so that its
   peak RSS (``ru_maxrss``) is the parser's alone;
@@ -62,31 +65,57 @@ def grep_times(path: Path) -> tuple[float, float, str]:
     return wall, cpu, grep.stdout.strip()
 
 
-def one_job() -> bytes:
-    """One realistic failing job: the unit of repetition."""
-    return job_log(
+MAIN = "tools/ci.sh unix_standard_run_tests"
+
+
+def step_body(output: str) -> bytes:
+    """The timestamped output lines of one step, as job_log writes them."""
+    log = job_log([Step(MAIN, output)], bom=False, checkout=False)
+    body = log.split(b"##[endgroup]\n")[-1]
+    return body[: body.rindex(b"\n", 0, body.rindex(b"Cleaning up orphan processes")) + 1]
+
+
+def build_many(path: Path, megabytes: int) -> int:
+    """Whole failing job logs, concatenated."""
+    unit = job_log(
         [
-            Step("tools/ci.sh unix_standard_run_tests", real_log("03-standard-ci-full-helper.log")),
-            Step(
-                "tools/ci.sh unix_standard_run_tests",
-                real_log("05-standard-ci-full-helper-FAILING.log"),
-                exit_code=2,
-            ),
+            Step(MAIN, real_log("03-standard-ci-full-helper.log")),
+            Step(MAIN, real_log("05-standard-ci-full-helper-FAILING.log"), exit_code=2),
             Step(
                 "tests/run-tests.py --print-failures", real_log("05b-print-failures-FAILING-ci-buffered.log")
             ),
         ],
         bom=False,
     )
+    copies = max(1, megabytes * 1_000_000 // len(unit))
+    with path.open("wb") as out:
+        for _ in range(copies):
+            out.write(unit)
+    return copies
 
 
 def build(path: Path, megabytes: int) -> int:
-    unit = one_job()
-    copies = max(1, megabytes * 1_000_000 // len(unit))
+    """One job whose main step runs the full helper N times (passing, with an ignored flaky
+    test in three passes), then a failing pass, then the Print failures step."""
+    frame = job_log(
+        [
+            Step(MAIN, "@@BODY@@\n", exit_code=2, name="Run main test suite"),
+            Step(
+                "tests/run-tests.py --print-failures", real_log("05b-print-failures-FAILING-ci-buffered.log")
+            ),
+        ]
+    )
+    head, tail = frame.split(b"@@BODY@@\n")
+    head = head[: head.rindex(b"\n", 0, len(head) - 1) + 1]  # drop the placeholder's timestamp
+    passing = step_body(real_log("03-standard-ci-full-helper.log"))
+    failing = step_body(real_log("05-standard-ci-full-helper-FAILING.log"))
+    copies = max(1, megabytes * 1_000_000 // len(passing))
     with path.open("wb") as out:
-        out.write(b"\xef\xbb\xbf")
+        out.write(head)
         for _ in range(copies):
-            out.write(unit)
+            out.write(passing)
+        out.write(failing)
+        out.write(tail)
     return copies
 
 
@@ -94,12 +123,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="approximate log size in MB")
     parser.add_argument("--keep", type=Path, help="write the log here and keep it")
+    parser.add_argument(
+        "--shape",
+        choices=("one-job", "many-jobs"),
+        default="one-job",
+        help="what the big log is made of (see the module docstring)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "big-job.log"
-        copies = build(path, args.mb)
+        copies = (build if args.shape == "one-job" else build_many)(path, args.mb)
         size_mb = path.stat().st_size / 1e6
-        print(f"log: {size_mb:.1f} MB ({copies} copies of one job), {path}")
+        print(f"log: {size_mb:.1f} MB, shape {args.shape} ({copies} repetitions), {path}")
 
         # best of three runs each: the machine may be shared, CPU time is the fairer figure
         greps = [grep_times(path) for _ in range(3)]
