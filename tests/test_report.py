@@ -126,3 +126,10 @@ def test_since_and_until_select_whole_days(hostile_db: Path, capsys: pytest.Capt
     assert (data["runs"]["total"], data["runs"]["failed"]) == (1, 0)
     assert main([*args, "--branch", "master"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"]["total"] == 0
+
+
+def test_workflow_filter_takes_a_file_name_path_or_display_name(hostile_db: Path) -> None:
+    with HistoryStore(hostile_db) as store:
+        for name in ("ports_unix.yml", ".github/workflows/ports_unix.yml", "unix port"):
+            assert store.overview(Window(workflow=name)).runs == 3
+        assert store.overview(Window(workflow="ports_qemu.yml")).runs == 0

@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
     parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
     parser.add_argument(
+        "--workflow", help="only runs of this workflow, by file path or name (when the store holds several)"
+    )
+    parser.add_argument(
         "--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)"
     )
     parser.add_argument(
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         until=parse_day(args.until, "--until", end=True),
         branch=args.branch,
         event=args.event,
+        workflow=args.workflow,
     )
     registry = None
     if not args.no_registry:

@@ -457,9 +457,9 @@ class HistoryStore:
             if value is not None:
                 clauses.append(f"{alias}.{column} = ?")
                 params.append(value)
-        if window.workflow is not None:
-            clauses.append(f"({alias}.workflow = ? OR {alias}.workflow_name = ?)")
-            params.extend([window.workflow, window.workflow])
+        if window.workflow is not None:  # a path, a bare file name or the display name
+            clauses.append(f"({alias}.workflow IN (?, ?) OR {alias}.workflow_name = ?)")
+            params.extend([window.workflow, f".github/workflows/{window.workflow}", window.workflow])
         return " AND ".join(clauses), params
 
     def _run_days(self, window: Window) -> list[_RunDay]:
