@@ -66,6 +66,14 @@ def message(text: str) -> str:
     return symptom.bound(symptom.normalize(text), MAX_MESSAGE_CHARS)
 
 
+def exit_text(code: int | None) -> str:
+    """How a step's exit code reads in a message; 137/143 mean the process was killed."""
+    if not code:
+        return ""
+    killed = {137: ", killed by SIGKILL (e.g. out of memory)", 143: ", killed by SIGTERM"}
+    return f" (exit code {code}{killed.get(code, '')})"
+
+
 @dataclass
 class _Step:
     label: str | None
@@ -86,9 +94,9 @@ class _Step:
 class JobParser:
     """Line sink that turns one job log into a ``JobReport`` (see the module docstring)."""
 
-    def __init__(self, job: str | None, reader_stats: LogReader | None = None) -> None:
+    def __init__(self, job: str | None) -> None:
         self.job = job
-        self.reader: LogReader | None = reader_stats
+        self.reader: LogReader | None = None  # set by parse_job_log: line counts, format seen
         self.steps: list[str] = []
         self.step = _Step(None, None)
         self.failures: list[Found] = []
@@ -140,6 +148,7 @@ class JobParser:
         self.step.natmod_hint = "natmod" in label.lower() or "native_mpy" in label.lower()
         self.step.merge_hint = "mpy_merge" in label.lower()
         self.pending_pass = None
+        self.last_run_tests = None
 
     def _error(self, line: LogLine) -> None:
         code = exit_code(line.text)
@@ -165,19 +174,13 @@ class JobParser:
         failed = bool(step.exit_code) or (step.label is None and step.make_error is not None)
         if not failed or step.failures or step.problems:
             return
+        make = f"; make target {step.make_error[0]} failed" if step.make_error else ""
+        where = step.make_error[1] if step.make_error else step.line
         if step.build_error:
-            self._problem(ProblemKind.BUILD, step.build_error[0], step.build_error[1])
-        elif step.label is None:
-            self._problem(ProblemKind.STEP, f"make target {step.make_error[0]} failed (no failing test found)"
-                          if step.make_error else "a command failed", step.make_error[1] if step.make_error
-                          else None, incomplete=True)
+            self._problem(ProblemKind.BUILD, *step.build_error)
         else:
-            killed = {137: " (killed: SIGKILL, e.g. out of memory)", 143: " (killed: SIGTERM)"}
-            detail = f"; make target {step.make_error[0]} failed" if step.make_error else ""
-            self._problem(ProblemKind.STEP, f"step failed with exit code {step.exit_code}"
-                          f"{killed.get(step.exit_code or 0, '')}{detail}; no failing test or known error "
-                          "found in its output", step.make_error[1] if step.make_error else step.line,
-                          incomplete=True)
+            text = f"step failed{exit_text(step.exit_code)}{make}; no failing test or known error in its output"
+            self._problem(ProblemKind.STEP, text, where, incomplete=True)
 
     # -- output lines -------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ class JobParser:
             self.invocation = PARSERS[runner]()
         if self.invocation is not None:
             self.recognised = True
+            self.last_run_tests = None  # make's error line now refers to this invocation
             self.invocation.feed(line)
             return
         if starts_print_failures(text):
@@ -276,9 +280,8 @@ class JobParser:
             self._problem(ProblemKind.TRUNCATED, f"the log ends before {runner} printed its summary",
                           self.last_line, incomplete=True)
         else:
-            code = f" (exit code {self.step.exit_code})" if self.step.exit_code else ""
-            self._problem(ProblemKind.RUNNER_ERROR, f"{runner} stopped without printing its summary{code}",
-                          self.last_line, incomplete=True)
+            self._problem(ProblemKind.RUNNER_ERROR, f"{runner} stopped without printing its summary"
+                          f"{exit_text(self.step.exit_code)}", self.last_line, incomplete=True)
 
     def _add_failure(self, found: Found) -> None:
         if len(self.failures) >= MAX_FAILURES:
