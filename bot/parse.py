@@ -179,7 +179,7 @@ class JobParser:
         if step.build_error:
             self._problem(ProblemKind.BUILD, *step.build_error)
         else:
-            text = f"step failed{exit_text(step.exit_code)}{make}; no failing test or known error in its output"
+            text = f"step failed{exit_text(step.exit_code)}{make}; no failing test or known error in it"
             self._problem(ProblemKind.STEP, text, where, incomplete=True)
 
     # -- output lines -------------------------------------------------------------------
