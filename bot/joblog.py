@@ -1,7 +1,7 @@
 """Turn the bytes of a GitHub Actions job log into numbered, cleaned lines, streaming.
 
 A job log is UTF-8 with a BOM; each record starts with an ISO-8601 timestamp and a space,
-continuation lines of a multi-line record have none; ANSI colour codes are kept; each step
+continuation lines of a multi-line record have none; ANSI colour codes are left in; each step
 starts with ``##[group]Run <command>`` and its echoed command, ``shell:`` and ``env:`` lines up
 to ``##[endgroup]``; a failed step ends with ``##[error]Process completed with exit code N.``.
 Raw runner output (no timestamps, no markers) is read the same way, as one unnamed step.
@@ -100,7 +100,6 @@ class LogReader:
         self.bytes = 0
         self.timestamped = False  # at least one line carried a job-log timestamp
         self.ended_mid_line = False  # the input did not end with a newline
-        self.truncated_lines = 0
 
     def feed(self, data: bytes) -> None:
         if not data:
@@ -224,8 +223,6 @@ class LogReader:
             self.lines = number
         if len(raw) > MAX_LINE_BYTES:
             raw, cut = raw[:MAX_LINE_BYTES], True
-        if cut:
-            self.truncated_lines += 1
         if len(raw) >= 20 and raw[10] == 0x54 and raw[4] == 0x2D:  # "YYYY-" ... "T": cheap pre-check
             match = _TIMESTAMP.match(raw)
             if match:
