@@ -265,6 +265,13 @@ def test_runner_error_without_summary_is_a_problem_not_a_clean_log() -> None:
     assert problem.step == f"Run {MAIN}"
 
 
+def test_without_print_failures_a_unittest_failure_keeps_its_counts() -> None:
+    report = parse_job_log([build("05-standard-ci-full-helper-FAILING.log", 2)])
+    assert {f.test: f.symptom for f in report.failures if f.symptom} == {
+        "extmod/zz_scratch_unittest_fail.py": "unittest: 1 failures, 0 errors"
+    }
+
+
 def test_every_capture_is_used() -> None:
     used = {
         "01-minimal-ci-unix_minimal_run_tests.log",

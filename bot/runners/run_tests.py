@@ -33,6 +33,7 @@ from bot.runners.base import (
 _FAIL = re.compile(r"(?:^|\s)(TRUTH )?FAIL  (\S+)(?: - (.*))?")
 # Anchored at a token start so a hostile 256 KiB line without spaces is scanned once, not
 # once per character.
+_UNITTEST_COUNTS = re.compile(r"\(unittest: [^)]*?(\d+) failures, (\d+) errors")
 _FLAKY = re.compile(r"(?<!\S)([^\s\[\]]+) \[flaky: ([^\]]*)\]")
 _NATMOD_EVIDENCE = ("----  ", "SKIP  ", "LRGE  ", "b'", 'b"', "TRUTH FAIL")
 _RUNNER_ERRORS = ("error: ", "Too many raw REPL failures")
@@ -68,7 +69,7 @@ class RunTestsParser(RunnerParser):
         self._natmod = natmod_hint
         self._header_seen = False
         self._fail_lines: dict[str, int] = {}  # path -> first per-test FAIL line
-        self._natmod_symptoms: dict[str, tuple[Outcome, str]] = {}
+        self._symptoms: dict[str, tuple[Outcome, str]] = {}  # from the per-test line itself
         self._previous = ""
         self._summary_line: int | None = None
         self._in_summary = False
@@ -129,11 +130,16 @@ class RunTestsParser(RunnerParser):
             return
         self._fail_lines.setdefault(path, line.number)
         if fail.group(3):
-            self._natmod_symptoms[path] = (Outcome.FAIL, symptom.finish(symptom.normalize(fail.group(3))))
+            self._symptoms[path] = (Outcome.FAIL, symptom.finish(symptom.normalize(fail.group(3))))
         elif self._previous.startswith(("b'", 'b"')):
             output = symptom.decode_repr(self._previous)
             if output is not None:
-                self._natmod_symptoms[path] = symptom.from_output(output)
+                self._symptoms[path] = symptom.from_output(output)
+        else:
+            counts = _UNITTEST_COUNTS.search(line.text)
+            if counts:  # a diff or dump from --print-failures, if the log has one, says more
+                self._symptoms[path] = (Outcome.FAIL, f"unittest: {counts.group(1)} failures, "
+                                                      f"{counts.group(2)} errors")
 
     def _feed_traceback(self, line: LogLine) -> None:
         assert self._traceback is not None
@@ -171,8 +177,8 @@ class RunTestsParser(RunnerParser):
         runner = Runner.NATMODTESTS if self._natmod else Runner.RUN_TESTS
         found = Found(path, runner, self._fail_lines.get(path, line), ignored=ignored,
                       test_pass=self.test_pass if runner is Runner.RUN_TESTS else None)
-        if path in self._natmod_symptoms:
-            found.outcome, found.symptom = self._natmod_symptoms[path]
+        if path in self._symptoms:
+            found.outcome, found.symptom = self._symptoms[path]
         return found
 
     def finish(self) -> Result:
