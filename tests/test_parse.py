@@ -428,3 +428,28 @@ def test_forged_step_markers_in_test_output_never_hide_a_failure(output: list[st
     like a real step header); that may add failures or problems, but never remove a real
     failure or make it ignored."""
     assert real_failures(with_test_output(output)) >= real_failures(parse(full_job()))
+
+
+def test_memory_stays_bounded_whatever_the_size() -> None:
+    """~34 MB streamed in chunks (runner output, then one 16 MB line): peak Python memory
+    stays a small multiple of one chunk plus one capped line."""
+    import tracemalloc
+
+    unit = run_tests(
+        *(f"pass  basics/t{i}.py " for i in range(2000)), "FAIL  basics/x.py ", failed=["basics/x.py"]
+    )
+
+    def chunks():
+        yield from (unit.encode() for _ in range(400))
+        yield b"platform=linux\n"
+        yield from (b"y" * (1 << 20) for _ in range(16))
+        yield b"\n1 tests performed\n"
+
+    tracemalloc.start()
+    try:
+        report = parse_job_log(chunks())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.failures) == 400
+    assert peak < 8 * (1 << 20), peak  # measured: ~3 MB
