@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import sys
 
 from bot.parse import open_log, parse_job_log
 from bot.records import JobReport
@@ -82,8 +84,11 @@ def render_text(report: JobReport, *, diffs: bool = False) -> str:
 def run(args: argparse.Namespace) -> int:
     with open_log(args.path) as chunks:
         report = parse_job_log(chunks, job=args.job)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(render_text(report, diffs=args.diff))
+    text = json.dumps(report.to_json(), indent=2) if args.json else render_text(report, diffs=args.diff)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): not a failure; keep Python's exit flush quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
