@@ -34,11 +34,13 @@ class Want:
     nth: int = 0
 
 
-def build(capture: str, exit_code: int, printed: str | None = None, command: str = MAIN) -> bytes:
+def build(
+    capture: str, exit_code: int, printed: str | None = None, command: str = MAIN, **style: bool
+) -> bytes:
     steps = [Step(command, real_log(capture), exit_code=exit_code, name="Run main test suite")]
     if printed:
         steps.append(Step(PRINT, real_log(printed), name="Print failures"))
-    return job_log(steps, job="standard")
+    return job_log(steps, job="standard", **style)
 
 
 def check(report: JobReport, log: bytes, wants: list[Want]) -> None:
@@ -71,8 +73,9 @@ FULL_05 = [
 @pytest.mark.parametrize(
     "printed", ["05b-print-failures-FAILING-ci-buffered.log", "05c-print-failures-FAILING-unbuffered.log"]
 )
-def test_full_helper_failing_pass_one_with_print_failures(printed: str) -> None:
-    log = build("05-standard-ci-full-helper-FAILING.log", 2, printed)
+@pytest.mark.parametrize("style", [{}, {"ansi": True, "multiline_records": True, "bom": False}])
+def test_full_helper_failing_pass_one_with_print_failures(printed: str, style: dict[str, bool]) -> None:
+    log = build("05-standard-ci-full-helper-FAILING.log", 2, printed, **style)
     report = parse_job_log([log], job="standard")
     check(report, log, FULL_05)
     assert report.complete and report.problems == ()
