@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -453,3 +454,20 @@ def test_memory_stays_bounded_whatever_the_size() -> None:
         tracemalloc.stop()
     assert len(report.failures) == 400
     assert peak < 8 * (1 << 20), peak  # measured: ~3 MB
+
+
+REAL_JOB = job_log(
+    [
+        Step(MAIN, real_log("05-standard-ci-full-helper-FAILING.log"), exit_code=2),
+        Step(PRINT, real_log("05c-print-failures-FAILING-unbuffered.log")),
+    ],
+    multiline_records=True,
+)
+REAL_REPORT = parse_job_log([REAL_JOB])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=0, max_value=len(REAL_JOB)), max_size=40))
+def test_real_job_split_anywhere_parses_the_same(cuts: list[int]) -> None:
+    edges = [0, *sorted(cuts), len(REAL_JOB)]
+    assert parse_job_log([REAL_JOB[a:b] for a, b in itertools.pairwise(edges)]) == REAL_REPORT
