@@ -304,3 +304,23 @@ def test_one_log_that_cannot_be_downloaded_does_not_block_the_sync(env: FakeGitH
         assert states == {"coverage": "not-fetched", "qemu_arm": "parsed"}
         assert store.run_state(run_id) == (1, True)
     assert len(env.requests_to("GET", rf"^/_blob/job-logs/{bad}\.txt")) > 1  # retried before giving up
+
+
+def test_a_filtered_listing_capped_by_github_continues_by_creation_time(
+    env: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub stops a filtered listing at 1,000 runs; here the cap is 40 to keep the test small."""
+    monkeypatch.setattr("bot.store.sync.LISTING_CAP", 40)
+    for i in range(100):
+        add_run(env, i, failed=("coverage",) if i % 10 == 0 else ())
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db, "--branch", "master") == 0
+    with HistoryStore(db) as s:
+        assert s.overview().runs == 100
+    windows = [r.query.get("created") for r in env.requests_to("GET", r"/runs$")]
+    assert windows[0] is None and len(windows) >= 3
+    assert all(w.startswith("<=2026-01-") for w in windows[1:])
+    # the next sync stops at the newest known run, capped or not
+    before = len(env.requests)
+    assert cli_sync(db, "--branch", "master") == 0
+    assert len(env.requests) - before == 1

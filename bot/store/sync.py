@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Protocol, TextIO
 
 from bot.errors import BudgetExhausted, GatewayError, LogUnavailable, PermissionDenied, RateLimited
@@ -29,6 +29,7 @@ from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunI
 from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState, Template
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # a job log is attacker-sized; the parser keeps what matters
+LISTING_CAP = 1000  # runs GitHub returns at most for a filtered listing
 
 
 class Gateway(Protocol):
@@ -169,26 +170,54 @@ def sync(
     return result
 
 
+def _created_filter(since: date | None, before: datetime | None) -> str | None:
+    """GitHub's search date syntax for runs created on or after `since` and at or before `before`."""
+    upper = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if before else None
+    if since and upper:
+        return f"{since.isoformat()}..{upper}"
+    if since:
+        return f">={since.isoformat()}"
+    return f"<={upper}" if upper else None
+
+
 def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) -> None:
     """Phase 1. Runs still in progress when last listed are looked for again: the listing goes
-    on past complete runs until it is older than the oldest of them."""
+    on past complete runs until it is older than the oldest of them.
+
+    GitHub returns at most 1,000 runs for a listing with any filter (branch, event, created);
+    when a filtered listing hits that cap before reaching a known run, it is asked again for the
+    runs created at or before the oldest one seen, and so on, so a long first sync is not
+    silently cut at 1,000 runs.
+    """
     unfinished = store.oldest_unfinished()
-    created = f">={options.since.isoformat()}" if options.since else None
+    filtered = bool(options.branch or options.event or options.since)
+    before: datetime | None = None
     batch: list[RunInfo] = []
     try:
-        listing = gateway.iter_runs(
-            options.workflow, branch=options.branch, event=options.event, created=created
-        )
-        for run in listing:
-            state = store.run_state(run.id)
-            if state is not None and state[1] and state[0] == run.attempt:
-                if unfinished is None or run.created_at < unfinished:
+        while True:
+            listing = gateway.iter_runs(
+                options.workflow,
+                branch=options.branch,
+                event=options.event,
+                created=_created_filter(options.since, before),
+            )
+            seen, oldest = 0, None
+            for run in listing:
+                seen, oldest = seen + 1, run.created_at
+                state = store.run_state(run.id)
+                if state is not None and state[1] and state[0] == run.attempt:
+                    if unfinished is None or run.created_at < unfinished:
+                        return
+                    continue
+                batch.append(run)
+                if len(batch) >= 100:
+                    store.record_listed_runs(batch)
+                    batch = []
+                if filtered and seen >= LISTING_CAP:
                     break
-                continue
-            batch.append(run)
-            if len(batch) >= 100:
-                store.record_listed_runs(batch)
-                batch = []
+            if not filtered or seen < LISTING_CAP or oldest is None or oldest == before:
+                return
+            before = oldest
     finally:
         store.record_listed_runs(batch)
 
