@@ -324,3 +324,18 @@ def test_a_filtered_listing_capped_by_github_continues_by_creation_time(
     before = len(env.requests)
     assert cli_sync(db, "--branch", "master") == 0
     assert len(env.requests) - before == 1
+
+
+def test_a_run_in_progress_for_longer_than_any_run_can_last_stops_being_waited_for(
+    env: FakeGitHub, tmp_path: Path
+) -> None:
+    add_run(env, 0)
+    add_run(env, 1, status="queued")  # never finishes (deleted, or a stuck runner)
+    for i in range(2, 120):
+        add_run(env, 24 * i)  # four months of daily runs: two pages
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db) == 0
+    add_run(env, 24 * 121)
+    before = len(env.requests)
+    assert cli_sync(db) == 0
+    assert len(env.requests) - before == 1  # not a walk back through every page to the stuck run

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TextIO
 
 from bot.errors import BudgetExhausted, GatewayError, LogUnavailable, PermissionDenied, RateLimited
@@ -30,6 +30,7 @@ from bot.store.sqlite import FAILED_JOB, NOT_A_RESULT, HistoryStore, JobsState, 
 
 MAX_LOG_BYTES = 64 * 1024 * 1024  # a job log is attacker-sized; the parser keeps what matters
 LISTING_CAP = 1000  # runs GitHub returns at most for a filtered listing
+MAX_RUN_AGE = timedelta(days=35)  # GitHub ends any workflow run after 35 days
 
 
 class Gateway(Protocol):
@@ -203,6 +204,8 @@ def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) 
             )
             seen, oldest = 0, None
             for run in listing:
+                if unfinished is not None and run.created_at - unfinished > MAX_RUN_AGE:
+                    unfinished = None  # deleted, or stuck for longer than any run can last: stop waiting
                 seen, oldest = seen + 1, run.created_at
                 state = store.run_state(run.id)
                 if state is not None and state[1] and state[0] == run.attempt:
