@@ -60,6 +60,16 @@ _CANCELLED = ("The operation was canceled", "The operation was cancelled",
 # make targets of ports/unix that run one run-tests pass; test_full is ambiguous (pass 3 or 4,
 # and pass 1 in v1.25's layout), so it gives no fallback.
 _TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_MPY}
+# Between runners, in an ordinary step, only lines with one of these can matter (see
+# bot.joblog): "#" job-log markers, make's run-tests echo, "=" of the platform= / N= headers,
+# "|" multitests' instance list, "*" make's error line, print-failures headers, and the
+# substrings of every _BUILD_ERROR pattern. Steps that need every line (the step header, the
+# mpy-merge step, raw logs without steps, print-failures) do not use them. They only pay off
+# in a long stretch (a build): searching ten markers to the end of a 1 MB chunk costs more than
+# reading the few lines between two runner passes one by one, hence IDLE_LINES_BEFORE_SKIP.
+IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"error", b"undefined",
+                b"ld: ")
+IDLE_LINES_BEFORE_SKIP = 200
 
 
 def message(text: str) -> str:
@@ -89,6 +99,8 @@ class _Step:
     make_error: tuple[str, int] | None = None
     merge_diff: list[str] = field(default_factory=list)
     merge_line: int | None = None
+    header_done: bool = False  # past the step header's ##[endgroup]
+    idle_run: int = 0  # lines read one by one since the last runner output
 
 
 class JobParser:
@@ -115,7 +127,14 @@ class JobParser:
 
     @property
     def skip_markers(self) -> tuple[bytes, ...] | None:
-        return self.invocation.skip_markers if self.invocation is not None else None
+        if self.invocation is not None:
+            return self.invocation.skip_markers
+        step = self.step
+        if step.idle_run >= IDLE_LINES_BEFORE_SKIP and step.header_done and not (
+            step.print_failures or step.merge_hint
+        ):
+            return IDLE_MARKERS
+        return None
 
     def line(self, line: LogLine) -> None:
         self.last_line = line.number
@@ -131,6 +150,8 @@ class JobParser:
             self.step.merge_hint |= "mpy_merge" in lowered
         elif kind is LineKind.ERROR:
             self._error(line)
+        elif line.text == "##[endgroup]" and self.step.label is not None:
+            self.step.header_done = True
 
     # -- steps --------------------------------------------------------------------------
 
@@ -201,6 +222,7 @@ class JobParser:
 
     def _idle(self, line: LogLine) -> None:
         text = line.text
+        self.step.idle_run += 1
         if self.job is None and not self.steps and text.startswith("Complete job name: "):
             self.job = symptom.bound(symptom.normalize(text[len("Complete job name: ") :]), MAX_TEST_CHARS)
             return
@@ -212,6 +234,7 @@ class JobParser:
             self.invocation = PARSERS[runner]()
         if self.invocation is not None:
             self.recognised = True
+            self.step.idle_run = 0
             self.last_run_tests = None  # make's error line now refers to this invocation
             self.invocation.feed(line)
             return
