@@ -11,7 +11,7 @@ import cmarkgfm
 import pytest
 
 from bot.cli import main
-from bot.records import JobInfo, JobReport, Outcome, RunInfo, Runner, TestFailure
+from bot.records import JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
 from bot.report import build_report, mermaid_label, render_markdown, to_json
 from bot.store.sqlite import HistoryStore, Window
 
@@ -133,3 +133,25 @@ def test_workflow_filter_takes_a_file_name_path_or_display_name(hostile_db: Path
         for name in ("ports_unix.yml", ".github/workflows/ports_unix.yml", "unix port"):
             assert store.overview(Window(workflow=name)).runs == 3
         assert store.overview(Window(workflow="ports_qemu.yml")).runs == 0
+
+
+def test_failures_without_any_readable_log_are_unattributed(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        job = JobInfo(id=11, run_id=1, attempt=1, name="macos", status="completed", conclusion="failure")
+        store.save_run(_run(1, "failure", "master"), [job], {11: LogState.EXPIRED})
+        report = build_report(store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC))
+    markdown = render_markdown(report)
+    assert "No readable failed log to attribute from." in markdown
+    assert "Unattributed (no readable failed log anywhere to infer from): macos (1)." in markdown
+    assert to_json(report)["attribution"]["unattributed"] == {"macos": 1}
+    assert "No test explains a failed job on its own." in markdown
+
+
+def test_co_failures_are_listed(hostile_db: Path) -> None:
+    with HistoryStore(hostile_db) as store:
+        markdown = render_markdown(build_report(store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC)))
+    section = markdown.split("### Co-failures", 1)[1].split("##", 1)[0]
+    html = cmarkgfm.github_flavored_markdown_to_html(section)
+    row = _tables(html)[0][1]
+    assert row[:2] == ["3", "2026-01-03"] and "coverage" in row[3]
