@@ -161,6 +161,27 @@ def line_no(log: bytes, text: str) -> int:
     return lines_of(log, text)[0]
 
 
+def test_long_stretches_between_runners_are_still_read() -> None:
+    """After many ordinary lines the parser skips ahead by markers; nothing it needs is lost."""
+    noise = "".join(f"CC ../../py/file{i}.c\n" for i in range(1500))
+    build = noise + "../../py/objint.c:7:1: error: expected ';'\n" + noise
+    main = noise + echo("--via-mpy ") + run_tests("FAIL  basics/a.py ", failed=["basics/a.py"]) + noise
+    main += "multi_net/m.py on micropython|micropython: FAIL\n1 tests performed\n0 tests passed\n"
+    main += (
+        "1 tests failed: multi_net/m.py\n" + noise + "make: *** [Makefile:276: test_full_no_native] Error 1\n"
+    )
+    log = job_log(
+        [Step("tools/ci.sh unix_coverage_build", build, exit_code=2), Step(MAIN, main, exit_code=2)]
+    )
+    report = parse(log)
+    assert [(f.test, f.test_pass, f.line) for f in report.failures] == [
+        ("basics/a.py", TestPass.VIA_MPY, line_no(log, "FAIL  basics/a.py")),
+        ("multi_net/m.py", None, line_no(log, "multi_net/m.py on")),
+    ]
+    [problem] = report.problems
+    assert (problem.kind, problem.line) == (ProblemKind.BUILD, line_no(log, "error: expected ';'"))
+
+
 def test_linker_error_is_a_build_problem() -> None:
     build = (
         "LINK build-coverage/micropython\n/usr/bin/ld: build-coverage/py/a.o: in function `f':\n"
