@@ -346,3 +346,12 @@ def test_closing_folds_the_wal_into_the_file(tmp_path: Path) -> None:
     copy.write_bytes(path.read_bytes())  # what actions/cache would restore
     with HistoryStore(copy) as s:
         assert s.overview().runs == 4
+
+
+def test_a_missing_directory_is_created_and_an_unusable_path_is_a_clear_error(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / ".flake-bot" / "history.sqlite") as s:
+        assert s.schema_version == SCHEMA_VERSION
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open history store"):
+        HistoryStore(blocker / "history.sqlite")

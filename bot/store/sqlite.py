@@ -181,16 +181,22 @@ class HistoryStore:
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
+        self._run_days_cache: dict[Window, list[_RunDay]] = {}
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self._run_days_cache: dict[Window, list[_RunDay]] = {}
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"cannot open history store {self.path}: {exc}") from exc
+        try:
             self._db.execute("PRAGMA foreign_keys = ON")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open history store {self.path}: {exc}") from exc
-        self.journal_mode = str(mode)
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"cannot open history store {self.path}: {exc}") from exc
+            raise
 
     def __enter__(self) -> HistoryStore:
         return self
