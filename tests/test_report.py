@@ -155,3 +155,19 @@ def test_co_failures_are_listed(hostile_db: Path) -> None:
     html = cmarkgfm.github_flavored_markdown_to_html(section)
     row = _tables(html)[0][1]
     assert row[:2] == ["3", "2026-01-03"] and "coverage" in row[3]
+
+
+def test_a_build_that_fails_hundreds_of_tests_keeps_the_markdown_bounded(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        job = JobInfo(id=11, run_id=1, attempt=1, name="coverage", status="completed", conclusion="failure")
+        failures = tuple(
+            TestFailure(f"basics/t{i:03}.py", Runner.RUN_TESTS, Outcome.FAIL) for i in range(250)
+        )
+        store.save_run(_run(1, "failure", "master"), [job], {11: JobReport(job="coverage", complete=True,
+                                                                          failures=failures)})  # fmt: skip
+        report = build_report(store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC))
+    markdown = render_markdown(report)
+    assert "150 more tests failed fewer times" in markdown
+    assert markdown.count("basics\\/t") < 3 * 100 + 10
+    assert len(to_json(report)["tests"]) == 250
