@@ -158,7 +158,7 @@ class JobParser:
     def _start_step(self, line: LogLine) -> None:
         if not self.steps and self.reader is not None and self.reader.timestamped and line.number > 1:
             self.steps.append("Set up job")
-        label = symptom.bound(symptom.normalize(line.text), MAX_MESSAGE_CHARS)
+        label = symptom.bound(symptom.printable(line.text).strip(), MAX_MESSAGE_CHARS)
         if len(self.steps) < MAX_STEPS:
             self.steps.append(label)
         elif len(self.steps) == MAX_STEPS:
@@ -224,7 +224,8 @@ class JobParser:
         text = line.text
         self.step.idle_run += 1
         if self.job is None and not self.steps and text.startswith("Complete job name: "):
-            self.job = symptom.bound(symptom.normalize(text[len("Complete job name: ") :]), MAX_TEST_CHARS)
+            name = symptom.printable(text[len("Complete job name: ") :]).strip()
+            self.job = symptom.bound(name, MAX_TEST_CHARS)
             return
         runner = starting_runner(text)
         if runner is Runner.RUN_TESTS:
@@ -313,7 +314,8 @@ class JobParser:
                               f"more than {MAX_FAILURES} failures; the rest are not listed",
                               found.line, incomplete=True)
             return
-        found.test = symptom.bound(symptom.normalize(found.test), MAX_TEST_CHARS)
+        # a test's name is its identity (registry, history): only make it printable and bounded
+        found.test = symptom.bound(symptom.printable(found.test), MAX_TEST_CHARS)
         self.failures.append(found)
         if not found.ignored:
             self.step.failures += 1

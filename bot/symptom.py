@@ -41,14 +41,18 @@ _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*)(?::.*)?")
 _UNITTEST_HEAD = re.compile(r"(FAIL|ERROR): (\S+)")
 
 
+def printable(text: str) -> str:
+    """``text`` with control, zero-width and bidi-override characters replaced (nothing else)."""
+    return _UNSAFE.sub("\ufffd", text)
+
+
 def normalize(text: str) -> str:
     """Remove what differs between two runs of the same failure, and anything unprintable."""
     text = _CHECKOUT.sub("", text)
     text = _TMP.sub("/tmp/…", text)  # noqa: S108
     text = _HEX.sub("0x…", text)
     text = _TIME.sub("<time>", text)
-    text = _UNSAFE.sub("\ufffd", text)
-    return _SPACE.sub(" ", text).strip()
+    return _SPACE.sub(" ", printable(text)).strip()
 
 
 def bound(text: str, limit: int) -> str:
@@ -69,7 +73,7 @@ def bound_diff(lines: Sequence[str]) -> str:
     kept: list[str] = []
     size = 0
     for line in lines:
-        line = _UNSAFE.sub("\ufffd", line)
+        line = printable(line)
         if size + len(line) + 1 > MAX_DIFF_CHARS:
             kept.append("… (diff cut)")
             break

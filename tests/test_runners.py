@@ -176,11 +176,31 @@ def test_symptom_shapes() -> None:
 
 def test_a_dump_ends_where_the_job_ends() -> None:
     collector = PrintFailures()
-    lines = ["", "FAILURE /r/results/extmod_ut.py", "test_a ... ok", "CRASH", "Post job cleanup.",
-             "git version 2.52.0", "Cleaning up orphan processes"]
+    lines = [
+        "",
+        "FAILURE /r/results/extmod_ut.py",
+        "test_a ... ok",
+        "CRASH",
+        "Post job cleanup.",
+        "git version 2.52.0",
+        "Cleaning up orphan processes",
+    ]
     for number, line in enumerate(lines, start=1):
         collector.feed(LogLine(number, line))
     collector.close()
     shown = collector.shown["extmod_ut.py"]
     assert (shown.outcome, shown.symptom) == (Outcome.CRASH, 'CRASH after "test_a ... ok"')
     assert "git version" not in shown.diff
+
+
+def test_test_names_are_printable_but_not_rewritten() -> None:
+    from bot.parse import parse_job_log
+
+    absolute = "/home/runner/work/micropython/micropython/ports/unix/x.py"
+    log = (
+        f"platform=linux\nFAIL  {absolute} \n1 tests performed (1 individual testcases)\n0 tests passed\n"
+        f"1 tests failed: {absolute}\nmulti_net/e\u202evil.py on a|b: FAIL\n1 tests performed\n"
+        "0 tests passed\n1 tests failed: multi_net/e\u202evil.py\n"
+    )
+    report = parse_job_log([log.encode()])
+    assert [f.test for f in report.failures] == [absolute, "multi_net/e\ufffdvil.py"]
