@@ -9,7 +9,8 @@ Conventions (run-tests writes expected output as ``-`` lines and actual as ``+``
 
 - ``TIMEOUT after "<last output line>"`` / ``TIMEOUT with no output`` (outcome timeout);
 - ``CRASH: KeyError`` when a traceback names the exception, else ``CRASH after "<last line>"``
-  or ``CRASH with no output`` (outcome crash; a whole-output ``CRASH`` of a cmdline test or a
+  or ``CRASH with no output`` (numbers in an "after" line become ``N``: counters and timings
+  differ per run) (outcome crash; a whole-output ``CRASH`` of a cmdline test or a
   thread crash that left only ``CRASH`` are both "with no output");
 - ``expected "X" got "Y"`` / ``missing "X"`` / ``unexpected "Y"`` for the first changed lines
   of a diff (outcome fail); ``unittest FAIL test_x: AssertionError`` for unittest reports.
@@ -36,6 +37,7 @@ _TMP = re.compile(r"/tmp/[^\s'\"]+")  # noqa: S108 (a pattern, not a file we cre
 _HEX = re.compile(r"0x[0-9a-fA-F]{4,}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| ?[+-]\d\d:?\d\d)?")
 _SPACE = re.compile(r"\s+")
+_NUMBER = re.compile(r"(?<!\w)(?!0x)\d+(?:\.\d+)?")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*)(?::.*)?")
 _UNITTEST_HEAD = re.compile(r"(FAIL|ERROR): (\S+)")
@@ -107,7 +109,8 @@ def _ending(outcome: Outcome, before: Sequence[str]) -> tuple[Outcome, str]:
     shown = [line for line in before if line.strip()]
     if not shown:
         return outcome, f"{word} with no output"
-    return outcome, finish(f"{word} after {quote(shown[-1])}")
+    # where a test hung or died often carries a counter or a timing that differs every run
+    return outcome, finish(f"{word} after {quote(_NUMBER.sub('N', normalize(shown[-1])))}")
 
 
 def from_diff(body: Sequence[str], *, marker_anywhere: bool = False) -> tuple[Outcome, str]:
