@@ -94,7 +94,7 @@ def build_report(
     # registry from being asked once per day of history.
     cuts = {t.last_seen.date() + timedelta(days=1) for t in test_tallies}
     if registry is not None:
-        cuts |= {d for e in registry.entries for d in (e.since, e.until) if d is not None}
+        cuts |= set(stats.change_dates(registry) or ())
     days = store.execution_days(window, cuts=sorted(cuts))
     policy = _Remembered(registry) if registry is not None else None
     jobs = stats.job_rates(job_tallies)

@@ -29,6 +29,16 @@ class ExclusionPolicy(Protocol):
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool: ...
 
 
+def change_dates(registry: object) -> tuple[date, ...] | None:
+    """The dates on which a registry's answers can change, if it says: the `since` and `until` of
+    its entries (`bot.registry.Registry` has them). None when unknown: ask it day by day."""
+    entries = getattr(registry, "entries", None)
+    if entries is None:
+        return None
+    dates = {d for e in entries for d in (getattr(e, "since", None), getattr(e, "until", None))}
+    return tuple(sorted(d for d in dates if isinstance(d, date)))
+
+
 # ------------------------------------------------------------------ inputs (counted by the store)
 
 

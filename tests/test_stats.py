@@ -189,3 +189,18 @@ def test_attribution_prefers_evidence_from_jobs_on_the_same_runner() -> None:
     assert "float" not in by_test["cmdline/repl_cont.py"]
     assert by_test["thread/thread_gc1.py"]["windows"] == (pytest.approx(2 * 2 / 5), "other jobs")
     assert by_test["cmdline/repl_cont.py"]["windows"] == (pytest.approx(2 * 3 / 5), "other jobs")
+
+
+def test_change_dates_come_from_entries_when_a_registry_has_them() -> None:
+    class Entry:
+        def __init__(self, since: date | None, until: date | None) -> None:
+            self.since, self.until = since, until
+
+    class WithEntries(DatedExclusions):
+        entries = (Entry(None, date(2026, 3, 11)), Entry(date(2025, 6, 12), None), Entry(None, None))
+
+    assert stats.change_dates(WithEntries("t.py", set(), date(2026, 3, 11))) == (
+        date(2025, 6, 12),
+        date(2026, 3, 11),
+    )
+    assert stats.change_dates(DatedExclusions("t.py", set(), date(2026, 3, 11))) is None

@@ -355,3 +355,25 @@ def test_a_missing_directory_is_created_and_an_unusable_path_is_a_clear_error(tm
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open history store"):
         HistoryStore(blocker / "history.sqlite")
+
+
+class _Entry:
+    def __init__(self, since: date | None, until: date | None) -> None:
+        self.since, self.until = since, until
+
+
+class ExclusionWithDates(ExcludedFromMacosUntil):
+    """The same policy, telling when its answers change, as `bot.registry.Registry` does."""
+
+    def __init__(self, until: date) -> None:
+        super().__init__(until)
+        self.entries = (_Entry(None, until),)
+
+
+@pytest.mark.parametrize("until", [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 4), date(2026, 3, 1)])
+def test_flake_rate_by_registry_spans_equals_day_by_day(store: HistoryStore, until: date) -> None:
+    fill(store)
+    for job_name in (None, "coverage", "macos"):
+        by_day = store.flake_rate(GC1, job_name, registry=ExcludedFromMacosUntil(until))
+        by_span = store.flake_rate(GC1, job_name, registry=ExclusionWithDates(until))
+        assert by_span == by_day

@@ -31,6 +31,7 @@ from bot.stats import (
     Overview,
     SoleCause,
     TestTally,
+    change_dates,
     executions_of,
     flake_rate,
 )
@@ -182,6 +183,7 @@ class HistoryStore:
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
         self._run_days_cache: dict[Window, list[_RunDay]] = {}
+        self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -229,6 +231,7 @@ class HistoryStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE: take the write lock up front so two syncs on one file queue, not deadlock."""
         self._run_days_cache.clear()
+        self._days_cache.clear()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -601,6 +604,15 @@ class HistoryStore:
     def execution_days(
         self, window: Window = Window(), *, job: str | None = None, cuts: Sequence[date] = ()
     ) -> list[ExecutionDay]:
+        """See `_execution_days`; remembered until the next write, because triage asks for the
+        rate of every failing test in every job against the same window."""
+        key = (window, tuple(sorted(set(cuts))))
+        found = self._days_cache.get(key)
+        if found is None:
+            found = self._days_cache[key] = self._execution_days(window, key[1])
+        return [d for d in found if job is None or d.job == job]
+
+    def _execution_days(self, window: Window, ordered: tuple[date, ...]) -> list[ExecutionDay]:
         """(job, day, executions that ran tests): every execution of the job set, less the failed
         ones whose log was not read or that stopped at the build (did the test run? unknown),
         plus earlier attempts that ran tests.
@@ -617,7 +629,6 @@ class HistoryStore:
             OR (j.conclusion IN ({_sql_list(FAILED_JOB)}) AND j.log_state = 'parsed'
                 AND NOT EXISTS (SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
                                 AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}')))"""
-        ordered = sorted(set(cuts))
         span = "day"
         if ordered:  # dates, inlined as literals: they come from the registry and the store, not input
             whens = " ".join(f"WHEN day < '{c.isoformat()}' THEN {i}" for i, c in enumerate(ordered))
@@ -646,8 +657,6 @@ class HistoryStore:
         first: dict[tuple[str, int | str], str] = {}
         total: dict[tuple[str, int | str], int] = {}
         for name, day, n in counted:
-            if job is not None and name != job:
-                continue
             key = (name, bisect_right(ordered, date.fromisoformat(day)) if ordered else day)
             total[key] = total.get(key, 0) + n
             if key not in first or day < first[key]:
@@ -729,5 +738,9 @@ class HistoryStore:
         jobs whose log expired are left out of both counts: we cannot know what they ran.
         """
         window = Window(since=since, until=until)
-        executions = executions_of(test, self.execution_days(window, job=job), registry, job=job)
+        # Spans between the registry's dates give the same answers as days, with far fewer
+        # questions; a registry that does not say when its answers change is asked day by day.
+        changes = change_dates(registry) if registry is not None else ()
+        cuts = () if changes is None else (date.min, *changes)
+        executions = executions_of(test, self.execution_days(window, job=job, cuts=cuts), registry, job=job)
         return flake_rate(test, self.test_tallies(window, test=test), executions, job=job)
