@@ -53,7 +53,6 @@ _BUILD_ERROR = re.compile(
     r"(?:\S+?:\d+(?::\d+)?: (?:fatal )?error: .*|.*undefined reference to .*|collect2: error: .*"
     r"|/usr/bin/ld: .*|.*\*\*\* No rule to make target .*)"
 )
-_BUILD_HINTS = ("error", "undefined", "ld: ", "No rule")  # substrings every _BUILD_ERROR line has
 _MERGE_DIFF = re.compile(r"\d+(?:,\d+)?[acd]\d+(?:,\d+)?")
 _CANCELLED = ("The operation was canceled", "The operation was cancelled",
               "The runner has received a shutdown", "has exceeded the maximum execution time")
@@ -70,6 +69,11 @@ _TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_M
 IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"error", b"undefined",
                 b"ld: ")
 IDLE_LINES_BEFORE_SKIP = 200
+
+
+def _may_be_build_error(text: str) -> bool:
+    """Cheap test for the substrings every _BUILD_ERROR line has (called for most idle lines)."""
+    return "error" in text or "undefined" in text or "ld: " in text or "No rule" in text
 
 
 def message(text: str) -> str:
@@ -255,8 +259,7 @@ class JobParser:
         if make_error:
             self._make_error(make_error.group(1).strip(), line.number)
             return
-        if (self.step.build_error is None and any(hint in text for hint in _BUILD_HINTS)
-                and _BUILD_ERROR.fullmatch(text)):
+        if self.step.build_error is None and _may_be_build_error(text) and _BUILD_ERROR.fullmatch(text):
             self.step.build_error = (message(text), line.number)
             return
         if text[:1].isdigit() or text.startswith(("< ", "> ")):
