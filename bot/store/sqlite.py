@@ -5,8 +5,11 @@ One SQLite file, so it can travel between action runs in a cache. The schema is 
 written with all its jobs, outcomes and problems in one transaction and only then marked
 complete, so a crash or Ctrl-C in the middle of a sync leaves either the whole run or none of it.
 
-Aggregations for the report are done in SQL, because the store may hold 100,000 runs x 20 jobs
-and the report must stay under two seconds; Python only sees a few hundred grouped rows.
+The store may hold 100,000 runs x 20 jobs and the report must stay under two seconds, so
+executions are not stored one row per job: every run points at the set of jobs that ran in its
+latest attempt (`job_sets`), job rows are kept only for runs whose jobs were fetched (failed or
+re-run ones), and run-level figures come from one indexed scan grouped by (job set, day). SQL
+does the grouping; Python sees a few thousand rows at most.
 """
 
 from __future__ import annotations
