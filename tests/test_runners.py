@@ -7,7 +7,7 @@ from logfmt import real_log
 
 from bot import symptom
 from bot.joblog import LogLine
-from bot.records import Outcome, Runner, TestPass
+from bot.records import Outcome, ProblemKind, Runner, TestPass
 from bot.runners import PARSERS, RunnerParser, starting_runner
 from bot.runners.diff import HEAD_LINES, DiffReader
 from bot.runners.print_failures import PrintFailures, mangle
@@ -207,3 +207,19 @@ def test_test_names_are_printable_but_not_rewritten() -> None:
     )
     report = parse_job_log([log.encode()])
     assert [f.test for f in report.failures] == [absolute, "multi_net/e\ufffdvil.py"]
+
+
+def test_multitests_without_summary_does_not_swallow_the_next_runner() -> None:
+    from bot.parse import parse_job_log
+
+    log = (
+        "multi_net/a.py on micropython|micropython: FAIL\n### TEST ###\n--- instance0 ---\nboom\n"
+        "### TRUTH ###\n--- instance0 ---\nok\n### DIFF ###\nN=1000 M=1000 n_average=1\nperf_bench/p.py: FAIL truth\n1 tests performed\n0 tests passed\n"
+        "1 tests failed: perf_bench/p.py\n"
+    )
+    report = parse_job_log([log.encode()])
+    assert [(f.test, f.runner) for f in report.failures] == [
+        ("multi_net/a.py", Runner.MULTITESTS),
+        ("perf_bench/p.py", Runner.PERFBENCH),
+    ]
+    assert [p.kind for p in report.problems] == [ProblemKind.RUNNER_ERROR] and not report.complete

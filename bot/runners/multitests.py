@@ -17,8 +17,19 @@ from bot.joblog import LogLine
 from bot.records import Runner
 from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
 from bot.runners.diff import DiffReader
+from bot.runners.perfbench import HEADER
 
 TEST_LINE = re.compile(r"(\S+\.py) on (\S+): ?(.*)")
+
+
+def _starts_something_else(text: str) -> bool:
+    """A line only another runner, make or the next pass prints (see bot.runners.starting_runner)."""
+    return (
+        text.startswith(("platform=", "make: ***"))
+        or (text.startswith("make[") and ": ***" in text)
+        or (text.startswith("cd ") and "run-tests.py" in text)
+        or (text.startswith("N=") and HEADER.fullmatch(text) is not None)
+    )
 # Between failures only these lines matter (see bot.joblog): a failure ("F") or a diff glued to
 # a test line, the raw sections and job-log markers ("#"), the summary, or the next runner ("=").
 PER_TEST_MARKERS = (b"F", b"--- ", b"#", b"tests performed", b"=")
@@ -63,11 +74,15 @@ class MultitestsParser(RunnerParser):
                 return True
             self._end_diff()
         if self._raw:
+            # a test's own output: only the runner's next section marker ends it (a runner
+            # dying mid-section is still bounded by its step's end)
             if text == "### TRUTH ###":
                 self._truth_seen = True
             elif text == "### DIFF ###" and self._truth_seen:
                 self._raw = False
             return True
+        if _starts_something_else(text):
+            return False  # the runner died without a summary; what follows is not ours
         if self._summary_line is not None:
             match = SUMMARY.match(text)
             if not match or match.group(2) == "performed":
@@ -98,8 +113,7 @@ class MultitestsParser(RunnerParser):
         if match and match.group(2) == "performed":
             self._summary_line = line.number
             self._current = None
-            return True
-        return text.strip() == "" or (self._summary_line is None and self._current is not None)
+        return True  # anything else between tests is the runner's or a test's stray output
 
     def finish(self) -> Result:
         self._end_diff()
