@@ -214,8 +214,9 @@ def test_multitests_without_summary_does_not_swallow_the_next_runner() -> None:
 
     log = (
         "multi_net/a.py on micropython|micropython: FAIL\n### TEST ###\n--- instance0 ---\nboom\n"
-        "### TRUTH ###\n--- instance0 ---\nok\n### DIFF ###\nN=1000 M=1000 n_average=1\nperf_bench/p.py: FAIL truth\n1 tests performed\n0 tests passed\n"
-        "1 tests failed: perf_bench/p.py\n"
+        "### TRUTH ###\n--- instance0 ---\nok\n### DIFF ###\n"
+        "N=1000 M=1000 n_average=1\nperf_bench/p.py: FAIL truth\n"
+        "1 tests performed\n0 tests passed\n1 tests failed: perf_bench/p.py\n"
     )
     report = parse_job_log([log.encode()])
     assert [(f.test, f.runner) for f in report.failures] == [
