@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlakeBotError as exc:
         print(f"flake-bot: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`flake-bot report | head`): not a failure. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("flake-bot: interrupted", file=sys.stderr)
         return 130

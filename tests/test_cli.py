@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,21 @@ def test_console_entry_point_runs() -> None:
     )
     assert result.returncode == 0
     assert "usage: flake-bot" in result.stdout
+
+
+SAMPLE_LOG = "examples/logs/coverage-flaky-and-real-failure.log"
+
+
+def test_closed_stdout_is_not_an_error() -> None:
+    """`flake-bot ... | head` closes the pipe early: exit quietly, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "parse-log", "--json", SAMPLE_LOG],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command can have written anything
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

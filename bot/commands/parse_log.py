@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 
@@ -85,10 +84,6 @@ def run(args: argparse.Namespace) -> int:
     with open_log(args.path) as chunks:
         report = parse_job_log(chunks, job=args.job)
     text = json.dumps(report.to_json(), indent=2) if args.json else render_text(report, diffs=args.diff)
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # the reader went away (`| head`): not a failure; keep Python's exit flush quiet
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
     return 0
