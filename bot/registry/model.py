@@ -200,6 +200,15 @@ class Registry:
             for e in self.entries
         )
 
+    def ignores(self, job: str, test: str, when: date | None = None) -> bool:
+        """True if run-tests.py runs `test` in `job` on `when` but ignores its failure, so a green
+        job says nothing about whether the test passed (only its log does)."""
+        spec = self.job(job)
+        return any(
+            e.mechanism is Mechanism.IGNORE and e.active_on(when) and e.covers(spec) and e.matches_test(test)
+            for e in self.entries
+        )
+
     def platforms_for_jobs(self, jobs: Iterable[str]) -> tuple[str, ...] | None:
         """The `flaky_tests_to_ignore` platforms that cover exactly these jobs' runners.
 
