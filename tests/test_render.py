@@ -424,3 +424,28 @@ def test_earlier_attempts_keep_the_last_ten_and_ignore_forgeries() -> None:
     hostile = render_comment(scenario("\n" + forged + "\n"))
     assert forged in hostile  # inside the diff's code block
     assert "Earlier" not in render_comment(BENIGN, previous=hostile)
+
+
+def test_a_test_ignored_in_several_passes_is_named_once_with_its_passes() -> None:
+    """A "full" job runs the suite per pass: one flaky test ignored twice is one test, not two."""
+    twice = (
+        replace(make_failure("thread/thread_gc1.py", "", "", ignored=True), test_pass=TestPass.BYTECODE),
+        replace(make_failure("thread/thread_gc1.py", "", "", ignored=True), test_pass=TestPass.VIA_MPY),
+        replace(make_failure("thread/stress_aes.py", "", "", ignored=True), test_pass=None),
+    )
+    report = triage(
+        make_run(),
+        [JobInput(make_job("coverage", 21), LogState.PARSED, JobReport("coverage", True, failures=twice))],
+        make_registry("thread/other.py", "coverage"),
+    )
+    for md in (render_comment(report), render_step_summary(report), render_check(report).text):
+        out = analyse(md)
+        text = visible("".join(out.prose))
+        assert "(bytecode and via-mpy passes), " in text
+        assert sum(code.count("thread/thread_gc1.py") for code in out.code) == 1
+    assert "(2 ignored)" in render_check(report).summary
+    lines = [line for line in render_text(report).splitlines() if "ignored by" in line]
+    assert lines == [
+        "  ignored by run-tests.py: thread/thread_gc1.py (bytecode and via-mpy passes)",
+        "  ignored by run-tests.py: thread/stress_aes.py",
+    ]

@@ -210,6 +210,38 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+@dataclass(frozen=True)
+class IgnoredTest:
+    """One test run-tests.py ignored in a job, with every pass it failed in.
+
+    A "full" job runs the suite up to four times (bytecode, via-mpy, native, via-mpy-native), so
+    one flaky test can be ignored several times; listing it once per pass reads like a repeat.
+    """
+
+    test: str
+    passes: tuple[str, ...]
+
+    @property
+    def where(self) -> str:
+        """E.g. "bytecode and via-mpy passes"; empty when the log named no pass."""
+        if not self.passes:
+            return ""
+        names = list(self.passes)
+        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{joined} pass{'es' if len(names) > 1 else ''}"
+
+
+def ignored_tests(job: JobTriage) -> list[IgnoredTest]:
+    """The job's ignored failures grouped by test, in the order they were first seen."""
+    passes: dict[str, list[str]] = {}
+    for finding in job.ignored:
+        seen = passes.setdefault(finding.failure.test, [])
+        name = finding.failure.test_pass.value if finding.failure.test_pass else None
+        if name and name not in seen:
+            seen.append(name)
+    return [IgnoredTest(test, tuple(names)) for test, names in passes.items()]
+
+
 def _history(finding: Finding) -> list[str]:
     """Rate lines for one failure; the all-jobs line is left out when it adds nothing."""
     lines = []
@@ -243,6 +275,7 @@ def _environment(
     env.filters.update(filters)
     env.globals.update(
         history=_history,
+        ignored_tests=ignored_tests,
         rate_text=rate_text,
         problem_words=PROBLEM_WORDS,
         version=__version__,
@@ -485,6 +518,7 @@ __all__: Sequence[str] = (
     "CheckOutput",
     "annotations",
     "earlier_attempts",
+    "ignored_tests",
     "outputs",
     "rate_text",
     "render_check",
