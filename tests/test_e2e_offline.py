@@ -61,3 +61,23 @@ def test_log_without_job_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert main(["triage", "--log", str(tmp_path / "x.log")]) == 2
     assert "--log and --job go together" in capsys.readouterr().err
     assert main(["triage", "--log", str(tmp_path / "missing.log"), "--job", "standard"]) == 2
+
+
+def test_offline_header_names_the_log_job_and_registry_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """Offline there is no run or commit: the header says what was read and which registry day applied."""
+    sample = EXAMPLES / "coverage-flaky-and-real-failure.log"
+    assert main(["triage", "--log", str(sample), "--job", "coverage"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header == (
+        "Log file coverage-flaky-and-real-failure.log, job coverage. "
+        "Registry: bundled, as in force on 2026-03-12 (the log's first timestamp)."
+    )
+    assert main(["triage", "--log", str(sample), "--job", "coverage", "--date", "2025-01-02"]) == 0
+    assert "as in force on 2025-01-02 (--date)" in capsys.readouterr().out
+
+
+def test_a_test_ignored_in_two_passes_is_listed_once_with_both(capsys: pytest.CaptureFixture[str]) -> None:
+    sample = EXAMPLES / "coverage-flaky-and-real-failure.log"
+    assert main(["triage", "--log", str(sample), "--job", "coverage"]) == 0
+    ignored = [line for line in capsys.readouterr().out.splitlines() if "ignored by run-tests.py" in line]
+    assert ignored == ["  ignored by run-tests.py: thread/thread_gc1.py (bytecode and via-mpy passes)"]

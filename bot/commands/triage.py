@@ -602,17 +602,28 @@ class _FirstDay:
 def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.parse import open_log, parse_job_log
 
-    registry = load_registry(args.registry or env.input("registry") or None)
+    registry_file = args.registry or env.input("registry") or None
+    registry = load_registry(registry_file)
     seen = _FirstDay()
     with open_log(args.log) as chunks:
         job_report = parse_job_log(seen.watch(chunks), job=args.job)
     day = args.date or seen.day or datetime.now(UTC).date()
+    if args.date:
+        day_from = "--date"
+    else:
+        day_from = "the log's first timestamp" if seen.day else "today; the log has no timestamp"
+    log_name = "standard input" if args.log == "-" else f"Log file {Path(args.log).name}"
+    source = (
+        f"{log_name}, job {args.job}. "
+        f"Registry: {Path(registry_file).name if registry_file else 'bundled'}, as in force on "
+        f"{day.isoformat()} ({day_from})."
+    )
     created = datetime.combine(day, time(12, 0), tzinfo=UTC)
     failed = bool(job_report.failed_step) or any(not f.ignored for f in job_report.failures)
     run_info = RunInfo(
         id=0,
         attempt=1,
-        workflow_name=f"log file {Path(args.log).name}",
+        workflow_name=Path(args.log).name,
         workflow_path="",
         event="local",
         branch=None,
@@ -649,5 +660,5 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         text = json.dumps(payload, indent=2, ensure_ascii=True)
         _say(env, text)
     else:
-        _say(env, render_text(report))
+        _say(env, render_text(report, source=source))
     return 0

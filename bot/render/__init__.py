@@ -445,9 +445,13 @@ def render_step_summary(report: TriageReport, *, details_url: str | None = None)
     )
 
 
-def render_text(report: TriageReport, *, max_chars: int = 200_000) -> str:
-    """What `triage` prints on a terminal or the action's log: plain text, no workflow commands."""
-    return _render_fitting(_TEXT, "text.txt.j2", report, max_chars)
+def render_text(report: TriageReport, *, max_chars: int = 200_000, source: str | None = None) -> str:
+    """What `triage` prints on a terminal or the action's log: plain text, no workflow commands.
+
+    `source` replaces the line naming the run and commit, for a triage that had neither (one log
+    file read offline): a made-up run number and an empty commit would mislead.
+    """
+    return _render_fitting(_TEXT, "text.txt.j2", report, max_chars, source=source)
 
 
 def annotations(report: TriageReport) -> list[dict[str, Any]]:
