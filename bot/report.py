@@ -55,12 +55,18 @@ class _Remembered:
 
     def __init__(self, registry: stats.ExclusionPolicy) -> None:
         self._registry = registry
-        self._answers: dict[tuple[str, str, date | None], bool] = {}
+        self._answers: dict[tuple[str, str, str, date | None], bool] = {}
 
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
-        key = (job, test, when)
+        key = ("runs", job, test, when)
         if key not in self._answers:
             self._answers[key] = self._registry.runs_test(job, test, when)
+        return self._answers[key]
+
+    def ignores(self, job: str, test: str, when: date | None = None) -> bool:
+        key = ("ignores", job, test, when)
+        if key not in self._answers:
+            self._answers[key] = self._registry.ignores(job, test, when)
         return self._answers[key]
 
 

@@ -20,13 +20,16 @@ Z95 = 1.959964
 
 
 class ExclusionPolicy(Protocol):
-    """What statistics need of a registry: did `job` run `test` on `when` (not excluded then)?
+    """What statistics need of a registry: did `job` run `test` on `when` (not excluded then), and
+    would a failure of it have failed the job (not ignored then)?
 
     Structural, so neither the statistics nor the store depend on the registry package;
     `bot.registry.Registry` satisfies it.
     """
 
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool: ...
+
+    def ignores(self, job: str, test: str, when: date | None = None) -> bool: ...
 
 
 def change_dates(registry: object) -> tuple[date, ...] | None:
@@ -70,11 +73,13 @@ class TestTally(NamedTuple):
 
 
 class ExecutionDay(NamedTuple):
-    """Job executions that ran tests (green, or failed past the build with a readable log) on one day."""
+    """Job executions that ran tests (green, or failed past the build with a readable log) on one
+    day; `read` of them had their log read (failed ones, and green ones under --scan-green)."""
 
     job: str
     day: date
     executions: int
+    read: int = 0
 
 
 class CoFailure(NamedTuple):
@@ -237,13 +242,21 @@ def executions_of(
     job: str | None = None,
     after: date | None = None,
 ) -> dict[str, int]:
-    """Executions per job that really ran `test`: the registry in force on each day decides."""
+    """Executions per job that really ran `test` and whose outcome for it is known.
+
+    The registry in force on each day decides: an excluded test did not run; an ignored one ran,
+    but its failure left the job green, so only executions whose log was read tell whether it
+    failed (counting unread green jobs as clean would drive the rate of every ignored flaky test
+    towards zero, and make its registry entry look ready to retire).
+    """
     out: dict[str, int] = defaultdict(int)
     for d in days:
         if (job is not None and d.job != job) or (after is not None and d.day <= after):
             continue
-        if registry is None or registry.runs_test(d.job, test, d.day):
+        if registry is None:
             out[d.job] += d.executions
+        elif registry.runs_test(d.job, test, d.day):
+            out[d.job] += d.read if registry.ignores(d.job, test, d.day) else d.executions
     return dict(out)
 
 

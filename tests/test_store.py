@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -304,6 +305,9 @@ class ExcludedFromMacosUntil:
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
         return not (job == "macos" and test == GC1 and when is not None and when < self.until)
 
+    def ignores(self, job: str, test: str, when: date | None = None) -> bool:
+        return False
+
 
 def test_flake_rate_counts_only_executions_that_ran_the_test(store: HistoryStore) -> None:
     fill(store)
@@ -377,3 +381,33 @@ def test_flake_rate_by_registry_spans_equals_day_by_day(store: HistoryStore, unt
         by_day = store.flake_rate(GC1, job_name, registry=ExcludedFromMacosUntil(until))
         by_span = store.flake_rate(GC1, job_name, registry=ExclusionWithDates(until))
         assert by_span == by_day
+
+
+def test_where_the_runner_ignores_a_test_only_read_logs_count_as_its_executions(store: HistoryStore) -> None:
+    """From 2026-03-11 upstream ignores thread_gc1 everywhere: its failure leaves the job green, so
+    a green job whose log nobody read says nothing about it. Before that date a green job means
+    it passed."""
+    from bot.registry import load_registry
+
+    registry = load_registry(None)
+    assert registry.ignores("coverage", GC1, date(2026, 4, 1))
+    assert not registry.ignores("coverage", GC1, date(2026, 2, 1))
+    for month in (2, 4):
+        base = month * 100
+        # a failed run whose coverage log shows another test failing and thread_gc1 ignored
+        failed = [job(base + 1, "coverage", "failure"), job(base + 1, "standard")]
+        store.save_run(
+            run_info(base + 1, month=month, day=1),
+            failed,
+            {failed[0].id: replace(report("basics/other.py"), failures=(
+                *report("basics/other.py").failures, *report(GC1, ignored=True).failures))},
+        )  # fmt: skip
+        for n in range(2, 6):  # green runs, logs not read
+            store.save_run(run_info(base + n, "success", month=month, day=n), [job(base + n, "coverage")], {})
+        scanned = job(base + 6, "coverage")  # a green run read under --scan-green: clean
+        store.save_run(run_info(base + 6, "success", month=month, day=6), [scanned], {scanned.id: report()})
+    february = store.flake_rate(GC1, "coverage", registry=registry, until=datetime(2026, 3, 1, tzinfo=UTC))
+    assert (february.events, february.executions) == (1, 6)  # not ignored then: every green job counts
+    april = store.flake_rate(GC1, "coverage", registry=registry, since=datetime(2026, 4, 1, tzinfo=UTC))
+    assert (april.events, april.executions) == (1, 2)  # the failed job and the scanned green one
+    assert store.flake_rate(GC1, "coverage", since=datetime(2026, 4, 1, tzinfo=UTC)).executions == 6

@@ -616,9 +616,10 @@ class HistoryStore:
         return [d for d in found if job is None or d.job == job]
 
     def _execution_days(self, window: Window, ordered: tuple[date, ...]) -> list[ExecutionDay]:
-        """(job, day, executions that ran tests): every execution of the job set, less the failed
-        ones whose log was not read or that stopped at the build (did the test run? unknown),
-        plus earlier attempts that ran tests.
+        """(job, day, executions that ran tests, of which read): every execution of the job set,
+        less the failed ones whose log was not read or that stopped at the build (did the test
+        run? unknown), plus earlier attempts that ran tests; `read` counts those whose log was
+        parsed, the only ones that can tell whether a test the runner ignores failed.
 
         Grouped by day so a registry can be asked once a day, not once per execution; with `cuts`,
         grouped by the spans between those dates instead (each row dated by its span's first day),
@@ -637,34 +638,48 @@ class HistoryStore:
             whens = " ".join(f"WHEN day < '{c.isoformat()}' THEN {i}" for i, c in enumerate(ordered))
             span = f"CASE {whens} ELSE {len(ordered)} END"
         members = self._members()
-        counted: list[tuple[str, str, int]] = [
-            (name, d.day, d.runs)
+        counted: list[tuple[str, str, int, int]] = [
+            (name, d.day, d.runs, 0)
             for d in self._run_days(window)
             if d.job_set is not None
             for name, _ in members.get(d.job_set, ())
         ]
+        # earlier attempts that ran tests; latest-attempt failures that did not (taken off the job
+        # set's count); latest-attempt executions whose log was read (green ones under --scan-green)
         counted.extend(
             self._db.execute(
-                f"""SELECT name, min(day), sum(n) FROM (
-                        SELECT j.name AS name, substr(r.created, 1, 10) AS day, 1 AS n
+                f"""SELECT name, min(day), sum(n), sum(rd) FROM (
+                        SELECT j.name AS name, substr(r.created, 1, 10) AS day, 1 AS n,
+                               j.log_state = 'parsed' AS rd
                         FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
                         WHERE {where} AND r.attempt > 1 AND {ran_tests}
                         UNION ALL
-                        SELECT j.name, substr(r.created, 1, 10), -1
+                        SELECT j.name, substr(r.created, 1, 10), -1, 0
                         FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
-                        WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND NOT {ran_tests})
+                        WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND NOT {ran_tests}
+                        UNION ALL
+                        SELECT j.name, substr(r.created, 1, 10), 0, 1
+                        FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
+                        WHERE j.conclusion IN ({_sql_list(RAN_JOB)}) AND j.log_state = 'parsed'
+                          AND {where} AND {ran_tests})
                     GROUP BY name, {span}""",
-                [*params, *params],
+                [*params, *params, *params],
             )
         )
         first: dict[tuple[str, int | str], str] = {}
-        total: dict[tuple[str, int | str], int] = {}
-        for name, day, n in counted:
+        total: dict[tuple[str, int | str], list[int]] = {}
+        for name, day, n, rd in counted:
             key = (name, bisect_right(ordered, date.fromisoformat(day)) if ordered else day)
-            total[key] = total.get(key, 0) + n
+            tally = total.setdefault(key, [0, 0])
+            tally[0] += n
+            tally[1] += rd
             if key not in first or day < first[key]:
                 first[key] = day
-        return [ExecutionDay(key[0], date.fromisoformat(first[key]), n) for key, n in total.items() if n > 0]
+        return [
+            ExecutionDay(key[0], date.fromisoformat(first[key]), n, rd)
+            for key, (n, rd) in total.items()
+            if n > 0
+        ]
 
     def co_failures(self, window: Window = Window()) -> list[CoFailure]:
         """The same test failing (not ignored) in two or more jobs of one run attempt."""
@@ -737,8 +752,9 @@ class HistoryStore:
         """How often `test` failed (ignored failures included) per execution, in one job or all.
 
         Executions are job runs that really ran tests (green, or failed with a parsed log past the
-        build) on days when the registry in force did not exclude the test from that job. Failed
-        jobs whose log expired are left out of both counts: we cannot know what they ran.
+        build) on days when the registry in force did not exclude the test from that job; on days
+        when it ignored the test there, only those whose log was read. Failed jobs whose log
+        expired are left out of both counts: we cannot know what they ran.
         """
         window = Window(since=since, until=until)
         # Spans between the registry's dates give the same answers as days, with far fewer
