@@ -138,3 +138,23 @@ def test_rate_limit_beyond_the_time_bound_still_reports_and_exits_0(
     assert "7 failures" in result.summary
     assert "Publishing failed" in result.summary
     assert any(c.startswith("::warning") for c in commands_acted(result.stdout))
+
+
+def test_timed_out_log_download_and_job_listing_are_retried(
+    fake_github: FakeGitHub, action: Action, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.gateway.client import GitHubGateway
+
+    # GitHub's answers are slow here, not absent: a 1 s timeout stands in for the default 30 s.
+    monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "timeout", 1.0)
+    pr, run = pr_run(fake_github, standard_log())
+    fake_github.delay("GET", r"/jobs$", seconds=2)
+    fake_github.delay("GET", r"^/_blob/", seconds=2)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    assert len(fake_github.requests_to("GET", r"/jobs$")) == 2
+    assert len([r for r in fake_github.requests if r.is_blob]) == 2
+    assert result.outputs["new-failures"] == "7" and result.outputs["unreadable-logs"] == "0"
+    assert len(fake_github.comments(pr["number"])) == 1

@@ -308,3 +308,34 @@ def test_green_push_costs_one_request_and_posts_nothing(fake_github: FakeGitHub,
         f"GET /repos/{fake_github.repo}/actions/runs/{run['id']}/attempts/1/jobs"
     ]
     assert result.outputs["headline"].startswith("No failures")
+
+
+def test_forged_pull_request_in_the_event_is_ignored_for_the_fork_pr_found_by_head(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    """A fork's run event can name any PR; only the PR whose real head is this run's commit is used."""
+    fake = fake_github
+    sha = "7e" * 20
+    victim = fake.add_pull(head_sha="9" * 40, head_branch="unrelated", head_repo="bob/micropython")
+    pr = fake.add_pull(head_sha=sha, head_branch="fix-gc", head_repo="alice/micropython")
+    forged = {
+        "number": victim["number"],
+        "head": {"ref": "fix-gc", "sha": sha, "repo": {"url": f"{fake.api_url}/repos/alice/micropython"}},
+        "base": {"ref": "master", "sha": "0" * 40, "repo": {"url": f"{fake.api_url}/repos/{fake.repo}"}},
+    }
+    run = fake.add_run(
+        event="pull_request",
+        branch="fix-gc",
+        head_sha=sha,
+        head_repo="alice/micropython",
+        pull_requests=[forged],
+    )
+    fake.add_job(run["id"], "qemu_arm", "failure", log=thread_gc1_log())
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    assert fake.comments(victim["number"]) == []
+    [comment] = fake.comments(pr["number"])
+    assert result.outputs["comment-url"] == comment["html_url"]
+    assert [r.query["head"] for r in fake.requests_to("GET", r"/pulls$")] == ["alice:fix-gc"]
