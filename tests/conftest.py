@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub, FakeServer
+from test_e2e_support import Action
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +33,14 @@ def fake_github(fake_github_server: FakeServer) -> Iterator[FakeGitHub]:
     fake_github_server.current = None
     fake.close()
     assert not fake.errors, "fake GitHub crashed:\n" + "\n".join(fake.errors)
+
+
+@pytest.fixture
+def action(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Action:
+    """`flake-bot triage` run as the action step, against `fake_github` (see test_e2e_support)."""
+    return Action(fake_github, tmp_path, monkeypatch, capsys)

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
 from test_e2e_support import Action, commands_acted, standard_log, thread_gc1_log
 
 from bot.render import COMMENT_MARKER
-
-
-@pytest.fixture
-def action(
-    fake_github: FakeGitHub,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Action:
-    return Action(fake_github, tmp_path, monkeypatch, capsys)
 
 
 def pr_run(fake: FakeGitHub, log: bytes) -> tuple[dict, dict]:

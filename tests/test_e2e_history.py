@@ -43,16 +43,6 @@ def history(fake_github: FakeGitHub) -> dict:
     return current
 
 
-@pytest.fixture
-def action(
-    fake_github: FakeGitHub,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Action:
-    return Action(fake_github, tmp_path, monkeypatch, capsys)
-
-
 def test_history_gives_rates_and_a_patch(
     fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
 ) -> None:

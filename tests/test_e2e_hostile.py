@@ -87,14 +87,10 @@ def hostile_run(fake_github: FakeGitHub) -> tuple[dict, dict]:
 
 
 def test_hostile_fork_pr_publishes_only_inert_text(
-    fake_github: FakeGitHub,
-    hostile_run: tuple[dict, dict],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    fake_github: FakeGitHub, hostile_run: tuple[dict, dict], action: Action
 ) -> None:
     pr, run = hostile_run
-    result = Action(fake_github, tmp_path, monkeypatch, capsys).run(run["id"], check_run="always")
+    result = action.run(run["id"], check_run="always")
 
     assert result.code == 0, result.stderr
     [comment] = fake_github.comments(pr["number"])
@@ -149,15 +145,11 @@ def test_hostile_log_offline_prints_nothing_the_runner_would_act_on(
 
 
 def test_the_hostile_text_did_reach_the_report(
-    fake_github: FakeGitHub,
-    hostile_run: tuple[dict, dict],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    fake_github: FakeGitHub, hostile_run: tuple[dict, dict], action: Action
 ) -> None:
     """Guards the test above against passing vacuously: the attacker's text is shown, just inert."""
     pr, run = hostile_run
-    Action(fake_github, tmp_path, monkeypatch, capsys).run(run["id"])
+    action.run(run["id"])
     body = fake_github.comments(pr["number"])[0]["body"]
     text = "".join(analyse(body).code + analyse(body).prose)
     assert "onerror" in text and "evil" in text and "hunter2" in text

@@ -10,22 +10,11 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from fake_github import BOT_LOGIN, FakeGitHub
 from test_e2e_support import Action, commands_acted, green_log, standard_log, thread_gc1_log
 from test_render_gfm import analyse, github_refs
 
 from bot.render import COMMENT_MARKER
-
-
-@pytest.fixture
-def action(
-    fake_github: FakeGitHub,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Action:
-    return Action(fake_github, tmp_path, monkeypatch, capsys)
 
 
 def writes(fake: FakeGitHub) -> list[str]:
