@@ -35,6 +35,9 @@ MAX_DIFF_CHARS = 1200
 _CHECKOUT = re.compile(r"(?:/home|/Users)/runner/work/[^/\s]+/[^/\s]+/")
 _TMP = re.compile(r"/tmp/[^\s'\"]+")  # noqa: S108 (a pattern, not a file we create)
 _HEX = re.compile(r"0x[0-9a-fA-F]{4,}")
+# MicroPython prints ``%p`` without 0x: ``<Foo object at 7f3a2b10c0d0>``, ``<generator object 'g'
+# at 5655a1b0>`` (32-bit builds); a new address every run.
+_BARE_ADDRESS = re.compile(r"(?<=\bat )[0-9a-fA-F]{6,16}\b")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| ?[+-]\d\d:?\d\d)?")
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"(?<!\w)(?!0x)\d+(?:\.\d+)?")
@@ -53,6 +56,7 @@ def normalize(text: str) -> str:
     text = _CHECKOUT.sub("", text)
     text = _TMP.sub("/tmp/…", text)  # noqa: S108
     text = _HEX.sub("0x…", text)
+    text = _BARE_ADDRESS.sub("…", text)
     text = _TIME.sub("<time>", text)
     return _SPACE.sub(" ", printable(text)).strip()
 
