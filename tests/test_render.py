@@ -342,6 +342,19 @@ def test_outputs_are_json_and_counts() -> None:
     out = outputs(scenario("\n\x1b[1m@x"))
     rows = json.loads(out["failures"])
     assert [r["verdict"] for r in rows] == ["known-flake", "new", "flaky-elsewhere"]
+    # the history of each test in its job, as action.yml promises ("rate"); None without history
+    assert [r["rate"] for r in rows] == [
+        None,
+        {
+            "failures": 15,
+            "executions": 1150,
+            "rate": round(15 / 1150, 6),
+            "low": 0.008,
+            "high": 0.021,
+            "last_seen": "2026-05-30",
+        },
+        None,
+    ]
     assert all("\x1b" not in r["test"] and "\n" not in r["symptom"] for r in rows)
     assert (out["new-failures"], out["known-flaky"], out["needs-a-look"], out["unreadable-logs"]) == (
         "2",

@@ -486,6 +486,20 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
     return out
 
 
+def _rate_json(rate: FlakeRate | None) -> dict[str, object] | None:
+    """The test's history in this job, for a later step deciding what to do; None without one."""
+    if rate is None or not rate.executions:
+        return None
+    return {
+        "failures": rate.events,
+        "executions": rate.executions,
+        "rate": round(rate.rate, 6),
+        "low": round(rate.low, 6),
+        "high": round(rate.high, 6),
+        "last_seen": _day(rate.last_seen) if rate.last_seen else None,
+    }
+
+
 def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
     """The action's outputs.
 
@@ -502,6 +516,7 @@ def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
             "symptom": plain(f.failure.symptom, 200, one_line=True),
             "line": f.failure.line,
             "job_url": f.job.html_url,
+            "rate": _rate_json(f.job_rate),
         }
         for f in report.findings[:max_failures]
     ]
