@@ -69,9 +69,19 @@ def test_known_flake_before_and_after_the_move_to_run_tests() -> None:
         False,
     )
     assert [e.source for e in new.entries] == ["tests/run-tests.py:225"]
-    not_ignored = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2026, 4, 1))
+    not_ignored = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2026, 4, 1), ignored=False)
     assert not_ignored.verdict is Verdict.KNOWN_FLAKE and not_ignored.should_not_have_failed
-    assert "did not ignore" in not_ignored.explanation
+    assert "counted the failure instead of ignoring it, so it failed the job" in not_ignored.explanation
+
+
+def test_an_unknown_summary_never_claims_the_failure_failed_the_job() -> None:
+    """A `FAIL` line is printed for ignored tests too, so asking about one says nothing either way."""
+    asked = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2026, 4, 1))
+    assert (asked.verdict, asked.should_not_have_failed) == (Verdict.KNOWN_FLAKE, False)
+    assert "failed the job" not in asked.explanation
+    assert "reports its failures there as ignored" in asked.explanation
+    stranger = BUNDLED.match("nosuch", "thread/thread_gc1.py", when=date(2026, 4, 1))
+    assert "(job 'nosuch' is not in the registry)" in stranger.explanation
 
 
 def test_flaky_elsewhere_is_not_a_known_flake() -> None:
@@ -174,6 +184,16 @@ def test_match_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["match", "--job", "standard", "--test", "basics/int1.py"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("new: basics/int1.py is not registered as flaky for standard.")
+    gc1 = ["match", "--job", "qemu_arm", "--test", "thread/thread_gc1.py", "--date", "2026-04-01", "--json"]
+    answers = []
+    for extra in ([], ["--ignored"], ["--not-ignored"]):
+        assert main([*gc1, *extra]) == 0
+        answers.append(json.loads(capsys.readouterr().out)["should_not_have_failed"])
+    assert answers == [False, False, True]
+    with pytest.raises(SystemExit) as both:
+        main([*gc1, "--ignored", "--not-ignored"])
+    assert both.value.code == 2
+    capsys.readouterr()
     with pytest.raises(SystemExit) as caught:
         main(["match", "--job", "standard", "--test", "basics/int1.py", "--date", "yesterday"])
     assert caught.value.code == 2

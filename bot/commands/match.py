@@ -40,8 +40,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=Runner.RUN_TESTS.value,
         help="test runner that reported the failure (the registry covers run-tests only)",
     )
-    parser.add_argument(
-        "--ignored", action="store_true", help="run-tests.py itself reported the failure as ignored"
+    summary = parser.add_mutually_exclusive_group()
+    summary.add_argument(
+        "--ignored",
+        dest="ignored",
+        action="store_const",
+        const=True,
+        help="run-tests.py's summary listed the test under 'known-flaky failures (ignored)'",
+    )
+    summary.add_argument(
+        "--not-ignored",
+        dest="ignored",
+        action="store_const",
+        const=False,
+        help="run-tests.py's summary listed the test under 'tests failed', so it failed the job "
+        "(default: unknown, as for a FAIL line, which ignored tests print too)",
     )
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
     parser.set_defaults(func=run)

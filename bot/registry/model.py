@@ -235,9 +235,15 @@ class Registry:
         symptom: str | None = None,
         when: date | None = None,
         runner: Runner = Runner.RUN_TESTS,
-        ignored: bool = False,
+        ignored: bool | None = None,
     ) -> Match:
-        """Judge one failure. KNOWN_FLAKE only if a flaky entry covered this job on that date."""
+        """Judge one failure. KNOWN_FLAKE only if a flaky entry covered this job on that date.
+
+        `ignored` is what run-tests.py's summary said: True (listed as known-flaky, ignored),
+        False (listed as failed, so it failed the job) or None when the caller does not know, as
+        when someone asks about a `FAIL` line, which run-tests.py prints for ignored tests too.
+        Only a definite False may claim the failure failed the job.
+        """
         spec = self.job(job)
         active = [e for e in self.entries if e.active_on(when) and e.matches_test(test)]
         name, shown_job = _shown(test), _shown(job)
@@ -274,7 +280,10 @@ class Registry:
             mismatch = symptom_ok is False
             entry = flaky_here[0]
             reason = f" ({entry.reason})" if entry.reason else ""
-            text = f"{name} is a known flaky test in {shown_job}{_when(when)}: {entry.where(spec)}{reason}."
+            text = (
+                f"{name} is a known flaky test in {shown_job}{_when(when)}{unknown_job}: "
+                f"{entry.where(spec)}{reason}."
+            )
             not_expected = False
             if entry.mechanism is not Mechanism.IGNORE and not any(
                 e.mechanism is Mechanism.IGNORE for e in flaky_here
@@ -285,13 +294,15 @@ class Registry:
                     "so it should not have run at all; the job may run a different ci.sh function or "
                     "tree than the registry says."
                 )
-            elif not ignored:
+            elif ignored is False:
                 not_expected = True
                 text = (
                     f"{name} is in flaky_tests_to_ignore for {shown_job}{_when(when)}{reason}, yet "
-                    "run-tests.py did not ignore the failure, so it failed the job; the run may predate "
-                    "the ignore list or its platform check may not cover this runner."
+                    "run-tests.py counted the failure instead of ignoring it, so it failed the job; the "
+                    "tested tree may predate the ignore list or change it."
                 )
+            elif ignored is None:
+                text += " run-tests.py reports its failures there as ignored, so they do not fail the job."
             if mismatch:
                 text += (
                     " Its symptom matches none of the known symptoms of this flaky test, so it may be a "
