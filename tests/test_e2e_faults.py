@@ -147,3 +147,22 @@ def test_timed_out_log_download_and_job_listing_are_retried(
     assert len([r for r in fake_github.requests if r.is_blob]) == 2
     assert result.outputs["new-failures"] == "7" and result.outputs["unreadable-logs"] == "0"
     assert len(fake_github.comments(pr["number"])) == 1
+
+
+def test_budget_too_small_for_the_triage_degrades_and_says_so(
+    fake_github: FakeGitHub, action: Action
+) -> None:
+    """As action.yml says: logs past the budget are 'not downloaded', publishing is skipped, exit 0."""
+    pr = fake_github.add_pull(head_sha="5b" * 20)
+    run = fake_github.add_run(event="pull_request", head_sha="5b" * 20, pull_requests=[pr["number"]])
+    fake_github.add_job(run["id"], "standard", "failure", log=standard_log())
+    fake_github.add_job(run["id"], "qemu_arm", "failure", log=thread_gc1_log())
+
+    result = action.run(run["id"], request_budget="3")
+
+    assert result.code == 0
+    assert len(fake_github.requests) == 3
+    assert result.outputs["unreadable-logs"] == "1" and result.outputs["new-failures"] == "7"
+    assert "the log was not downloaded" in result.summary
+    assert "Publishing failed: request budget of 3 spent" in result.summary
+    assert fake_github.comments(pr["number"]) == []
