@@ -51,7 +51,7 @@ _MAKE_ECHO = re.compile(r"cd \S+ && .*?run-tests\.py(.*)")
 _MAKE_ERROR = re.compile(r"make(?:\[\d+\])?: \*\*\* \[(?:[^\]:]*:\d+: )?([^\]]+)\] (?:Error \d+|Killed)")
 _BUILD_ERROR = re.compile(
     r"(?:\S+?:\d+(?::\d+)?: (?:fatal )?error: .*|.*undefined reference to .*|collect2: error: .*"
-    r"|/usr/bin/ld: .*|.*\*\*\* No rule to make target .*)"
+    r"|/usr/bin/ld: (?!warning:|NOTE:).*|.*\*\*\* No rule to make target .*)"
 )
 _MERGE_DIFF = re.compile(r"\d+(?:,\d+)?[acd]\d+(?:,\d+)?")
 _CANCELLED = ("The operation was canceled", "The operation was cancelled",
@@ -74,6 +74,13 @@ IDLE_LINES_BEFORE_SKIP = 200
 def _may_be_build_error(text: str) -> bool:
     """Cheap test for the substrings every _BUILD_ERROR line has (called for most idle lines)."""
     return "error" in text or "undefined" in text or "ld: " in text or "No rule" in text
+
+
+def _says_only_where(text: str) -> bool:
+    """An ld location line (``/usr/bin/ld: x.o: in function `f':``) or collect2's closing
+    ``ld returned 1 exit status``: kept as a build error only until a line saying what failed
+    (``undefined reference to `g'``, ``cannot find -lffi``) comes."""
+    return (text.startswith("/usr/bin/ld: ") and text.endswith(":")) or text.startswith("collect2: ")
 
 
 def message(text: str) -> str:
@@ -100,6 +107,7 @@ class _Step:
     failures: int = 0  # non-ignored failures found in this step
     problems: int = 0
     build_error: tuple[str, int] | None = None
+    build_error_is_context: bool = False  # see _says_only_where
     make_error: tuple[str, int] | None = None
     merge_diff: list[str] = field(default_factory=list)
     merge_line: int | None = None
@@ -259,8 +267,13 @@ class JobParser:
         if make_error:
             self._make_error(make_error.group(1).strip(), line.number)
             return
-        if self.step.build_error is None and _may_be_build_error(text) and _BUILD_ERROR.fullmatch(text):
-            self.step.build_error = (message(text), line.number)
+        step = self.step
+        if (step.build_error is None or step.build_error_is_context) and _may_be_build_error(text) and (
+            _BUILD_ERROR.fullmatch(text)
+        ):
+            context = _says_only_where(text)
+            if step.build_error is None or not context:
+                step.build_error, step.build_error_is_context = (message(text), line.number), context
             return
         if text[:1].isdigit() or text.startswith(("< ", "> ")):
             self._merge_diff(line)
