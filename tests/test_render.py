@@ -174,6 +174,8 @@ def test_comment_says_what_it_describes_and_why() -> None:
     assert "not a test failure: build error" in text
     assert "Ignored by run-tests.py" in text
     assert "log line 321 of the" in text
+    # the link goes to the job page, which numbers lines per step: say what the number counts
+    assert "Log line numbers count from the top of the job's raw log" in text
     assert out.count("details") == out.count("summary") == 4  # 3 diffs + 1 patch
     assert "https://github.com/micropython/micropython/actions/runs/9001/job/11" in out.links
     assert out.headings[0].startswith("flake-bot: ")
