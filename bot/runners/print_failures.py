@@ -43,6 +43,21 @@ def starts_print_failures(text: str) -> bool:
         text.startswith("--- ") and "/results/" in text and EXP_HEADER.fullmatch(text) is not None)
 
 
+def _glued_header(text: str) -> int:
+    """Where a ``--- <results>/<name>.exp`` header starts inside ``text`` (0 if nowhere).
+
+    In CI, Python's block-buffered stdout is flushed whenever 8 KiB of ``FAILURE`` headers and
+    dumps have piled up, which can be in the middle of a line; ``diff`` then writes its header
+    straight after it, on the same log line.
+    """
+    at = text.find("--- ", 1)
+    while at > 0:
+        if "/results/" in text[at:] and EXP_HEADER.fullmatch(text, at):
+            return at
+        at = text.find("--- ", at + 1)
+    return 0
+
+
 @dataclass
 class Shown:
     """What --print-failures showed for one result file."""
@@ -94,6 +109,14 @@ class PrintFailures:
             if self._diff.feed(text):
                 return
             self._close_diff()
+        if "--- " in text and not text.startswith("--- "):
+            glued = _glued_header(text)
+            if glued:
+                # Python flushed its 8 KiB buffer mid-line, then ``diff`` wrote the next header
+                self.feed(LogLine(line.number, text[:glued], line.kind, line.truncated))
+                self._blank = True
+                self.feed(LogLine(line.number, text[glued:], line.kind, line.truncated))
+                return
         header = EXP_HEADER.fullmatch(text) if text.startswith("--- ") else None
         failure = FAILURE.fullmatch(text) if text.startswith("FAILURE ") else None
         if text in JOB_END:
