@@ -60,9 +60,13 @@ def test_old_summary_basenames_are_resolved_only_when_unambiguous() -> None:
     feed(
         parser,
         "platform=linux\nFAIL  basics/int1.py \nFAIL  float/int1.py \nFAIL  thread/thread_gc1.py \n"
-        "3 tests performed (3 individual testcases)\n0 tests passed\n3 tests failed: int1 thread_gc1 int1\n",
+        "FAIL  a/x.py \nFAIL  b/x.py \n"
+        "5 tests performed (5 individual testcases)\n0 tests passed\n"
+        "4 tests failed: int1 int1 thread_gc1 x\n",
     )
-    assert [f.test for f in parser.finish().failures] == ["int1", "thread/thread_gc1.py", "int1"]
+    # int1 twice and two int1.py FAIL lines: both resolved; x once but two x.py: ambiguous
+    assert [f.test for f in parser.finish().failures] == [
+        "basics/int1.py", "float/int1.py", "thread/thread_gc1.py", "x"]
 
 
 def test_natmod_output_repr_becomes_the_symptom() -> None:

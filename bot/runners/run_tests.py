@@ -166,12 +166,24 @@ class RunTestsParser(RunnerParser):
             self._summary_cut = self._summary_cut or line.truncated
         return True
 
-    def _resolve(self, name: str) -> str:
-        """A pre-v1.26 summary name (``thread_gc1``) as the path its FAIL line printed."""
-        if "/" in name or name.endswith(".py"):
-            return name
-        candidates = [p for p in self._fail_lines if p.rsplit("/", 1)[-1] == f"{name}.py"]
-        return candidates[0] if len(candidates) == 1 else name
+    def _resolve(self, names: list[str]) -> list[str]:
+        """Pre-v1.26 summary names (``thread_gc1``) as the paths their FAIL lines printed.
+
+        A basename listed k times is resolved when exactly k FAIL lines have it (``int1`` twice
+        for basics/int1.py and float/int1.py: the list is sorted, so which is which does not
+        matter); otherwise it stays a basename rather than a guess.
+        """
+        listed: dict[str, int] = {}
+        for name in names:
+            listed[name] = listed.get(name, 0) + 1
+        paths: dict[str, list[str]] = {}
+        for name, count in listed.items():
+            if "/" in name or name.endswith(".py"):
+                continue
+            candidates = [p for p in self._fail_lines if p.rsplit("/", 1)[-1] == f"{name}.py"]
+            if len(candidates) == count:
+                paths[name] = candidates
+        return [paths[name].pop(0) if name in paths else name for name in names]
 
     def _found(self, path: str, line: int | None, *, ignored: bool) -> Found:
         runner = Runner.NATMODTESTS if self._natmod else Runner.RUN_TESTS
@@ -190,7 +202,7 @@ class RunTestsParser(RunnerParser):
                 "run-tests.py crashed (traceback cut off)" if self._traceback is not None else None)
             result.error_line = self._error_line
         else:
-            failed = [self._resolve(n) for n in self._failed]
+            failed = self._resolve(self._failed)
             if self._summary_cut and failed:
                 failed.pop()  # the last name may be cut in half
             ignored = self._ignored[:-1] if self._summary_cut and self._ignored else self._ignored
