@@ -79,6 +79,11 @@ PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.CANCELLED: "cancelled",
 }
 
+#: Problems that failed (part of) a job by themselves. Next to test failures they still need a
+#: look: a known flake cannot explain a build error or a crashed runner in the same job.
+#: (A truncated log or a cancelled job already makes the report incomplete instead.)
+FAILURE_PROBLEMS = frozenset({ProblemKind.BUILD, ProblemKind.RUNNER_ERROR, ProblemKind.STEP})
+
 _LOG_STATE_WORDS: dict[LogState, str] = {
     LogState.EXPIRED: "the log has expired (GitHub's log retention ran out)",
     LogState.MISSING: "the job has no log",
@@ -161,9 +166,17 @@ class JobTriage:
             return "passed"
         n = len(self.findings)
         text = f"{n} failing test{'s' if n != 1 else ''}"
+        if self.other_failure:
+            kinds = _unique(PROBLEM_WORDS[p.kind] for p in self.problems if p.kind in FAILURE_PROBLEMS)
+            text += "; also failed for a reason that is not a test failure: " + ", ".join(kinds)
         if not self.complete:
             text += "; the log was not fully understood, so there may be more"
         return text
+
+    @property
+    def other_failure(self) -> bool:
+        """Failing tests and, besides them, a build error, runner error or failed step."""
+        return self.state is JobState.TEST_FAILURES and any(p.kind in FAILURE_PROBLEMS for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -448,7 +461,9 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
     by_kind: dict[Kind, int] = defaultdict(int)
     for f in findings:
         by_kind[f.kind] += 1
-    not_test = sum(1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED))
+    not_test = sum(
+        1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED) or j.other_failure
+    )
     needs = sum(n for kind, n in by_kind.items() if kind not in (Kind.KNOWN_FLAKE, Kind.IGNORED)) + not_test
     return Counts(
         failures=len(findings) + not_test,

@@ -389,3 +389,28 @@ def test_known_flake_failing_in_several_jobs_at_once_is_not_reassuring() -> None
     assert three.headline == "3 failures in 3 jobs: 3 need a look"
     assert three.breakdown == ["3 known flaky failing in several jobs at once"]
     assert not three.reassuring
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (ProblemKind.BUILD, "build error"),
+        (ProblemKind.RUNNER_ERROR, "test runner error"),
+        (ProblemKind.STEP, "a step failed"),
+    ],
+)
+def test_known_flake_beside_another_failure_reason_is_not_reassuring(kind: ProblemKind, words: str) -> None:
+    """A known flake cannot explain a crashed runner or failed step in the same job: never "just re-run"."""
+    problem = Problem(
+        kind, "multitests stopped without printing its summary", step="Run tools/ci.sh x", line=9
+    )
+    report = triage(RUN, [parsed("standard", failure("thread/thread_gc1.py"), problems=[problem])], REGISTRY)
+    assert report.findings[0].kind is Kind.KNOWN_FLAKE
+    assert report.headline == "2 failures in 1 job: 1 known flake, 1 needs a look"
+    assert report.breakdown == ["1 not a test failure"]
+    assert (
+        report.jobs[0].status
+        == f"1 failing test; also failed for a reason that is not a test failure: {words}"
+    )
+    assert not report.reassuring
+    assert check_conclusion(report) == "failure"
