@@ -366,6 +366,51 @@ def test_ignore_patch_widens_and_narrows(repo: Path, registry: Registry) -> None
     assert nothing.diff is None and "nothing to remove" in nothing.message
 
 
+def test_ignore_messages_say_how_far_none_reaches(repo: Path, registry: Registry) -> None:
+    """None is every platform and a narrowed None stops ignoring everywhere else: the message says so."""
+    tree = CheckoutTree(repo)
+    added = suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["qemu_arm"])
+    assert added.message.endswith("ignored on every platform (every job of every workflow).")
+    narrowed = suggest_patch(tree, registry, test="thread/thread_gc1.py", jobs=["macos"], remove=True)
+    assert "no longer ignored on any other platform, in every job there, not only macos" in narrowed.message
+
+
+def test_platforms_can_be_told(repo: Path, registry: Registry) -> None:
+    """A Linux-only flake: `linux` instead of the None derived from a Linux job."""
+    tree = CheckoutTree(repo)
+    added = suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["qemu_arm"], platforms=["linux"])
+    assert changed_lines(added.diff or "") == [
+        '+    "thread/stress_aes.py": ("intermittent failure in CI", ("linux",)),'
+    ]
+    assert added.message.endswith("ignored on linux.")
+    widened = suggest_patch(
+        tree, registry, test="thread/stress_heap.py", jobs=["qemu_arm"], platforms=["linux"]
+    )
+    assert (
+        changed_lines(widened.diff or "")[1]
+        == '+    "thread/stress_heap.py": ("flaky on macOS", ("darwin", "linux")),'
+    )
+    apply(repo, widened.diff or "")
+    again = suggest_patch(
+        CheckoutTree(repo), registry, test="thread/stress_heap.py", jobs=["qemu_arm"], platforms=["linux"]
+    )
+    assert again.diff is None
+    with pytest.raises(InputError, match="do not include the runner of macos"):
+        suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["macos"], platforms=["linux"])
+    for bad in (["li nux"], ["linux'"], [], ["Linux"]):
+        with pytest.raises(InputError):
+            suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["qemu_arm"], platforms=bad)
+    with pytest.raises(InputError, match="--style ignore only"):
+        suggest_patch(
+            tree,
+            registry,
+            test="thread/stress_aes.py",
+            jobs=["qemu_arm"],
+            style="exclude",
+            platforms=["linux"],
+        )
+
+
 def test_ignore_patch_for_an_unknown_test_is_refused(repo: Path, registry: Registry) -> None:
     with pytest.raises(PatchRefused, match="not a test in the checkout"):
         suggest_patch(CheckoutTree(repo), registry, test="thread/not_there.py", jobs=["macos"])

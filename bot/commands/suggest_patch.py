@@ -34,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--style", choices=STYLES, default="ignore", help="ignore (default) or exclude")
     parser.add_argument("--reason", help="reason to write (default: a generic 'flaky' reason)")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        dest="platforms",
+        metavar="NAME",
+        help="ignore style: sys.platform to ignore on (repeat for several), e.g. linux; default: darwin "
+        "for macos jobs only, else every platform (None)",
+    )
     parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
     parser.add_argument("--registry", help="registry file for the job mapping (default: the bundled one)")
     parser.set_defaults(func=run)
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         style=args.style,
         reason=args.reason,
         remove=args.remove,
+        platforms=args.platforms,
     )
     print(result.message, file=sys.stderr)
     if result.diff:

@@ -35,6 +35,7 @@ from bot.registry.sync import CI_SH, RUN_TESTS
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
+_PLATFORM_RE = re.compile(r"[a-z][a-z0-9]{0,19}\Z", re.ASCII)
 MAX_TEST_PATH = 200
 MAX_REASON = 100
 DEFAULT_IGNORE_REASON = "intermittent failure in CI"
@@ -62,6 +63,19 @@ def validate_test_path(test: str) -> str:
             "_ and -)"
         )
     return test
+
+
+def validate_platforms(platforms: Sequence[str]) -> tuple[str, ...]:
+    """`sys.platform` names such as linux, darwin, win32: they are written into the patch verbatim."""
+    for name in platforms:
+        if not _PLATFORM_RE.match(name):
+            shown = name[:30].encode("unicode_escape").decode("ascii")
+            raise InputError(
+                f"{shown!r} is not a sys.platform name (lower-case letters and digits, e.g. linux)"
+            )
+    if not platforms:
+        raise InputError("name at least one platform")
+    return tuple(sorted(set(platforms)))
 
 
 def validate_reason(reason: str) -> str:
@@ -118,18 +132,26 @@ def suggest_patch(
     style: str = "ignore",
     reason: str | None = None,
     remove: bool = False,
+    platforms: Sequence[str] | None = None,
 ) -> PatchResult:
-    """The patch that makes `test` excluded/ignored in `jobs` (or stops it being, with `remove`)."""
+    """The patch that makes `test` excluded/ignored in `jobs` (or stops it being, with `remove`).
+
+    `platforms` (ignore style only) names the `sys.platform`s to add or take away instead of
+    those derived from the jobs, e.g. ("linux",) where None would also cover macOS.
+    """
     test = validate_test_path(test)
     if reason is not None:
         reason = validate_reason(reason)
+    chosen = validate_platforms(platforms) if platforms is not None else None
+    if chosen is not None and style != "ignore":
+        raise InputError("platforms apply to --style ignore only; an exclusion is per ci.sh function")
     if not jobs:
         raise InputError("name at least one job")
     for job in jobs:
         if registry.job(job) is None:
             raise InputError(f"unknown job {job!r}; the registry knows: {', '.join(sorted(registry.jobs))}")
     if style == "ignore":
-        return _ignore_patch(tree, registry, test, list(jobs), reason, remove)
+        return _ignore_patch(tree, registry, test, list(jobs), reason, remove, chosen)
     if style == "exclude":
         return _exclude_patch(tree, registry, test, list(jobs), reason, remove)
     raise InputError(f"unknown patch style {style!r}; choose one of {', '.join(STYLES)}")
@@ -157,6 +179,13 @@ def _job_oses(registry: Registry, jobs: Sequence[str]) -> set[str]:
     return {spec.os for job in jobs if (spec := registry.job(job)) is not None}
 
 
+def _on(platforms: tuple[str, ...] | None) -> str:
+    """Where an entry applies, in words: the diff says None, the message says what that means."""
+    if platforms is None:
+        return "on every platform (every job of every workflow)"
+    return "on " + ", ".join(platforms)
+
+
 def _universe(registry: Registry) -> set[str]:
     return {spec.os for spec in registry.jobs.values() if spec.os != "unknown"}
 
@@ -172,7 +201,13 @@ def _own_line(item: IgnoreItem) -> int:
 
 
 def _ignore_patch(
-    tree: SourceTree, registry: Registry, test: str, jobs: list[str], reason: str | None, remove: bool
+    tree: SourceTree,
+    registry: Registry,
+    test: str,
+    jobs: list[str],
+    reason: str | None,
+    remove: bool,
+    chosen: tuple[str, ...] | None,
 ) -> PatchResult:
     before = tree.read_text(RUN_TESTS)
     found = read_ignore_dict(before, RUN_TESTS)
@@ -184,6 +219,13 @@ def _ignore_patch(
     quote, indent = _dict_style(lines, found)
     oses = _job_oses(registry, jobs)
     where = ", ".join(jobs)
+    if chosen is not None:
+        uncovered = sorted(j for j in jobs if (spec := registry.job(j)) and spec.os not in chosen)
+        if uncovered and not remove:
+            raise InputError(
+                f"platform(s) {', '.join(chosen)} do not include the runner of {', '.join(uncovered)}"
+            )
+        oses = set(chosen)
     if remove:
         if existing is None:
             return PatchResult(None, f"{test} is not in {IGNORE_DICT}; nothing to remove.", False)
@@ -197,14 +239,19 @@ def _ignore_patch(
                 False,
             )
         if remaining:
-            edits.replace[existing.line] = _rewrite_platforms(line, existing, tuple(sorted(remaining)), quote)
-            kept = ", ".join(sorted(remaining))
-            message = f"Narrow {test} in {IGNORE_DICT} to {kept} (no longer ignored on {where})."
+            kept = tuple(sorted(remaining))
+            edits.replace[existing.line] = _rewrite_platforms(line, existing, kept, quote)
+            # None covered every platform, not only those of the registry's jobs.
+            gone = "any other platform" if existing.platforms is None else ", ".join(sorted(covered & oses))
+            message = (
+                f"Narrow {test} in {IGNORE_DICT} to {', '.join(kept)}: no longer ignored on {gone}, "
+                f"in every job there, not only {where}."
+            )
         else:
             edits.delete.add(_own_line(existing))
             message = f"Remove {test} from {IGNORE_DICT}."
     else:
-        wanted = registry.platforms_for_jobs(jobs)
+        wanted = chosen if chosen is not None else registry.platforms_for_jobs(jobs)
         if existing is not None:
             if _covers(existing.platforms, oses):
                 return PatchResult(
@@ -217,9 +264,10 @@ def _ignore_patch(
             widened: tuple[str, ...] | None = None
             if wanted is not None and existing.platforms is not None:
                 union = set(existing.platforms) | set(wanted)
-                widened = None if union >= _universe(registry) else tuple(sorted(union))
+                collapse = chosen is None and union >= _universe(registry)
+                widened = None if collapse else tuple(sorted(union))
             edits.replace[existing.line] = _rewrite_platforms(line, existing, widened, quote)
-            message = f"Widen {test} in {IGNORE_DICT} to cover {where}."
+            message = f"Widen {test} in {IGNORE_DICT} for {where}: ignored {_on(widened)}."
         else:
             _require_known(tree, test)
             text = reason or DEFAULT_IGNORE_REASON
@@ -228,7 +276,7 @@ def _ignore_patch(
                 raise PatchRefused(
                     f"{RUN_TESTS}:{found.end}: the {IGNORE_DICT} dict does not end on a line of its own"
                 )
-            message = f"Add {test} to {IGNORE_DICT} ({text}) for {where}."
+            message = f"Add {test} to {IGNORE_DICT} ({text}) for {where}: ignored {_on(wanted)}."
     after = edits.text()
     _check_ignore(after, test, oses, remove, registry)
     return PatchResult(unified_diff(RUN_TESTS, before, after), message, True)
