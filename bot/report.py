@@ -9,6 +9,7 @@ that a pull request can change, so every one of them goes through `bot.render.sa
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -51,20 +52,25 @@ _EXACT_PATH = re.compile(r"[\w/.-]+\.py")
 
 class _Remembered:
     """A registry whose answers are remembered: the report asks the same question for every
-    test in every statistic, and each answer scans all the registry's entries."""
+    test in every statistic, and each answer scans all the registry's entries. Answers change
+    only on the registry's own dates, so one is kept per span between them, not per day."""
 
     def __init__(self, registry: stats.ExclusionPolicy) -> None:
         self._registry = registry
-        self._answers: dict[tuple[str, str, str, date | None], bool] = {}
+        self._changes = stats.change_dates(registry)
+        self._answers: dict[tuple[bool, str, str, int | date | None], bool] = {}
+
+    def _span(self, when: date | None) -> int | date | None:
+        return bisect_right(self._changes, when) if when is not None and self._changes is not None else when
 
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
-        key = ("runs", job, test, when)
+        key = (False, job, test, self._span(when))
         if key not in self._answers:
             self._answers[key] = self._registry.runs_test(job, test, when)
         return self._answers[key]
 
     def ignores(self, job: str, test: str, when: date | None = None) -> bool:
-        key = ("ignores", job, test, when)
+        key = (True, job, test, self._span(when))
         if key not in self._answers:
             self._answers[key] = self._registry.ignores(job, test, when)
         return self._answers[key]

@@ -111,6 +111,28 @@ def test_new_file_gets_current_schema_in_wal_mode(tmp_path: Path) -> None:
         assert s.schema_version == SCHEMA_VERSION
 
 
+def test_a_store_of_the_first_schema_is_migrated_forward_with_its_data(tmp_path: Path) -> None:
+    from bot.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute(
+        """INSERT INTO runs (id, attempt, workflow, workflow_name, event, branch, head_sha, created,
+               status, conclusion, jobs_state, complete)
+           VALUES (7, 1, 'ports_unix.yml', 'unix port', 'push', 'master', 'abc', '2026-01-05T12:00:00Z',
+               'completed', 'failure', 'none', 1)"""
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with HistoryStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.overview().runs == 1 and s.overview().failed_runs == 1
+        indexes = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "runs_by_set_day" in indexes
+
+
 def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite"
     db = sqlite3.connect(path)

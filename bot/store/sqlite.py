@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,20 @@ class _RunDay(NamedTuple):
     first: str
     last: str
     reruns: int  # passed on a later attempt after an earlier attempt failed
+
+
+class _JobRow(NamedTuple):
+    """A job row the job-level statistics need: failed, log read, or green in an earlier attempt.
+    (Green latest-attempt jobs are counted from job sets, never one row each.)"""
+
+    run_id: int
+    name: str
+    day: str
+    latest: bool  # of the run's latest attempt
+    run_failed: bool
+    failed: bool  # failure or timed_out
+    parsed: bool  # its log was read
+    ran_tests: bool  # green, or failed with a parsed log that got past the build
 
 
 class Template(NamedTuple):
@@ -153,6 +168,12 @@ _MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (run_id, attempt, job) REFERENCES jobs (run_id, attempt, name) ON DELETE CASCADE
     ) WITHOUT ROWID;
     """,
+    # 1 -> 2: the run-level scan every report starts with groups runs by (job set, day); this
+    # covering index hands them over in that order, so SQLite neither reads the table nor sorts.
+    """
+    CREATE INDEX runs_by_set_day ON runs (
+        job_set, substr(created, 1, 10), created, complete, conclusion, attempt, branch, event);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -186,6 +207,7 @@ class HistoryStore:
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
         self._run_days_cache: dict[Window, list[_RunDay]] = {}
+        self._job_rows_cache: dict[Window, list[_JobRow]] = {}
         self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
@@ -234,6 +256,7 @@ class HistoryStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE: take the write lock up front so two syncs on one file queue, not deadlock."""
         self._run_days_cache.clear()
+        self._job_rows_cache.clear()
         self._days_cache.clear()
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -476,7 +499,8 @@ class HistoryStore:
 
     def _run_days(self, window: Window) -> list[_RunDay]:
         """The one scan over runs that the run-level statistics share (overview, months, job-set
-        executions), grouped to a few thousand rows; remembered until the next write."""
+        executions), grouped to a few thousand rows; remembered until the next write. The index
+        is named because a store that was never ANALYZEd leads SQLite to a plan that sorts."""
         cached = self._run_days_cache.get(window)
         if cached is None:
             where, params = self._where(window)
@@ -486,7 +510,7 @@ class HistoryStore:
                            sum(CASE WHEN r.attempt > 1 AND r.conclusion = 'success' THEN EXISTS (
                                SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.attempt < r.attempt
                                AND j.conclusion IN ({_sql_list(FAILED_JOB)})) ELSE 0 END)
-                    FROM runs r WHERE {where} GROUP BY r.job_set, day""",
+                    FROM runs r INDEXED BY runs_by_set_day WHERE {where} GROUP BY r.job_set, day""",
                 params,
             )
             cached = [_RunDay(*row) for row in rows]
@@ -512,21 +536,42 @@ class HistoryStore:
             month[1] += d.failed
         return [(m, n, f) for m, (n, f) in sorted(months.items())]
 
+    def _job_rows(self, window: Window) -> list[_JobRow]:
+        """The one scan over job rows that the job-level statistics share (per-job tallies,
+        executions per day, the failed-jobs histogram): failed jobs and jobs whose log was read
+        come through the (conclusion, log_state) index, green jobs of earlier attempts from the few
+        re-run runs. Remembered until the next write."""
+        cached = self._job_rows_cache.get(window)
+        if cached is None:
+            where, params = self._where(window)
+            columns = f"""j.run_id, j.name, substr(r.created, 1, 10), j.attempt = r.attempt,
+                r.conclusion != 'success', j.conclusion != 'success', j.log_state = 'parsed',
+                j.conclusion = 'success' OR (j.log_state = 'parsed' AND NOT EXISTS (
+                    SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
+                    AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}'))"""
+            rows = self._db.execute(
+                f"""SELECT {columns} FROM jobs j CROSS JOIN runs r ON r.id = j.run_id
+                    WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where}
+                    UNION ALL
+                    SELECT {columns} FROM jobs j CROSS JOIN runs r ON r.id = j.run_id
+                    WHERE j.conclusion = 'success' AND j.log_state = 'parsed' AND {where}
+                    UNION ALL
+                    SELECT {columns} FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
+                    WHERE {where} AND r.attempt > 1 AND j.conclusion = 'success' AND j.log_state != 'parsed'
+                """,
+                [*params, *params, *params],
+            )
+            cached = [_JobRow(int(a), str(b), str(c), bool(d), bool(e), bool(f), bool(g), bool(h))
+                      for a, b, c, d, e, f, g, h in rows]  # fmt: skip
+            self._job_rows_cache[window] = cached
+        return cached
+
     def failed_jobs_per_failed_run(self, window: Window = Window()) -> dict[int, int]:
         """{number of failed jobs in the latest attempt: number of failed runs}. Counted from the
         failed jobs (few, indexed); failed runs with no failed job (a workflow-level failure) are
         the difference, under 0."""
-        where, params = self._where(window)
-        found = self._db.execute(
-            f"""SELECT n, count(*) FROM (
-                    SELECT count(*) AS n
-                    FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
-                    WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND r.conclusion != 'success'
-                    GROUP BY j.run_id)
-                GROUP BY n""",
-            params,
-        ).fetchall()
-        histogram = {int(n): int(c) for n, c in found}
+        per_run = Counter(j.run_id for j in self._job_rows(window) if j.latest and j.failed and j.run_failed)
+        histogram = Counter(per_run.values())
         unexplained = self.overview(window).failed_runs - sum(histogram.values())
         if unexplained > 0:
             histogram[0] = unexplained
@@ -544,32 +589,29 @@ class HistoryStore:
         Latest attempts are counted as runs x job-set members; earlier attempts and failures come
         from the (few) job rows that hold them. The runner shown is the latest execution's.
         """
+        per_set: dict[int, tuple[int, str]] = {}  # job set: (runs, last run), expanded once below
+        for d in self._run_days(window):
+            if d.job_set is not None:
+                runs, last = per_set.get(d.job_set, (0, d.last))
+                per_set[d.job_set] = (runs + d.runs, max(last, d.last))
         executions: dict[str, int] = {}
         runner: dict[str, tuple[str, str | None]] = {}
         members = self._members()
-        for d in self._run_days(window):
-            for name, job_runner in members.get(d.job_set, ()) if d.job_set is not None else ():
-                executions[name] = executions.get(name, 0) + d.runs
-                if name not in runner or d.last > runner[name][0]:
-                    runner[name] = (d.last, job_runner)
-        where, params = self._where(window)
-        failures: dict[str, tuple[int, int]] = {}
-        for name, n, f, u in self._db.execute(
-            f"""SELECT name, sum(n), sum(f), sum(u) FROM (
-                    SELECT j.name AS name, 1 AS n, 0 AS f, 0 AS u
-                    FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
-                    WHERE {where} AND r.attempt > 1 AND j.conclusion IN ({_sql_list(RAN_JOB)})
-                    UNION ALL
-                    SELECT j.name, 0, 1, j.log_state != 'parsed'
-                    FROM jobs j CROSS JOIN runs r ON r.id = j.run_id
-                    WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where})
-                GROUP BY name""",
-            [*params, *params],
-        ):
-            executions[name] = executions.get(name, 0) + int(n)
-            failures[name] = (int(f), int(u))
+        for set_id, (runs, last) in per_set.items():
+            for name, job_runner in members.get(set_id, ()):
+                executions[name] = executions.get(name, 0) + runs
+                if name not in runner or last > runner[name][0]:
+                    runner[name] = (last, job_runner)
+        failures: dict[str, list[int]] = {}
+        for row in self._job_rows(window):
+            if not row.latest:  # an earlier attempt: one more execution (failed or green)
+                executions[row.name] = executions.get(row.name, 0) + 1
+            if row.failed:
+                tally = failures.setdefault(row.name, [0, 0])
+                tally[0] += 1
+                tally[1] += not row.parsed
         return [
-            JobTally(name, runner.get(name, ("", None))[1], n, *failures.get(name, (0, 0)))
+            JobTally(name, runner.get(name, ("", None))[1], n, *failures.get(name, [0, 0]))
             for name, n in sorted(executions.items())
         ]
 
@@ -628,56 +670,46 @@ class HistoryStore:
         day), a few thousand rows whatever the history's size, and the job-set members are
         expanded here, which spares SQLite sorting one row per job execution.
         """
-        where, params = self._where(window)
-        ran_tests = f"""(j.conclusion = 'success'
-            OR (j.conclusion IN ({_sql_list(FAILED_JOB)}) AND j.log_state = 'parsed'
-                AND NOT EXISTS (SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
-                                AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}')))"""
-        span = "day"
-        if ordered:  # dates, inlined as literals: they come from the registry and the store, not input
-            whens = " ".join(f"WHEN day < '{c.isoformat()}' THEN {i}" for i, c in enumerate(ordered))
-            span = f"CASE {whens} ELSE {len(ordered)} END"
-        members = self._members()
-        counted: list[tuple[str, str, int, int]] = [
-            (name, d.day, d.runs, 0)
-            for d in self._run_days(window)
-            if d.job_set is not None
-            for name, _ in members.get(d.job_set, ())
-        ]
-        # earlier attempts that ran tests; latest-attempt failures that did not (taken off the job
-        # set's count); latest-attempt executions whose log was read (green ones under --scan-green)
-        counted.extend(
-            self._db.execute(
-                f"""SELECT name, min(day), sum(n), sum(rd) FROM (
-                        SELECT j.name AS name, substr(r.created, 1, 10) AS day, 1 AS n,
-                               j.log_state = 'parsed' AS rd
-                        FROM runs r JOIN jobs j ON j.run_id = r.id AND j.attempt < r.attempt
-                        WHERE {where} AND r.attempt > 1 AND {ran_tests}
-                        UNION ALL
-                        SELECT j.name, substr(r.created, 1, 10), -1, 0
-                        FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
-                        WHERE j.conclusion IN ({_sql_list(FAILED_JOB)}) AND {where} AND NOT {ran_tests}
-                        UNION ALL
-                        SELECT j.name, substr(r.created, 1, 10), 0, 1
-                        FROM jobs j CROSS JOIN runs r ON r.id = j.run_id AND j.attempt = r.attempt
-                        WHERE j.conclusion IN ({_sql_list(RAN_JOB)}) AND j.log_state = 'parsed'
-                          AND {where} AND {ran_tests})
-                    GROUP BY name, {span}""",
-                [*params, *params, *params],
-            )
-        )
+        spans: dict[str, int | str] = {}
+
+        def span(day: str) -> int | str:
+            if day not in spans:
+                spans[day] = bisect_right(ordered, date.fromisoformat(day)) if ordered else day
+            return spans[day]
+
         first: dict[tuple[str, int | str], str] = {}
         total: dict[tuple[str, int | str], list[int]] = {}
-        for name, day, n, rd in counted:
-            key = (name, bisect_right(ordered, date.fromisoformat(day)) if ordered else day)
+
+        def add(name: str, day: str, n: int, read: int) -> None:
+            key = (name, span(day))
             tally = total.setdefault(key, [0, 0])
             tally[0] += n
-            tally[1] += rd
+            tally[1] += read
             if key not in first or day < first[key]:
                 first[key] = day
+
+        # runs per (job set, span) first, so each job set's members are expanded once per span
+        per_set: dict[tuple[int, int | str], tuple[int, str]] = {}  # (runs, first day)
+        for d in self._run_days(window):
+            if d.job_set is not None:
+                key = (d.job_set, span(d.day))
+                runs, day = per_set.get(key, (0, d.day))
+                per_set[key] = (runs + d.runs, min(day, d.day))
+        members = self._members()
+        for (set_id, _), (runs, day) in per_set.items():
+            for name, _ in members.get(set_id, ()):
+                add(name, day, runs, 0)
+        for row in self._job_rows(window):
+            if not row.latest:  # an earlier attempt: counted only if it ran tests
+                if row.ran_tests:
+                    add(row.name, row.day, 1, row.parsed)
+            elif not row.ran_tests:  # a latest-attempt failure counted in its job set, but unknown
+                add(row.name, row.day, -1, 0)
+            elif row.parsed:  # a latest-attempt execution whose log was read
+                add(row.name, row.day, 0, 1)
         return [
-            ExecutionDay(key[0], date.fromisoformat(first[key]), n, rd)
-            for key, (n, rd) in total.items()
+            ExecutionDay(key[0], date.fromisoformat(first[key]), n, read)
+            for key, (n, read) in total.items()
             if n > 0
         ]
 
