@@ -9,7 +9,7 @@ from test_triage import REGISTRY, RUN, failure, job
 
 from bot.records import JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.render import render_comment
-from bot.triage import JobInput, JobState, Kind, check_conclusion, triage
+from bot.triage import FAILURE_PROBLEMS, JobInput, JobState, Kind, check_conclusion, triage
 
 TESTS = ["thread/thread_gc1.py", "cmdline/repl_lock.py", "thread/stress_aes.py", "basics/a.py", "extmod/b.py"]
 JOBS = ["standard", "macos", "qemu_arm", "nanbox", "unknown_job"]
@@ -69,6 +69,8 @@ def test_counts_add_up_and_never_reassure_wrongly(jobs: list[JobInput], run_conc
         assert all(f.kind is Kind.KNOWN_FLAKE for f in report.findings)
         assert c.unreadable_logs == 0
         assert all(j.complete for j in report.failed_jobs)
+        # a known flake never explains a build error, runner crash or failed step beside it
+        assert not any(p.kind in FAILURE_PROBLEMS for j in report.failed_jobs for p in j.problems)
     if c.needs_look:
         assert check_conclusion(report) == "failure"
 
