@@ -10,7 +10,7 @@ so the patch writer can edit exactly the characters a maintainer would.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import InputError
@@ -75,6 +75,29 @@ class Bullet:
     line: int
     path: str
     text: str  # everything after "- "
+
+
+def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
+    """The `# - path reason` bullet that explains one alternative of an --exclude regex."""
+    name = path_stem(pattern)
+    bullets = list(bullets)
+    for bullet in bullets:
+        path = path_stem(bullet.path)
+        if path == name or path.endswith("/" + name) or name.endswith("/" + path):
+            return bullet
+    word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
+    for bullet in bullets:
+        if word.search(bullet.text):
+            return bullet
+    return None
+
+
+def bullet_reason(bullet: Bullet | None) -> str:
+    if bullet is None:
+        return ""
+    if bullet.path.endswith(".py") and bullet.text.startswith(bullet.path):
+        return bullet.text[len(bullet.path) :].strip()
+    return bullet.text
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from bot.registry.ci_sh import (
     CiScript,
     Invocation,
     ShellFunction,
+    bullet_for,
     excluded,
     expand,
     line_filters,
-    path_stem,
     read_ci_sh,
     split_alternatives,
 )
@@ -372,15 +372,20 @@ def _exclude_patch(
     edits = _Edits(before.splitlines(keepends=True))
     for function in targets:
         changed = False
+        dropped: list[str] = []  # alternatives taken out of this function's patterns
+        kept: list[str] = []  # alternatives still excluded there after the edit
         for invocation in function.invocations:
             line = script.lines[invocation.line - 1]
             old = [(f.action, f.pattern) for f in invocation.filters]
             if excluded(old, test) != remove:
                 state = "not excluded" if remove else "already excluded"
                 notes.append(f"{test} is {state} in {function.name} ({CI_SH}:{invocation.line})")
+                kept.extend(_alternatives(old))
                 continue
             if remove:
-                new_line = _remove_exclusion(line, invocation, test, function.name)
+                new_line, gone = _remove_exclusion(line, invocation, test)
+                dropped.extend(gone)
+                kept.extend(_alternatives(line_filters(new_line)))
             else:
                 new_line = _add_exclusion_checked(line, invocation, test, known, function.name)
             edits.replace[invocation.line] = new_line + (
@@ -388,8 +393,10 @@ def _exclude_patch(
             )
             _check_exclusion(invocation, new_line, test, known, remove)
             changed = True
-        if changed:
-            _edit_bullets(edits, function, test, reason, remove)
+        if changed and remove:
+            notes.extend(_drop_bullets(edits, function, dropped, kept))
+        elif changed:
+            _add_bullet(edits, function, test, reason)
     if edits.empty():
         return PatchResult(None, "; ".join(notes) + "; no patch needed.", False)
     after = edits.text()
@@ -467,9 +474,14 @@ def _add_exclusion(line: str, invocation: Invocation, test: str, alternative: st
     return f"{line[: last.end]} {spelled}{value}{line[last.end :]}"
 
 
-def _remove_exclusion(line: str, invocation: Invocation, test: str, function: str) -> str:
-    """Take `test` out of the --exclude patterns; refuse if it is only excluded by a broader regex."""
+def _alternatives(filters: Sequence[tuple[str, str]]) -> list[str]:
+    return [alt for action, pattern in filters if action == "exclude" for alt in expand(pattern)]
+
+
+def _remove_exclusion(line: str, invocation: Invocation, test: str) -> tuple[str, list[str]]:
+    """Take `test` out of the --exclude patterns; also returns the alternatives that went."""
     result = line
+    gone: list[str] = []
     # Work right to left so earlier columns stay valid.
     for flt in sorted(
         (f for f in invocation.filters if f.action == "exclude"), key=lambda f: f.start, reverse=True
@@ -481,6 +493,7 @@ def _remove_exclusion(line: str, invocation: Invocation, test: str, function: st
         # Drop every alternative that matches the test; _check_exclusion then refuses the edit if
         # one of them also covered another test that exists.
         hits = [i for i, alt in enumerate(expanded) if re.search(alt, test)]
+        gone.extend(expanded[i] for i in hits)
         rest = [alt for i, alt in enumerate(alternatives) if i not in hits]
         if not rest:
             cut_from = flt.flag_start
@@ -488,7 +501,10 @@ def _remove_exclusion(line: str, invocation: Invocation, test: str, function: st
                 cut_from -= 1
             result = result[:cut_from] + result[flt.end :]
             continue
-        inner = prefix + "|".join(rest) + suffix
+        if prefix and len(rest) == 1 and suffix[1:2] not in ("*", "+", "?", "{"):
+            inner = rest[0] + suffix[1:]  # a group of one is written without the parentheses
+        else:
+            inner = prefix + "|".join(rest) + suffix
         raw = result[flt.start : flt.end]
         if not (flt.quote and raw[0] == raw[-1] == flt.quote):
             raise PatchRefused(
@@ -496,22 +512,36 @@ def _remove_exclusion(line: str, invocation: Invocation, test: str, function: st
                 "by hand"
             )
         result = f"{result[: flt.start]}{flt.quote}{inner}{flt.quote}{result[flt.end :]}"
-    return result
+    return result, gone
 
 
-def _edit_bullets(
-    edits: _Edits, function: ShellFunction, test: str, reason: str | None, remove: bool
-) -> None:
-    mine = [b for b in function.bullets if path_stem(b.path) == path_stem(test)]
+def _drop_bullets(edits: _Edits, function: ShellFunction, dropped: list[str], kept: list[str]) -> list[str]:
+    """Delete the bullets that explained only the dropped alternatives (and an emptied header).
+
+    Bullets are matched to alternatives as `registry sync` matches them, so `ffi_callback` loses
+    `# - ffi_callback crashes ...`; a bullet that also explains a kept alternative stays, and
+    the returned note says so.
+    """
+    notes: list[str] = []
+    gone: set[int] = set()
+    for alternative in dropped:
+        bullet = bullet_for(alternative, function.bullets)
+        if bullet is None or bullet.line in gone:
+            continue
+        if any(bullet_for(other, [bullet]) for other in kept):
+            notes.append(f"kept the bullet at {CI_SH}:{bullet.line}, which also explains other exclusions")
+            continue
+        gone.add(bullet.line)
+    edits.delete.update(gone)
+    if function.header_line is not None and function.bullets and len(gone) == len(function.bullets):
+        edits.delete.add(function.header_line)
+    return notes
+
+
+def _add_bullet(edits: _Edits, function: ShellFunction, test: str, reason: str | None) -> None:
+    if bullet_for(test, function.bullets) is not None:
+        return
     indent = function.body_indent
-    if remove:
-        for bullet in mine:
-            edits.delete.add(bullet.line)
-        if function.header_line is not None and len(mine) == len(function.bullets):
-            edits.delete.add(function.header_line)
-        return
-    if mine:
-        return
     bullet = f"{indent}# - {test} {reason or DEFAULT_EXCLUDE_REASON}\n"
     if function.bullets:
         edits.insert_after.setdefault(function.bullets[-1].line, []).append(bullet)

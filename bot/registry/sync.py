@@ -9,12 +9,10 @@ fields (symptoms, links, notes) are carried over whenever the same fact is still
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 
-from bot.registry.ci_sh import Bullet, expand, path_stem, read_ci_sh, says_flaky
+from bot.registry.ci_sh import bullet_for, bullet_reason, expand, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.source import SourceTree
@@ -23,29 +21,6 @@ from bot.registry.workflow import read_workflow
 CI_SH = "tools/ci.sh"
 RUN_TESTS = "tests/run-tests.py"
 DEFAULT_WORKFLOW = ".github/workflows/ports_unix.yml"
-
-
-def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
-    """The `# - path reason` bullet that explains one alternative of an --exclude regex."""
-    name = path_stem(pattern)
-    bullets = list(bullets)
-    for bullet in bullets:
-        path = path_stem(bullet.path)
-        if path == name or path.endswith("/" + name) or name.endswith("/" + path):
-            return bullet
-    word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
-    for bullet in bullets:
-        if word.search(bullet.text):
-            return bullet
-    return None
-
-
-def bullet_reason(bullet: Bullet | None) -> str:
-    if bullet is None:
-        return ""
-    if bullet.path.endswith(".py") and bullet.text.startswith(bullet.path):
-        return bullet.text[len(bullet.path) :].strip()
-    return bullet.text
 
 
 def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLOW) -> Registry:
