@@ -169,7 +169,7 @@ class Attribution:
     observed: int
     estimated: float
     by_job: tuple[tuple[str, int, float, str], ...]  # (job, observed, estimated, basis)
-    opportunities: int  # executions of jobs running the test, readable or not
+    opportunities: int  # executions, readable or not, of the jobs it is blamed in (observed or estimated)
 
     @property
     def estimated_rate(self) -> float:
@@ -369,8 +369,11 @@ def attribute(
     for test, per_job in shares.items():
         opportunities = 0
         if test is not None:
+            # Only the jobs it is blamed in, as the reference report counts them ("8 jobs that
+            # don't exclude it"): every job that merely runs the test would dilute the rate with
+            # jobs, such as a minimal build, that may never run its directory.
             ran = executions_of(test, days, registry)
-            opportunities = sum(ran.values()) + sum(unread.get(job, 0) for job in set(ran) | set(per_job))
+            opportunities = sum(ran.get(job, 0) + unread.get(job, 0) for job in per_job)
         out.append(
             Attribution(
                 test=test,

@@ -140,6 +140,9 @@ def test_attribution_shares_unread_failures_by_what_readable_logs_showed() -> No
     assert by_test[None].estimated == pytest.approx(2.5 + 2.0)
     assert by_test["thread/stress_aes.py"].estimated == 0.0
     assert found[0].test == "thread/thread_gc1.py"
+    # opportunities: executions of the jobs it is blamed in (DAYS has none of theirs), plus their
+    # unread failures; not the macos and coverage executions of DAYS, where nothing blamed it
+    assert gc1.opportunities == 10 + 8
 
 
 def test_attribution_without_any_readable_log_is_unattributed() -> None:
