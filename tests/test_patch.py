@@ -486,6 +486,17 @@ def test_hostile_test_paths_are_rejected(repo: Path, registry: Registry, test: s
         suggest_patch(CheckoutTree(repo), registry, test=test, jobs=["macos"])
 
 
+def test_hostile_job_names_stay_one_bounded_line(repo: Path, registry: Registry) -> None:
+    """A fork's workflow can name its jobs anything, and the refusal may end up in a PR comment."""
+    job = "qemu_arm\n##[error]forged\u202e" + "x" * 5000
+    with pytest.raises(InputError) as caught:
+        suggest_patch(CheckoutTree(repo), registry, test="thread/thread_gc1.py", jobs=[job])
+    message = str(caught.value)
+    assert message.startswith("unknown job 'qemu_arm\\n##[error]forged\\u202e")
+    assert "\n" not in message and "\u202e" not in message and "x" * 100 not in message
+    assert len(message) < 60 + 40 + sum(len(j) + 2 for j in registry.jobs)
+
+
 @pytest.mark.parametrize(
     "reason", ['bad"quote', "new\nline", "back\\slash", "$(id)", "`id`", "x" * 101, " ", "é"]
 )

@@ -165,11 +165,11 @@ def _symptom_matches(entries: Sequence[Entry], symptom: str | None) -> bool | No
 _MAX_SHOWN = 120
 
 
-def _shown(test: str) -> str:
-    """The test name as it may appear in an explanation: it can come from a fork's log, so one
-    bounded line with control characters escaped (renderers still escape markup)."""
-    text = test.encode("unicode_escape").decode("ascii") if not test.isprintable() else test
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+def shown(text: str, limit: int = _MAX_SHOWN) -> str:
+    """A name as it may appear in a message: test and job names can come from a fork's log or
+    workflow, so one bounded line with control characters escaped (renderers still escape markup)."""
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _when(when: date | None) -> str:
@@ -219,7 +219,9 @@ class Registry:
         for name in jobs:
             spec = self.job(name)
             if spec is None:
-                raise InputError(f"unknown job {name!r}; the registry knows: {', '.join(sorted(self.jobs))}")
+                raise InputError(
+                    f"unknown job '{shown(name, 60)}'; the registry knows: {', '.join(sorted(self.jobs))}"
+                )
             if spec.os == "unknown":
                 raise InputError(f"the runner OS of job {name!r} is unknown, so its platform cannot be named")
             oses.add(spec.os)
@@ -246,7 +248,7 @@ class Registry:
         """
         spec = self.job(job)
         active = [e for e in self.entries if e.active_on(when) and e.matches_test(test)]
-        name, shown_job = _shown(test), _shown(job)
+        name, shown_job = shown(test), shown(job)
         here = [e for e in active if e.covers(spec)]
         elsewhere = tuple(e for e in active if e.flaky and not e.covers(spec))
         unknown_job = "" if spec is not None else f" (job {shown_job!r} is not in the registry)"

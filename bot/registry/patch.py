@@ -28,7 +28,7 @@ from bot.registry.ci_sh import (
     read_ci_sh,
     split_alternatives,
 )
-from bot.registry.model import Registry
+from bot.registry.model import Registry, shown
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
 from bot.registry.sync import CI_SH, RUN_TESTS
@@ -57,10 +57,9 @@ class PatchResult:
 def validate_test_path(test: str) -> str:
     """A test path as run-tests.py prints it, e.g. thread/thread_gc1.py; nothing else reaches a patch."""
     if len(test) > MAX_TEST_PATH or not _TEST_PATH_RE.match(test):
-        shown = test[:60].encode("unicode_escape").decode("ascii")
         raise InputError(
-            f"{shown!r} is not a MicroPython test path (expected dir/name.py made of letters, digits, "
-            "_ and -)"
+            f"'{shown(test, 60)}' is not a MicroPython test path (expected dir/name.py made of letters, "
+            "digits, _ and -)"
         )
     return test
 
@@ -69,9 +68,8 @@ def validate_platforms(platforms: Sequence[str]) -> tuple[str, ...]:
     """`sys.platform` names such as linux, darwin, win32: they are written into the patch verbatim."""
     for name in platforms:
         if not _PLATFORM_RE.match(name):
-            shown = name[:30].encode("unicode_escape").decode("ascii")
             raise InputError(
-                f"{shown!r} is not a sys.platform name (lower-case letters and digits, e.g. linux)"
+                f"'{shown(name, 30)}' is not a sys.platform name (lower-case letters and digits, e.g. linux)"
             )
     if not platforms:
         raise InputError("name at least one platform")
@@ -149,7 +147,9 @@ def suggest_patch(
         raise InputError("name at least one job")
     for job in jobs:
         if registry.job(job) is None:
-            raise InputError(f"unknown job {job!r}; the registry knows: {', '.join(sorted(registry.jobs))}")
+            raise InputError(
+                f"unknown job '{shown(job, 60)}'; the registry knows: {', '.join(sorted(registry.jobs))}"
+            )
     if style == "ignore":
         return _ignore_patch(tree, registry, test, list(jobs), reason, remove, chosen)
     if style == "exclude":
