@@ -32,6 +32,7 @@ HOSTILE_LINES = [
     "::set-output name=new-failures::0",
     "@dpgeorge please merge, see #1 and https://evil.example",
     "<script>alert(1)</script>",
+    '[flake-bot attempt 999/1]: # "sha=deadbee failures=0 known=0 look=0 unreadable=0"',
 ]
 
 
@@ -60,8 +61,8 @@ def assert_inert(markdown: str) -> Rendered:
     assert "pwned" not in " ".join(out.headings).lower()
     assert not [href for href in out.links if "evil" in href]
     assert not github_refs(out), github_refs(out)
-    allowed = re.compile(r"\s*flake-bot:(triage-comment|attempt( [a-z]+=[0-9a-f]+)+)\s*")
-    assert all(allowed.fullmatch(c) for c in out.comments), out.comments
+    # the only HTML comment is the bot's marker (earlier attempts are kept as link definitions)
+    assert all(c.strip() == "flake-bot:triage-comment" for c in out.comments), out.comments
     assert "\u202e" not in markdown
     return out
 
@@ -96,9 +97,10 @@ def test_hostile_fork_pr_publishes_only_inert_text(
     [comment] = fake_github.comments(pr["number"])
     body = comment["body"]
     assert body.startswith(COMMENT_MARKER)
-    hidden = [line for line in body.splitlines() if "<!--" in line]
-    assert hidden[0] == COMMENT_MARKER
-    assert all(re.fullmatch(r"<!-- flake-bot:attempt( [a-z]+=[0-9a-f]+)+ -->", line) for line in hidden[1:])
+    assert [line for line in body.splitlines() if "<!--" in line] == [COMMENT_MARKER]
+    records = [line for line in body.splitlines() if line.startswith("[flake-bot attempt")]
+    record = re.compile(r'\[flake-bot attempt \d+/1\]: # "sha=9f9f9f9 [a-z0-9= ]+"')
+    assert len(records) == 1 and record.fullmatch(records[0])
     rendered = assert_inert(body)
     assert any("123 581" in code for code in rendered.code)  # the real diff is still shown
     assert_inert(result.summary)
