@@ -10,7 +10,7 @@ so the patch writer can edit exactly the characters a maintainer would.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.errors import InputError
@@ -325,7 +325,7 @@ def split_alternatives(pattern: str) -> tuple[list[str], str, str]:
     Alternatives are split only at top level, so inner groups stay whole.
     """
     if pattern.startswith("("):
-        close = _matching_paren(pattern, 0)
+        close = _closing_paren(pattern)
         if close is not None and "|" not in _top_level_text(pattern[close + 1 :]):
             inner = pattern[1:close]
             alternatives = _split_top(inner)
@@ -342,10 +342,12 @@ def expand(pattern: str) -> list[str]:
     return alternatives
 
 
-def _matching_paren(text: str, open_index: int) -> int | None:
+def _scan(text: str) -> Iterator[tuple[int, str, int]]:
+    """Each regex character that is neither escaped nor inside a [class], with the group depth
+    before it: what the splitters below need to see only the top level of a pattern."""
     depth = 0
-    i = open_index
     in_class = False
+    i = 0
     while i < len(text):
         c = text[i]
         if c == "\\":
@@ -355,63 +357,22 @@ def _matching_paren(text: str, open_index: int) -> int | None:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            yield i, c, depth
+            depth += {"(": 1, ")": -1}.get(c, 0)
         i += 1
-    return None
+
+
+def _closing_paren(text: str) -> int | None:
+    """Index of the `)` that closes the group opening at text[0]."""
+    return next((i for i, c, depth in _scan(text) if c == ")" and depth == 1), None)
 
 
 def _top_level_text(text: str) -> str:
     """The characters of `text` outside any group or class (escapes dropped)."""
-    out = []
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0:
-            out.append(c)
-        i += 1
-    return "".join(out)
+    return "".join(c for _, c, depth in _scan(text) if depth == 0 and c not in "()")
 
 
 def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    in_class = False
-    current = 0
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(text[current:i])
-            current = i + 1
-        i += 1
-    parts.append(text[current:])
-    return parts
+    cuts = [i for i, c, depth in _scan(text) if c == "|" and depth == 0]
+    return [text[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
