@@ -157,13 +157,17 @@ def test_split_alternatives_shapes() -> None:
     assert split_alternatives("x_(a|b)") == (["x_(a|b)"], "", "")
     assert split_alternatives("(a|b).py|c") == (["(a|b).py", "c"], "", "")
     assert expand(r"vfs_posix.*\.py|[(|]x") == [r"vfs_posix.*\.py", "[(|]x"]
+    assert expand("(ab|c){2}") == ["(ab|c){2}"]  # a repeated group is not a shared suffix
+    assert expand("(a|b)?x|y") == ["(a|b)?x", "y"]
 
 
 _ALT = st.from_regex(r"[a-z_/]{1,8}(\.py)?", fullmatch=True)
 
 
 @given(
-    st.lists(_ALT, min_size=1, max_size=5), st.sampled_from(["", ".py", r"\.py"]), st.lists(_ALT, max_size=20)
+    st.lists(_ALT, min_size=1, max_size=5),
+    st.sampled_from(["", ".py", r"\.py", "{2}", "+x", "?.py"]),
+    st.lists(_ALT, max_size=20),
 )
 def test_expanding_a_filter_keeps_its_matches(alternatives: list[str], suffix: str, paths: list[str]) -> None:
     """One registry entry per alternative must match exactly what the whole regex matched."""

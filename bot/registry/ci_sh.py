@@ -326,7 +326,9 @@ def split_alternatives(pattern: str) -> tuple[list[str], str, str]:
     """
     if pattern.startswith("("):
         close = _closing_paren(pattern)
-        if close is not None and "|" not in _top_level_text(pattern[close + 1 :]):
+        # `(a|b){2}` repeats the group: distributing it as `a{2}`, `b{2}` would change the matches.
+        quantified = close is not None and pattern[close + 1 : close + 2] in ("*", "+", "?", "{")
+        if close is not None and not quantified and "|" not in _top_level_text(pattern[close + 1 :]):
             inner = pattern[1:close]
             alternatives = _split_top(inner)
             if len(alternatives) > 1 or "(" not in pattern[close + 1 :]:
