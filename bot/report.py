@@ -138,7 +138,8 @@ def build_report(
         attributions=attributions,
         unattributed=unattributed,
         impacts=stats.impact(job_tallies, store.sole_causes(window), attributions),
-        entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=now),
+        # days since a flake count to the end of the history: a stale store is not a clean streak
+        entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=min(now, view.last or now)),
     )
 
 

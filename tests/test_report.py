@@ -172,3 +172,28 @@ def test_a_build_that_fails_hundreds_of_tests_keeps_the_markdown_bounded(tmp_pat
     assert "150 more tests failed fewer times" in markdown
     assert markdown.count("basics\\/t") < 3 * 100 + 10
     assert len(to_json(report)["tests"]) == 250
+
+
+def test_days_since_the_last_flake_are_counted_to_the_end_of_the_history_not_to_today(tmp_path: Path) -> None:
+    """A store last synced in January says nothing about February to November: a stale history
+    must not make a registry entry look clean for ten months."""
+    from bot.registry import load_registry
+
+    gc1 = "thread/thread_gc1.py"
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        for run_id, conclusion in ((5, "failure"), (20, "success")):
+            job = JobInfo(id=run_id, run_id=run_id, attempt=1, name="coverage", status="completed",
+                          conclusion=conclusion, runner="ubuntu-latest")  # fmt: skip
+            logs = {}
+            if conclusion == "failure":
+                failure = TestFailure(gc1, Runner.RUN_TESTS, Outcome.FAIL, symptom="Expected True")
+                logs = {job.id: JobReport(job="coverage", complete=True, failures=(failure,))}
+            store.save_run(_run(run_id, conclusion, "master"), [job], logs)
+        report = build_report(
+            store, Window(), now=datetime(2026, 11, 25, tzinfo=UTC), registry=load_registry(None)
+        )
+    ages = {e.label: e for e in report.entry_ages if e.test == gc1}
+    assert ages and all(e.days_since == 15 for e in ages.values()), ages
+    assert all(e.executions_since == 1 for e in ages.values())  # the green coverage run of the 20th
+    markdown = render_markdown(report)
+    assert "still run the test" in markdown  # an exclusion's count is not about the excluded jobs
