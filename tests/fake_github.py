@@ -42,7 +42,7 @@ import socket
 import threading
 import traceback
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -263,6 +263,23 @@ class FakeGitHub:
             run = self._runs[run_id]
             started = run["attempts"][-1]["started_at"] + timedelta(minutes=30)
             run["attempts"].append({"status": status, "conclusion": conclusion, "started_at": started})
+            return self.run_json(run_id)
+
+    def finish_run(
+        self, run_id: int, conclusion: str, *, jobs: Mapping[str, str] | None = None, log: str | None = None
+    ) -> JSONDict:
+        """An in-progress run completes: its latest attempt, and the jobs of it still running, which
+        end as `jobs` says by name (default "success"); `log` ("expired" or "missing") replaces
+        their log."""
+        with self._lock:
+            run = self._runs[run_id]
+            run["attempts"][-1].update(status="completed", conclusion=conclusion)
+            for job_id in self._jobs_of_run.get(run_id, []):
+                job = self._jobs[job_id]
+                if job["attempt"] == len(run["attempts"]) and job["status"] != "completed":
+                    job.update(status="completed", conclusion=(jobs or {}).get(job["name"], "success"))
+                    if log is not None:
+                        job["log"] = log
             return self.run_json(run_id)
 
     def add_job(
