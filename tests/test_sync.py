@@ -151,12 +151,7 @@ def test_runs_in_progress_are_picked_up_when_they_finish(env: FakeGitHub, tmp_pa
     with HistoryStore(db) as s:
         assert s.overview().runs == 2 and s.counts()["pending"] == 1
     # the run finishes, failing; a newer green run arrives
-    env._runs[running]["attempts"][-1].update(status="completed", conclusion="failure")
-    for j in env._jobs.values():
-        if j["run_id"] == running:
-            j.update(
-                status="completed", conclusion="failure" if j["name"] == "macos" else "success", log="expired"
-            )
+    env.finish_run(running, "failure", jobs={"macos": "failure"}, log="expired")
     add_run(env, 3)
     before = len(env.requests)
     assert cli_sync(db) == 0
@@ -292,8 +287,9 @@ def test_workflow_must_be_a_file_name_or_id(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_one_log_that_cannot_be_downloaded_does_not_block_the_sync(env: FakeGitHub, tmp_path: Path) -> None:
-    run_id = add_run(env, 0, failed=("coverage", "qemu_arm"), log="readable")
-    bad = next(j["id"] for j in env._jobs.values() if j["run_id"] == run_id and j["name"] == "coverage")
+    run_id = int(env.add_run(created_at=T0)["id"])
+    bad = env.add_job(run_id, "coverage", "failure", log=failed_job_log("coverage", T0))["id"]
+    env.add_job(run_id, "qemu_arm", "failure", log=failed_job_log("qemu_arm", T0))
     env.fail("GET", rf"^/_blob/job-logs/{bad}\.txt", 503, times=None)
     gateway = GitHubGateway(env.repo, token="t", api_url=env.api_url, sleep=lambda _s: None)
     with HistoryStore(tmp_path / "h.sqlite") as store:
