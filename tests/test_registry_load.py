@@ -22,6 +22,7 @@ from bot.registry import (
     dump_registry,
     load_registry,
     parse_registry,
+    yaml_io,
 )
 from bot.registry.model import RUNNER_OSES
 from bot.registry.yaml_io import ENTRY_KEYS, JOB_KEYS, TOP_KEYS
@@ -116,6 +117,19 @@ def test_bad_registry_names_file_line_and_problem(old: str, new: str, line: int,
     message = str(caught.value)
     assert message.startswith(f"bad.yml:{line}: "), message
     assert problem in message
+
+
+def test_libyaml_and_pure_python_loaders_report_the_same_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml loads the registry when PyYAML has it (15x faster); the lines it reports must not move,
+    and a YAML error is worded by the pure-Python parser, which names what it did not find."""
+    text = bundled_registry_path().read_text()
+    fast = parse_registry(text)
+    monkeypatch.setattr(yaml_io, "_FAST_LOADER", yaml.SafeLoader)
+    slow = parse_registry(text)
+    assert [e.line for e in fast.entries] == [e.line for e in slow.entries]
+    monkeypatch.undo()
+    with pytest.raises(RegistryError, match=r"^bad\.yml:3: not valid YAML: found undefined alias 'nope'"):
+        parse_registry("version: 1\nentries:\n  - test: *nope\n", "bad.yml")
 
 
 @pytest.mark.parametrize("text", ["", "[]\n", "version: 1\nentries: {}\n", "entries: []\n"])
