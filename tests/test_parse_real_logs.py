@@ -303,3 +303,17 @@ def test_every_capture_is_used() -> None:
     }
     present = {p.name for p in REAL_LOGS.iterdir() if p.suffix in (".log", ".json")}
     assert present == used
+
+
+@pytest.mark.parametrize(
+    "capture", ["17-runner-error-missing-unittest-exit2.log", "12-standard-dry-run-thread-with-exclude.log"]
+)
+def test_runner_error_and_dry_run_survive_any_split(capture: str) -> None:
+    """The runner's error is found through the line after it, and a dry run is read whole:
+    neither depends on where the input was split."""
+    log = build(capture, 2 if capture.startswith("17") else 0)
+    whole = parse_job_log([log])
+    assert whole.complete and (len(whole.problems) == 1) == capture.startswith("17")
+    start = log.index(b"platform=")
+    for cut in range(start, len(log), 7):
+        assert parse_job_log([log[:cut], log[cut:]]) == whole

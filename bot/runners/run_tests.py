@@ -39,12 +39,16 @@ _NATMOD_EVIDENCE = ("----  ", "SKIP  ", "LRGE  ", "b'", 'b"', "TRUTH FAIL")
 _RUNNER_ERRORS = ("error: ", "Too many raw REPL failures")
 # What a line must contain to matter while per-test lines stream by (see bot.joblog): a
 # failure ("F" of FAIL), the summary, a job-log marker ("#" of ##[), the next invocation
-# ("=" of platform= and of make's MICROPY_MICROPYTHON= echo), or the runner's own error.
-# Single bytes are found with memchr, an order of magnitude faster than words, and almost
-# never occur in pass/skip lines; long needles are found faster than short ones, hence the
-# whole traceback header. The parser re-checks every line it is given anyway.
-# ("Too many raw REPL failures" is left out: it is only printed for boards, not the unix port.)
-PER_TEST_MARKERS = (b"F", b"#", b"=", b"tests performed", b"tests found", b"error: test ",
+# ("=" of platform= and of make's MICROPY_MICROPYTHON= echo), a crash of the runner, or its
+# "requires unittest" error, whose first line ("error: test x requires unittest") the reader
+# hands over as the context line before the second ("(eg run `mpremote mip install
+# unittest` ...)"). Single bytes are found with memchr, an order of magnitude faster than
+# words, and almost never occur in pass/skip lines; a word costs in proportion to the inverse
+# of its length, hence whole phrases. A --dry-run's "N tests found" is not searched for: a
+# dry run is read line by line (see RunTestsParser.skip_markers). The parser re-checks every
+# line it is given anyway. ("Too many raw REPL failures" is left out: it is only printed for
+# boards, not the unix port.)
+PER_TEST_MARKERS = (b"F", b"#", b"=", b"tests performed", b"mpremote mip install unittest",
                     b"Traceback (most recent call last)")
 
 
@@ -68,6 +72,8 @@ class RunTestsParser(RunnerParser):
         self.test_pass = test_pass
         self._natmod = natmod_hint
         self._header_seen = False
+        # whether per-test lines say "pass"/"FAIL" (a run) or "found" (a --dry-run, read whole)
+        self._kind_known = False
         self._fail_lines: dict[str, int] = {}  # path -> first per-test FAIL line
         self._symptoms: dict[str, tuple[Outcome, str]] = {}  # from the per-test line itself
         self._previous = ""
@@ -86,7 +92,7 @@ class RunTestsParser(RunnerParser):
 
     @property
     def skip_markers(self) -> tuple[bytes, ...] | None:
-        if self._in_summary or self._traceback is not None or not self._header_seen:
+        if self._in_summary or self._traceback is not None or not self._header_seen or not self._kind_known:
             return None
         return PER_TEST_MARKERS
 
@@ -108,6 +114,8 @@ class RunTestsParser(RunnerParser):
             self._in_summary = True
             self._summary_line = line.number
             return True
+        if not self._kind_known and text.startswith(("pass ", "FAIL ", "found ")):
+            self._kind_known = not text.startswith("found ")
         if text.startswith(_NATMOD_EVIDENCE):
             self._natmod = True
         fail = _FAIL.search(text)
