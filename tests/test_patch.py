@@ -200,6 +200,21 @@ def test_over_broad_pattern_is_refused(
     assert "would also exclude extmod/vfs_io/file1.py" in captured.err
 
 
+def test_a_later_include_that_keeps_the_test_is_refused_in_words(registry: Registry) -> None:
+    """run-tests.py's last matching filter wins, so an --include after the --exclude keeps the test."""
+    script = (
+        "function ci_unix_macos_run_tests {\n"
+        "    (cd tests && ./run-tests.py --exclude 'thread/a.py' --include 'thread/.*')\n"
+        "}\n"
+    )
+    tree = MemoryTree({"tools/ci.sh": script}, ["thread/a.py", "thread/b.py"])
+    with pytest.raises(PatchRefused) as caught:
+        suggest_patch(tree, registry, test="thread/b.py", jobs=["macos"], style="exclude")
+    assert "the new pattern would still not exclude the test; write that exclusion by hand" in str(
+        caught.value
+    )
+
+
 def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registry) -> None:
     with pytest.raises(PatchRefused, match="also run by longlong"):
         suggest_patch(

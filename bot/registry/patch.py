@@ -436,10 +436,12 @@ def _add_exclusion_checked(
         over = sorted(t for t in known if t != test and excluded(new, t) and not excluded(old, t))
         if excluded(new, test) and not over:
             return new_line
-        last_problem = ", ".join(over[:5]) or "(the test itself would still run)"
+        last_problem = (
+            f"would also exclude {', '.join(over[:5])}" if over else "would still not exclude the test"
+        )
     raise PatchRefused(
         f"refusing to extend the --exclude in {function} ({CI_SH}:{invocation.line}): the new "
-        f"pattern would also exclude {last_problem}"
+        f"pattern {last_problem}; write that exclusion by hand, or use --style ignore"
     )
 
 
