@@ -90,5 +90,19 @@ class RunnerParser(ABC):
         """Close the invocation and return what it found."""
 
 
+def record_failure(table: dict[str, Found], test: str, runner: Runner, line: int) -> Found:
+    """The failure record of ``test`` in ``table``, created on first sight.
+
+    Past MAX_FAILURES_PER_INVOCATION tests a throwaway record is returned, so a hostile log
+    cannot grow the table while callers still have something to fill in.
+    """
+    found = table.get(test)
+    if found is None:
+        found = Found(test, runner, line)
+        if len(table) < MAX_FAILURES_PER_INVOCATION:
+            table[test] = found
+    return found
+
+
 def split_names(text: str | None) -> list[str]:
     return text.split() if text else []

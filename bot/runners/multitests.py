@@ -15,7 +15,7 @@ import re
 from bot import symptom
 from bot.joblog import LogLine
 from bot.records import Runner
-from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
+from bot.runners.base import SUMMARY, TEST_PATH, Found, Result, RunnerParser, record_failure
 from bot.runners.diff import DiffReader
 from bot.runners.perfbench import HEADER
 
@@ -54,10 +54,7 @@ class MultitestsParser(RunnerParser):
         return PER_TEST_MARKERS
 
     def _fail(self, test: str, line: int) -> Found:
-        found = self._tests.get(test)
-        if found is None and len(self._tests) < MAX_FAILURES_PER_INVOCATION:
-            found = self._tests[test] = Found(test, Runner.MULTITESTS, line)
-        return found or Found(test, Runner.MULTITESTS, line)
+        return record_failure(self._tests, test, Runner.MULTITESTS, line)
 
     def _end_diff(self) -> None:
         if self._diff is not None and self._current is not None:

@@ -13,7 +13,7 @@ import re
 from bot import symptom
 from bot.joblog import LogLine
 from bot.records import Outcome, Runner
-from bot.runners.base import MAX_FAILURES_PER_INVOCATION, SUMMARY, TEST_PATH, Found, Result, RunnerParser
+from bot.runners.base import SUMMARY, TEST_PATH, Found, Result, RunnerParser, record_failure
 
 HEADER = re.compile(r"N=\d+ M=\d+ n_average=\d+")
 _ANY_RESULT = re.compile(r"\S+\.py: ")
@@ -35,10 +35,7 @@ class PerfbenchParser(RunnerParser):
         return PER_TEST_MARKERS if self._header_seen and self._summary_line is None else None
 
     def _add(self, test: str, line: int) -> Found:
-        found = self._tests.get(test)
-        if found is None and len(self._tests) < MAX_FAILURES_PER_INVOCATION:
-            found = self._tests[test] = Found(test, Runner.PERFBENCH, line)
-        return found or Found(test, Runner.PERFBENCH, line)
+        return record_failure(self._tests, test, Runner.PERFBENCH, line)
 
     def feed(self, line: LogLine) -> bool:
         text = line.text
