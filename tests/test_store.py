@@ -121,16 +121,20 @@ def test_a_store_of_the_first_schema_is_migrated_forward_with_its_data(tmp_path:
         """INSERT INTO runs (id, attempt, workflow, workflow_name, event, branch, head_sha, created,
                status, conclusion, jobs_state, complete)
            VALUES (7, 1, 'ports_unix.yml', 'unix port', 'push', 'master', 'abc', '2026-01-05T12:00:00Z',
-               'completed', 'failure', 'none', 1)"""
+               'completed', 'failure', 'none', 1),
+                  (8, 1, 'ports_unix.yml', 'unix port', 'push', 'master', 'abd', '2026-01-06T12:00:00Z',
+               'completed', 'success', 'pending', 0)"""
     )
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     with HistoryStore(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.schema_version == SCHEMA_VERSION == 3
         assert s.overview().runs == 1 and s.overview().failed_runs == 1
         indexes = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "runs_by_set_day" in indexes
+        # a listing cut by an older flake-bot left pending runs: listing resumes below the oldest
+        assert s.listing_gaps("anything") == [datetime(2026, 1, 6, 12, tzinfo=UTC)]
 
 
 def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:

@@ -97,6 +97,29 @@ def test_a_sync_cut_by_the_request_budget_resumes_to_the_same_store(
     assert len(env.requests) - one_go < 2 * one_go
 
 
+def test_a_budget_smaller_than_the_listing_still_gets_through_it(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """330 runs are 4 pages; with 3 requests a sync, each sync must list on from where the last
+    one was cut, not walk the listed pages again from the top (which never got past page 3)."""
+    for i in range(330):
+        add_run(env, i, failed=("coverage",) if i == 0 else ())  # one failed run: 1 jobs request + 1 410
+    whole = tmp_path / "whole.sqlite"
+    assert cli_sync(whole) == 0
+    pieces = tmp_path / "pieces.sqlite"
+    listed = []
+    for _ in range(10):
+        assert cli_sync(pieces, "--max-requests", "3") == 0
+        with HistoryStore(pieces) as s:
+            listed.append(s.counts()["runs"] + s.counts()["pending"])
+        if "stopped early" not in capsys.readouterr().err.strip().splitlines()[-1]:
+            break
+    assert listed[:2] == [300, 330], listed
+    assert snapshot(pieces) == snapshot(whole)
+    with HistoryStore(pieces) as s:
+        assert s.listing_gaps("ports_unix.yml\t\t") == []
+
+
 def test_ctrl_c_mid_sync_keeps_whole_runs_and_the_next_sync_finishes(env: FakeGitHub, tmp_path: Path) -> None:
     for i in range(12):
         add_run(env, i, failed=("coverage",) if i % 3 == 0 else (), log="readable")

@@ -174,6 +174,19 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_by_set_day ON runs (
         job_set, substr(created, 1, 10), created, complete, conclusion, attempt, branch, event);
     """,
+    # 2 -> 3: where a listing was cut (request budget, rate limit, Ctrl-C), so the next sync goes
+    # on listing from there instead of walking the listed runs again from the top (which a budget
+    # smaller than those pages never got past). A listing cut before this version left its listed
+    # runs pending and nothing else: the gap is below the oldest of them, for any listing ('*').
+    """
+    CREATE TABLE listing_gaps (
+        listing TEXT NOT NULL,
+        before TEXT NOT NULL,
+        PRIMARY KEY (listing, before)
+    ) WITHOUT ROWID;
+    INSERT INTO listing_gaps (listing, before)
+        SELECT '*', min(created) FROM runs WHERE complete = 0 HAVING min(created) IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -273,21 +286,50 @@ class HistoryStore:
         row = self._db.execute("SELECT attempt, complete FROM runs WHERE id = ?", (run_id,)).fetchone()
         return (int(row[0]), bool(row[1])) if row else None
 
-    def record_listed_runs(self, runs: Iterable[RunInfo]) -> int:
+    def is_listed(self, run: RunInfo) -> bool:
+        """True if a listing would learn nothing new from `run`: stored with the same attempt, and
+        complete or in the same status as when last listed."""
+        row = self._db.execute(
+            "SELECT attempt, complete, status FROM runs WHERE id = ?", (run.id,)
+        ).fetchone()
+        return bool(row) and row[0] == run.attempt and (bool(row[1]) or row[2] == run.status)
+
+    def listing_gaps(self, listing: str) -> list[datetime]:
+        """Where earlier listings of `listing` were cut: runs created at or before each instant
+        may not have been listed yet. Newest first."""
+        rows = self._db.execute(
+            "SELECT before FROM listing_gaps WHERE listing IN (?, '*') ORDER BY before DESC", (listing,)
+        )
+        return [_dt(r[0]) for r in rows]
+
+    def record_listed_runs(
+        self, runs: Iterable[RunInfo], *, gap: tuple[str, datetime | None, datetime | None] | None = None
+    ) -> int:
         """Remember runs seen in a listing, before their jobs are fetched.
 
         A run already complete with the same attempt is left alone (idempotent); a new attempt or
         a run that finished since it was last listed goes back to pending. Storing the listing
         first is what makes a sync resumable: the runs still to do are in the file, not in memory.
+        `gap` = (listing, old, new) moves that listing's gap from `old` to `new` (None: none) in
+        the same transaction, so a crash never keeps runs listed without the gap below them.
         Returns how many runs were new or changed.
         """
         changed = 0
         with self._transaction() as db:
+            if gap is not None:
+                listing, old, new = gap
+                if old is not None:
+                    db.execute(
+                        "DELETE FROM listing_gaps WHERE listing IN (?, '*') AND before = ?",
+                        (listing, _ts(old)),
+                    )
+                if new is not None:
+                    db.execute(
+                        "INSERT OR IGNORE INTO listing_gaps (listing, before) VALUES (?, ?)",
+                        (listing, _ts(new)),
+                    )
             for run in runs:
-                row = db.execute(
-                    "SELECT attempt, complete, status FROM runs WHERE id = ?", (run.id,)
-                ).fetchone()
-                if row and row[0] == run.attempt and (row[1] or row[2] == run.status):
+                if self.is_listed(run):
                     continue
                 db.execute(
                     """INSERT INTO runs (id, attempt, workflow, workflow_name, event, branch, head_sha,

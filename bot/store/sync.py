@@ -182,47 +182,79 @@ def _created_filter(since: date | None, before: datetime | None) -> str | None:
 
 
 def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) -> None:
-    """Phase 1. Runs still in progress when last listed are looked for again: the listing goes
-    on past complete runs until it is older than the oldest of them.
+    """Phase 1: the top of the listing, then on from wherever an earlier listing was cut.
 
-    GitHub returns at most 1,000 runs for a listing with any filter (branch, event, created);
-    when a filtered listing hits that cap before reaching a known run, it is asked again for the
-    runs created at or before the oldest one seen, and so on, so a long first sync is not
-    silently cut at 1,000 runs.
+    Every run below a listed run was listed too, except below a *gap*, the point where a listing
+    was cut (request budget, rate limit, Ctrl-C), which the store keeps. So each pass stops at
+    the first run already listed, and a sync cut in this phase resumes below its gap instead of
+    walking the listed runs again from the top (a budget smaller than those pages would never
+    get past them).
     """
-    unfinished = store.oldest_unfinished()
-    filtered = bool(options.branch or options.event or options.since)
-    before: datetime | None = None
+    listing = "\t".join((options.workflow, options.branch or "", options.event or ""))
+    gaps = store.listing_gaps(listing)
+    _list_pass(store, gateway, options, listing, start=None, unfinished=store.oldest_unfinished())
+    for gap in gaps:
+        _list_pass(store, gateway, options, listing, start=gap, unfinished=None)
+
+
+def _list_pass(
+    store: HistoryStore,
+    gateway: Gateway,
+    options: SyncOptions,
+    listing: str,
+    *,
+    start: datetime | None,
+    unfinished: datetime | None,
+) -> None:
+    """List runs created at or before `start` (None: the newest), newest first, until one already
+    listed; the gap at `start` moves down with every batch recorded and goes once the pass ends.
+
+    Runs still in progress when last listed are looked for again: the pass goes on past listed
+    runs until it is older than the oldest of them. GitHub returns at most 1,000 runs for a
+    listing with any filter (branch, event, created); when a filtered listing hits that cap, it
+    is asked again for the runs created at or before the oldest one seen, and so on.
+    """
+    filtered = bool(options.branch or options.event or options.since or start)
+    gap, before, last = start, start, start
     batch: list[RunInfo] = []
+
+    def record(new_gap: datetime | None) -> None:
+        nonlocal gap, batch
+        store.record_listed_runs(batch, gap=(listing, gap, new_gap))
+        gap, batch = new_gap, []
+
     try:
         while True:
-            listing = gateway.iter_runs(
+            runs = gateway.iter_runs(
                 options.workflow,
                 branch=options.branch,
                 event=options.event,
                 created=_created_filter(options.since, before),
             )
-            seen, oldest = 0, None
-            for run in listing:
+            seen = 0
+            for run in runs:
                 if unfinished is not None and run.created_at - unfinished > MAX_RUN_AGE:
                     unfinished = None  # deleted, or stuck for longer than any run can last: stop waiting
-                seen, oldest = seen + 1, run.created_at
-                state = store.run_state(run.id)
-                if state is not None and state[1] and state[0] == run.attempt:
-                    if unfinished is None or run.created_at < unfinished:
+                seen, last = seen + 1, run.created_at
+                if store.is_listed(run):
+                    # runs at the listing's upper bound were seen by the listing before this one
+                    at_bound = before is not None and run.created_at >= before
+                    if not at_bound and (unfinished is None or run.created_at < unfinished):
+                        record(None)
                         return
                     continue
                 batch.append(run)
                 if len(batch) >= 100:
-                    store.record_listed_runs(batch)
-                    batch = []
+                    record(last)
                 if filtered and seen >= LISTING_CAP:
                     break
-            if not filtered or seen < LISTING_CAP or oldest is None or oldest == before:
+            if not filtered or seen < LISTING_CAP or last == before:
+                record(None)
                 return
-            before = oldest
-    finally:
-        store.record_listed_runs(batch)
+            before = last
+    except BaseException:
+        record(last)  # cut: the next sync lists on from the oldest run seen
+        raise
 
 
 def _is_default_push(run: RunInfo, options: SyncOptions) -> bool:
