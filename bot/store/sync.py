@@ -3,8 +3,9 @@
 Three phases, each safe to interrupt:
 
 1. List runs newest first and write every new one to the store as *pending*, stopping at the
-   first run the store already holds complete. The to-do list then lives in the file, so a sync
-   cut short (request budget, rate limit, Ctrl-C) resumes where it stopped.
+   first run the store already holds, then on below any gap a cut listing left. The to-do list
+   then lives in the file, so a sync cut short (request budget, rate limit, Ctrl-C) resumes
+   where it stopped.
 2. For each pending run that failed (or was re-run), fetch its jobs of every attempt and the
    logs of its failed jobs, then write the run in one transaction.
 3. Green runs are most runs, and a jobs request per green run would blow the request budget
