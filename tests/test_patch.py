@@ -215,6 +215,13 @@ def test_a_later_include_that_keeps_the_test_is_refused_in_words(registry: Regis
     )
 
 
+def test_a_job_the_checkout_does_not_have_is_refused_as_such(registry: Registry) -> None:
+    """An older checkout without the job's functions is not a job that 'runs its tests through make'."""
+    tree = MemoryTree({"tools/ci.sh": "function ci_other {\n    true\n}\n"}, ["thread/a.py"])
+    with pytest.raises(PatchRefused, match="has no ci_unix_macos_run_tests, which the registry says job mac"):
+        suggest_patch(tree, registry, test="thread/a.py", jobs=["macos"], style="exclude")
+
+
 def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registry) -> None:
     with pytest.raises(PatchRefused, match="also run by longlong"):
         suggest_patch(

@@ -338,6 +338,12 @@ def _target_functions(
             for f in spec.functions
             if f in script.functions and script.functions[f].invocations
         ]
+        missing = [f for f in spec.functions if f not in script.functions]
+        if missing:
+            raise PatchRefused(
+                f"{CI_SH} has no {', '.join(missing)}, which the registry says job {job} runs; "
+                "is the registry for this checkout?"
+            )
         if not own:
             raise PatchRefused(
                 f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run "
