@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -358,3 +359,33 @@ def test_a_run_in_progress_for_longer_than_any_run_can_last_stops_being_waited_f
     before = len(env.requests)
     assert cli_sync(db) == 0
     assert len(env.requests) - before == 1  # not a walk back through every page to the stuck run
+
+
+@pytest.mark.parametrize("restored", ["first", "second"])
+def test_two_overlapping_runs_each_saving_their_cache_lose_nothing(
+    env: FakeGitHub, tmp_path: Path, restored: str
+) -> None:
+    """Two action runs restore the same old file and each save their own copy; whichever copy
+    the next run restores, its sync ends with every run a fresh sync would have."""
+    for i in range(40):
+        add_run(env, i, failed=("coverage",) if i % 7 == 0 else ())
+    base = tmp_path / "base.sqlite"
+    assert cli_sync(base) == 0
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+    shutil.copy(base, first)
+    shutil.copy(base, second)
+    add_run(env, 40, failed=("macos",), log="readable")
+    running = add_run(env, 41, status="in_progress")
+    assert cli_sync(first, "--max-requests", "3") == 0  # cut: run 40 fetched, 41 still running
+    env.finish_run(running, "failure", jobs={"qemu_arm": "failure"}, log="expired")
+    for i in range(42, 45):
+        add_run(env, i, failed=("coverage",) if i == 43 else ())
+    assert cli_sync(second) == 0
+    add_run(env, 45, failed=("qemu_arm",))
+    fresh = tmp_path / "fresh.sqlite"
+    assert cli_sync(fresh) == 0
+    later = first if restored == "first" else second
+    assert cli_sync(later) == 0
+    assert snapshot(later) == snapshot(fresh)
+    with HistoryStore(later) as s:
+        assert s.counts()["pending"] == 0 and s.overview().runs == 46
