@@ -805,15 +805,6 @@ class HistoryStore:
         )
         return [SoleCause(str(a), str(b), int(c)) for a, b, c in rows]
 
-    def last_event(self, test: str, job: str | None = None) -> datetime | None:
-        sql = "SELECT max(r.created) FROM outcomes o JOIN runs r ON r.id = o.run_id WHERE o.test = ?"
-        params: list[object] = [test]
-        if job is not None:
-            sql += " AND o.job = ?"
-            params.append(job)
-        row = self._db.execute(sql, params).fetchone()
-        return _dt(row[0]) if row and row[0] else None
-
     def flake_rate(
         self,
         test: str,
