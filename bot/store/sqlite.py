@@ -780,7 +780,7 @@ class HistoryStore:
                 FROM jobs j JOIN runs r ON r.id = j.run_id
                 LEFT JOIN outcomes o ON o.run_id = j.run_id AND o.attempt = j.attempt AND o.job = j.name
                      AND o.ignored = 0
-                WHERE {where} AND j.conclusion IN ('failure', 'timed_out') AND j.log_state = 'parsed'
+                WHERE {where} AND j.conclusion IN ({_sql_list(FAILED_JOB)}) AND j.log_state = 'parsed'
                 GROUP BY j.name, o.test ORDER BY j.name, o.test""",
             params,
         )
@@ -795,7 +795,7 @@ class HistoryStore:
                     SELECT o.run_id, o.attempt, o.job, min(o.test) AS test
                     FROM outcomes o JOIN runs r ON r.id = o.run_id
                     JOIN jobs j ON j.run_id = o.run_id AND j.attempt = o.attempt AND j.name = o.job
-                    WHERE {where} AND o.ignored = 0 AND j.conclusion IN ('failure', 'timed_out')
+                    WHERE {where} AND o.ignored = 0 AND j.conclusion IN ({_sql_list(FAILED_JOB)})
                       AND NOT EXISTS (SELECT 1 FROM problems p WHERE p.run_id = j.run_id
                                       AND p.attempt = j.attempt AND p.job = j.name
                                       AND p.kind IN ('build', 'runner-error', 'step'))
