@@ -286,3 +286,10 @@ def test_reference_history_is_reproduced_through_sync_and_report(
     assert settrace[1:4] == ("25", "575", "4.3%") and settrace[-1] == "ubuntu-latest"
     assert next(r for r in rows if r and r[0] == "macos")[-1] == "macos-26"
     assert markdown.count("xychart-beta") == 2
+    # the per-test table carries the JSON's numbers, per job with its Wilson interval
+    for t in data["tests"]:
+        row = next(r for r in rows if r and r[0] == t["test"] and len(r) == 9)
+        assert row[1:3] == (str(t["events"]), str(t["executions"]))
+        for j in t["jobs"]:
+            rate, low, high = (f"{100 * j[k]:.1f}%" for k in ("rate", "low", "high"))
+            assert f"{j['job']} {j['events']}/{j['executions']} = {rate} ({low}–{high})" in row[6]
