@@ -121,3 +121,6 @@ def test_console_script_and_help() -> None:
     assert (
         helped.returncode == 0 and "--json" in helped.stdout and "'-' reads standard input" in helped.stdout
     )
+    # a new user sees how to call it on a downloaded log and what "not fully understood" means
+    assert "examples:\n  flake-bot parse-log examples/logs/" in helped.stdout
+    assert "/actions/jobs/JOB_ID/logs" in helped.stdout and "NOT fully understood" in helped.stdout

@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 
 from bot.parse import open_log, parse_job_log
 from bot.records import JobReport
@@ -24,13 +25,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "parse-log",
         help="list the failing tests and problems found in one CI job log",
-        description=(
+        description=textwrap.fill(
             "Read one GitHub Actions job log (as downloaded from the API: timestamps, BOM, "
             "##[group] markers) or raw output of MicroPython's test runners, and list each "
             "failing test with its runner, pass, outcome (fail/timeout/crash), symptom and log "
             "line, plus anything else that made the job fail. Exit status 0 when the log was "
-            "read, 2 when it could not be read."
+            "read, 2 when it could not be read.",
+            width=78,
         ),
+        epilog=(
+            "examples:\n"
+            "  flake-bot parse-log examples/logs/coverage-flaky-and-real-failure.log\n"
+            "  flake-bot parse-log job-1234.log.gz --json\n"
+            "  curl -sL -H \"Authorization: Bearer $GITHUB_TOKEN\" \\\n"
+            "    https://api.github.com/repos/OWNER/REPO/actions/jobs/JOB_ID/logs \\\n"
+            "    | flake-bot parse-log - --job coverage\n\n"
+            "'log: NOT fully understood' means part of the log was not understood (see the\n"
+            "problems listed): there may be more failures than those shown."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", metavar="PATH",
                         help="the job log; '-' reads standard input, a '.gz' file is decompressed")
