@@ -345,6 +345,15 @@ def test_sync_keeps_hand_written_fields_and_history(checkout: Path, tmp_path: Pa
     assert main(["registry", "check", "--repo-dir", str(checkout), str(out)]) == 0
 
 
+def test_sync_to_a_place_it_cannot_write_is_a_clear_error(
+    checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no" / "such" / "registry.yml"
+    assert main(["registry", "sync", "--repo-dir", str(checkout), "-o", str(missing)]) == 2
+    assert f"{missing}: cannot write registry: No such file or directory" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
 def test_drift_is_reported_both_ways(
     checkout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -80,14 +80,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _write_atomically(path: Path, text: str) -> None:
     """A crash half-way must not leave a truncated registry that every later command rejects."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    temp: str | None = None
     try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(temp, path)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write registry: {exc}") from None
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write registry: {exc.strerror or exc}") from None
 
 
 def run_sync(args: argparse.Namespace) -> int:
