@@ -246,3 +246,19 @@ def test_multitests_without_summary_does_not_swallow_the_next_runner() -> None:
         ("perf_bench/p.py", Runner.PERFBENCH),
     ]
     assert [p.kind for p in report.problems] == [ProblemKind.RUNNER_ERROR] and not report.complete
+
+
+def test_resolving_a_hostile_old_summary_is_linear() -> None:
+    """5000 FAIL lines and a summary of 50,000 distinct basenames: one pass over each, not
+    every name against every FAIL line (that took minutes)."""
+    import time
+
+    parser = RunTestsParser()
+    fails = "".join(f"FAIL  d/t{i}.py \n" for i in range(5000))
+    names = "t7 " + " ".join(f"n{i}" for i in range(50_000))
+    start = time.perf_counter()
+    feed(parser, f"platform=linux\n{fails}5000 tests performed\n0 tests passed\n")
+    feed(parser, f"50001 tests failed: {names}\n")
+    failures = parser.finish().failures
+    assert time.perf_counter() - start < 3
+    assert [f.test for f in failures[:2]] == ["d/t7.py", "n0"]

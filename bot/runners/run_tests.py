@@ -181,16 +181,16 @@ class RunTestsParser(RunnerParser):
         for basics/int1.py and float/int1.py: the list is sorted, so which is which does not
         matter); otherwise it stays a basename rather than a guess.
         """
+        by_base: dict[str, list[str]] = {}
+        for path in self._fail_lines:
+            base = path.rsplit("/", 1)[-1]
+            if base.endswith(".py"):
+                by_base.setdefault(base[:-3], []).append(path)
         listed: dict[str, int] = {}
         for name in names:
             listed[name] = listed.get(name, 0) + 1
-        paths: dict[str, list[str]] = {}
-        for name, count in listed.items():
-            if "/" in name or name.endswith(".py"):
-                continue
-            candidates = [p for p in self._fail_lines if p.rsplit("/", 1)[-1] == f"{name}.py"]
-            if len(candidates) == count:
-                paths[name] = candidates
+        paths = {name: by_base[name] for name, count in listed.items()
+                 if "/" not in name and not name.endswith(".py") and len(by_base.get(name, ())) == count}
         return [paths[name].pop(0) if name in paths else name for name in names]
 
     def _found(self, path: str, line: int | None, *, ignored: bool) -> Found:
