@@ -262,3 +262,17 @@ def test_resolving_a_hostile_old_summary_is_linear() -> None:
     failures = parser.finish().failures
     assert time.perf_counter() - start < 3
     assert [f.test for f in failures[:2]] == ["d/t7.py", "n0"]
+
+
+def test_a_line_full_of_diff_headers_is_read_in_linear_time() -> None:
+    """A hostile 256 KiB line of ``x--- `` pieces in Print failures: each is tried once."""
+    import time
+
+    collector = PrintFailures()
+    line = "x--- " * 50_000 + "/results/a.py.out"
+    start = time.perf_counter()
+    collector.feed(LogLine(1, line))
+    collector.feed(LogLine(2, "x--- /r/results/basics_a.py.exp"))
+    collector.close()
+    assert time.perf_counter() - start < 2
+    assert list(collector.names) == ["basics_a.py"]

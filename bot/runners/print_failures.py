@@ -51,8 +51,9 @@ def _glued_header(text: str) -> int:
     straight after it, on the same log line.
     """
     at = text.find("--- ", 1)
-    while at > 0:
-        if "/results/" in text[at:] and EXP_HEADER.fullmatch(text, at):
+    results = text.rfind("/results/")
+    while 0 < at < results:
+        if EXP_HEADER.fullmatch(text, at):
             return at
         at = text.find("--- ", at + 1)
     return 0
