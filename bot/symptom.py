@@ -41,7 +41,10 @@ _BARE_ADDRESS = re.compile(r"(?<=\bat )[0-9a-fA-F]{6,16}\b")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| ?[+-]\d\d:?\d\d)?")
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"(?<!\w)(?!0x)\d+(?:\.\d+)?")
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Characters that must never reach a terminal, comment or annotation as they are: C0/C1
+# controls except tab and newline, zero-width and bidi-override characters, the BOM.
+UNSAFE_CHARS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*)(?::.*)?")
 _UNITTEST_HEAD = re.compile(r"(FAIL|ERROR): (\S+)")
 

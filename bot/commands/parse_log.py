@@ -14,10 +14,12 @@ import re
 import sys
 import textwrap
 
+from bot import symptom
 from bot.parse import open_log, parse_job_log
 from bot.records import JobReport
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# one output line per item: tab and newline are escaped too
+_CONTROL = re.compile(f"[\\t\\n{symptom.UNSAFE_CHARS}]")
 DIFF_PREVIEW_LINES = 12
 
 
