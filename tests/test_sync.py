@@ -285,19 +285,23 @@ class Terminal(io.StringIO):
 def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log() -> None:
     tty = Terminal()
     bar = Progress(tty)
+    bar.listing(100, 1)  # runs being listed: no total yet
     for done in range(1, 5):
         bar.update(done, 4, done * 2)
     bar.finish()
-    assert tty.getvalue().count("\r") == 4
-    assert "[" + "#" * 30 + "] 4/4 runs, 8 requests\n" in tty.getvalue()
+    assert tty.getvalue().count("\r") == 5
+    assert tty.getvalue().startswith("\rlisting runs: 100 new so far, 1 requests\x1b[K\r[")
+    assert "[" + "#" * 30 + "] 4/4 runs, 8 requests\x1b[K\n" in tty.getvalue()
     log = io.StringIO()
     plain = Progress(log, interval=3600)
+    plain.listing(100, 1)
+    plain.listing(200, 2)
     for done in range(1, 101):
         plain.update(done, 100, done)
     plain.finish()
     # the first line, then nothing until the interval passes or the end
     assert log.getvalue().splitlines() == [
-        "sync: 1/100 runs done, 1 requests",
+        "sync: listing runs: 100 new so far, 1 requests",
         "sync: 100/100 runs done, 100 requests",
     ]
     assert "\r" not in log.getvalue()

@@ -116,17 +116,28 @@ class Progress:
         self._last: float | None = None  # the first update always prints
         self._drawn = False
 
+    def listing(self, listed: int, requests: int) -> None:
+        """While runs are listed (a first sync lists a page of 100 per request, for minutes on a
+        long history), before the bar knows its total."""
+        self._show(f"listing runs: {listed} new so far, {requests} requests", final=False)
+
     def update(self, done: int, total: int, requests: int) -> None:
-        now = time.monotonic()
         if self.tty:
             width = 30
             filled = width * done // total if total else width
             bar = "#" * filled + "." * (width - filled)
-            self.stream.write(f"\r[{bar}] {done}/{total} runs, {requests} requests")
+            self._show(f"[{bar}] {done}/{total} runs, {requests} requests", final=False)
+        else:
+            self._show(f"{done}/{total} runs done, {requests} requests", final=done == total)
+
+    def _show(self, text: str, *, final: bool) -> None:
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write(f"\r{text}\x1b[K")  # erase what a longer earlier line left
             self.stream.flush()
             self._drawn = True
-        elif self._last is None or now - self._last >= self.interval or done == total:
-            self.stream.write(f"sync: {done}/{total} runs done, {requests} requests\n")
+        elif self._last is None or now - self._last >= self.interval or final:
+            self.stream.write(f"sync: {text}\n")
             self._last = now
 
     def finish(self) -> None:
@@ -151,7 +162,7 @@ def sync(
     before = store.counts()
     start_requests = gateway.requests_made
     try:
-        _list_new_runs(store, gateway, options)
+        _list_new_runs(store, gateway, options, progress)
         _fetch_pending(store, gateway, options, parse, progress, result, max_log_bytes)
     except GatewayError as exc:
         result.stopped = str(exc)
@@ -182,7 +193,9 @@ def _created_filter(since: date | None, before: datetime | None) -> str | None:
     return f"<={upper}" if upper else None
 
 
-def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) -> None:
+def _list_new_runs(
+    store: HistoryStore, gateway: Gateway, options: SyncOptions, progress: Progress | None = None
+) -> None:
     """Phase 1: the top of the listing, then on from wherever an earlier listing was cut.
 
     Every run below a listed run was listed too, except below a *gap*, the point where a listing
@@ -193,9 +206,15 @@ def _list_new_runs(store: HistoryStore, gateway: Gateway, options: SyncOptions) 
     """
     listing = "\t".join((options.workflow, options.branch or "", options.event or ""))
     gaps = store.listing_gaps(listing)
-    _list_pass(store, gateway, options, listing, start=None, unfinished=store.oldest_unfinished())
+    def listed(n: int) -> None:
+        if progress:
+            progress.listing(n, gateway.requests_made)
+
+    found = _list_pass(store, gateway, options, listing, start=None, unfinished=store.oldest_unfinished(),
+                       found=0, listed=listed)  # fmt: skip
     for gap in gaps:
-        _list_pass(store, gateway, options, listing, start=gap, unfinished=None)
+        found = _list_pass(store, gateway, options, listing, start=gap, unfinished=None, found=found,
+                           listed=listed)  # fmt: skip
 
 
 def _list_pass(
@@ -206,23 +225,28 @@ def _list_pass(
     *,
     start: datetime | None,
     unfinished: datetime | None,
-) -> None:
+    found: int,
+    listed: Callable[[int], None],
+) -> int:
     """List runs created at or before `start` (None: the newest), newest first, until one already
     listed; the gap at `start` moves down with every batch recorded and goes once the pass ends.
 
     Runs still in progress when last listed are looked for again: the pass goes on past listed
     runs until it is older than the oldest of them. GitHub returns at most 1,000 runs for a
     listing with any filter (branch, event, created); when a filtered listing hits that cap, it
-    is asked again for the runs created at or before the oldest one seen, and so on.
+    is asked again for the runs created at or before the oldest one seen, and so on. `found`
+    counts new runs across passes, for `listed` (progress); returns it.
     """
     filtered = bool(options.branch or options.event or options.since or start)
     gap, before, last = start, start, start
     batch: list[RunInfo] = []
 
     def record(new_gap: datetime | None) -> None:
-        nonlocal gap, batch
+        nonlocal gap, batch, found
         store.record_listed_runs(batch, gap=(listing, gap, new_gap))
+        found += len(batch)
         gap, batch = new_gap, []
+        listed(found)
 
     try:
         while True:
@@ -242,7 +266,7 @@ def _list_pass(
                     at_bound = before is not None and run.created_at >= before
                     if not at_bound and (unfinished is None or run.created_at < unfinished):
                         record(None)
-                        return
+                        return found
                     continue
                 batch.append(run)
                 if len(batch) >= 100:
@@ -251,7 +275,7 @@ def _list_pass(
                     break
             if not filtered or seen < LISTING_CAP or last == before:
                 record(None)
-                return
+                return found
             before = last
     except BaseException:
         record(last)  # cut: the next sync lists on from the oldest run seen
