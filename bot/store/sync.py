@@ -206,15 +206,18 @@ def _list_new_runs(
     """
     listing = "\t".join((options.workflow, options.branch or "", options.event or ""))
     gaps = store.listing_gaps(listing)
-    def listed(n: int) -> None:
-        if progress:
-            progress.listing(n, gateway.requests_made)
+    found = 0
 
-    found = _list_pass(store, gateway, options, listing, start=None, unfinished=store.oldest_unfinished(),
-                       found=0, listed=listed)  # fmt: skip
+    def listed(new: int) -> None:
+        nonlocal found
+        found += new
+        if progress:
+            progress.listing(found, gateway.requests_made)
+
+    unfinished = store.oldest_unfinished()
+    _list_pass(store, gateway, options, listing, start=None, unfinished=unfinished, listed=listed)
     for gap in gaps:
-        found = _list_pass(store, gateway, options, listing, start=gap, unfinished=None, found=found,
-                           listed=listed)  # fmt: skip
+        _list_pass(store, gateway, options, listing, start=gap, unfinished=None, listed=listed)
 
 
 def _list_pass(
@@ -225,28 +228,26 @@ def _list_pass(
     *,
     start: datetime | None,
     unfinished: datetime | None,
-    found: int,
     listed: Callable[[int], None],
-) -> int:
+) -> None:
     """List runs created at or before `start` (None: the newest), newest first, until one already
     listed; the gap at `start` moves down with every batch recorded and goes once the pass ends.
 
     Runs still in progress when last listed are looked for again: the pass goes on past listed
     runs until it is older than the oldest of them. GitHub returns at most 1,000 runs for a
     listing with any filter (branch, event, created); when a filtered listing hits that cap, it
-    is asked again for the runs created at or before the oldest one seen, and so on. `found`
-    counts new runs across passes, for `listed` (progress); returns it.
+    is asked again for the runs created at or before the oldest one seen, and so on. `listed`
+    hears how many new runs each batch recorded (progress).
     """
     filtered = bool(options.branch or options.event or options.since or start)
     gap, before, last = start, start, start
     batch: list[RunInfo] = []
 
     def record(new_gap: datetime | None) -> None:
-        nonlocal gap, batch, found
+        nonlocal gap, batch
         store.record_listed_runs(batch, gap=(listing, gap, new_gap))
-        found += len(batch)
+        listed(len(batch))
         gap, batch = new_gap, []
-        listed(found)
 
     try:
         while True:
@@ -266,7 +267,7 @@ def _list_pass(
                     at_bound = before is not None and run.created_at >= before
                     if not at_bound and (unfinished is None or run.created_at < unfinished):
                         record(None)
-                        return found
+                        return
                     continue
                 batch.append(run)
                 if len(batch) >= 100:
@@ -275,7 +276,7 @@ def _list_pass(
                     break
             if not filtered or seen < LISTING_CAP or last == before:
                 record(None)
-                return found
+                return
             before = last
     except BaseException:
         record(last)  # cut: the next sync lists on from the oldest run seen
