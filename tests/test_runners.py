@@ -276,3 +276,31 @@ def test_a_line_full_of_diff_headers_is_read_in_linear_time() -> None:
     collector.close()
     assert time.perf_counter() - start < 2
     assert list(collector.names) == ["basics_a.py"]
+
+
+def test_a_run_of_skips_is_still_read_by_the_fast_path() -> None:
+    """Lines are read one by one only until the run's kind (run or --dry-run) is known, and at
+    most UNDECIDED_LINES of them: a long stretch of skip lines is jumped over."""
+    from bot.joblog import LogReader
+    from bot.runners.run_tests import UNDECIDED_LINES
+
+    class Sink:
+        def __init__(self) -> None:
+            self.parser, self.read = RunTestsParser(), 0
+
+        @property
+        def skip_markers(self) -> tuple[bytes, ...] | None:
+            return self.parser.skip_markers
+
+        def line(self, line: LogLine) -> None:
+            self.read += 1
+            self.parser.feed(line)
+
+    sink = Sink()
+    reader = LogReader(sink)
+    skips = "".join(f"skip  basics/s{i}.py\n" for i in range(20_000))
+    summary = "1 tests performed\n1 tests failed: basics/x.py\n"
+    reader.feed(f"platform=linux\n{skips}FAIL  basics/x.py \n{summary}".encode())
+    reader.close()
+    assert [f.test for f in sink.parser.finish().failures] == ["basics/x.py"]
+    assert sink.read < UNDECIDED_LINES + 10

@@ -48,6 +48,9 @@ _RUNNER_ERRORS = ("error: ", "Too many raw REPL failures")
 # dry run is read line by line (see RunTestsParser.skip_markers). The parser re-checks every
 # line it is given anyway. ("Too many raw REPL failures" is left out: it is only printed for
 # boards, not the unix port.)
+# A run's first "pass"/"FAIL" line comes within a few lines (skips are few and interleaved);
+# past this many undecided lines (only skips, or hostile input) the fast path is used anyway.
+UNDECIDED_LINES = 200
 PER_TEST_MARKERS = (b"F", b"#", b"=", b"tests performed", b"mpremote mip install unittest",
                     b"Traceback (most recent call last)")
 
@@ -72,8 +75,10 @@ class RunTestsParser(RunnerParser):
         self.test_pass = test_pass
         self._natmod = natmod_hint
         self._header_seen = False
-        # whether per-test lines say "pass"/"FAIL" (a run) or "found" (a --dry-run, read whole)
+        # whether per-test lines say "pass"/"FAIL" (a run) or "found" (a --dry-run, read whole);
+        # lines read one by one while it is not known, at most UNDECIDED_LINES of them
         self._kind_known = False
+        self._undecided = 0
         self._fail_lines: dict[str, int] = {}  # path -> first per-test FAIL line
         self._symptoms: dict[str, tuple[Outcome, str]] = {}  # from the per-test line itself
         self._previous = ""
@@ -114,8 +119,11 @@ class RunTestsParser(RunnerParser):
             self._in_summary = True
             self._summary_line = line.number
             return True
-        if not self._kind_known and text.startswith(("pass ", "FAIL ", "found ")):
-            self._kind_known = not text.startswith("found ")
+        if not self._kind_known and self._undecided >= 0:
+            self._undecided += 1
+            if text.startswith(("pass ", "FAIL ", "found ")) or self._undecided > UNDECIDED_LINES:
+                self._kind_known = not text.startswith("found ")
+                self._undecided = -1  # decided for good: a dry run stays read whole
         if text.startswith(_NATMOD_EVIDENCE):
             self._natmod = True
         fail = _FAIL.search(text)
