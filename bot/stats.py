@@ -206,7 +206,8 @@ def wilson(events: int, trials: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # clamped to the observed rate too: rounding can put the bound of 0 in n a hair above 0
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def rate(events: int, trials: int) -> Rate:

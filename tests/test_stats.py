@@ -47,6 +47,13 @@ def test_wilson_for_the_issue_example() -> None:
     assert round(100 * high, 1) == 1.5
 
 
+def test_wilson_bounds_are_exact_at_the_edges() -> None:
+    """0 failures in n: the low bound is 0, not a rounding error above the observed 0%."""
+    for trials in range(1, 3000):
+        assert stats.wilson(0, trials)[0] == 0.0, trials
+        assert stats.wilson(trials, trials)[1] == 1.0, trials
+
+
 @given(st.integers(0, 5000), st.integers(1, 5000))
 def test_wilson_brackets_the_rate(events: int, extra: int) -> None:
     trials = events + extra
