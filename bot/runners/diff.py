@@ -50,10 +50,6 @@ class DiffReader:
         """The hunk lines as kept, without the ``---``/``+++`` headers."""
         return [ln for ln in self.lines[2:] if not ln.startswith("… (")]
 
-    @property
-    def complete(self) -> bool:
-        return self._state == "hunk" and len(self._head) > 2
-
     def feed(self, text: str) -> bool:
         """Take ``text`` if it is part of this diff; False means the diff ended before it."""
         if self._state == "plus":
