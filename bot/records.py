@@ -227,6 +227,9 @@ class FlakeRate:
     """How often a test failed (or failed-and-was-ignored) per execution, from the history store.
 
     `low`/`high` are the Wilson 95% interval; `job` None means across all jobs.
+    `since_last` counts executions after the last event (None when there was none): a flaky test
+    passes between its failures, while a test that failed in its latest executions too looks like
+    a regression, whatever its long-run rate.
     """
 
     test: str
@@ -237,6 +240,7 @@ class FlakeRate:
     high: float
     last_seen: datetime | None = None
     symptoms: tuple[str, ...] = ()
+    since_last: int | None = None
 
     @property
     def rate(self) -> float:

@@ -413,9 +413,12 @@ def triage(
 
 
 def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
-    """Whether the policy lets flake-bot propose excluding this failure's test in this job.
+    """Whether the policy lets flake-bot propose excluding this failure's test in this job."""
+    return _has_flake_evidence(finding, policy) and not looks_persistent(finding.job_rate)
 
-    Known flakes are already listed; a known flaky test failing in a new way may be a regression;
+
+def _has_flake_evidence(finding: Finding, policy: PatchPolicy) -> bool:
+    """Known flakes are already listed; a known flaky test failing in a new way may be a regression;
     a test upstream keeps out for other reasons should not have run. Only the rate in this very
     job counts as evidence, because the patch hides failures in this job.
     """
@@ -433,17 +436,32 @@ def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
     )
 
 
+def looks_persistent(rate: FlakeRate | None) -> bool:
+    """A test that also failed in its latest execution before this run has no pass since: that is
+    how a regression starts, and excluding it would hide the regression, so no patch is proposed
+    however flaky its longer history looks."""
+    return rate is not None and rate.events > 0 and rate.since_last == 0
+
+
 def _propose_patches(
     findings: Sequence[Finding], policy: PatchPolicy, patcher: Patcher | None
 ) -> tuple[tuple[SuggestedPatch, ...], tuple[str, ...]]:
     if patcher is None or not policy.enabled:
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
-    for finding in findings:
-        if patch_worthy(finding, policy) and finding.job_rate is not None:
-            by_test[finding.failure.test][finding.job.name] = finding.job_rate
-    patches: list[SuggestedPatch] = []
     notes: list[str] = []
+    for finding in findings:
+        if not _has_flake_evidence(finding, policy) or finding.job_rate is None:
+            continue
+        if looks_persistent(finding.job_rate):
+            notes.append(
+                f"No patch for {finding.failure.test} in {finding.job.name}: it also failed in its "
+                "latest execution there before this run, with no pass since. That is how a "
+                "regression starts, so look at it before excluding it."
+            )
+            continue
+        by_test[finding.failure.test][finding.job.name] = finding.job_rate
+    patches: list[SuggestedPatch] = []
     for test, evidence in by_test.items():
         job_names = tuple(evidence)
         try:

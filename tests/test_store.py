@@ -437,3 +437,21 @@ def test_where_the_runner_ignores_a_test_only_read_logs_count_as_its_executions(
     april = store.flake_rate(GC1, "coverage", registry=registry, since=datetime(2026, 4, 1, tzinfo=UTC))
     assert (april.events, april.executions) == (1, 2)  # the failed job and the scanned green one
     assert store.flake_rate(GC1, "coverage", since=datetime(2026, 4, 1, tzinfo=UTC)).executions == 6
+
+
+def test_flake_rate_counts_executions_since_the_last_failure(store: HistoryStore) -> None:
+    """Runs 1-3 of `coverage`: the test fails on day 2 only, then on day 4. Whether it passed since
+    its last failure is what tells a flake (it did) from a regression starting (it did not)."""
+    outcomes = {2: report(GC1), 4: report(GC1)}
+    for day in (1, 2, 3, 4):
+        conclusion = "failure" if day in outcomes else "success"
+        reports = {job(day, "coverage", conclusion).id: outcomes[day]} if day in outcomes else {}
+        store.save_run(run_info(day, conclusion, day=day), [job(day, "coverage", conclusion)], reports)
+
+    def before(day: int) -> datetime:
+        return datetime(2026, 1, day, 11, tzinfo=UTC)
+
+    assert store.flake_rate(GC1, "coverage", until=before(2)).since_last is None  # never failed yet
+    assert store.flake_rate(GC1, "coverage", until=before(3)).since_last == 0  # failed last time
+    assert store.flake_rate(GC1, "coverage", until=before(4)).since_last == 1  # passed once since
+    assert store.flake_rate(GC1, "coverage").since_last == 0

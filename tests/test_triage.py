@@ -112,8 +112,13 @@ def parsed(
     )
 
 
-def rate(test: str, job_name: str | None, events: int, executions: int) -> FlakeRate:
-    return FlakeRate(test, job_name, events, executions, 0.0, 1.0, last_seen=datetime(2026, 5, 1, tzinfo=UTC))
+def rate(
+    test: str, job_name: str | None, events: int, executions: int, since_last: int | None = 20
+) -> FlakeRate:
+    return FlakeRate(
+        test, job_name, events, executions, 0.0, 1.0,
+        last_seen=datetime(2026, 5, 1, tzinfo=UTC), since_last=since_last,
+    )
 
 
 def test_known_flake_here_is_reassuring() -> None:
@@ -307,6 +312,21 @@ def test_patch_policy_thresholds(events: int, executions: int, expected: bool) -
     )
     report = triage(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup)
     assert patch_worthy(report.findings[0], PatchPolicy()) is expected
+
+
+@pytest.mark.parametrize(("since_last", "proposed"), [(0, False), (1, True), (None, True)])
+def test_no_patch_for_a_test_that_failed_in_its_latest_execution_too(
+    since_last: int | None, proposed: bool
+) -> None:
+    """9 failures in 600 looks flaky, but if the last of them was the execution just before this
+    run, the test may have started failing for good: a regression must not be patched away."""
+    test = "extmod/time_time_ns.py"
+    lookup, _ = rates_table({(test, "standard"): rate(test, "standard", 9, 600, since_last=since_last)})
+    patcher = Recorder()
+    report = triage(RUN, [parsed("standard", failure(test))], REGISTRY, rates=lookup, patcher=patcher)
+    assert bool(patcher.calls) is proposed
+    assert bool(report.patches) is proposed
+    assert any("with no pass since" in note for note in report.notes) is not proposed
 
 
 def test_no_patch_for_known_flakes_new_symptoms_or_first_failures() -> None:

@@ -19,8 +19,8 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -827,4 +827,10 @@ class HistoryStore:
         changes = change_dates(registry) if registry is not None else ()
         cuts = () if changes is None else (date.min, *changes)
         executions = executions_of(test, self.execution_days(window, job=job, cuts=cuts), registry, job=job)
-        return flake_rate(test, self.test_tallies(window, test=test), executions, job=job)
+        rate = flake_rate(test, self.test_tallies(window, test=test), executions, job=job)
+        if rate.last_seen is None:
+            return rate
+        # Run times are stored to the second: one second later excludes the run of the last event.
+        later = Window(since=rate.last_seen + timedelta(seconds=1), until=until)
+        after = executions_of(test, self.execution_days(later, job=job, cuts=cuts), registry, job=job)
+        return replace(rate, since_last=sum(after.values()))
