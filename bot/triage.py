@@ -11,7 +11,7 @@ a reason it could not find.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -99,7 +99,8 @@ class PatchPolicy:
     A patch hides a test's failures from then on, so it needs evidence a maintainer would accept
     from a colleague: the test failed in this very job at least `min_events` times (never on a
     first failure) over at least `min_executions` executions, at a rate of at least `min_rate`;
-    and it did not fail in more than `max_jobs_in_run` jobs of this run at once, which points to
+    and it did not fail in more than `max_jobs_in_run` jobs of this run at once, nor beside more
+    than `max_tests_in_job - 1` other unlisted failures in its job: failures that coincide point to
     a shared cause rather than independent flakes.
     """
 
@@ -108,6 +109,7 @@ class PatchPolicy:
     enabled: bool = True
     min_events: int = 3
     max_jobs_in_run: int = 2
+    max_tests_in_job: int = 2
 
 
 @dataclass(frozen=True)
@@ -450,8 +452,19 @@ def _propose_patches(
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
     notes: list[str] = []
+    unlisted = Counter(f.job.name for f in findings if f.kind in (Kind.NEW, Kind.FLAKY_ELSEWHERE))
+    crowded = sorted(job for job, n in unlisted.items() if n > policy.max_tests_in_job)
+    notes.extend(
+        f"No patches for {job}: {unlisted[job]} tests that are not known flakes there failed together "
+        "in this run; failures that coincide point to a shared cause, not independent flakes."
+        for job in crowded
+    )
     for finding in findings:
-        if not _has_flake_evidence(finding, policy) or finding.job_rate is None:
+        if (
+            not _has_flake_evidence(finding, policy)
+            or finding.job_rate is None
+            or finding.job.name in crowded
+        ):
             continue
         if looks_persistent(finding.job_rate):
             notes.append(

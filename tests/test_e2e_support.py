@@ -62,6 +62,44 @@ def standard_log(extra_failures: int = 0) -> bytes:
     )
 
 
+def const_only_log() -> bytes:
+    """Job `standard` failing pass 1 on micropython/const.py alone, written in the runner's format:
+    a lone failure is what an independent flake looks like (several at once point to one cause)."""
+    tests = "/home/runner/work/micropython/micropython/tests"
+    run = "\n".join(
+        [
+            "cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-standard/micropython ./run-tests.py ",
+            "platform=linux arch=x64 thread=unsafe float=64-bit unicode",
+            "pass  basics/int1.py ",
+            "FAIL  micropython/const.py ",
+            "pass  basics/list1.py ",
+            "3 tests performed (61 individual testcases)",
+            "2 tests passed",
+            "1 tests failed: micropython/const.py",
+            "make: *** [Makefile:258: test] Error 1",
+        ]
+    )
+    diff = "\n".join(
+        [
+            f"--- {tests}/results/micropython_const.py.exp\t2026-05-02 10:04:00.000000000 +0000",
+            f"+++ {tests}/results/micropython_const.py.out\t2026-05-02 10:04:00.000000000 +0000",
+            "@@ -1,2 +1,2 @@",
+            "-123 581",
+            "+123 580",
+            " 12 46",
+            "",
+            "FAILURE /home/runner/work/micropython/micropython/tests/results/micropython_const.py",
+        ]
+    )
+    return job_log(
+        [
+            Step("tools/ci.sh unix_standard_run_tests", run + "\n", exit_code=2, name="Run main test suite"),
+            Step("tests/run-tests.py --print-failures", diff + "\n", name="Print failures"),
+        ],
+        job="standard",
+    )
+
+
 def thread_gc1_log() -> bytes:
     """A v1.25.0-era job whose only failure is thread/thread_gc1.py (real capture 21)."""
     return job_log(

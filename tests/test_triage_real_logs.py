@@ -8,6 +8,7 @@ v1.25.0 thread pass where thread_gc1 failed; 17 is a runner error with no summar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,17 +164,29 @@ def test_push_with_real_failures_expired_log_and_runner_error(registry: Registry
     assert "ignored by run-tests.py: thread/thread_gc1.py" in render_text(report)
 
 
-def test_flaky_test_with_history_gets_a_patch(registry: Registry) -> None:
-    def rates(test: str, job: str | None) -> FlakeRate | None:
-        if test != "micropython/const.py":
-            return None
-        return FlakeRate(test, job, 12, 900, 0.0076, 0.023, last_seen=datetime(2026, 8, 1, tzinfo=UTC))
+def const_history(test: str, job: str | None) -> FlakeRate | None:
+    if test != "micropython/const.py":
+        return None
+    return FlakeRate(
+        test, job, 12, 900, 0.0076, 0.023, last_seen=datetime(2026, 8, 1, tzinfo=UTC), since_last=40
+    )
 
+
+def const_alone() -> JobInput:
+    """Capture 05 with only micropython/const.py failing (and the ignored flakes): the shape of an
+    independent flake, which fails alone."""
+    job = parsed("standard", 101, standard_failing())
+    assert job.report is not None
+    kept = tuple(f for f in job.report.failures if f.ignored or f.test == "micropython/const.py")
+    return replace(job, report=replace(job.report, failures=kept))
+
+
+def test_flaky_test_with_history_gets_a_patch(registry: Registry) -> None:
     report = triage(
         run_on(datetime(2026, 8, 20, tzinfo=UTC)),
-        [parsed("standard", 101, standard_failing())],
+        [const_alone()],
         registry,
-        rates=rates,
+        rates=const_history,
         patcher=upstream_patcher(registry),
     )
     (patch,) = report.patches
@@ -187,6 +200,20 @@ def test_flaky_test_with_history_gets_a_patch(registry: Registry) -> None:
     assert "failed 12 times in the last 900 executions of this job (1.3%, 95% CI 0.8–2.3%)" in visible(
         "".join(comment.prose)
     )
+
+
+def test_no_patch_when_many_unlisted_tests_fail_together(registry: Registry) -> None:
+    """Capture 05 whole: seven tests fail at once in one job. However flaky const.py's history
+    looks, failures that coincide share a cause; offering to hide one of them would be wrong."""
+    report = triage(
+        run_on(datetime(2026, 8, 20, tzinfo=UTC)),
+        [parsed("standard", 101, standard_failing())],
+        registry,
+        rates=const_history,
+        patcher=upstream_patcher(registry),
+    )
+    assert report.patches == ()
+    assert any("7 tests that are not known flakes there failed together" in n for n in report.notes)
 
 
 def test_thread_gc1_before_and_after_the_ignore_list(registry: Registry) -> None:
