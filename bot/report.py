@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -39,11 +40,23 @@ class _Entry(Protocol):
     def until(self) -> date | None: ...
 
 
+class _JobSpec(Protocol):
+    @property
+    def os(self) -> str: ...
+
+    @property
+    def functions(self) -> tuple[str, ...]: ...
+
+
 class RegistryView(stats.ExclusionPolicy, Protocol):
-    """What the report needs of `bot.registry.Registry`: the exclusion rule and the entries."""
+    """What the report needs of `bot.registry.Registry`: the exclusion rule, the entries and the
+    jobs (runner OS and ci.sh functions, to tell which jobs are alike)."""
 
     @property
     def entries(self) -> tuple[_Entry, ...]: ...
+
+    @property
+    def jobs(self) -> Mapping[str, _JobSpec]: ...
 
 
 MAX_ROWS = 100  # per test table: a broken build can fail hundreds of tests; the JSON keeps them all
@@ -76,6 +89,51 @@ class _Remembered:
         return self._answers[key]
 
 
+def _how_tests_run(functions: tuple[str, ...]) -> str | None:
+    """How a job runs the test suite, from the ci.sh functions the registry lists for it.
+
+    Emulation first: a job whose functions are the `*_qemu_*` ones runs the unix port under
+    qemu-user, where timing-sensitive tests time out (thread/stress_aes.py) for reasons a native
+    build never meets. Otherwise the shared run-tests helper(s) it calls decide which test
+    directories and flags it runs (`ci_unix_run_tests_full_helper`: the full suite;
+    `ci_unix_run_tests_helper`: the basic one). None when neither says: such a job has no
+    similar jobs.
+    """
+    if any("_qemu_" in f for f in functions):
+        return "under QEMU emulation"
+    helpers = sorted(f for f in functions if "run_tests" in f and f.endswith("_helper"))
+    return "natively via " + " + ".join(helpers) if helpers else None
+
+
+def similar_jobs(registry: RegistryView | None) -> dict[str, str]:
+    """Job -> the name of its group of similar jobs: same runner OS and same way of running the
+    tests. The fallback evidence for a job with no readable failed log of its own.
+
+    A runner label alone is too coarse (MicroPython's QEMU jobs run on ubuntu-latest beside the
+    native ones, so their emulation timeouts would be blamed on native jobs); jobs that share
+    the OS and the run-tests helper run the same test directories the same way, which is what
+    the reference report relied on ("all of these jobs run test_full"). Jobs the registry does
+    not know, or whose runner OS or way of running tests it cannot tell, get no group.
+    """
+    if registry is None:
+        return {}
+    out = {}
+    for name, spec in registry.jobs.items():
+        how = _how_tests_run(spec.functions)
+        if how is not None and spec.os != "unknown":
+            out[name] = f"{spec.os}, {how}"
+    return out
+
+
+@dataclass(frozen=True)
+class SimilarGroup:
+    """Jobs pooled as one another's fallback evidence, and how many readable failed logs they hold."""
+
+    name: str
+    jobs: tuple[str, ...]
+    readable_logs: int
+
+
 @dataclass(frozen=True)
 class Report:
     window: Window
@@ -90,6 +148,8 @@ class Report:
     co_failures: list[stats.CoFailure]
     attributions: list[stats.Attribution]
     unattributed: dict[str, int]
+    similar: dict[str, str]  # job -> its group of similar jobs (jobs of this window only)
+    similar_groups: list[SimilarGroup]
     impacts: list[stats.Impact]
     entry_ages: list[stats.EntryAge]
 
@@ -110,8 +170,10 @@ def build_report(
     days = store.execution_days(window, cuts=sorted(cuts))
     policy = _Remembered(registry) if registry is not None else None
     jobs = stats.job_rates(job_tallies)
+    in_window = {j.job for j in job_tallies}
+    similar = {job: group for job, group in similar_jobs(registry).items() if job in in_window}
     attributions, unattributed = stats.attribute(
-        job_tallies, store.observed_causes(window), days, policy, now=now.date()
+        job_tallies, store.observed_causes(window), days, policy, now=now.date(), similar=similar
     )
     probes: list[tuple[str, str]] = []
     if registry is not None:
@@ -137,10 +199,23 @@ def build_report(
         co_failures=store.co_failures(window),
         attributions=attributions,
         unattributed=unattributed,
+        similar=similar,
+        similar_groups=_groups(similar, job_tallies),
         impacts=stats.impact(job_tallies, store.sole_causes(window), attributions),
         # days since a flake count to the end of the history: a stale store is not a clean streak
         entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=min(now, view.last or now)),
     )
+
+
+def _groups(similar: Mapping[str, str], jobs: Sequence[stats.JobTally]) -> list[SimilarGroup]:
+    members: dict[str, list[str]] = {}
+    for job, group in sorted(similar.items()):
+        members.setdefault(group, []).append(job)
+    readable: dict[str, int] = dict.fromkeys(members, 0)
+    for j in jobs:
+        if j.job in similar:
+            readable[similar[j.job]] += j.failures - j.unread_failures
+    return [SimilarGroup(g, tuple(names), readable[g]) for g, names in sorted(members.items())]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -210,7 +285,11 @@ def to_json(report: Report) -> dict[str, Any]:
             for c in report.co_failures
         ],
         "attribution": {
-            "note": "estimated values are inferred for failed jobs whose logs were unreadable",
+            "note": (
+                "estimated values are inferred for failed jobs whose logs were unreadable, from the "
+                "readable failed logs of the same job, else of similar jobs (same runner OS and same "
+                "way of running tests); failures with neither are left unattributed"
+            ),
             "causes": [
                 {"test": a.test, "observed": a.observed, "estimated": a.estimated,
                  "opportunities": a.opportunities, "estimated_rate": a.estimated_rate,
@@ -218,6 +297,10 @@ def to_json(report: Report) -> dict[str, Any]:
                 for a in report.attributions
             ],
             "unattributed": report.unattributed,
+            "similar_jobs": [
+                {"group": g.name, "jobs": list(g.jobs), "readable_failed_logs": g.readable_logs}
+                for g in report.similar_groups
+            ],
         },
         "impact": [
             {"test": i.test, "saved_failures": i.saved_failures,
@@ -260,6 +343,18 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _why_unattributed(report: Report) -> dict[str, str]:
+    sizes = {g.name: len(g.jobs) for g in report.similar_groups}
+    out = {}
+    for job in report.unattributed:
+        group = report.similar.get(job)
+        if group is not None and sizes.get(group, 0) > 1:
+            out[job] = "no readable failed log in it or in its similar jobs"
+        else:
+            out[job] = "no readable failed log, and no similar job known"
+    return out
+
+
 def render_markdown(report: Report) -> str:
     months = report.months
     failed = sum(report.histogram.values())
@@ -272,4 +367,6 @@ def render_markdown(report: Report) -> str:
         single_job_share=report.histogram.get(1, 0) / failed if failed else 0.0,
         failing_jobs=sum(1 for j in report.jobs if j.rate.events),
         max_rows=MAX_ROWS,
+        similar_groups=[g for g in report.similar_groups if len(g.jobs) > 1],
+        why_unattributed=_why_unattributed(report),
     )

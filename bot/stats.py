@@ -163,7 +163,7 @@ class TestRates:
 class Attribution:
     """Failed jobs explained by `test` (None: not a test failure). `estimated` is inferred for
     failures whose logs are gone, in proportion to what the readable logs of the same job showed
-    (basis "same job") or, when that job has none, of all jobs that run the test ("other jobs")."""
+    (basis "same job") or, when that job has none, of the jobs similar to it ("similar jobs")."""
 
     test: str | None
     observed: int
@@ -321,26 +321,28 @@ def attribute(
     registry: ExclusionPolicy | None = None,
     *,
     now: date,
+    similar: Mapping[str, str] | None = None,
 ) -> tuple[list[Attribution], dict[str, int]]:
     """Share the failed jobs with unreadable logs among the causes seen in readable ones.
 
     This is the reference report's reasoning made mechanical: a job whose readable failures were
     all thread_gc1.py probably failed on it when its log expired too. Where a job has no readable
-    failure at all, the causes seen in the other jobs on the same runner are used (a macOS-only
-    flake says little about a Linux job), or failing that in every other job, restricted to
-    tests the registry says that job runs (`now` picks the registry state): weaker guesses,
-    labelled as such. Returns the attributions, most failures first, and the unread failures
-    nothing could explain.
+    failure at all, the causes seen in the jobs `similar` puts in its group (job -> group name;
+    the caller decides what makes jobs alike) are used, restricted to tests the registry says
+    that job runs (`now` picks the registry state): a weaker guess, labelled as such. Nothing
+    wider is tried: sharing a runner label says little (a timeout under QEMU emulation is no
+    evidence about a native job on the same machine), and a failure left unattributed is honest
+    where a guess on such grounds would not be. Returns the attributions, most failures first,
+    and the unread failures nothing could explain.
     """
-    runner_of = {j.job: j.runner for j in jobs}
+    group_of = similar or {}
     by_job: dict[str, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
-    by_runner: dict[str | None, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
-    everywhere: dict[str | None, int] = defaultdict(int)
+    by_group: dict[str, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
     shares: dict[str | None, dict[str, _Share]] = defaultdict(dict)
     for c in causes:
         by_job[c.job][c.test] += c.count
-        by_runner[runner_of.get(c.job)][c.test] += c.count
-        everywhere[c.test] += c.count
+        if c.job in group_of:
+            by_group[group_of[c.job]][c.test] += c.count
         shares[c.test].setdefault(c.job, _Share()).observed += c.count
     unattributed: dict[str, int] = {}
     for j in jobs:
@@ -348,13 +350,10 @@ def attribute(
             continue
         seen: Mapping[str | None, int] = by_job.get(j.job, {})
         basis = "same job"
-        pools = [(by_runner.get(j.runner, {}), f"other {j.runner} jobs")] if j.runner else []
-        for pool, label in [*pools, (everywhere, "other jobs")]:
-            if seen:
-                break
-            basis = label
+        if not seen and j.job in group_of:
+            basis = "similar jobs"
             seen = {
-                t: n for t, n in pool.items()
+                t: n for t, n in by_group.get(group_of[j.job], {}).items()
                 if t is None or registry is None or registry.runs_test(j.job, t, now)
             }
         total = sum(seen.values())

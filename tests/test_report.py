@@ -144,7 +144,11 @@ def test_failures_without_any_readable_log_are_unattributed(tmp_path: Path) -> N
         report = build_report(store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC))
     markdown = render_markdown(report)
     assert "No readable failed log to attribute from." in markdown
-    assert "Unattributed (no readable failed log anywhere to infer from): macos (1)." in markdown
+    assert (
+        "Unattributed (left unexplained rather than guessed): macos (1: no readable failed log, and no "
+        "similar job known)." in markdown
+    )
+    assert "No groups of similar jobs are known" in markdown  # no registry: only same-job evidence
     assert to_json(report)["attribution"]["unattributed"] == {"macos": 1}
     assert "No test explains a failed job on its own." in markdown
 
@@ -197,3 +201,42 @@ def test_days_since_the_last_flake_are_counted_to_the_end_of_the_history_not_to_
     assert all(e.executions_since == 1 for e in ages.values())  # the green coverage run of the 20th
     markdown = render_markdown(report)
     assert "still run the test" in markdown  # an exclusion's count is not about the excluded jobs
+
+
+def test_the_registry_groups_jobs_by_runner_os_and_way_of_running_tests(tmp_path: Path) -> None:
+    """With the bundled registry: a native full-suite job whose log expired is blamed on what its
+    full-suite peers showed, never on the QEMU jobs' emulation timeout, though all share a runner;
+    a basic-suite job whose peers have no readable log stays unattributed."""
+    from bot.registry import load_registry
+
+    failed = {  # job -> failing test in its readable log, or None: the log expired
+        "standard": "thread/thread_gc1.py", "qemu_arm": "thread/stress_aes.py",
+        "coverage": None, "qemu_mips": None, "float": None, "float_clang": None,
+    }  # fmt: skip
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        for run_id, (name, test) in enumerate(failed.items(), start=1):
+            job = JobInfo(id=run_id, run_id=run_id, attempt=1, name=name, status="completed",
+                          conclusion="failure", runner="ubuntu-latest")  # fmt: skip
+            log: JobReport | LogState = LogState.EXPIRED
+            if test:
+                log = JobReport(job=name, complete=True,
+                                failures=(TestFailure(test, Runner.RUN_TESTS, Outcome.FAIL),))  # fmt: skip
+            store.save_run(_run(run_id, "failure", "master"), [job], {job.id: log})
+        report = build_report(
+            store, Window(), now=datetime(2026, 2, 1, tzinfo=UTC), registry=load_registry(None)
+        )
+    blamed = {a.test: {job: (e, b) for job, _o, e, b in a.by_job} for a in report.attributions}
+    assert blamed["thread/thread_gc1.py"]["coverage"] == (1.0, "similar jobs")
+    assert blamed["thread/stress_aes.py"] == {
+        "qemu_arm": (0.0, "observed"),
+        "qemu_mips": (1.0, "similar jobs"),
+    }
+    assert report.unattributed == {"float": 1, "float_clang": 1}
+    groups = {g["group"]: g for g in to_json(report)["attribution"]["similar_jobs"]}
+    assert groups["linux, under QEMU emulation"]["jobs"] == ["qemu_arm", "qemu_mips"]
+    assert groups["linux, natively via ci_unix_run_tests_full_helper"]["readable_failed_logs"] == 1
+    html = cmarkgfm.github_flavored_markdown_to_html(render_markdown(report))
+    rows = [[re.sub(r"<[^>]+>", "", c) for c in row] for t in _tables(html) for row in t]
+    assert ["linux, under QEMU emulation", "qemu_arm, qemu_mips", "0"] not in rows  # 1 readable log
+    assert ["linux, under QEMU emulation", "qemu_arm, qemu_mips", "1"] in rows
+    assert "float (1: no readable failed log in it or in its similar jobs)" in html
