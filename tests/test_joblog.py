@@ -44,6 +44,27 @@ def test_timestamps_bom_ansi_cr_are_removed_and_lines_numbered() -> None:
     assert reader.timestamped and not reader.ended_mid_line
 
 
+def test_every_timestamp_shape_is_removed_and_only_timestamps() -> None:
+    """GitHub's usual seven-digit stamp is cut without the regex; other shapes still go through it."""
+    cases = {
+        "2026-03-11T01:02:03.4567890Z x": "x",
+        "2026-03-11T01:02:03.4567890Zx": "x",
+        "2026-03-11T01:02:03.4567890Z  x": " x",
+        "2026-03-11T01:02:03.4567890Z": "",
+        "2026-03-11T01:02:03.456Z x": "x",
+        "2026-03-11T01:02:03Z x": "x",
+        "2026-03-11T01:02:03.45678901Z x": "x",
+        "2026-03-11T01:02:03.4567890X x": "2026-03-11T01:02:03.4567890X x",
+        "2026-03-11T01:02:03.45678a0Z x": "2026-03-11T01:02:03.45678a0Z x",
+        "2026-03-1xT01:02:03.4567890Z x": "2026-03-1xT01:02:03.4567890Z x",
+        "2026-03-11T01:02:03,4567890Z x": "2026-03-11T01:02:03,4567890Z x",
+    }
+    for raw, text in cases.items():
+        lines, reader = read(raw.encode() + b"\n")
+        assert [ln.text for ln in lines] == [text], raw
+        assert reader.timestamped is (text != raw), raw
+
+
 def test_bom_split_across_chunks_and_raw_output_without_stamps() -> None:
     lines, reader = read(b"\xef", b"\xbb", b"\xbfpass  a.py \n")
     assert [ln.text for ln in lines] == ["pass  a.py "]
