@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "elsewhere, or new, and whether it should not have failed the job at all."
         ),
     )
-    parser.add_argument("--registry", help="registry file (default: the bundled MicroPython registry)")
+    parser.add_argument(
+        "--registry", metavar="FILE", help="registry file (default: the bundled MicroPython registry)"
+    )
     parser.add_argument(
         "--job", required=True, help="job name as the GitHub jobs API reports it, e.g. qemu_arm"
     )
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--date",
         type=day_argument,
+        metavar="YYYY-MM-DD",
         help="day the job ran, YYYY-MM-DD (default: the registry's current state)",
     )
     parser.add_argument(

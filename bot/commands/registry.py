@@ -42,19 +42,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(kept for older logs); new ones start on --as-of; symptoms, links and notes are kept."
         ),
     )
-    sync.add_argument("--repo-dir", required=True, help="path of the upstream checkout to read")
+    sync.add_argument(
+        "--repo-dir", required=True, metavar="DIR", help="path of the upstream checkout to read"
+    )
     sync.add_argument(
         "-o",
         "--output",
+        metavar="FILE",
         help="registry file to update in place (created if missing); default: print to stdout",
     )
     sync.add_argument(
-        "--workflow", default=DEFAULT_WORKFLOW, help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
+        "--workflow", default=DEFAULT_WORKFLOW, metavar="FILE",
+        help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
     )
     sync.add_argument(
         "--as-of",
         type=day_argument,
         default=None,
+        metavar="YYYY-MM-DD",
         help=(
             "date of the checkout's state, YYYY-MM-DD: 'since' of new entries, 'until' of removed ones "
             "(default today)"
@@ -70,10 +75,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "1 with a report when not."
         ),
     )
-    check.add_argument("--repo-dir", required=True, help="path of the upstream checkout to read")
-    check.add_argument("file", nargs="?", help="registry file (default: the bundled MicroPython registry)")
     check.add_argument(
-        "--workflow", default=DEFAULT_WORKFLOW, help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
+        "--repo-dir", required=True, metavar="DIR", help="path of the upstream checkout to read"
+    )
+    check.add_argument(
+        "file", nargs="?", metavar="FILE", help="registry file (default: the bundled MicroPython registry)"
+    )
+    check.add_argument(
+        "--workflow", default=DEFAULT_WORKFLOW, metavar="FILE",
+        help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
     )
     check.set_defaults(func=run_check)
 

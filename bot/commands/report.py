@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write the flakiness report (rates, months, jobs, tests, attribution) from the history store",
         description=(
             "Compute failure rates per run, month, job and test from a history store filled by "
-            "`flake-bot sync`, with Wilson 95%% intervals, an independence check, estimated "
+            "`flake-bot sync`, with Wilson 95% intervals, an independence check, estimated "
             "attribution of failures whose logs expired, and the impact of ignoring each flaky test."
         ),
     )
@@ -45,12 +45,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)"
     )
-    parser.add_argument(
+    # Exclusive: --no-registry silently winning over an explicit --registry would hide a typo.
+    registry = parser.add_mutually_exclusive_group()
+    registry.add_argument(
         "--registry",
         metavar="PATH",
         help="registry file deciding which jobs ran which test (default: the bundled MicroPython registry)",
     )
-    parser.add_argument(
+    registry.add_argument(
         "--no-registry", action="store_true", help="count every job as running every test (no registry)"
     )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
@@ -76,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
         report = build_report(store, window, now=datetime.now(UTC), registry=registry)
     text = json.dumps(to_json(report), indent=2) + "\n" if args.format == "json" else render_markdown(report)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
     return 0

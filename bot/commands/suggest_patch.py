@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bot.registry import load_registry
-from bot.registry.patch import STYLES, suggest_patch
+from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, STYLES, suggest_patch
 from bot.registry.source import CheckoutTree
 
 
@@ -21,9 +21,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "that would exclude other tests too."
         ),
     )
-    parser.add_argument("--repo-dir", required=True, help="path of the upstream checkout the patch is for")
     parser.add_argument(
-        "--test", required=True, help="test path relative to tests/, e.g. thread/thread_gc1.py"
+        "--repo-dir", required=True, metavar="DIR", help="path of the upstream checkout the patch is for"
+    )
+    parser.add_argument(
+        "--test", required=True, metavar="PATH",
+        help="test path relative to tests/, e.g. thread/thread_gc1.py"
     )
     parser.add_argument(
         "--job",
@@ -33,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="job the test flakes in (repeat for several); decides the platforms or the ci.sh function",
     )
     parser.add_argument("--style", choices=STYLES, default="ignore", help="ignore (default) or exclude")
-    parser.add_argument("--reason", help="reason to write (default: a generic 'flaky' reason)")
+    parser.add_argument(
+        "--reason",
+        help=f"reason to write (default: '{DEFAULT_IGNORE_REASON}' for ignore, '{DEFAULT_EXCLUDE_REASON}' "
+        "for exclude)",
+    )
     parser.add_argument(
         "--platform",
         action="append",
@@ -43,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "for macos jobs only, else every platform (None)",
     )
     parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
-    parser.add_argument("--registry", help="registry file for the job mapping (default: the bundled one)")
+    parser.add_argument(
+        "--registry", metavar="FILE", help="registry file for the job mapping (default: the bundled one)"
+    )
     parser.set_defaults(func=run)
 
 

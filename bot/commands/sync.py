@@ -11,7 +11,7 @@ from datetime import date
 from bot.errors import BudgetExhausted, InputError
 from bot.records import JobReport
 from bot.store.sqlite import DEFAULT_PATH, HistoryStore
-from bot.store.sync import Progress, SyncOptions, sync
+from bot.store.sync import Progress, SyncOptions, SyncResult, sync
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -99,6 +99,25 @@ def _parse(chunks: Iterable[bytes], job: str) -> JobReport:
     return parse_job_log(chunks, job=job)
 
 
+def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token: str | None) -> None:
+    """A 401, or a 404 before a single run was listed, is a wrong token, repository or workflow:
+    "run sync again to continue" would send the user round in circles, so say what to fix."""
+    error = result.error
+    if error is None or error.status not in (401, 404):
+        return
+    if error.status == 404 and (result.runs_added or result.pending):
+        return  # the listing worked: a run or job deleted since is not a setup mistake
+    if error.status == 401:
+        hint = "GITHUB_TOKEN is wrong or expired" if token else "GITHUB_TOKEN is not set"
+        raise InputError(
+            f"GitHub refused the request (401): {hint}; a token with read access to Actions is enough"
+        )
+    hint = "" if token else "; a private repository also needs GITHUB_TOKEN"
+    raise InputError(
+        f"GitHub has no workflow {args.workflow!r} in {args.repo} (404): check --repo and --workflow{hint}"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: PyGithub takes a while to import and other commands never need it.
     from bot.gateway.client import GitHubGateway
@@ -120,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
         scan_green=args.scan_green,
         default_branch=args.default_branch or args.branch or "master",
     )
+    token = os.environ.get("GITHUB_TOKEN") or None
     with HistoryStore(args.db) as store:
         result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
+    _refuse_misconfiguration(args, result, token)
     print(result.line(), file=sys.stderr)
     if result.stopped == "interrupted":
         return 130
