@@ -40,6 +40,8 @@ CHECK_TITLE_LIMIT = 255
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB; stay under it in bytes
 ANNOTATION_MESSAGE_LIMIT = 2_000
 ANNOTATION_DETAILS_LIMIT = 8_000
+# Characters of the `failures` output: all ASCII (JSON-escaped), so 500 KB of GitHub's 1 MB per job.
+OUTPUT_FAILURES_LIMIT = 250_000
 
 _SAFE_TEST_PATH = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+/-]{0,200}")
 
@@ -500,11 +502,16 @@ def _rate_json(rate: FlakeRate | None) -> dict[str, object] | None:
     }
 
 
-def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
+def outputs(
+    report: TriageReport, *, max_failures: int = 500, max_chars: int = OUTPUT_FAILURES_LIMIT
+) -> dict[str, str]:
     """The action's outputs.
 
     `failures` holds log-derived text: one line per field, control characters removed, bounded,
     JSON-escaped. A workflow must still never splice it into `run:` with `${{ }}`; use `env:`.
+    It keeps the first rows that fit in `max_chars`: GitHub allows a job 1 MB of outputs counted
+    in UTF-16, and 500 rows of hostile 200-character names and symptoms (each non-ASCII
+    character escaped as six) came to 1.6 MB, which would lose every output of the step.
     """
     rows = [
         {
@@ -520,9 +527,17 @@ def outputs(report: TriageReport, *, max_failures: int = 500) -> dict[str, str]:
         }
         for f in report.findings[:max_failures]
     ]
+    kept: list[str] = []
+    used = 2  # the brackets
+    for row in rows:
+        text = json.dumps(row, ensure_ascii=True, separators=(",", ":"))
+        if used + len(text) + 1 > max_chars:
+            break
+        kept.append(text)
+        used += len(text) + 1
     c = report.counts
     return {
-        "failures": json.dumps(rows, ensure_ascii=True, separators=(",", ":")),
+        "failures": "[" + ",".join(kept) + "]",
         "new-failures": str(c.new + c.new_symptom + c.widespread + c.flaky_elsewhere),
         "known-flaky": str(c.known_flakes),
         "needs-a-look": str(c.needs_look),

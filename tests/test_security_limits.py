@@ -1,0 +1,66 @@
+"""Hostile logs that try to blow GitHub's size limits through the real action run.
+
+A fork PR controls job names (it can edit the workflow) and the test names a runner prints, so
+it decides how long every row of the report is and how many rows there are. Whatever it does,
+each place flake-bot writes to must stay within the limit GitHub enforces there, or GitHub drops
+the whole thing (a step whose outputs exceed 1 MB loses them all).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fake_github import FakeGitHub
+from logfmt import Step, job_log, real_log
+from test_e2e_support import Action
+
+# GitHub: "Outputs can be a maximum of 1 MB per job ... Size is approximated based on UTF-16."
+JOB_OUTPUTS_LIMIT = 1024 * 1024
+
+
+def many_failures_log(count: int, name_length: int) -> bytes:
+    """Real capture 05 with `count` extra FAIL lines of long, distinct test names."""
+    names = [f"x/{i:05d}{'a' * name_length}.py" for i in range(count)]
+    text = real_log("05-standard-ci-full-helper-FAILING.log")
+    fails = "".join(f"FAIL  {name} \n" for name in names)
+    assert "FAIL  micropython/const.py \n" in text and "7 tests failed: basics" in text
+    text = text.replace("FAIL  micropython/const.py \n", "FAIL  micropython/const.py \n" + fails, 1)
+    text = text.replace("7 tests failed: basics", f"{7 + count} tests failed: {' '.join(names)} basics", 1)
+    return job_log(
+        [Step("tools/ci.sh unix_standard_run_tests", text, exit_code=2, name="Run main test suite")],
+        job="standard",
+    )
+
+
+def test_outputs_stay_under_githubs_limit_whatever_the_names(fake_github: FakeGitHub, action: Action) -> None:
+    fake = fake_github
+    sha = "7c" * 20
+    pr = fake.add_pull(head_sha=sha, head_branch="b", head_repo="mallory/micropython", title="t")
+    run = fake.add_run(event="pull_request", branch="b", head_sha=sha, head_repo="mallory/micropython")
+    # Non-ASCII job names cost six characters each in ensure_ascii JSON.
+    fake.add_job(run["id"], "é" * 300, "failure", log=many_failures_log(520, 190))
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    size = sum(len(value.encode("utf-16-le")) for value in result.outputs.values())
+    assert size < JOB_OUTPUTS_LIMIT, size
+    rows = result.failures  # still one valid JSON list, of whole rows
+    assert 50 < len(rows) < 500
+    assert all(row["job"].startswith("é" * 100) and row["verdict"] for row in rows)
+    assert int(result.outputs["new-failures"]) > 500  # the counts still tell the whole story
+    assert len(fake.comments(pr["number"])) == 1
+
+
+def test_outputs_keep_every_row_when_they_fit(fake_github: FakeGitHub, action: Action) -> None:
+    """Guards the bound above against cutting what it need not."""
+    fake = fake_github
+    sha = "7d" * 20
+    fake.add_pull(head_sha=sha, head_branch="b", head_repo="mallory/micropython", title="t")
+    run = fake.add_run(event="pull_request", branch="b", head_sha=sha, head_repo="mallory/micropython")
+    fake.add_job(run["id"], "standard", "failure", log=many_failures_log(40, 20))
+
+    result = action.run(run["id"])
+
+    assert len(result.failures) == 47
+    assert json.loads(result.outputs["failures"]) == result.failures
