@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Zero-width space: invisible, and breaks GitHub's mention, reference and autolink patterns.
 # Input text never keeps one (clean() drops every format character), so each one in the
@@ -30,13 +31,20 @@ _ANSI = re.compile(
     """,
     re.VERBOSE,
 )
-_SUSPECT = re.compile(r"[^\x20-\x7e\n\t]")
+_SUSPECT = re.compile(r"[^\x20-\x7e\n\t]+")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{7,}")
 _ASCII_PUNCT = frozenset("!\"#$%'()*+,-./:;=?@[\\]^_`{|}~")
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _BACKTICK_RUN = re.compile(r"`+")
 _URL_OK = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~%!$&'*+,;=:@/?#-]*)?")
+
+
+# Every renderer tries several levels of detail and several templates (comment, check run, job
+# summary, stdout) over the same values, so each sanitizer would otherwise run a dozen times per
+# value: with thousands of failures and non-ASCII names a hostile log took 20 s to publish. The
+# functions are pure, so their results are kept; the bound caps memory at a few MB of text.
+_memo = lru_cache(maxsize=8192)
 
 
 class Md(str):
@@ -60,8 +68,13 @@ def clean(text: str) -> str:
 
 
 def _drop_invisible(found: re.Match[str]) -> str:
-    ch = found.group(0)
-    return "" if unicodedata.category(ch)[0] == "C" else ch  # Cc, Cf, Cs, Co, Cn
+    return _visible_part(found.group(0))
+
+
+@lru_cache(maxsize=4096)
+def _visible_part(run: str) -> str:
+    """A run of non-ASCII characters without Cc, Cf, Cs, Co and Cn; the same runs recur in a log."""
+    return "".join(ch for ch in run if unicodedata.category(ch)[0] != "C")
 
 
 def bound(text: str, limit: int) -> str:
@@ -94,6 +107,7 @@ def _neutralise_marker(text: str) -> str:
     return text.replace("<!--", "<!" + ZWSP + "--")
 
 
+@_memo
 def inline(text: str, limit: int = 300) -> Md:
     """Untrusted text as Markdown prose on one line.
 
@@ -115,6 +129,7 @@ def inline(text: str, limit: int = 300) -> Md:
     return Md("".join(out))
 
 
+@_memo
 def code_span(text: str, limit: int = 300) -> Md:
     """Untrusted text as an inline code span, the most readable form for names and symptoms.
 
@@ -133,6 +148,7 @@ def code_span(text: str, limit: int = 300) -> Md:
     return Md(f"{tick} {text} {tick}")
 
 
+@_memo
 def fence(text: str, limit: int = 4000, lang: str = "") -> Md:
     """Untrusted multi-line text as a fenced code block that nothing inside can close.
 
@@ -164,6 +180,7 @@ def link(text: str, url: str | None, limit: int = 200) -> Md:
     return Md(f"[{label}](<{url}>)")
 
 
+@_memo
 def plain(text: str, limit: int = 4000, *, one_line: bool = False) -> str:
     """Untrusted text for stdout, annotation messages and other plain-text places.
 
