@@ -464,10 +464,11 @@ def _publish(
         if wants_check:
             check = render_check(report, details_url=summary_url)
             if settings.dry_run:
+                count = len(check.annotations)
                 _say(
                     env,
                     f"[dry run] would publish check run {settings.check_name!r} on {run.head_sha[:12]}: "
-                    f"{check.title}, {len(check.annotations)} annotations\n{check.summary}",
+                    f"{check.title}, {count} annotation{'s' if count != 1 else ''}\n{check.summary}",
                 )
             else:
                 result = publish_check_run(
