@@ -3,7 +3,9 @@
 The text output is for a person at a terminal or in a CI log. Everything shown comes from
 the log, which a fork's pull request controls, so control characters are escaped and every
 line starts with our own text: stdout may itself be a GitHub Actions log, where a line
-starting with ``::`` would be obeyed as a workflow command.
+starting with ``::`` would be obeyed as a workflow command. The runner also obeys the legacy
+form ``##[add-mask]text`` anywhere in a line, so ``##[`` is escaped in both outputs (in JSON as
+``\u0023``, which any JSON reader turns back into ``#``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.records import JobReport
 # one output line per item: tab and newline are escaped too
 _CONTROL = re.compile(f"[\\t\\n{symptom.UNSAFE_CHARS}]")
 DIFF_PREVIEW_LINES = 12
+_LEGACY_COMMAND = "##["
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,8 +65,18 @@ def escape(text: str | None) -> str:
     """Untrusted log text made safe for one line of terminal/CI output."""
     if text is None:
         return "-"
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                         else f"\\u{ord(m.group()):04x}", text)
+    return text.replace(_LEGACY_COMMAND, "#\\x23[")
+
+
+def to_json(report: JobReport) -> str:
+    """The documented JSON, with the legacy workflow-command prefix escaped inside its strings.
+
+    ``##[`` can only occur inside a JSON string (never in JSON syntax), so escaping it there
+    changes no value, and indented JSON puts no ``::`` at the start of a line.
+    """
+    return json.dumps(report.to_json(), indent=2).replace(_LEGACY_COMMAND, "#\\u0023[")
 
 
 def render_text(report: JobReport, *, diffs: bool = False) -> str:
@@ -98,7 +111,7 @@ def render_text(report: JobReport, *, diffs: bool = False) -> str:
 def run(args: argparse.Namespace) -> int:
     with open_log(args.path) as chunks:
         report = parse_job_log(chunks, job=args.job)
-    text = json.dumps(report.to_json(), indent=2) if args.json else render_text(report, diffs=args.diff)
+    text = to_json(report) if args.json else render_text(report, diffs=args.diff)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
     return 0
