@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  flake-bot parse-log examples/logs/coverage-flaky-and-real-failure.log\n"
             "  flake-bot parse-log job-1234.log.gz --json\n"
-            "  curl -sL -H \"Authorization: Bearer $GITHUB_TOKEN\" \\\n"
+            "  curl -fsSL -H \"Authorization: Bearer $GITHUB_TOKEN\" \\\n"
             "    https://api.github.com/repos/OWNER/REPO/actions/jobs/JOB_ID/logs \\\n"
             "    | flake-bot parse-log - --job coverage\n\n"
             "'log: NOT fully understood' means part of the log was not understood (see the\n"
