@@ -51,16 +51,24 @@ _UNITTEST_HEAD = re.compile(r"(FAIL|ERROR): (\S+)")
 
 def printable(text: str) -> str:
     """``text`` with control, zero-width and bidi-override characters replaced (nothing else)."""
-    return _UNSAFE.sub("\ufffd", text)
+    # every unsafe character is in a category str.isprintable() rejects (Cc, Cf), and that
+    # check costs a tenth of the regex on the usual clean line
+    return text if text.isprintable() else _UNSAFE.sub("\ufffd", text)
 
 
 def normalize(text: str) -> str:
     """Remove what differs between two runs of the same failure, and anything unprintable."""
-    text = _CHECKOUT.sub("", text)
-    text = _TMP.sub("/tmp/…", text)  # noqa: S108
-    text = _HEX.sub("0x…", text)
-    text = _BARE_ADDRESS.sub("…", text)
-    text = _TIME.sub("<time>", text)
+    # each pattern runs only on text holding a piece that every match of it contains
+    if "/runner/work/" in text:
+        text = _CHECKOUT.sub("", text)
+    if "/tmp/" in text:  # noqa: S108
+        text = _TMP.sub("/tmp/…", text)  # noqa: S108
+    if "0x" in text:
+        text = _HEX.sub("0x…", text)
+    if "at " in text:
+        text = _BARE_ADDRESS.sub("…", text)
+    if ":" in text:
+        text = _TIME.sub("<time>", text)
     return _SPACE.sub(" ", printable(text)).strip()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from logfmt import real_log
 
 from bot import symptom
@@ -304,3 +306,29 @@ def test_a_run_of_skips_is_still_read_by_the_fast_path() -> None:
     reader.close()
     assert [f.test for f in sink.parser.finish().failures] == ["basics/x.py"]
     assert sink.read < UNDECIDED_LINES + 10
+
+
+_SYMPTOM_TEXT = st.lists(
+    st.sampled_from(
+        ["a", "7", " ", "\t", "\n", "\x00", "\x1b", "\x7f", "\x85", "\u200b", "\u202e", "\u2067", "\ufeff",
+         "é", "/runner/work/", "/home", "/tmp/", "0x", "at ", ":", "-", "2026-03-11", "T01:02:03", "Z", "f",
+         "/home/runner/work/a/b/", "/tmp/x", "0x1234abcd", "at 7f3a2b10c0d0", "2026-03-11 01:02:03.5 +0000",
+         "2026-03-11T01:02:03", "0xBEEF", "/Users/runner/work/a/b/"]
+    )
+    | st.characters(),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SYMPTOM_TEXT)
+def test_symptom_shortcuts_change_nothing(text: str) -> None:
+    """printable() and normalize() skip their regexes on text that cannot match them: the
+    result is always what the regexes alone give."""
+    full = symptom._UNSAFE.sub("\ufffd", text)
+    assert symptom.printable(text) == full
+    slow = text
+    for pattern, by in ((symptom._CHECKOUT, ""), (symptom._TMP, "/tmp/…"), (symptom._HEX, "0x…"),
+                        (symptom._BARE_ADDRESS, "…"), (symptom._TIME, "<time>")):
+        slow = pattern.sub(by, slow)
+    assert symptom.normalize(text) == symptom._SPACE.sub(" ", symptom._UNSAFE.sub("\ufffd", slow)).strip()
