@@ -36,6 +36,7 @@ from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.render import (
     CHECK_LIMIT,
     COMMENT_MARKER,
+    MAX_ANNOTATIONS,
     outputs,
     rate_text,
     render_check,
@@ -273,7 +274,7 @@ def test_large_results_stay_within_limits(n: int, diff_chars: int) -> None:
     check = render_check(report)
     assert len(check.summary) <= CHECK_LIMIT and len(check.text) <= CHECK_LIMIT
     assert len(check.title) <= 255
-    assert len(check.annotations) == n
+    assert len(check.annotations) == min(n, MAX_ANNOTATIONS)
     assert all(
         len(a["message"]) <= 2_100 and len(a.get("raw_details", "")) <= 8_100 for a in check.annotations
     )

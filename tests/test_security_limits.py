@@ -64,3 +64,22 @@ def test_outputs_keep_every_row_when_they_fit(fake_github: FakeGitHub, action: A
 
     assert len(result.failures) == 47
     assert json.loads(result.outputs["failures"]) == result.failures
+
+
+def test_thousands_of_failures_cannot_starve_the_pr_comment(fake_github: FakeGitHub, action: Action) -> None:
+    """Annotations go 50 per request; a log of 1,000 FAIL lines must not spend the request budget."""
+    fake = fake_github
+    sha = "7e" * 20
+    pr = fake.add_pull(head_sha=sha, head_branch="b", head_repo="mallory/micropython", title="t")
+    run = fake.add_run(event="pull_request", branch="b", head_sha=sha, head_repo="mallory/micropython")
+    fake.add_job(run["id"], "standard", "failure", log=many_failures_log(1000, 5))
+
+    result = action.run(run["id"], check_run="always", request_budget="20")
+
+    assert result.code == 0, result.stderr
+    assert len(fake.comments(pr["number"])) == 1, result.stderr
+    [check] = fake.check_runs()
+    assert 50 <= len(check["annotations"]) <= 200
+    # the ones that need a look are annotated first; the text still names every failure
+    assert all(a["annotation_level"] == "failure" for a in check["annotations"])
+    assert int(result.outputs["new-failures"]) > 1000

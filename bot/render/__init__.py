@@ -40,6 +40,7 @@ CHECK_TITLE_LIMIT = 255
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB; stay under it in bytes
 ANNOTATION_MESSAGE_LIMIT = 2_000
 ANNOTATION_DETAILS_LIMIT = 8_000
+MAX_ANNOTATIONS = 200  # four requests of 50
 # Characters of the `failures` output: all ASCII (JSON-escaped), so 500 KB of GitHub's 1 MB per job.
 OUTPUT_FAILURES_LIMIT = 250_000
 
@@ -461,9 +462,13 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
 
     Messages are plain text (the Checks API does not render Markdown there), one per finding.
     A test name that does not look like a path under tests/ is annotated on `tests` itself.
+    At most `MAX_ANNOTATIONS`, those that need a look first: GitHub takes 50 per request, and a
+    fork PR printing thousands of FAIL lines spent the whole request budget on annotations, so
+    the PR comment was never posted. The check run's text still lists every failure.
     """
+    kept = {id(f) for f in sorted(report.findings, key=lambda f: not f.needs_look)[:MAX_ANNOTATIONS]}
     out = []
-    for f in report.findings:
+    for f in (f for f in report.findings if id(f) in kept):
         test = clean(f.failure.test)
         path = f"tests/{test}" if _SAFE_TEST_PATH.fullmatch(test) and ".." not in test else "tests"
         where = f"{f.failure.test_pass.value} pass of " if f.failure.test_pass else ""
