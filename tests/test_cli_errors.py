@@ -6,6 +6,7 @@ Each case runs the real command line (`bot.cli.main`); the GitHub cases talk HTT
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,28 @@ def test_bad_option_values_are_usage_errors(argv: list[str], capsys: pytest.Capt
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.splitlines()[-1].startswith(f"flake-bot {argv[0]}: error: ")
+
+
+def test_missing_permission_is_said_once_on_a_terminal(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Outside Actions the warning, the 'Publishing failed' note and the error line were the same
+    sentence three times; the error line alone says it (inside Actions the ::warning:: stays)."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_errors")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "micropython/micropython")
+    run = fake_github.add_run(event="push", branch="master")
+    fake_github.add_job(run["id"], "coverage", "failure", log=SAMPLE.read_bytes())
+    fake_github.deny("*", r"/check-runs", permission="checks=write")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(fake_github.workflow_run_event(run["id"])), encoding="utf-8")
+    assert main(["triage", "--event", str(event)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("checks: write") == 1, err
+    assert err.splitlines()[-1].startswith("flake-bot: error: ")

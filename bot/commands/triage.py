@@ -514,18 +514,22 @@ def _publish(
     except PublishError as exc:
         if isinstance(exc.__cause__, PermissionDenied):
             misconfigured = str(exc)
-        _warn(env, str(exc))
+        if env.in_actions or not misconfigured:  # on a terminal the error line below says it once
+            _warn(env, str(exc))
         notes.append(f"Publishing failed: {exc}")
     except GatewayError as exc:  # finding the PR failed
         if isinstance(exc, PermissionDenied):
             misconfigured = str(exc)
-        _warn(env, f"could not publish: {exc}")
+        if env.in_actions or not misconfigured:
+            _warn(env, f"could not publish: {exc}")
         notes.append(f"Publishing failed: {exc}")
     finally:
         _summary_and_outputs(env, report, summary_url, comment_url, check_url, notes)
 
     _say(env, render_text(report))
     for note in notes:
+        if misconfigured and note == f"Publishing failed: {misconfigured}":
+            continue  # the error line below says it
         print(f"flake-bot: {plain(note, 500, one_line=True)}", file=sys.stderr)
     print(f"flake-bot: {gateway.requests_made} API requests", file=sys.stderr)
     if misconfigured:
