@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from datetime import date
 
-from bot.errors import BudgetExhausted, InputError
+from bot.errors import BudgetExhausted, InputError, RateLimited
 from bot.records import JobReport
 from bot.store.sqlite import DEFAULT_PATH, HistoryStore
 from bot.store.sync import Progress, SyncOptions, SyncResult, sync
@@ -57,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "List the workflow's runs newest first and stop at the first one already in the store; "
             "fetch the jobs of new failed or re-run runs and parse their failed jobs' logs. Resumable: "
             "a sync stopped by --max-requests, a rate limit or Ctrl-C continues where it stopped. "
-            "Token from GITHUB_TOKEN, API root from GITHUB_API_URL (default https://api.github.com)."
+            "Token from GITHUB_TOKEN (optional for a public repository, but GitHub then allows only 60 "
+            "requests an hour), API root from GITHUB_API_URL (default https://api.github.com)."
         ),
     )
     parser.add_argument("--repo", required=True, type=_repo, help="repository as OWNER/NAME")
@@ -144,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
     _refuse_misconfiguration(args, result, token)
     print(result.line(), file=sys.stderr)
+    if isinstance(result.error, RateLimited) and token is None:
+        print("sync: GITHUB_TOKEN is not set; GitHub allows 60 requests an hour without it", file=sys.stderr)
     if result.stopped == "interrupted":
         return 130
     if result.stopped and not isinstance(result.error, BudgetExhausted):
