@@ -197,3 +197,17 @@ def test_missing_permission_is_said_once_on_a_terminal(
     assert "Traceback" not in err
     assert err.count("checks: write") == 1, err
     assert err.splitlines()[-1].startswith("flake-bot: error: ")
+
+
+def test_sync_rate_limited_without_a_token_says_why(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.api_url)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    fake_github.add_run(conclusion="success")
+    fake_github.rate_limit("GET", r"/runs$", kind="primary", reset_in=3600, times=None)
+    assert _sync(tmp_path / "h.sqlite") == 1
+    assert "GITHUB_TOKEN is not set; GitHub allows 60" in capsys.readouterr().err
