@@ -211,3 +211,36 @@ def test_sync_rate_limited_without_a_token_says_why(
     fake_github.rate_limit("GET", r"/runs$", kind="primary", reset_in=3600, times=None)
     assert _sync(tmp_path / "h.sqlite") == 1
     assert "GITHUB_TOKEN is not set; GitHub allows 60" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["triage", "--log", str(SAMPLE), "--job", "coverage", "--date", "2026-02-30"],
+        ["match", "--job", "qemu_arm", "--test", "thread/thread_gc1.py", "--date", "2026-02-30"],
+        ["registry", "sync", "--repo-dir", ".", "--as-of", "2026-02-30"],
+        [
+            "sync",
+            "--repo",
+            "micropython/micropython",
+            "--workflow",
+            "ports_unix.yml",
+            "--since",
+            "2026-02-30",
+        ],
+    ],
+)
+def test_an_impossible_day_is_named_as_such(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """'2026-02-30' is written YYYY-MM-DD: the message must not claim it is not."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "'2026-02-30' is not a day written YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_report_impossible_day(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["report", "--db", str(store), "--until", "2026-02-30"]) == 2
+    assert _one_error_line(capsys) == (
+        "flake-bot: error: --until: '2026-02-30' is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
+    )

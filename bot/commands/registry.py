@@ -20,7 +20,8 @@ def day_argument(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+        message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,7 +20,7 @@ def parse_day(text: str | None, option: str, *, end: bool = False) -> datetime |
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise InputError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+        raise InputError(f"{option}: {text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)") from None
     return day + timedelta(days=1, seconds=-1) if end else day
 
 

@@ -36,7 +36,8 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+        message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def _positive(text: str) -> int:
