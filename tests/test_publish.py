@@ -12,7 +12,7 @@ from bot.actions_env import ActionsEnv
 from bot.errors import PublishError
 from bot.gateway.client import GitHubGateway
 from bot.gateway.models import CommentInfo
-from bot.publish.checks import MAX_OUTPUT_CHARS, fit, publish_check_run
+from bot.publish.checks import MAX_OUTPUT_BYTES, fit, publish_check_run
 from bot.publish.comment import MAX_COMMENT_CHARS, find_sticky, upsert_sticky_comment
 from bot.publish.summary import publish_outputs, publish_summary
 
@@ -145,11 +145,14 @@ def test_batches_of_fifty(fake_github: FakeGitHub, gateway: GitHubGateway) -> No
 def test_fit_cuts_on_a_line_with_a_note() -> None:
     text = "".join(f"line {i}\n" for i in range(20_000))
     cut = fit(text)
-    assert len(cut) <= MAX_OUTPUT_CHARS
+    assert len(cut.encode("utf-8")) <= MAX_OUTPUT_BYTES
     assert cut.endswith("see the job summary)*\n")
     body = cut.rsplit("\n\n*(cut", 1)[0]
     assert all(line.startswith("line ") for line in body.splitlines())
     assert fit("short") == "short"
+    # GitHub counts bytes: 30,000 four-byte characters are 120,000 bytes, cut on a whole character
+    wide = fit("\U0001d518" * 30_000)
+    assert len(wide.encode("utf-8")) <= MAX_OUTPUT_BYTES and wide.startswith("\U0001d518" * 16_000)
 
 
 def test_summary_and_outputs_need_the_runner_files(tmp_path: Path) -> None:

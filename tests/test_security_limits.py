@@ -9,6 +9,7 @@ the whole thing (a step whose outputs exceed 1 MB loses them all).
 from __future__ import annotations
 
 import json
+import re
 
 from fake_github import FakeGitHub
 from logfmt import Step, job_log, real_log
@@ -16,6 +17,7 @@ from test_e2e_support import Action
 
 # GitHub: "Outputs can be a maximum of 1 MB per job ... Size is approximated based on UTF-16."
 JOB_OUTPUTS_LIMIT = 1024 * 1024
+CHECK_BYTES = 65535
 
 
 def many_failures_log(count: int, name_length: int) -> bytes:
@@ -83,3 +85,37 @@ def test_thousands_of_failures_cannot_starve_the_pr_comment(fake_github: FakeGit
     # the ones that need a look are annotated first; the text still names every failure
     assert all(a["annotation_level"] == "failure" for a in check["annotations"])
     assert int(result.outputs["new-failures"]) > 1000
+
+
+def wide_diffs_log() -> bytes:
+    """Capture 05/05b with every diff filled with four-byte characters (an attacker's test output)."""
+    wide = "\n".join("+" + "\U0001d518" * 300 for _ in range(6))
+    diffs = real_log("05b-print-failures-FAILING-ci-buffered.log")
+    diffs = re.sub(r"(?m)^(@@ .* @@)$", lambda m: m.group(1) + "\n" + wide, diffs)
+    main = real_log("05-standard-ci-full-helper-FAILING.log")
+    return job_log(
+        [
+            Step("tools/ci.sh unix_standard_run_tests", main, exit_code=2),
+            Step("tests/run-tests.py --print-failures", diffs, name="Print failures"),
+        ],
+        job="standard",
+    )
+
+
+def test_check_run_texts_fit_githubs_byte_limit(fake_github: FakeGitHub, action: Action) -> None:
+    """GitHub measures output.summary and output.text in UTF-8 bytes ("exceeds a maximum bytesize
+    of 65535", github/docs#35252), not characters: four-byte characters in diffs, and the
+    zero-width spaces the sanitizer adds (three bytes each), must not push them over."""
+    fake = fake_github
+    sha = "7f" * 20
+    run = fake.add_run(event="push", branch="master", head_sha=sha)
+    for n in range(4):
+        fake.add_job(run["id"], f"standard {n} " + "@#" * 40, "failure", log=wide_diffs_log())
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    [check] = fake.check_runs()
+    for key in ("summary", "text"):
+        assert len(check["output"][key].encode("utf-8")) <= CHECK_BYTES, key
+    assert "\U0001d518" * 20 in check["output"]["text"]  # the diffs are still shown where they fit

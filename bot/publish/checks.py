@@ -22,7 +22,7 @@ from typing import Any
 from bot.errors import GatewayError, PublishError
 from bot.gateway.client import GitHubGateway
 
-MAX_OUTPUT_CHARS = 65535  # output.summary and output.text, each
+MAX_OUTPUT_BYTES = 65535  # output.summary and output.text, each, in UTF-8 ("maximum bytesize")
 MAX_TITLE_CHARS = 255
 
 
@@ -38,12 +38,17 @@ def external_id(run_id: int, attempt: int) -> str:
     return f"{run_id}-{attempt}"
 
 
-def fit(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    """Keep a check-run text within GitHub's limit (the renderer aims below it; this makes sure)."""
-    if len(text) <= limit:
+def fit(text: str, limit: int = MAX_OUTPUT_BYTES) -> str:
+    """Keep a check-run text within GitHub's limit (the renderer aims below it; this makes sure).
+
+    GitHub counts UTF-8 bytes here, so a text of few characters but many multi-byte ones would
+    be refused whole (422) rather than cut.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= limit:
         return text
-    note = "\n\n*(cut here: GitHub limits this text to 65,535 characters; see the job summary)*\n"
-    head = text[: limit - len(note)]
+    note = "\n\n*(cut here: GitHub limits this text to 65,535 bytes; see the job summary)*\n"
+    head = data[: limit - len(note.encode("utf-8"))].decode("utf-8", errors="ignore")
     cut = head.rfind("\n")
     return (head[: cut + 1] if cut > 0 else head) + note
 

@@ -35,7 +35,7 @@ _MARKER_SHAPE = re.compile(r"<!-- flake-bot:[A-Za-z0-9_.:/-]{1,100} -->")
 
 COMMENT_LIMIT = 60_000
 MIN_COMMENT_CHARS = 1_000  # room for the marker, the headline and a link, whatever happens
-CHECK_LIMIT = 65_535
+CHECK_LIMIT = 65_535  # UTF-8 bytes
 CHECK_TITLE_LIMIT = 255
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB; stay under it in bytes
 ANNOTATION_MESSAGE_LIMIT = 2_000
@@ -422,15 +422,20 @@ def render_comment(
     )
 
 
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
 def render_check(report: TriageReport, *, details_url: str | None = None) -> CheckOutput:
     """Title, summary and text of the check run on the head commit, and one annotation per failure."""
     title = plain(report.headline, CHECK_TITLE_LIMIT - 50, one_line=True)
     where = "this run's job summary"
+    # GitHub counts these in UTF-8 bytes ("exceeds a maximum bytesize of 65535"), not characters.
     summary = _render_fitting(
-        _MD, "check_summary.md.j2", report, CHECK_LIMIT, details_url=details_url, elsewhere=where
+        _MD, "check_summary.md.j2", report, CHECK_LIMIT, _utf8_size, details_url=details_url, elsewhere=where
     )
     text = _render_fitting(
-        _MD, "check_text.md.j2", report, CHECK_LIMIT, details_url=details_url, elsewhere=where
+        _MD, "check_text.md.j2", report, CHECK_LIMIT, _utf8_size, details_url=details_url, elsewhere=where
     )
     return CheckOutput(title=title, summary=summary, text=text, annotations=annotations(report))
 
@@ -442,7 +447,7 @@ def render_step_summary(report: TriageReport, *, details_url: str | None = None)
         "step_summary.md.j2",
         report,
         STEP_SUMMARY_LIMIT,
-        size=lambda s: len(s.encode("utf-8")),
+        size=_utf8_size,
         details_url=details_url,
         elsewhere="the job logs",
     )
