@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from bot.commands.registry import day_argument
 from bot.records import Runner
@@ -73,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         runner=Runner(args.runner),
         ignored=args.ignored,
     )
+    if registry.jobs and args.job not in registry.jobs:
+        # Still answered (a job added upstream since is a real case), but a typo should show.
+        known = ", ".join(sorted(registry.jobs))
+        warning = f"flake-bot: warning: job {args.job!r} is not in the registry; it knows: {known}"
+        print(warning, file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_json(), indent=2, ensure_ascii=True))
         return 0
