@@ -119,3 +119,21 @@ def test_check_run_texts_fit_githubs_byte_limit(fake_github: FakeGitHub, action:
     for key in ("summary", "text"):
         assert len(check["output"][key].encode("utf-8")) <= CHECK_BYTES, key
     assert "\U0001d518" * 20 in check["output"]["text"]  # the diffs are still shown where they fit
+
+
+def test_annotation_titles_fit_255_bytes(fake_github: FakeGitHub, action: Action) -> None:
+    wide = "x/" + "\U0001d518" * 190 + ".py"
+    text = real_log("05-standard-ci-full-helper-FAILING.log")
+    text = text.replace("FAIL  micropython/const.py \n", f"FAIL  micropython/const.py \nFAIL  {wide} \n", 1)
+    text = text.replace("7 tests failed: basics", f"8 tests failed: {wide} basics", 1)
+    log = job_log([Step("tools/ci.sh unix_standard_run_tests", text, exit_code=2)], job="standard")
+    run = fake_github.add_run(event="push", branch="master", head_sha="80" * 20)
+    fake_github.add_job(run["id"], "standard", "failure", log=log)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    [check] = fake_github.check_runs()
+    titles = [a["title"] for a in check["annotations"]]
+    assert any("\U0001d518" * 10 in title for title in titles)
+    assert all(len(title.encode("utf-8")) <= 255 for title in titles)

@@ -426,6 +426,19 @@ def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _fit_utf8(text: str, limit: int = CHECK_TITLE_LIMIT) -> str:
+    """`text` cut to `limit` UTF-8 bytes, on a whole character, with an ellipsis.
+
+    GitHub documents its Checks API limits in characters but enforces at least some in bytes
+    (the summary's "maximum bytesize"); one annotation over a limit fails its whole batch, and a
+    test name of 200 four-byte characters is 800 bytes.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
 def render_check(report: TriageReport, *, details_url: str | None = None) -> CheckOutput:
     """Title, summary and text of the check run on the head commit, and one annotation per failure."""
     title = plain(report.headline, CHECK_TITLE_LIMIT - 50, one_line=True)
@@ -489,7 +502,7 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
             "start_line": 1,
             "end_line": 1,
             "annotation_level": "warning" if f.kind is Kind.KNOWN_FLAKE else "failure",
-            "title": plain(f"{test}: {f.verdict_label}", CHECK_TITLE_LIMIT - 40, one_line=True),
+            "title": _fit_utf8(plain(f"{test}: {f.verdict_label}", CHECK_TITLE_LIMIT - 40, one_line=True)),
             "message": plain("\n".join(lines), ANNOTATION_MESSAGE_LIMIT),
         }
         if f.failure.diff:
