@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         required=True,
         action="append",
         dest="jobs",
+        metavar="NAME",
         help="job the test flakes in (repeat for several); decides the platforms or the ci.sh function",
     )
     parser.add_argument("--style", choices=STYLES, default="ignore", help="ignore (default) or exclude")
