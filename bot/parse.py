@@ -69,6 +69,9 @@ _TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_M
 IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"error", b"undefined",
                 b"ld: ")
 IDLE_LINES_BEFORE_SKIP = 200
+# Line kinds as module globals: read for every line, and an enum member read through its class
+# costs several times more (see bot.joblog).
+_TEXT, _STEP, _HEADER, _ERROR = LineKind.TEXT, LineKind.STEP, LineKind.HEADER, LineKind.ERROR
 
 
 def _may_be_build_error(text: str) -> bool:
@@ -151,16 +154,29 @@ class JobParser:
     def line(self, line: LogLine) -> None:
         self.last_line = line.number
         kind = line.kind
-        if kind is LineKind.TEXT:
-            self._text(line)
-        elif kind is LineKind.STEP:
+        if kind is _TEXT:  # output, i.e. almost every line: handled here, without a call
+            if line.truncated:
+                self._problem(ProblemKind.TRUNCATED, f"line longer than {MAX_LINE_BYTES} bytes was cut",
+                              line.number, incomplete=True)
+            step = self.step
+            if step.print_failures:
+                self.print_failures.feed(line)
+                self.print_failures_step = step.label
+                return
+            invocation = self.invocation
+            if invocation is not None:
+                if invocation.feed(line):
+                    return
+                self._close_invocation("boundary")
+            self._idle(line)
+        elif kind is _STEP:
             self._end_step()
             self._start_step(line)
-        elif kind is LineKind.HEADER:
+        elif kind is _HEADER:
             lowered = line.text.lower()
             self.step.natmod_hint |= "natmod" in lowered or "native_mpy" in lowered
             self.step.merge_hint |= "mpy_merge" in lowered
-        elif kind is LineKind.ERROR:
+        elif kind is _ERROR:
             self._error(line)
         elif line.text == "##[endgroup]" and self.step.label is not None:
             self.step.header_done = True
@@ -216,21 +232,6 @@ class JobParser:
             self._problem(ProblemKind.STEP, text, where, incomplete=True)
 
     # -- output lines -------------------------------------------------------------------
-
-    def _text(self, line: LogLine) -> None:
-        if line.truncated:
-            self._problem(ProblemKind.TRUNCATED, f"line longer than {MAX_LINE_BYTES} bytes was cut",
-                          line.number, incomplete=True)
-        step = self.step
-        if step.print_failures:
-            self.print_failures.feed(line)
-            self.print_failures_step = step.label
-            return
-        if self.invocation is not None:
-            if self.invocation.feed(line):
-                return
-            self._close_invocation("boundary")
-        self._idle(line)
 
     def _idle(self, line: LogLine) -> None:
         text = line.text
