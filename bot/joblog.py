@@ -201,8 +201,9 @@ class LogReader:
         # marker -> its next occurrence at or after pos (end if none); kept for the whole
         # buffer, even while the sink switches marker sets, so no stretch is searched twice
         next_at: dict[bytes, int] = {}
+        sink, deliver = self._sink, self._deliver
         while pos < end:
-            markers = self._sink.skip_markers
+            markers = sink.skip_markers
             if markers:
                 hit = end
                 for marker in markers:
@@ -220,11 +221,11 @@ class LogReader:
                     self._skip(buf, pos, start)
                     pos = start
                 if self._carry is not None:
-                    self._deliver(*self._carry)
+                    deliver(*self._carry)
                     continue  # the sink may have changed its markers
             self._carry = None
             newline = buf.find(b"\n", pos)
-            self._deliver(buf[pos:newline], self.lines + 1, False)
+            deliver(buf[pos:newline], self.lines + 1, False)
             pos = newline + 1
 
     def _deliver(self, raw: bytes, number: int, cut: bool) -> None:

@@ -52,6 +52,22 @@ class DiffReader:
 
     def feed(self, text: str) -> bool:
         """Take ``text`` if it is part of this diff; False means the diff ended before it."""
+        tag = text[:1]
+        if self._state == "body" and tag in (" ", "-", "+"):  # the usual hunk line, the shortest way
+            if tag == " ":
+                self._old -= 1
+                self._new -= 1
+            elif tag == "-":
+                self._old -= 1
+            else:
+                self._new -= 1
+            if len(self._head) < HEAD_LINES:
+                self._head.append(text)
+            else:
+                self._keep(text)
+            if self._old <= 0 and self._new <= 0:
+                self._state = "hunk"
+            return True
         if self._state == "plus":
             if not text.startswith("+++ "):
                 return False
@@ -70,7 +86,6 @@ class DiffReader:
             self._keep(text)
             self._state = "body" if self._old or self._new else "hunk"
             return True
-        tag = text[:1]
         if tag in (" ", ""):
             self._old -= 1
             self._new -= 1

@@ -189,6 +189,8 @@ class RunTestsParser(RunnerParser):
         for basics/int1.py and float/int1.py: the list is sorted, so which is which does not
         matter); otherwise it stays a basename rather than a guess.
         """
+        if all("/" in name or name.endswith(".py") for name in names):  # v1.26+: nothing to resolve
+            return list(names)
         by_base: dict[str, list[str]] = {}
         for path in self._fail_lines:
             base = path.rsplit("/", 1)[-1]
