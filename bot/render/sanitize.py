@@ -44,7 +44,7 @@ _URL_OK = re.compile(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~%!$&'*+,;
 # Every renderer tries several levels of detail and several templates (comment, check run, job
 # summary, stdout) over the same values, so each sanitizer would otherwise run a dozen times per
 # value: with thousands of failures and non-ASCII names a hostile log took 20 s to publish. The
-# functions are pure, so their results are kept; the bound caps memory at a few MB of text.
+# functions are pure, so their results are kept; the bounds cap memory at tens of MB at worst.
 _memo = lru_cache(maxsize=8192)
 
 
@@ -164,7 +164,7 @@ def code_span(text: str, limit: int = 300) -> Md:
     return Md(f"{tick} {text} {tick}")
 
 
-@_memo
+@lru_cache(maxsize=1024)  # diffs and patches: fewer, and up to 6,000 characters each
 def fence(text: str, limit: int = 4000, lang: str = "") -> Md:
     """Untrusted multi-line text as a fenced code block that nothing inside can close.
 
