@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,32 @@ def test_action_stdout_and_stderr_are_inert(fake_github: FakeGitHub, action: Act
     assert {line.split("::")[1] for line in acted(result.stdout)} == {"stop-commands"}
     assert acted(result.stderr) == []
     assert "hunter3" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_report_output_is_inert(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The history holds whatever logs said (a sync of pull-request runs included)."""
+    from bot.records import JobInfo, JobReport, Outcome, RunInfo, Runner, TestFailure
+    from bot.store.sqlite import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        for run_id in (1, 2):
+            job = JobInfo(id=run_id, run_id=run_id, attempt=1, name=f"std {ATTACK}", status="completed",
+                          conclusion="failure", runner="ubuntu-latest")  # fmt: skip
+            failure = TestFailure("x/##[add-mask]hunter3.py", Runner.RUN_TESTS, Outcome.FAIL, symptom=ATTACK)
+            run = RunInfo(
+                id=run_id, attempt=1, workflow_name="unix port", workflow_path="ports_unix.yml", event="push",
+                branch=f"b{ATTACK}", head_sha="f" * 40, head_repo=None,
+                created_at=datetime(2026, 1, run_id, tzinfo=UTC), status="completed", conclusion="failure",
+            )  # fmt: skip
+            store.save_run(run, [job], {job.id: JobReport(job=job.name, complete=True, failures=(failure,))})
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert main(["report", "--db", str(db), "--format", fmt, "--no-registry"]) == 0
+    out = capsys.readouterr().out
+    assert acted(out) == []
+    assert "hunter3" in out
+    if fmt == "json":
+        assert json.loads(out)["tests"][0]["test"] == "x/##[add-mask]hunter3.py"  # the value is unchanged
