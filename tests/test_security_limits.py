@@ -13,7 +13,7 @@ import re
 
 from fake_github import FakeGitHub
 from logfmt import Step, job_log, real_log
-from test_e2e_support import Action
+from test_e2e_support import Action, standard_log
 
 # GitHub: "Outputs can be a maximum of 1 MB per job ... Size is approximated based on UTF-16."
 JOB_OUTPUTS_LIMIT = 1024 * 1024
@@ -137,3 +137,22 @@ def test_annotation_titles_fit_255_bytes(fake_github: FakeGitHub, action: Action
     titles = [a["title"] for a in check["annotations"]]
     assert any("\U0001d518" * 10 in title for title in titles)
     assert all(len(title.encode("utf-8")) <= 255 for title in titles)
+
+
+def test_hundreds_of_failed_jobs_cannot_starve_the_comment(fake_github: FakeGitHub, action: Action) -> None:
+    """A fork can give its workflow a matrix of 256 failing jobs; reading every log spent the budget."""
+    fake = fake_github
+    sha = "81" * 20
+    pr = fake.add_pull(head_sha=sha, head_branch="b", head_repo="mallory/micropython", title="t")
+    run = fake.add_run(event="pull_request", branch="b", head_sha=sha, head_repo="mallory/micropython")
+    log = standard_log()
+    for n in range(256):
+        fake.add_job(run["id"], f"standard {n}", "failure", log=log)
+
+    result = action.run(run["id"])
+
+    assert result.code == 0, result.stderr
+    assert len(fake.comments(pr["number"])) == 1, result.stderr
+    unread = int(result.outputs["unreadable-logs"])
+    assert 0 < unread < 256  # most logs were read, the rest are said to be unread
+    assert f"Could not read {unread} logs" in fake.comments(pr["number"])[0]["body"]

@@ -42,6 +42,7 @@ from bot.records import FlakeRate, JobInfo, JobReport, LogState, Problem, Proble
 from bot.registry import Registry, load_registry
 from bot.render import (
     COMMENT_MARKER,
+    MAX_ANNOTATIONS,
     outputs,
     render_check,
     render_comment,
@@ -73,6 +74,7 @@ DEFAULTS: dict[str, str] = {
 # check-run list + create, patch files); kept back from the history sync so the report gets out.
 # One more is kept per 50 failures, for the annotation batches after the first.
 PUBLISH_RESERVE = 8
+LOG_REQUESTS = 2  # one log: the API's redirect, then the blob
 
 
 # ---------------------------------------------------------------------------- settings
@@ -268,6 +270,26 @@ def _read_failed_job(gateway: GitHubGateway, job: JobInfo, max_bytes: int) -> Jo
     return JobInput(job, LogState.PARSED, report)
 
 
+def _read_logs(gateway: GitHubGateway, jobs: Sequence[JobInfo], settings: Settings) -> list[JobInput]:
+    """Each failed job's log, while the request budget keeps enough back to publish.
+
+    A fork PR can make its run fail hundreds of jobs (its workflow can add a matrix): reading
+    every log spent the whole budget and the PR comment was never posted. Logs past the reserve
+    are reported as not downloaded instead. The first is always read, so even a budget too small
+    for publishing still judges something.
+    """
+    last = settings.request_budget - PUBLISH_RESERVE - MAX_ANNOTATIONS // 50
+    inputs = []
+    read = False
+    for job in jobs:
+        if job.conclusion not in FAILED_CONCLUSIONS or (read and gateway.requests_made + LOG_REQUESTS > last):
+            inputs.append(JobInput(job, LogState.NOT_FETCHED, None))
+        else:
+            inputs.append(_read_failed_job(gateway, job, settings.max_log_bytes))
+            read = True
+    return inputs
+
+
 class _ApiTree:
     """Upstream files for the patch writer, fetched through the API only when a patch is due."""
 
@@ -383,12 +405,7 @@ def _run_event(args: argparse.Namespace, env: ActionsEnv) -> int:
     )
     try:
         jobs = gateway.list_jobs(run.id, attempt=run.attempt)
-        inputs = [
-            _read_failed_job(gateway, job, settings.max_log_bytes)
-            if job.conclusion in FAILED_CONCLUSIONS
-            else JobInput(job, LogState.NOT_FETCHED, None)
-            for job in jobs
-        ]
+        inputs = _read_logs(gateway, jobs, settings)
         report, history_line = _judge(settings, env, repo, run, inputs, registry, gateway, default_branch)
         if history_line:
             print(f"flake-bot: {plain(history_line, 500, one_line=True)}", file=sys.stderr)
