@@ -455,3 +455,19 @@ def test_flake_rate_counts_executions_since_the_last_failure(store: HistoryStore
     assert store.flake_rate(GC1, "coverage", until=before(3)).since_last == 0  # failed last time
     assert store.flake_rate(GC1, "coverage", until=before(4)).since_last == 1  # passed once since
     assert store.flake_rate(GC1, "coverage").since_last == 0
+
+
+def test_flake_rate_keeps_to_one_workflow(store: HistoryStore) -> None:
+    """A fork PR can give any workflow the watched name; the runs of that other workflow that
+    land in the same store must not lend their failures to the rates of the real one."""
+    for run_id, conclusion in ((1, "failure"), (2, "success")):
+        jobs = [job(run_id, "coverage", conclusion)]
+        reports = {jobs[0].id: report(GC1)} if conclusion == "failure" else {}
+        store.save_run(run_info(run_id, conclusion, day=run_id), jobs, reports)
+    other = replace(run_info(3, "failure", day=3), workflow_path=".github/workflows/ports_stm32.yml")
+    store.save_run(other, [job(3, "coverage", "failure")], {job(3, "coverage", "failure").id: report(GC1)})
+
+    unix = store.flake_rate(GC1, "coverage", workflow=".github/workflows/ports_unix.yml")
+    assert (unix.events, unix.executions) == (1, 2)
+    mixed = store.flake_rate(GC1, "coverage")
+    assert (mixed.events, mixed.executions) == (2, 3)

@@ -331,13 +331,15 @@ def _patcher(
 
 
 def _rates_from(
-    store: HistoryStore, registry: Registry, before: datetime
+    store: HistoryStore, registry: Registry, before: datetime, workflow: str | None = None
 ) -> Callable[[str, str | None], FlakeRate | None]:
-    """Rates strictly before the triaged run, so its own failure never counts as history."""
+    """Rates strictly before the triaged run, so its own failure never counts as history, and
+    only from runs of the triaged run's workflow: a fork PR can give any workflow the watched
+    name, and the runs that this syncs into the shared store must not lend it their rates."""
     until = before - timedelta(seconds=1)
 
     def rates(test: str, job: str | None) -> FlakeRate | None:
-        rate: FlakeRate = store.flake_rate(test, job, registry=registry, until=until)
+        rate: FlakeRate = store.flake_rate(test, job, registry=registry, until=until, workflow=workflow)
         return rate if rate.executions else None
 
     return rates
@@ -438,7 +440,7 @@ def _judge(
             reserve = PUBLISH_RESERVE + failures // 50
             budget = settings.request_budget - gateway.requests_made - reserve
             line = _sync_history(store, env, repo, run, default_branch, budget)
-            rates = _rates_from(store, registry, run.created_at)
+            rates = _rates_from(store, registry, run.created_at, run.workflow_path or None)
             report = triage(
                 run, inputs, registry, rates=rates, patch_policy=settings.patch_policy, patcher=patcher
             )

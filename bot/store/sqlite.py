@@ -813,15 +813,17 @@ class HistoryStore:
         registry: ExclusionPolicy | None = None,
         until: datetime | None = None,
         since: datetime | None = None,
+        workflow: str | None = None,
     ) -> FlakeRate:
         """How often `test` failed (ignored failures included) per execution, in one job or all.
 
         Executions are job runs that really ran tests (green, or failed with a parsed log past the
         build) on days when the registry in force did not exclude the test from that job; on days
         when it ignored the test there, only those whose log was read. Failed jobs whose log
-        expired are left out of both counts: we cannot know what they ran.
+        expired are left out of both counts: we cannot know what they ran. `workflow` (a path,
+        file name or display name) keeps another workflow's runs in the same file out of it.
         """
-        window = Window(since=since, until=until)
+        window = Window(since=since, until=until, workflow=workflow)
         # Spans between the registry's dates give the same answers as days, with far fewer
         # questions; a registry that does not say when its answers change is asked day by day.
         changes = change_dates(registry) if registry is not None else ()
@@ -831,6 +833,6 @@ class HistoryStore:
         if rate.last_seen is None:
             return rate
         # Run times are stored to the second: one second later excludes the run of the last event.
-        later = Window(since=rate.last_seen + timedelta(seconds=1), until=until)
+        later = Window(since=rate.last_seen + timedelta(seconds=1), until=until, workflow=workflow)
         after = executions_of(test, self.execution_days(later, job=job, cuts=cuts), registry, job=job)
         return replace(rate, since_last=sum(after.values()))
