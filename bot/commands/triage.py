@@ -437,7 +437,7 @@ def _judge(
         path.parent.mkdir(parents=True, exist_ok=True)
         with HistoryStore(path) as store:
             failures = sum(len(i.report.failures) for i in inputs if i.report)
-            reserve = PUBLISH_RESERVE + failures // 50
+            reserve = PUBLISH_RESERVE + min(failures, MAX_ANNOTATIONS) // 50
             budget = settings.request_budget - gateway.requests_made - reserve
             line = _sync_history(store, env, repo, run, default_branch, budget)
             rates = _rates_from(store, registry, run.created_at, run.workflow_path or None)
