@@ -145,6 +145,17 @@ def append_summary(path: Path, markdown: str, limit: int = SUMMARY_LIMIT_BYTES) 
     return complete
 
 
+def inert_json(data: object) -> str:
+    """Indented JSON that is safe to print where a GitHub Actions runner reads stdout.
+
+    The runner obeys `::command::` only at the start of a line, which indented JSON never has,
+    and the legacy `##[command]` form anywhere in a line, which can only occur inside a string
+    here: written `#\\u0023[` it is the same value for every JSON reader, yet inert. So no
+    stop-commands wrapper is needed and the output stays valid JSON for `jq`.
+    """
+    return json.dumps(data, indent=2, ensure_ascii=True).replace("##[", "#\\u0023[")
+
+
 def print_untrusted(text: str, stream: TextIO | None = None) -> None:
     """Print text that may contain log content so the runner does not act on any of it.
 

@@ -11,12 +11,12 @@ form ``##[add-mask]text`` anywhere in a line, so ``##[`` is escaped in both outp
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import textwrap
 
 from bot import symptom
+from bot.actions_env import inert_json
 from bot.parse import open_log, parse_job_log
 from bot.records import JobReport
 
@@ -71,12 +71,8 @@ def escape(text: str | None) -> str:
 
 
 def to_json(report: JobReport) -> str:
-    """The documented JSON, with the legacy workflow-command prefix escaped inside its strings.
-
-    ``##[`` can only occur inside a JSON string (never in JSON syntax), so escaping it there
-    changes no value, and indented JSON puts no ``::`` at the start of a line.
-    """
-    return json.dumps(report.to_json(), indent=2).replace(_LEGACY_COMMAND, "#\\u0023[")
+    """The documented JSON (`JobReport.to_json()`), printable inside GitHub Actions."""
+    return inert_json(report.to_json())
 
 
 def render_text(report: JobReport, *, diffs: bool = False) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.actions_env import inert_json
 from bot.errors import InputError
-from bot.report import Report, build_report, render_markdown, to_json
+from bot.report import build_report, render_markdown, to_json
 from bot.store.sqlite import DEFAULT_PATH, HistoryStore, Window
 
 
@@ -59,13 +59,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _json_text(report: Report) -> str:
-    """The JSON, with `##[` inside strings written `#\\u0023[`: the same value for any JSON reader,
-    but printed in GitHub Actions a job or test name from a log can no longer run the runner's
-    legacy `##[add-mask]...` command, which acts anywhere in a line."""
-    return json.dumps(to_json(report), indent=2).replace("##[", "#\\u0023[") + "\n"
-
-
 def run(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
@@ -83,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         registry = load_registry(args.registry)
     with HistoryStore(args.db) as store:
         report = build_report(store, window, now=datetime.now(UTC), registry=registry)
-    text = _json_text(report) if args.format == "json" else render_markdown(report)
+    text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_markdown(report)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from bot.actions_env import ActionsEnv, print_untrusted, read_event
+from bot.actions_env import ActionsEnv, inert_json, print_untrusted, read_event
 from bot.errors import (
     FlakeBotError,
     GatewayError,
@@ -682,8 +682,8 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
             "failures": json.loads(data["failures"]),
             "job": job_report.to_json(),
         }
-        text = json.dumps(payload, indent=2, ensure_ascii=True)
-        _say(env, text)
+        # inert without the stop-commands wrapper, which would make it invalid JSON for `jq`
+        sys.stdout.write(inert_json(payload) + "\n")
     else:
         _say(env, render_text(report, source=source))
     return 0
