@@ -29,7 +29,7 @@ if [ "$target" != "$source_sha" ]; then
         exit 0
     fi
     echo "::error::$tag points at $target, not at $source_sha where this release started;" \
-        "refusing to move it (delete the tag and push it again to release anew)" >&2
+        "refusing to move it (release a new version; if nothing was published, delete the tag and push it again)" >&2
     exit 1
 fi
 
