@@ -40,6 +40,7 @@ from bot.errors import (
 from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry, load_registry
+from bot.registry.sync import DEFAULT_WORKFLOW
 from bot.render import (
     COMMENT_MARKER,
     MAX_ANNOTATIONS,
@@ -315,14 +316,15 @@ class _ApiTree:
 
 
 def _patcher(
-    gateway: GitHubGateway, registry: Registry, ref: str
+    gateway: GitHubGateway, registry: Registry, ref: str, workflow: str
 ) -> Callable[[str, Sequence[str]], str | None]:
     from bot.registry.patch import suggest_patch
 
     tree = _ApiTree(gateway, ref)
 
     def patch(test: str, jobs: Sequence[str]) -> str | None:
-        return suggest_patch(tree, registry, test=test, jobs=jobs).diff or None
+        # The workflow at `ref` says which ci.sh functions and runner each job has.
+        return suggest_patch(tree, registry, test=test, jobs=jobs, workflow=workflow).diff or None
 
     return patch
 
@@ -427,7 +429,7 @@ def _judge(
     default_branch: str,
 ) -> tuple[TriageReport, str]:
     """Triage with rates when a history store is configured and readable; without them otherwise."""
-    patcher = _patcher(gateway, registry, default_branch)
+    patcher = _patcher(gateway, registry, default_branch, run.workflow_path or DEFAULT_WORKFLOW)
     if not settings.history:
         return triage(run, inputs, registry, patch_policy=settings.patch_policy, patcher=patcher), ""
     from bot.store.sqlite import HistoryStore

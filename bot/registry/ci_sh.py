@@ -77,19 +77,26 @@ class Bullet:
     text: str  # everything after "- "
 
 
-def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
-    """The `# - path reason` bullet that explains one alternative of an --exclude regex."""
+def bullets_naming(pattern: str, bullets: Iterable[Bullet]) -> list[Bullet]:
+    """Every `# - path reason` bullet that explains one alternative of an --exclude regex: those
+    whose path names it first, then those whose text mentions it as a word."""
     name = path_stem(pattern)
     bullets = list(bullets)
-    for bullet in bullets:
-        path = path_stem(bullet.path)
-        if path == name or path.endswith("/" + name) or name.endswith("/" + path):
-            return bullet
+    by_path = [
+        b
+        for b in bullets
+        if (path := path_stem(b.path)) == name or path.endswith("/" + name) or name.endswith("/" + path)
+    ]
     word = re.compile(r"(?<![\w/])" + re.escape(name) + r"(?![\w])")
-    for bullet in bullets:
-        if word.search(bullet.text):
-            return bullet
-    return None
+    return by_path + [b for b in bullets if b not in by_path and word.search(b.text)]
+
+
+def bullet_for(pattern: str, bullets: Iterable[Bullet]) -> Bullet | None:
+    """The bullet that gives an alternative its reason: the first that calls it flaky, else the
+    first that names it. A function can say a test is slow in one bullet and flaky in another
+    (a flake-bot patch adds the second), and only the flaky one explains the exclusion."""
+    named = bullets_naming(pattern, bullets)
+    return next((b for b in named if says_flaky(b.text)), named[0] if named else None)
 
 
 def bullet_reason(bullet: Bullet | None) -> str:
@@ -268,25 +275,27 @@ def _function(
     leading = True
     calls: list[str] = []
     invocations: list[Invocation] = []
+    in_header_block = False  # a comment block opened by the header, wherever it stands
     for index in body:
         text = lines[index]
         stripped = text.strip()
         if stripped and leading:
             indent = text[: len(text) - len(text.lstrip())]
         if stripped.startswith("#"):
-            if leading:
-                if _HEADER_RE.match(text) and header_line is None:
-                    header_line = index + 1
-                bullet = _BULLET_RE.match(text)
-                if bullet:
-                    bullets.append(
-                        Bullet(
-                            index + 1,
-                            bullet.group(2),
-                            (bullet.group(2) + " " + (bullet.group(3) or "")).strip(),
-                        )
+            if header_line is None and _HEADER_RE.match(text):
+                header_line = index + 1
+                in_header_block = True
+            bullet = _BULLET_RE.match(text) if leading or in_header_block else None
+            if bullet:
+                bullets.append(
+                    Bullet(
+                        index + 1,
+                        bullet.group(2),
+                        (bullet.group(2) + " " + (bullet.group(3) or "")).strip(),
                     )
+                )
             continue
+        in_header_block = False
         if stripped:
             leading = False
         for call in _CALL_RE.findall(text):

@@ -1,19 +1,25 @@
 """Write the exclusion patch a maintainer would write, as a unified diff that `git apply` accepts.
 
-Two styles, both in upstream's house style: a `flaky_tests_to_ignore` line in
-`tests/run-tests.py` (the test still runs, failures are ignored on the given platforms), or an
-extension of the `--exclude` regex of the ci.sh function a job runs plus a `# - path reason`
-bullet. Test names and reasons usually come from logs, which fork PRs control, so both are
-validated against a strict allow-list before they reach a patch. Every edit is re-checked the
-way run-tests.py applies filters: the new regex must exclude the test and nothing else that
-exists in the checkout's tests/ tree, or the patch is refused.
+Two styles, both in upstream's house style: a `flaky_tests_to_ignore` entry in
+`tests/run-tests.py` (the test still runs, failures are ignored on the given platforms), laid
+out as `ruff format` lays it out at the checkout's line length because upstream's CI checks
+that, or an extension of the `--exclude` regex of the ci.sh function a job runs plus a
+`# - path reason` bullet that says flaky, so that `registry sync` reads the patch back as a
+flaky exclusion. Which function a job runs, and on which OS, comes from the checkout's own
+workflow and ci.sh (a fork or an older tree may differ from the registry). Test names and
+reasons usually come from logs, which fork PRs control, so both are validated against a strict
+allow-list before they reach a patch. Every edit is re-checked the way run-tests.py applies
+filters: the new regex must exclude the test and nothing else that exists in the checkout's
+tests/ tree, or the patch is refused; so is a patch that would be redundant with the other
+mechanism or aimed at a test run-tests.py never runs.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import FlakeBotError, InputError
@@ -22,16 +28,18 @@ from bot.registry.ci_sh import (
     Invocation,
     ShellFunction,
     bullet_for,
+    bullets_naming,
     excluded,
     expand,
     line_filters,
     read_ci_sh,
+    says_flaky,
     split_alternatives,
 )
-from bot.registry.model import Registry, shown
+from bot.registry.model import JobSpec, Registry, shown
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
-from bot.registry.sync import CI_SH, RUN_TESTS
+from bot.registry.sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, read_jobs
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
@@ -41,6 +49,12 @@ MAX_REASON = 100
 DEFAULT_IGNORE_REASON = "intermittent failure in CI"
 DEFAULT_EXCLUDE_REASON = "is flaky"
 STYLES = ("ignore", "exclude")
+RUFF_DEFAULT_LINE_LENGTH = 88
+#: Where ruff looks for its settings in a directory, highest precedence first.
+RUFF_CONFIGS = (".ruff.toml", "ruff.toml", "pyproject.toml")
+#: Test directories of other runners: neither an --exclude nor flaky_tests_to_ignore reaches them.
+_OTHER_RUNNERS = {"perf_bench": "run-perfbench.py", "internal_bench": "run-internalbench.py"}
+_MOVED_ON = "2026-03-11"  # upstream PR #18861 moved flaky tests from ci.sh to flaky_tests_to_ignore
 
 
 class PatchRefused(FlakeBotError):
@@ -121,6 +135,73 @@ def unified_diff(path: str, before: str, after: str) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class _Checkout:
+    """The checkout's job -> ci.sh functions map (and runner OS), and where it was read."""
+
+    jobs: Mapping[str, JobSpec]
+    origin: str
+    note: str = ""  # why the map is not the checkout's own
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One validated request, shared by every operation below."""
+
+    test: str
+    jobs: tuple[str, ...]
+    checkout: _Checkout
+    reason: str | None
+    remove: bool
+    chosen: tuple[str, ...] | None  # --platform, ignore style only
+
+    @property
+    def where(self) -> str:
+        return ", ".join(self.jobs)
+
+    def oses(self) -> set[str]:
+        return {self.checkout.jobs[job].os for job in self.jobs}
+
+    def universe(self) -> set[str]:
+        """Every runner OS of the workflow: how far `None` reaches among the jobs flake-bot sees."""
+        return {spec.os for spec in self.checkout.jobs.values() if spec.os != "unknown"}
+
+
+def _optional_text(tree: SourceTree, path: str) -> str | None:
+    """A file the patch can do without (missing from a tarball, or not fetched by the action)."""
+    try:
+        return tree.read_text(path)
+    except FlakeBotError:
+        return None
+
+
+def _read_checkout(tree: SourceTree, registry: Registry, workflow: str, script: CiScript | None) -> _Checkout:
+    """The checkout's own workflow says which ci.sh functions a job runs; the registry's copy is
+    only a fallback for a tree that lacks one of the two files."""
+    text = _optional_text(tree, workflow) if script is not None else None
+    if script is not None and text is not None:
+        _, jobs = read_jobs(script, text, workflow)
+        return _Checkout(jobs, workflow)
+    missing = workflow if script is not None else CI_SH
+    return _Checkout(
+        registry.jobs,
+        "the registry",
+        f"the checkout has no readable {missing}, so the jobs are the registry's",
+    )
+
+
+def _refuse_other_runner(test: str) -> None:
+    top = test.split("/", 1)[0]
+    runner = "run-multitests.py" if top.startswith("multi_") else _OTHER_RUNNERS.get(top)
+    if runner is not None:
+        raise PatchRefused(
+            f"{test} is run by {runner}, not by run-tests.py: neither an --exclude in {CI_SH} nor "
+            f"{IGNORE_DICT} applies to it"
+        )
+    if top == "feature_check":
+        raise PatchRefused(f"{test} is a feature probe run-tests.py uses, not a test")
+
+
 def suggest_patch(
     tree: SourceTree,
     registry: Registry,
@@ -131,33 +212,69 @@ def suggest_patch(
     reason: str | None = None,
     remove: bool = False,
     platforms: Sequence[str] | None = None,
+    workflow: str = DEFAULT_WORKFLOW,
 ) -> PatchResult:
     """The patch that makes `test` excluded/ignored in `jobs` (or stops it being, with `remove`).
 
-    `platforms` (ignore style only) names the `sys.platform`s to add or take away instead of
-    those derived from the jobs, e.g. ("linux",) where None would also cover macOS.
+    `jobs` are read from `workflow` and ci.sh in `tree`; `registry` stands in only when the
+    tree lacks one of them. `platforms` (ignore style only) names the `sys.platform`s to add or
+    take away instead of those derived from the jobs, e.g. ("linux",) where None would also
+    cover macOS.
     """
     test = validate_test_path(test)
     if reason is not None:
         reason = validate_reason(reason)
     chosen = validate_platforms(platforms) if platforms is not None else None
+    if style not in STYLES:
+        raise InputError(f"unknown patch style {style!r}; choose one of {', '.join(STYLES)}")
     if chosen is not None and style != "ignore":
         raise InputError("platforms apply to --style ignore only; an exclusion is per ci.sh function")
     if not jobs:
         raise InputError("name at least one job")
+    if not remove:
+        _refuse_other_runner(test)
+    ci_text = tree.read_text(CI_SH) if style == "exclude" else _optional_text(tree, CI_SH)
+    script = read_ci_sh(ci_text, CI_SH) if ci_text is not None else None
+    checkout = _read_checkout(tree, registry, workflow, script)
     for job in jobs:
-        if registry.job(job) is None:
-            raise InputError(
-                f"unknown job '{shown(job, 60)}'; the registry knows: {', '.join(sorted(registry.jobs))}"
-            )
+        if job not in checkout.jobs:
+            names = sorted(checkout.jobs)
+            listed = ", ".join(shown(n, 40) for n in names[:40]) + (" ..." if len(names) > 40 else "")
+            raise InputError(f"unknown job '{shown(job, 60)}'; {checkout.origin} has: {listed or 'no jobs'}")
+    request = _Request(test, tuple(dict.fromkeys(jobs)), checkout, reason, remove, chosen)
     if style == "ignore":
-        return _ignore_patch(tree, registry, test, list(jobs), reason, remove, chosen)
-    if style == "exclude":
-        return _exclude_patch(tree, registry, test, list(jobs), reason, remove)
-    raise InputError(f"unknown patch style {style!r}; choose one of {', '.join(STYLES)}")
+        result = _ignore_patch(tree, request, script)
+    else:
+        assert script is not None and ci_text is not None
+        result = _exclude_patch(tree, request, script, ci_text)
+    if checkout.note:
+        return PatchResult(result.diff, f"{result.message} (Note: {checkout.note}.)", result.changed)
+    return result
 
 
 # ---- flaky_tests_to_ignore ------------------------------------------------------------------
+
+
+def ruff_line_length(tree: SourceTree) -> int:
+    """The line length `ruff format` uses for the checkout (upstream: 99 in pyproject.toml).
+
+    Only the repository root is read: upstream keeps its one ruff configuration there.
+    """
+    for name in RUFF_CONFIGS:
+        text = _optional_text(tree, name)
+        if text is None:
+            continue
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue
+        tool = data.get("tool")
+        section = data if name != "pyproject.toml" else tool.get("ruff") if isinstance(tool, dict) else None
+        if not isinstance(section, dict):
+            continue  # a pyproject.toml without [tool.ruff] is not a ruff configuration
+        value = section.get("line-length")
+        return value if isinstance(value, int) and 1 <= value <= 320 else RUFF_DEFAULT_LINE_LENGTH
+    return RUFF_DEFAULT_LINE_LENGTH
 
 
 def _platforms_text(platforms: tuple[str, ...] | None, quote: str) -> str:
@@ -167,16 +284,40 @@ def _platforms_text(platforms: tuple[str, ...] | None, quote: str) -> str:
     return f"({items},)" if len(platforms) == 1 else f"({items})"
 
 
-def _entry_line(indent: str, quote: str, test: str, reason: str, platforms: tuple[str, ...] | None) -> str:
-    return f"{indent}{quote}{test}{quote}: ({quote}{reason}{quote}, {_platforms_text(platforms, quote)}),\n"
+@dataclass(frozen=True)
+class _DictStyle:
+    """How the dict's entries are written: quote, indentation and ruff's line length."""
+
+    quote: str
+    indent: str
+    width: int
+
+    def quoted(self, text: str) -> str:
+        return f"{self.quote}{text}{self.quote}"
+
+    def entry(
+        self,
+        key: str,
+        reason: str,
+        platforms: tuple[str, ...] | None,
+        suffix: str = ",\n",
+        split: bool = False,
+    ) -> str:
+        """One entry as `ruff format` leaves it: on one line if that fits, else the value's items
+        one per line with trailing commas (which ruff then keeps split: they are "magic")."""
+        value = _platforms_text(platforms, self.quote)
+        one = f"{self.indent}{key}: ({reason}, {value})"
+        if not split and len(one + suffix.split("#", 1)[0].rstrip()) <= self.width:
+            return one + suffix
+        inner = self.indent + "    "
+        if platforms is not None and len(f"{inner}{value},") > self.width:
+            items = "".join(f"{inner}    {self.quoted(p)},\n" for p in platforms)
+            value = f"(\n{items}{inner})"
+        return f"{self.indent}{key}: (\n{inner}{reason},\n{inner}{value},\n{self.indent}){suffix}"
 
 
 def _covers(platforms: tuple[str, ...] | None, oses: set[str]) -> bool:
     return platforms is None or oses <= set(platforms)
-
-
-def _job_oses(registry: Registry, jobs: Sequence[str]) -> set[str]:
-    return {spec.os for job in jobs if (spec := registry.job(job)) is not None}
 
 
 def _on(platforms: tuple[str, ...] | None) -> str:
@@ -186,128 +327,205 @@ def _on(platforms: tuple[str, ...] | None) -> str:
     return "on " + ", ".join(platforms)
 
 
-def _universe(registry: Registry) -> set[str]:
-    return {spec.os for spec in registry.jobs.values() if spec.os != "unknown"}
+def _platforms_for(request: _Request) -> tuple[str, ...] | None:
+    """`flaky_tests_to_ignore` platforms covering exactly the jobs' runners: any Linux job means
+    every platform (None), since the dict cannot tell one Linux job from another."""
+    if request.chosen is not None:
+        return request.chosen
+    for job in request.jobs:
+        if request.checkout.jobs[job].os == "unknown":
+            raise InputError(f"the runner OS of job {shown(job, 60)!r} is unknown; name it with --platform")
+    oses = request.oses()
+    return None if "linux" in oses else tuple(sorted(oses))
 
 
-def _own_line(item: IgnoreItem) -> int:
-    """The entry's line, if deleting that line removes exactly this entry."""
-    if not item.alone:
-        raise PatchRefused(
-            f"{RUN_TESTS}:{item.line}: the entry for {item.test} does not have a line of its own; "
-            "edit it by hand"
-        )
-    return item.line
+def _jobs_excluding(script: CiScript | None, request: _Request) -> list[str]:
+    """Jobs whose every run-tests.py command in ci.sh already leaves the test out."""
+    if script is None:
+        return []
+    out = []
+    for job in request.jobs:
+        invocations = [
+            invocation
+            for name in request.checkout.jobs[job].functions
+            if (function := script.functions.get(name)) is not None
+            for invocation in function.invocations
+        ]
+        if invocations and all(
+            excluded([(f.action, f.pattern) for f in i.filters], request.test) for i in invocations
+        ):
+            out.append(job)
+    return out
 
 
-def _ignore_patch(
-    tree: SourceTree,
-    registry: Registry,
-    test: str,
-    jobs: list[str],
-    reason: str | None,
-    remove: bool,
-    chosen: tuple[str, ...] | None,
-) -> PatchResult:
+def _ignore_patch(tree: SourceTree, request: _Request, script: CiScript | None) -> PatchResult:
     before = tree.read_text(RUN_TESTS)
     found = read_ignore_dict(before, RUN_TESTS)
     if found is None:
         raise PatchRefused(f"{RUN_TESTS} has no {IGNORE_DICT} dict (an older tree?); use --style exclude")
-    lines = before.splitlines(keepends=True)
-    edits = _Edits(lines)
-    existing = next((item for item in found.items if item.test == test), None)
-    quote, indent = _dict_style(lines, found)
-    oses = _job_oses(registry, jobs)
-    where = ", ".join(jobs)
-    if chosen is not None:
-        uncovered = sorted(j for j in jobs if (spec := registry.job(j)) and spec.os not in chosen)
-        if uncovered and not remove:
+    edits = _Edits(before.splitlines(keepends=True))
+    existing = next((item for item in found.items if item.test == request.test), None)
+    oses = request.oses()
+    if request.chosen is not None:
+        uncovered = sorted(j for j in request.jobs if request.checkout.jobs[j].os not in request.chosen)
+        if uncovered and not request.remove:
             raise InputError(
-                f"platform(s) {', '.join(chosen)} do not include the runner of {', '.join(uncovered)}"
+                f"platform(s) {', '.join(request.chosen)} do not include the runner of {', '.join(uncovered)}"
             )
-        oses = set(chosen)
-    if remove:
-        if existing is None:
-            return PatchResult(None, f"{test} is not in {IGNORE_DICT}; nothing to remove.", False)
-        line = lines[existing.line - 1]
-        covered = set(existing.platforms) if existing.platforms is not None else _universe(registry)
-        remaining = covered - oses
-        if remaining == covered:
-            return PatchResult(
-                None,
-                f"{test} is not ignored on the platforms of {where} ({RUN_TESTS}:{existing.line}).",
-                False,
-            )
-        if remaining:
-            kept = tuple(sorted(remaining))
-            edits.replace[existing.line] = _rewrite_platforms(line, existing, kept, quote)
-            # None covered every platform, not only those of the registry's jobs.
-            gone = "any other platform" if existing.platforms is None else ", ".join(sorted(covered & oses))
-            message = (
-                f"Narrow {test} in {IGNORE_DICT} to {', '.join(kept)}: no longer ignored on {gone}, "
-                f"in every job there, not only {where}."
-            )
-        else:
-            edits.delete.add(_own_line(existing))
-            message = f"Remove {test} from {IGNORE_DICT}."
+        oses = set(request.chosen)
+    style = _dict_style(edits.lines, found, tree)
+    if request.remove:
+        message = _ignore_remove(edits, style, request, existing, oses)
+    elif existing is None:
+        message = _ignore_add(edits, style, request, found, tree)
     else:
-        wanted = chosen if chosen is not None else registry.platforms_for_jobs(jobs)
-        if existing is not None:
-            if _covers(existing.platforms, oses):
-                return PatchResult(
-                    None,
-                    f"{test} is already in {IGNORE_DICT} for {where} ({RUN_TESTS}:{existing.line}); no "
-                    "patch needed.",
-                    False,
-                )
-            line = lines[existing.line - 1]
-            widened: tuple[str, ...] | None = None
-            if wanted is not None and existing.platforms is not None:
-                union = set(existing.platforms) | set(wanted)
-                collapse = chosen is None and union >= _universe(registry)
-                widened = None if collapse else tuple(sorted(union))
-            edits.replace[existing.line] = _rewrite_platforms(line, existing, widened, quote)
-            message = f"Widen {test} in {IGNORE_DICT} for {where}: ignored {_on(widened)}."
-        else:
-            _require_known(tree, test)
-            text = reason or DEFAULT_IGNORE_REASON
-            edits.insert_after[found.end - 1] = [_entry_line(indent, quote, test, text, wanted)]
-            if lines[found.end - 1].strip() != "}":
-                raise PatchRefused(
-                    f"{RUN_TESTS}:{found.end}: the {IGNORE_DICT} dict does not end on a line of its own"
-                )
-            message = f"Add {test} to {IGNORE_DICT} ({text}) for {where}: ignored {_on(wanted)}."
+        message = _ignore_update(edits, style, request, existing, oses)
+    notes = _redundant_with_exclusions(script, request, refuse=not edits.empty())
+    message = " ".join([message, *notes])
+    if edits.empty():
+        return PatchResult(None, message, False)
     after = edits.text()
-    _check_ignore(after, test, oses, remove, registry)
+    _check_ignore(after, request, oses)
     return PatchResult(unified_diff(RUN_TESTS, before, after), message, True)
 
 
-def _dict_style(lines: list[str], found: IgnoreDict) -> tuple[str, str]:
-    """Quote character and indentation used by the dict's existing entries (upstream: `"` and 4 spaces)."""
+def _redundant_with_exclusions(script: CiScript | None, request: _Request, *, refuse: bool) -> list[str]:
+    """An ignore entry for a test that ci.sh already keeps from running changes nothing there."""
+    excluding = [] if request.remove else _jobs_excluding(script, request)
+    if refuse and excluding and len(excluding) == len(request.jobs):
+        raise PatchRefused(
+            f"{request.test} is already excluded in {CI_SH} for {', '.join(excluding)}, so it does not "
+            f"run there and ignoring its failures would change nothing; to move it to {IGNORE_DICT} as "
+            f"upstream did on {_MOVED_ON}, also apply the --style exclude --remove patch"
+        )
+    if excluding:
+        return [f"It does not run in {', '.join(excluding)} anyway: {CI_SH} excludes it there."]
+    return []
+
+
+def _ignore_add(
+    edits: _Edits, style: _DictStyle, request: _Request, found: IgnoreDict, tree: SourceTree
+) -> str:
+    _require_known(tree, request.test)
+    if edits.lines[found.end - 1].strip() != "}":
+        raise PatchRefused(
+            f"{RUN_TESTS}:{found.end}: the {IGNORE_DICT} dict does not end on a line of its own"
+        )
+    text = request.reason or DEFAULT_IGNORE_REASON
+    wanted = _platforms_for(request)
+    entry = style.entry(style.quoted(request.test), style.quoted(text), wanted)
+    edits.insert_after[found.end - 1] = [entry]
+    return f"Add {request.test} to {IGNORE_DICT} ({text}) for {request.where}: ignored {_on(wanted)}."
+
+
+def _ignore_update(
+    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem, oses: set[str]
+) -> str:
+    """Widen an entry to the jobs' platforms and/or give it the reason asked for."""
+    test, where = request.test, request.where
+    reason = request.reason if request.reason not in (None, existing.reason) else None
+    at = f"{RUN_TESTS}:{existing.line}"
+    if _covers(existing.platforms, oses):
+        if reason is None:
+            return f"{test} is already in {IGNORE_DICT} for {where} ({at}); no patch needed."
+        _rewrite_entry(edits, style, existing, existing.platforms, reason)
+        return (
+            f"{test} is already in {IGNORE_DICT} for {where} ({at}); change its reason from "
+            f"'{shown(existing.reason, 100)}' to '{reason}'."
+        )
+    widened: tuple[str, ...] | None = None
+    wanted = _platforms_for(request)
+    if wanted is not None and existing.platforms is not None:
+        union = set(existing.platforms) | set(wanted)
+        collapse = request.chosen is None and union >= request.universe()
+        widened = None if collapse else tuple(sorted(union))
+    _rewrite_entry(edits, style, existing, widened, reason)
+    if reason is not None:
+        said = f"its reason becomes '{reason}' (was '{shown(existing.reason, 100)}')"
+    else:
+        said = f"it keeps its reason '{shown(existing.reason, 100)}' (give --reason to change it)"
+    return f"Widen {test} in {IGNORE_DICT} for {where}: ignored {_on(widened)}; {said}."
+
+
+def _ignore_remove(
+    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem | None, oses: set[str]
+) -> str:
+    """Narrow an entry to the platforms other jobs still need, or delete it."""
+    test, where = request.test, request.where
+    if existing is None:
+        return f"{test} is not in {IGNORE_DICT}; nothing to remove."
+    covered = set(existing.platforms) if existing.platforms is not None else request.universe()
+    remaining = covered - oses
+    if remaining == covered:
+        return f"{test} is not ignored on the platforms of {where} ({RUN_TESTS}:{existing.line})."
+    if not remaining:
+        if not existing.alone:
+            raise PatchRefused(
+                f"{RUN_TESTS}:{existing.line}: the entry for {test} does not have a line of its own; "
+                "edit it by hand"
+            )
+        edits.delete.update(range(existing.line, existing.end_line + 1))
+        return f"Remove {test} from {IGNORE_DICT}."
+    kept = tuple(sorted(remaining))
+    _rewrite_entry(edits, style, existing, kept, None)
+    # None covered every platform, not only those of the workflow's jobs.
+    gone = "any other platform" if existing.platforms is None else ", ".join(sorted(covered & oses))
+    return (
+        f"Narrow {test} in {IGNORE_DICT} to {', '.join(kept)}: no longer ignored on {gone}, "
+        f"in every job there, not only {where}."
+    )
+
+
+def _dict_style(lines: list[str], found: IgnoreDict, tree: SourceTree) -> _DictStyle:
+    """Quote and indentation of the dict's existing entries (upstream: `"` and 4 spaces)."""
+    width = ruff_line_length(tree)
     for item in found.items:
         line = lines[item.line - 1]
         stripped = line.lstrip()
         if stripped[:1] in ("'", '"'):
-            return stripped[0], line[: len(line) - len(stripped)]
-    return '"', "    "
+            return _DictStyle(stripped[0], line[: len(line) - len(stripped)], width)
+    return _DictStyle('"', "    ", width)
 
 
-def _rewrite_platforms(line: str, item: IgnoreItem, platforms: tuple[str, ...] | None, quote: str) -> str:
-    """The same line with only the platforms replaced, so the reason and layout stay as written."""
+def _rewrite_entry(
+    edits: _Edits, style: _DictStyle, item: IgnoreItem, platforms: tuple[str, ...] | None, reason: str | None
+) -> None:
+    """Give an entry new platforms (and a new reason), keeping the key, any reason not replaced
+    and a trailing comment as written, and laying it out again as ruff would."""
+    first = edits.lines[item.line - 1]
+    if item.alone and item.key_text and (reason is not None or item.reason_text):
+        last = edits.lines[item.end_line - 1]
+        indent = first[: len(first) - len(first.lstrip())]
+        layout = _DictStyle(style.quote, indent, style.width)
+        reason_text = layout.quoted(reason) if reason is not None else item.reason_text
+        suffix = last[item.value_end :]
+        split = item.end_line > item.line  # its trailing commas keep ruff from joining it again
+        edits.replace[item.line] = layout.entry(item.key_text, reason_text, platforms, suffix, split)
+        edits.delete.update(range(item.line + 1, item.end_line + 1))
+        return
+    if reason is not None:
+        raise PatchRefused(
+            f"{RUN_TESTS}:{item.line}: the entry for {item.test} does not have lines of its own; "
+            "change its reason by hand"
+        )
     if item.platforms_at is None:
         raise PatchRefused(
             f"{RUN_TESTS}:{item.line}: the platforms of {item.test} span lines; edit it by hand"
         )
     start, end = item.platforms_at
-    return line[:start] + _platforms_text(platforms, quote) + line[end:]
+    edits.replace[item.line] = first[:start] + _platforms_text(platforms, style.quote) + first[end:]
 
 
-def _check_ignore(after: str, test: str, oses: set[str], remove: bool, registry: Registry) -> None:
+def _check_ignore(after: str, request: _Request, oses: set[str]) -> None:
     """Re-read the edited file the way flake-bot reads upstream, and confirm the edit does what it says."""
-    found = read_ignore_dict(after, RUN_TESTS)
-    item = next((i for i in found.items if i.test == test), None) if found else None
+    try:
+        found = read_ignore_dict(after, RUN_TESTS)
+    except InputError:
+        found = None
+    item = next((i for i in found.items if i.test == request.test), None) if found else None
     covered = item is not None and _covers(item.platforms, oses)
-    if covered == remove:
+    wrong_reason = item is not None and request.reason is not None and item.reason != request.reason
+    if found is None or covered == request.remove or (not request.remove and wrong_reason):
         raise PatchRefused(f"internal check failed: the edited {RUN_TESTS} does not do what the patch says")
 
 
@@ -325,14 +543,13 @@ def _escaped(test: str) -> str:
     return test.replace(".", r"\.")
 
 
-def _target_functions(
-    script: CiScript, registry: Registry, jobs: list[str], remove: bool
-) -> tuple[list[ShellFunction], list[str]]:
+def _target_functions(script: CiScript, request: _Request) -> tuple[list[ShellFunction], list[str]]:
     """The ci.sh functions with a run-tests.py command that the jobs run, and notes for the message."""
     targets: list[ShellFunction] = []
     notes: list[str] = []
-    for job in jobs:
-        spec = registry.jobs[job]
+    jobs = request.checkout.jobs
+    for job in request.jobs:
+        spec = jobs[job]
         own = [
             script.functions[f]
             for f in spec.functions
@@ -341,8 +558,7 @@ def _target_functions(
         missing = [f for f in spec.functions if f not in script.functions]
         if missing:
             raise PatchRefused(
-                f"{CI_SH} has no {', '.join(missing)}, which the registry says job {job} runs; "
-                "is the registry for this checkout?"
+                f"{CI_SH} has no {', '.join(missing)}, which {request.checkout.origin} says job {job} runs"
             )
         if not own:
             raise PatchRefused(
@@ -350,9 +566,9 @@ def _target_functions(
                 "through make), so there is no --exclude to extend; use --style ignore"
             )
         for function in own:
-            users = sorted(name for name, s in registry.jobs.items() if function.name in s.functions)
-            others = [u for u in users if u not in jobs]
-            if others and not remove:
+            users = sorted(name for name, s in jobs.items() if function.name in s.functions)
+            others = [u for u in users if u not in request.jobs]
+            if others and not request.remove:
                 raise PatchRefused(
                     f"{function.name} is also run by {', '.join(others)}; an --exclude there would "
                     "stop the test running in those jobs too. Name them all with --job, or use "
@@ -367,12 +583,31 @@ def _target_functions(
     return targets, notes
 
 
-def _exclude_patch(
-    tree: SourceTree, registry: Registry, test: str, jobs: list[str], reason: str | None, remove: bool
-) -> PatchResult:
-    before = tree.read_text(CI_SH)
-    script = read_ci_sh(before, CI_SH)
-    targets, notes = _target_functions(script, registry, jobs, remove)
+def _redundant_with_ignore(tree: SourceTree, request: _Request) -> list[str]:
+    """An --exclude for a test flaky_tests_to_ignore already covers goes against upstream's move
+    to the dict: the test would stop running instead of running with its failures ignored."""
+    text = _optional_text(tree, RUN_TESTS)
+    try:
+        found = read_ignore_dict(text, RUN_TESTS) if text is not None else None
+    except InputError:
+        return []
+    item = next((i for i in found.items if i.test == request.test), None) if found else None
+    if item is None:
+        return []
+    if _covers(item.platforms, request.oses()):
+        raise PatchRefused(
+            f"{request.test} is already in {IGNORE_DICT} ({RUN_TESTS}:{item.line}, ignored "
+            f"{_on(item.platforms)}), so a failure in {request.where} does not fail the job; since "
+            f"{_MOVED_ON} upstream keeps flaky tests there instead of excluding them in {CI_SH}"
+        )
+    return [f"{IGNORE_DICT} also ignores it {_on(item.platforms)} ({RUN_TESTS}:{item.line})"]
+
+
+def _exclude_patch(tree: SourceTree, request: _Request, script: CiScript, before: str) -> PatchResult:
+    test, remove = request.test, request.remove
+    targets, notes = _target_functions(script, request)
+    if not remove:
+        notes.extend(_redundant_with_ignore(tree, request))
     known = set(tree.test_paths()) if remove else _require_known(tree, test)
     known.add(test)
     edits = _Edits(before.splitlines(keepends=True))
@@ -401,13 +636,13 @@ def _exclude_patch(
             changed = True
         if changed and remove:
             notes.extend(_drop_bullets(edits, function, dropped, kept))
-        elif changed:
-            _add_bullet(edits, function, test, reason)
+        elif not remove:
+            notes.extend(_add_bullet(edits, function, test, request.reason, changed))
     if edits.empty():
         return PatchResult(None, "; ".join(notes) + "; no patch needed.", False)
     after = edits.text()
     verb = "Stop excluding" if remove else "Exclude"
-    message = f"{verb} {test} in {', '.join(f.name for f in targets)} ({', '.join(jobs)})."
+    message = f"{verb} {test} in {', '.join(f.name for f in targets)} ({request.where})."
     if notes:
         message += " " + "; ".join(notes) + "."
     return PatchResult(unified_diff(CI_SH, before, after), message, True)
@@ -546,11 +781,27 @@ def _drop_bullets(edits: _Edits, function: ShellFunction, dropped: list[str], ke
     return notes
 
 
-def _add_bullet(edits: _Edits, function: ShellFunction, test: str, reason: str | None) -> None:
-    if bullet_for(test, function.bullets) is not None:
-        return
+def _add_bullet(
+    edits: _Edits, function: ShellFunction, test: str, reason: str | None, changed: bool
+) -> list[str]:
+    """Say why, in a bullet `registry sync` reads back as flaky with the reason given.
+
+    A bullet that already names the test for another reason ("takes around 90 seconds") does
+    not make the exclusion flaky, so a flaky one is added beside it. For a test that is already
+    excluded, a bullet is written only when a reason was given; otherwise the note says so.
+    """
+    named = bullets_naming(test, function.bullets)
+    if any(says_flaky(b.text) and (reason is None or reason in b.text) for b in named):
+        return []
+    if not changed and reason is None:
+        if not named:
+            return []
+        return [
+            f"{CI_SH}:{named[0].line} does not call it flaky; give --reason to add a bullet that does"
+        ]
+    text = reason or DEFAULT_EXCLUDE_REASON
     indent = function.body_indent
-    bullet = f"{indent}# - {test} {reason or DEFAULT_EXCLUDE_REASON}\n"
+    bullet = f"{indent}# - {test} {text if says_flaky(text) else 'is flaky: ' + text}\n"
     if function.bullets:
         edits.insert_after.setdefault(function.bullets[-1].line, []).append(bullet)
     elif function.header_line is not None:
@@ -558,6 +809,7 @@ def _add_bullet(edits: _Edits, function: ShellFunction, test: str, reason: str |
     else:
         header = f"{indent}# Issues with {_subject(function.name)} tests:\n"
         edits.insert_after.setdefault(function.start, []).extend([header, bullet])
+    return []
 
 
 def _subject(function: str) -> str:

@@ -22,8 +22,12 @@ class IgnoreItem:
     reason: str
     platforms: tuple[str, ...] | None
     line: int  # 1-based line of the key
-    alone: bool = True  # the whole entry is on its line and nothing else is (so the line can go)
+    alone: bool = True  # the entry's lines hold nothing else (so they can be rewritten or deleted)
     platforms_at: tuple[int, int] | None = None  # character columns of the platforms on `line`
+    end_line: int = 0  # 1-based line where the value ends (== line for a one-line entry)
+    key_text: str = ""  # the key and the reason exactly as written (quotes, escapes)
+    reason_text: str = ""
+    value_end: int = 0  # character column just after the value on `end_line`
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,8 @@ def read_ignore_dict(text: str, path: str = "tests/run-tests.py") -> IgnoreDict 
             raise InputError(f"{path}:{node.lineno}: {IGNORE_DICT} is not a dict literal")
         lines = text.splitlines()
         items = [_item(key, item, path, lines) for key, item in zip(value.keys, value.values, strict=True)]
-        shared = {line for line, count in Counter(i.line for i in items).items() if count > 1}
-        items = [replace(i, alone=False) if i.line in shared else i for i in items]
+        used = Counter(n for i in items for n in range(i.line, i.end_line + 1))
+        items = [replace(i, alone=False) if used[i.line] > 1 or used[i.end_line] > 1 else i for i in items]
         return IgnoreDict(tuple(items), node.lineno, value.end_lineno or node.lineno)
     return None
 
@@ -83,12 +87,34 @@ def _item(key: ast.expr | None, value: ast.expr, path: str, lines: list[str]) ->
         platforms = tuple(e.value for e in platforms_node.elts if isinstance(e, ast.Constant))
     else:
         raise InputError(f"{path}:{line}: the platforms for {key.value!r} are not None or a tuple of strings")
-    alone = key.lineno == value.end_lineno
+    end_line = value.end_lineno or line
+    first, last = lines[line - 1], lines[end_line - 1]
+    value_end = _column(last, value.end_col_offset or 0)
+    after = last[value_end:].strip().removeprefix(",").lstrip()
+    alone = not first[: _column(first, key.col_offset)].strip() and after[:1] in ("", "#")
     at = None
     if (
         platforms_node.lineno == platforms_node.end_lineno == line
         and platforms_node.end_col_offset is not None
     ):
-        text = lines[line - 1]
-        at = (_column(text, platforms_node.col_offset), _column(text, platforms_node.end_col_offset))
-    return IgnoreItem(key.value, reason_node.value, platforms, line, alone, at)
+        at = (_column(first, platforms_node.col_offset), _column(first, platforms_node.end_col_offset))
+    return IgnoreItem(
+        key.value,
+        reason_node.value,
+        platforms,
+        line,
+        alone,
+        at,
+        end_line,
+        _segment(lines, key),
+        _segment(lines, reason_node),
+        value_end,
+    )
+
+
+def _segment(lines: list[str], node: ast.expr) -> str:
+    """A literal's source text, so an edit keeps the quotes and escapes upstream wrote."""
+    if node.lineno != node.end_lineno or node.end_col_offset is None:
+        return ""  # implicitly concatenated over lines: the patch writer refuses to rewrite it
+    text = lines[node.lineno - 1]
+    return text[_column(text, node.col_offset) : _column(text, node.end_col_offset)]

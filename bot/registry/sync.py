@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from bot.registry.ci_sh import bullet_for, bullet_reason, expand, read_ci_sh, says_flaky
+from bot.registry.ci_sh import CiScript, bullet_for, bullet_reason, expand, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.source import SourceTree
@@ -23,15 +23,22 @@ RUN_TESTS = "tests/run-tests.py"
 DEFAULT_WORKFLOW = ".github/workflows/ports_unix.yml"
 
 
+def read_jobs(
+    script: CiScript, workflow_text: str, workflow: str = DEFAULT_WORKFLOW
+) -> tuple[str, dict[str, JobSpec]]:
+    """The workflow's name and its jobs, each with every ci.sh function it runs (helpers included)."""
+    workflow_name, workflow_jobs = read_workflow(workflow_text, workflow)
+    return workflow_name, {
+        job.name: JobSpec(job.name, job.os, job.runs_on, script.closure(job.functions))
+        for job in workflow_jobs
+    }
+
+
 def read_upstream(tree: SourceTree, as_of: date, workflow: str = DEFAULT_WORKFLOW) -> Registry:
     """Everything the registry can learn from a checkout, dated `as_of`: one exclude entry per
     (pattern alternative, ci.sh function), one ignore entry per dict key, and the jobs."""
     script = read_ci_sh(tree.read_text(CI_SH), CI_SH)
-    workflow_name, workflow_jobs = read_workflow(tree.read_text(workflow), workflow)
-    jobs = {
-        job.name: JobSpec(job.name, job.os, job.runs_on, script.closure(job.functions))
-        for job in workflow_jobs
-    }
+    workflow_name, jobs = read_jobs(script, tree.read_text(workflow), workflow)
     entries: list[Entry] = []
     for function in script.functions.values():
         for invocation in function.invocations:
