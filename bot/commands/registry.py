@@ -86,6 +86,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--workflow", default=DEFAULT_WORKFLOW, metavar="FILE",
         help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
     )
+    check.add_argument(
+        "--as-of",
+        type=day_argument,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=(
+            "the checkout's date, for an older tree: compare with the entries in force that day "
+            "(jobs are not compared; the registry keeps only today's); default: the current entries"
+        ),
+    )
     check.set_defaults(func=run_check)
 
 
@@ -119,13 +129,15 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     registry = load_registry(args.file)
-    upstream = read_upstream(CheckoutTree(args.repo_dir), date.today(), args.workflow)
-    lines = drift(registry, upstream)
+    upstream = read_upstream(CheckoutTree(args.repo_dir), args.as_of or date.today(), args.workflow)
+    lines = drift(registry, upstream, args.as_of)
+    on = f" as of {args.as_of}" if args.as_of else ""
     if not lines:
-        print(f"{registry.path} agrees with {args.repo_dir}")
+        print(f"{registry.path}{on} agrees with {args.repo_dir}")
         return 0
-    print(f"{registry.path} has drifted from {args.repo_dir} ({len(lines)} differences):")
+    print(f"{registry.path}{on} differs from {args.repo_dir} ({len(lines)} differences):")
     for line in lines:
         print(f"  {line}")
-    print("run 'flake-bot registry sync' to update it")
+    if args.as_of is None:
+        print("run 'flake-bot registry sync' to update it")
     return 1

@@ -19,7 +19,8 @@ _FUNCTION_RE = re.compile(r"^(?:function\s+([A-Za-z_]\w*)\s*(?:\(\))?|([A-Za-z_]
 _CALL_RE = re.compile(r"\b(ci_\w+)\b")
 _HEADER_RE = re.compile(r"^\s*#\s*Issues with .*tests.*:\s*$")
 _BULLET_RE = re.compile(r"^(\s*)#\s*-\s+(\S+)(?:\s+(.*?))?\s*$")
-_RUN_TESTS_RE = re.compile(r"(?:^|[\s(;&/])(?:\./)?run-tests\.py(?=\s|\)|;|$)")
+# `./run-tests` was the script's name until 2021-03-12 (6129b8e401).
+_RUN_TESTS_RE = re.compile(r"(?:^|[\s(;&/])(?:\./run-tests(?:\.py)?|run-tests\.py)(?=\s|\)|;|$)")
 _FLAKY_RE = re.compile(r"\b(flaky|flakiness|unreliable|spurious|intermittent(ly)?)\b", re.IGNORECASE)
 _END_OF_COMMAND = ")|;&<>"
 

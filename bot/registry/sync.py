@@ -10,7 +10,7 @@ fields (symptoms, links, notes) are carried over whenever the same fact is still
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from bot.registry.ci_sh import CiScript, bullet_for, bullet_reason, expand, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
@@ -165,11 +165,12 @@ def sync_registry(existing: Registry | None, fresh: Registry, as_of: date) -> Re
     )
 
 
-def _facts(registry: Registry) -> dict[tuple[str, str, str], tuple[Entry, str]]:
-    """Current exclude/ignore facts keyed by (mechanism, test, function) with what they say."""
+def _facts(registry: Registry, when: date | None) -> dict[tuple[str, str, str], tuple[Entry, str]]:
+    """Exclude/ignore facts in force on `when` (None: now), keyed by (mechanism, test, function),
+    with what they say."""
     facts: dict[tuple[str, str, str], tuple[Entry, str]] = {}
     for entry in registry.entries:
-        if entry.until is not None or entry.mechanism is Mechanism.SKIP:
+        if not entry.active_on(when) or entry.mechanism is Mechanism.SKIP:
             continue
         if entry.mechanism is Mechanism.EXCLUDE:
             for function in entry.functions:
@@ -193,23 +194,47 @@ def _describe(key: tuple[str, str, str]) -> str:
     return f"flaky_tests_to_ignore has {test!r}"
 
 
-def drift(registry: Registry, upstream: Registry) -> list[str]:
-    """Readable differences between a registry's current state and a checkout; empty when they agree."""
-    mine = _facts(registry)
-    theirs = _facts(upstream)
+def _same(mine: Entry, theirs: Entry) -> bool:
+    """Whether two facts agree. A reason the checkout's bullets do not give (no bullet names the
+    pattern) but the registry does was attributed by hand from the comment, and is not drift."""
+    if theirs.reason == "" and mine.reason and mine.mechanism is Mechanism.EXCLUDE:
+        return mine.flaky == theirs.flaky
+    return mine.reason == theirs.reason and mine.flaky == theirs.flaky and mine.platforms == theirs.platforms
+
+
+def drift(registry: Registry, upstream: Registry, as_of: date | None = None) -> list[str]:
+    """Readable differences between a registry and a checkout; empty when they agree.
+
+    With `as_of`, the registry's entries in force on that day are compared (for an older
+    checkout), and jobs are not: the registry keeps only the current job list. Dates are days,
+    so a change made on `as_of` itself is accepted either way. Only ci.sh functions that a job
+    runs are compared (ci.sh also serves other ports' workflows).
+    """
+    run = {f for jobs in (upstream.jobs, registry.jobs) for job in jobs.values() for f in job.functions}
+    mine = {k: v for k, v in _facts(registry, as_of).items() if k[0] != "exclude" or k[2] in run}
+    theirs = {k: v for k, v in _facts(upstream, None).items() if k[0] != "exclude" or k[2] in run}
+    ended = _facts(registry, as_of - timedelta(days=1)) if as_of else {}
     lines: list[str] = []
+    on = f"on {as_of}" if as_of else "now"
     for key in theirs.keys() - mine.keys():
+        if key in ended and ended[key][0].until == as_of:
+            continue
         entry, said = theirs[key]
-        lines.append(f"upstream only: {_describe(key)} ({entry.source}; {said})")
+        lines.append(f"upstream only: {_describe(key)} ({entry.source}; {said}; not in the registry {on})")
     for key in mine.keys() - theirs.keys():
         entry, said = mine[key]
-        lines.append(f"registry only: {_describe(key)} (registry line {entry.line}; no longer upstream)")
+        if as_of is not None and entry.since == as_of:
+            continue
+        gone = f"in force on {as_of} by the registry, not in the checkout" if as_of else "no longer upstream"
+        lines.append(f"registry only: {_describe(key)} (registry line {entry.line}; {gone})")
     for key in mine.keys() & theirs.keys():
-        if mine[key][1] != theirs[key][1]:
+        if not _same(mine[key][0], theirs[key][0]):
             lines.append(
                 f"differs: {_describe(key)}: registry line {mine[key][0].line} says {mine[key][1]}; "
                 f"{theirs[key][0].source} says {theirs[key][1]}"
             )
+    if as_of is not None:
+        return sorted(lines)
     for name in upstream.jobs.keys() - registry.jobs.keys():
         lines.append(f"upstream only: job {name!r} ({upstream.jobs[name].os})")
     for name in registry.jobs.keys() - upstream.jobs.keys():
