@@ -67,6 +67,23 @@ def test_history_gives_rates_and_a_patch(
     assert len(fake_github.requests_to("GET", r"/workflows/.*/runs$")) == before + 1
 
 
+def test_the_patch_follows_the_workflow_at_the_ref(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    """The workflow on the default branch runs `standard` on macOS (unlike the bundled registry):
+    the patch reads it there and ignores the test on darwin only."""
+    workflow = (UPSTREAM / ".github" / "workflows" / "ports_unix.yml").read_text()
+    moved = workflow.replace("  standard:\n    runs-on: ubuntu-latest", "  standard:\n    runs-on: macos-26")
+    assert moved != workflow
+    fake_github.add_file(".github/workflows/ports_unix.yml", moved)
+
+    result = action.run(history["id"], history=str(tmp_path / "h.sqlite"))
+
+    assert result.code == 0, result.stderr
+    assert '+    "micropython/const.py": ("intermittent failure in CI", ("darwin",)),' in result.summary
+    assert len(fake_github.requests_to("GET", r"/contents/\.github/workflows/ports_unix\.yml$")) == 1
+
+
 def test_small_budget_stops_the_sync_not_the_report(
     fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ the patch excludes or ignores exactly the requested test.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -35,11 +36,33 @@ def registry(repo: Path) -> Registry:
     return sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
 
 
-def apply(repo: Path, diff: str) -> None:
-    """`git apply --check`, then apply for real so the result can be read back."""
+_PATCHED_PYTHON: list[Path] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _ruff_accepts_every_patched_run_tests() -> Iterator[None]:
+    """Upstream's CI runs `ruff format --check`: one ruff process for every file patched here."""
+    yield
+    files, _PATCHED_PYTHON[:] = list(_PATCHED_PYTHON), []
+    if files:
+        command = ["ruff", "format", "--check", "--no-cache", *map(str, files)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def apply(repo: Path, diff: str, *, formatted: bool = True) -> None:
+    """`git apply --check`, then apply for real so the result can be read back; a patched ci.sh must
+    pass `bash -n`, a patched run-tests.py `ruff format --check` (batched, see above) unless the
+    test starts from a deliberately unformatted one (`formatted=False`)."""
     check = git_apply_check(repo, diff)
     assert check.returncode == 0, check.stderr + diff
     subprocess.run(["git", "apply", "-"], input=diff, text=True, cwd=repo, check=True)
+    for path in {line[6:] for line in diff.splitlines() if line.startswith("+++ b/")}:
+        if path.endswith(".py"):
+            _PATCHED_PYTHON.extend([repo / path] if formatted else [])
+        else:
+            syntax = subprocess.run(["bash", "-n", str(repo / path)], capture_output=True, text=True)
+            assert syntax.returncode == 0, syntax.stderr
 
 
 def function_filters(repo: Path, function: str) -> list[tuple[str, str]]:
@@ -135,6 +158,9 @@ def test_exclude_patch_in_each_shape(
     assert expected in text
     assert excluded_set(repo, function) == before | {test}
     assert f"    # - {test} is flaky\n" in text
+    # Round trip: flake-bot's own reading of the patched tree calls the test flaky in that job.
+    synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+    assert synced.match(job, test, when=DAY).verdict.value == "known-flake"
     # Idempotent: asking again explains and gives no diff.
     again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude")
     assert (again.diff, again.changed) == (None, False)
@@ -381,6 +407,11 @@ def test_ignore_patch_adds_an_entry(
     apply(repo, result.diff)
     assert ignore_items(repo)["thread/stress_aes.py"] == ("intermittent failure in CI", platforms)
     assert list(ignore_items(repo))[-1] == "thread/stress_aes.py"
+    synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+    for job in jobs:
+        match = synced.match(job, "thread/stress_aes.py", when=DAY)
+        assert match.verdict.value == "known-flake"
+        assert match.entries[0].reason == "intermittent failure in CI"
     again = suggest_patch(CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=jobs)
     assert again.diff is None and "already in flaky_tests_to_ignore" in again.message
 
@@ -474,7 +505,7 @@ def test_memory_tree_without_trailing_newline(registry: Registry, tmp_path: Path
     (repo / "tests").mkdir(parents=True)
     (repo / "tests/run-tests.py").write_text(text)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    apply(repo, result.diff or "")
+    apply(repo, result.diff or "", formatted=False)  # no final newline
     assert (
         (repo / "tests/run-tests.py")
         .read_text()
@@ -710,7 +741,7 @@ def test_ignore_edits_keep_what_upstream_wrote(registry: Registry, tmp_path: Pat
     (repo / "tests").mkdir(parents=True)
     (repo / "tests/run-tests.py").write_text(ODD_DICT)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    apply(repo, widened.diff or "")
+    apply(repo, widened.diff or "", formatted=False)  # two entries on one line
     with pytest.raises(PatchRefused, match="does not have a line of its own"):
         suggest_patch(tree, registry, test="a/two.py", jobs=["qemu_arm", "macos"], remove=True)
     narrowed = suggest_patch(tree, registry, test="a/three.py", jobs=["qemu_arm"], remove=True)

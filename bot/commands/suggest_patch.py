@@ -8,6 +8,7 @@ import sys
 from bot.registry import load_registry
 from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, STYLES, suggest_patch
 from bot.registry.source import CheckoutTree
+from bot.registry.sync import DEFAULT_WORKFLOW
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,9 +17,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print a unified diff that ignores or excludes a flaky test in upstream's house style",
         description=(
             "Write a patch against a checkout: 'ignore' adds the test to flaky_tests_to_ignore in "
-            "tests/run-tests.py; 'exclude' extends the --exclude of the ci.sh function the job runs. "
-            "Prints nothing but an explanation when the test is already covered; refuses (exit 1) a patch "
-            "that would exclude other tests too."
+            "tests/run-tests.py (laid out as ruff format would, at the checkout's line length); "
+            "'exclude' extends the --exclude of the ci.sh function the job runs, as the checkout's own "
+            "workflow and ci.sh say. Prints nothing but an explanation when the test is already covered; "
+            "refuses (exit 1) a patch that would exclude other tests too, duplicate the other mechanism, "
+            "or target a test run-tests.py never runs."
         ),
     )
     parser.add_argument(
@@ -40,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--reason",
         help=f"reason to write (default: '{DEFAULT_IGNORE_REASON}' for ignore, '{DEFAULT_EXCLUDE_REASON}' "
-        "for exclude)",
+        "for exclude, where a reason that does not say flaky is written 'is flaky: REASON' so that "
+        "registry sync reads the exclusion as flaky)",
     )
     parser.add_argument(
         "--platform",
@@ -52,7 +56,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
     parser.add_argument(
-        "--registry", metavar="FILE", help="registry file for the job mapping (default: the bundled one)"
+        "--workflow",
+        default=DEFAULT_WORKFLOW,
+        metavar="FILE",
+        help=f"the checkout's workflow that names the jobs (default {DEFAULT_WORKFLOW})",
+    )
+    parser.add_argument(
+        "--registry",
+        metavar="FILE",
+        help="registry whose job mapping stands in when the checkout lacks the workflow or ci.sh "
+        "(default: the bundled one)",
     )
     parser.set_defaults(func=run)
 
@@ -67,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         reason=args.reason,
         remove=args.remove,
         platforms=args.platforms,
+        workflow=args.workflow,
     )
     print(result.message, file=sys.stderr)
     if result.diff:
