@@ -53,7 +53,7 @@ def read_ignore_dict(text: str, path: str = "tests/run-tests.py") -> IgnoreDict 
         )
         if not any(isinstance(t, ast.Name) and t.id == IGNORE_DICT for t in targets):
             continue
-        value = node.value
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
         if not isinstance(value, ast.Dict):
             raise InputError(f"{path}:{node.lineno}: {IGNORE_DICT} is not a dict literal")
         lines = text.splitlines()
@@ -84,7 +84,9 @@ def _item(key: ast.expr | None, value: ast.expr, path: str, lines: list[str]) ->
     elif isinstance(platforms_node, ast.Tuple | ast.List) and all(
         isinstance(e, ast.Constant) and isinstance(e.value, str) for e in platforms_node.elts
     ):
-        platforms = tuple(e.value for e in platforms_node.elts if isinstance(e, ast.Constant))
+        platforms = tuple(
+            e.value for e in platforms_node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+        )
     else:
         raise InputError(f"{path}:{line}: the platforms for {key.value!r} are not None or a tuple of strings")
     end_line = value.end_lineno or line
