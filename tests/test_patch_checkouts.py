@@ -257,7 +257,28 @@ def test_exclude_adds_a_flaky_bullet_beside_a_slow_one(repo: Path, registry: Reg
         reason=reason,
     )
     assert result.diff and f"+    # - thread/stress_aes.py is flaky: {reason}\n" in result.diff
+    original = (repo / CI).read_text()
     gate.round_trip(repo, result, "thread/stress_aes.py", ["qemu_mips"], reason)
+    again = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="thread/stress_aes.py",
+        jobs=["qemu_mips"],
+        style="exclude",
+        reason=reason,
+    )
+    assert again.diff is None  # a second run changes nothing
+    # --remove takes out the exclusion and its flaky bullet; the bullet about run time stays.
+    removed = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="thread/stress_aes.py",
+        jobs=["qemu_mips"],
+        style="exclude",
+        remove=True,
+    )
+    gate.apply(repo, removed)
+    assert (repo / CI).read_text() == original
 
 
 def test_already_excluded_for_another_reason(repo: Path, registry: Registry, gate: Gate) -> None:
@@ -427,3 +448,18 @@ def load_registry_text(text: str) -> Registry:
     from bot.registry import parse_registry
 
     return parse_registry(text, "bundled")
+
+
+def test_an_escaped_exclusion_round_trips(repo: Path, registry: Registry, gate: Gate) -> None:
+    """`extmod/re1.py` unescaped would also match extmod/re1_py.py: the escaped pattern is still
+    matched to its bullet by `registry sync`."""
+    result = suggest_patch(
+        CheckoutTree(repo),
+        registry,
+        test="extmod/re1.py",
+        jobs=["qemu_loong64"],
+        style="exclude",
+        reason="flaky",
+    )
+    assert result.diff and r"--exclude 'extmod/re1\.py'" in result.diff
+    gate.round_trip(repo, result, "extmod/re1.py", ["qemu_loong64"], "flaky")
