@@ -463,3 +463,16 @@ def test_an_escaped_exclusion_round_trips(repo: Path, registry: Registry, gate: 
     )
     assert result.diff and r"--exclude 'extmod/re1\.py'" in result.diff
     gate.round_trip(repo, result, "extmod/re1.py", ["qemu_loong64"], "flaky")
+
+
+def test_an_exclude_where_the_job_never_runs_the_directory(repo: Path, registry: Registry) -> None:
+    """The minimal job runs `-d basics` only: an --exclude of a thread test there would be dead."""
+    [command] = read_ci_sh((repo / CI).read_text()).functions["ci_unix_minimal_run_tests"].invocations
+    assert command.dirs == ("basics",)
+    assert command.runs_dir_of("basics/int1.py") and not command.runs_dir_of("thread/stress_heap.py")
+    with pytest.raises(
+        PatchRefused, match=r"runs run-tests.py only on basics \(tools/ci.sh:\d+\), so it never"
+    ):
+        suggest_patch(
+            CheckoutTree(repo), registry, test="thread/stress_heap.py", jobs=["minimal"], style="exclude"
+        )

@@ -69,6 +69,12 @@ class Invocation:
     line: int  # 1-based
     filters: tuple[Filter, ...]
     args_end: int  # column just after the last argument: where a new flag goes
+    dirs: tuple[str, ...] = ()  # `-d`/`--test-dirs` values: the only directories it runs, if any
+
+    def runs_dir_of(self, test: str) -> bool:
+        """Whether the command's test directories include `test` (no `-d`: run-tests.py's own
+        list, which flake-bot does not second-guess)."""
+        return not self.dirs or any(test.startswith(d.rstrip("/") + "/") for d in self.dirs)
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,20 @@ def _filters(words: list[Word], line: str) -> tuple[Filter, ...]:
     return tuple(found)
 
 
+def _test_dirs(words: list[Word]) -> tuple[str, ...]:
+    """`-d basics float`: run-tests.py takes every following word up to the next flag."""
+    dirs: list[str] = []
+    taking = False
+    for word in words:
+        if word.value in ("-d", "--test-dirs"):
+            taking = True
+        elif word.value.startswith("-"):
+            taking = False
+        elif taking:
+            dirs.append(word.value)
+    return tuple(dirs)
+
+
 def line_filters(line: str) -> list[tuple[str, str]]:
     """(action, pattern) of the run-tests.py command on one line, in order (for re-checking an edit)."""
     m = _RUN_TESTS_RE.search(line)
@@ -305,7 +325,7 @@ def _function(
         m = _RUN_TESTS_RE.search(text)
         if m and not stripped.startswith("#"):
             words, end = shell_words(text, m.end(), where=f"{path}:{index + 1}")
-            invocations.append(Invocation(name, index + 1, _filters(words, text), end))
+            invocations.append(Invocation(name, index + 1, _filters(words, text), end, _test_dirs(words)))
     return ShellFunction(
         name, start + 1, close + 1, tuple(calls), tuple(invocations), header_line, tuple(bullets), indent
     )

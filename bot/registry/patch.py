@@ -569,6 +569,13 @@ def _target_functions(script: CiScript, request: _Request) -> tuple[list[ShellFu
                 f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run "
                 "through make), so there is no --exclude to extend; use --style ignore"
             )
+        commands = [i for f in own for i in f.invocations]
+        if not request.remove and not any(i.runs_dir_of(request.test) for i in commands):
+            dirs = ", ".join(sorted({d for i in commands for d in i.dirs}))
+            raise PatchRefused(
+                f"job {job} runs run-tests.py only on {dirs} ({CI_SH}:{commands[0].line}), so it never "
+                f"runs {request.test}; there is nothing to exclude"
+            )
         for function in own:
             users = sorted(name for name, s in jobs.items() if function.name in s.functions)
             others = [u for u in users if u not in request.jobs]
@@ -622,6 +629,10 @@ def _exclude_patch(tree: SourceTree, request: _Request, script: CiScript, before
         for invocation in function.invocations:
             line = script.lines[invocation.line - 1]
             old = [(f.action, f.pattern) for f in invocation.filters]
+            if not remove and not invocation.runs_dir_of(test):
+                dirs = ", ".join(invocation.dirs)
+                notes.append(f"{CI_SH}:{invocation.line} runs only {dirs}, not the test's directory")
+                continue
             if excluded(old, test) != remove:
                 state = "not excluded" if remove else "already excluded"
                 notes.append(f"{test} is {state} in {function.name} ({CI_SH}:{invocation.line})")
