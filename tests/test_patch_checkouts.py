@@ -14,6 +14,7 @@ would apply, plus flake-bot's own round trip:
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -98,11 +99,20 @@ class Gate:
             assert any(reason in e.reason for e in match.entries if e.flaky), (reason, match.entries)
 
 
+_GATE = Gate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_ruff_run_for_the_module() -> Iterator[None]:
+    """Every run-tests.py patched in this module, checked by one `ruff format --check` at the end."""
+    yield
+    files, _GATE.python[:] = list(_GATE.python), []
+    ruff_format_check(files)
+
+
 @pytest.fixture
-def gate() -> object:
-    checks = Gate()
-    yield checks
-    ruff_format_check(checks.python)
+def gate() -> Gate:
+    return _GATE
 
 
 # ---- 1. the checkout's own workflow decides the job's ci.sh function --------------------------
