@@ -208,6 +208,8 @@ def test_entries_are_laid_out_as_ruff_lays_them_out(tmp_path: Path, width: int) 
         test = f'"extmod/{"x" * size}.py"'
         rows.append(style.entry(test, '"r"', None))
         rows.append(style.entry(test, '"a reason"', ("darwin",)))
+    for size in range(width - 60, width - 35):  # a kept trailing comment counts for ruff too
+        rows.append(style.entry(f'"extmod/{"c" * size}.py"', '"r"', None, ",  # a kept comment\n"))
     rows.append(style.entry('"t/' + "k" * 120 + '.py"', '"r"', None))
     rows.append(style.entry('"t/a.py"', '"' + "long reason " * 9 + '"', ("darwin", "linux")))
     rows.append(style.entry('"t/b.py"', '"r"', tuple(f"platform{i:02d}" for i in range(12))))

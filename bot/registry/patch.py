@@ -307,7 +307,7 @@ class _DictStyle:
         one per line with trailing commas (which ruff then keeps split: they are "magic")."""
         value = _platforms_text(platforms, self.quote)
         one = f"{self.indent}{key}: ({reason}, {value})"
-        if not split and len(one + suffix.split("#", 1)[0].rstrip()) <= self.width:
+        if not split and len(one + suffix.rstrip("\r\n")) <= self.width:  # a trailing comment counts
             return one + suffix
         inner = self.indent + "    "
         if platforms is not None and len(f"{inner}{value},") > self.width:
