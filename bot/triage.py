@@ -1,12 +1,15 @@
 """Decide, for every failure of one workflow run, what a reader should think of it.
 
 This is the pure heart of the `triage` command: parsed job reports + the registry + historical
-rates in, a `TriageReport` out, with no I/O. Its rules lean one way on purpose: the worst thing
-flake-bot can do is call a real regression "flaky", so a failure is reassuring ("known flake
-here") only when the registry covered this test in this job on the run's date *and* its symptom
-does not contradict the known ones; an unreadable log is "could not read the log", never "no
-failures"; and a job that failed without a failure flake-bot can see is said to have failed for
-a reason it could not find.
+rates and evidence in, a `TriageReport` out, with no I/O (patches are written afterwards by the
+caller, see `write_patches`: the patch writer reads upstream files). Its rules lean one way on
+purpose: the worst thing flake-bot can do is call a real regression "flaky", so a failure is
+reassuring only with evidence: the registry covered this test in this job on the run's date and
+its symptom does not contradict the known ones ("known flake here"), or the history shows it
+passing on this very commit or failing now and then, alone, the way it usually does (see
+`bot.evidence`). A streak, a new symptom or a failure in several jobs at once is never called a
+flake; an unreadable log is "could not read the log", never "no failures"; and a job that failed
+without a failure flake-bot can see is said to have failed for a reason it could not find.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot.errors import FlakeBotError
+from bot.evidence import Evidence, RunRef, TestHistory, assess
 from bot.records import (
     FlakeRate,
     JobInfo,
@@ -31,6 +35,7 @@ from bot.records import (
 from bot.registry import Match, Registry, Verdict
 
 RatesLookup = Callable[[str, str | None], FlakeRate | None]
+HistoryLookup = Callable[[str, str], TestHistory | None]
 Patcher = Callable[[str, Sequence[str]], str | None]
 
 #: Job conclusions that mean the job failed (as the jobs API reports them).
@@ -38,10 +43,18 @@ FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
 
 #: A known flaky test failing in this many jobs of one run is no longer reassuring.
 WIDESPREAD_JOBS = 3
+#: A known flaky test that also failed in this many executions in a row before this run is no
+#: longer reassuring either: at a few percent, three failures in a row is a regression's pattern.
+KNOWN_FLAKE_STREAK = 2
 
 
 class Kind(StrEnum):
-    """The verdict on one failing test, as flake-bot states it to a reader."""
+    """The verdict on one failing test, as flake-bot states it to a reader.
+
+    The first group comes from the registry (upstream's own flaky lists); the second from the
+    history store's evidence about tests the registry does not list for this job. Without a
+    history, an unlisted test stays "new" or "flaky elsewhere": flake-bot does not know more.
+    """
 
     KNOWN_FLAKE = "known-flake"
     NEW_SYMPTOM = "known-flake-new-symptom"
@@ -49,6 +62,14 @@ class Kind(StrEnum):
     FLAKY_ELSEWHERE = "flaky-elsewhere"
     NEW = "new"
     IGNORED = "ignored"
+    PROVEN_FLAKY = "proven-flaky"
+    UNLISTED_FLAKE = "unlisted-flake"
+    ON_DEFAULT_BRANCH = "failing-on-default-branch"
+    REGRESSION = "failing-since"
+    NEW_WAY = "new-way"
+    FIRST_FAILURE = "first-failure"
+    SEVERAL_JOBS = "several-jobs"
+    FAILED_BEFORE = "failed-before"
 
 
 LABELS: dict[Kind, str] = {
@@ -58,7 +79,39 @@ LABELS: dict[Kind, str] = {
     Kind.FLAKY_ELSEWHERE: "flaky elsewhere",
     Kind.NEW: "new",
     Kind.IGNORED: "ignored by run-tests.py (known flaky)",
+    Kind.PROVEN_FLAKY: "proven flaky",
+    Kind.UNLISTED_FLAKE: "unlisted flake",
+    Kind.ON_DEFAULT_BRANCH: "also failing on the default branch",
+    Kind.REGRESSION: "likely regression",
+    Kind.NEW_WAY: "failing in a new way — may be a real regression",
+    Kind.FIRST_FAILURE: "first failure here",
+    Kind.SEVERAL_JOBS: "failing in several jobs at once",
+    Kind.FAILED_BEFORE: "failed before, not like a flake",
 }
+
+#: What a reader should do about each verdict (the docs' table says the same).
+ADVICE: dict[Kind, str] = {
+    Kind.KNOWN_FLAKE: "re-run the failed job",
+    Kind.NEW_SYMPTOM: "read the diff: a real regression in a flaky test looks like this",
+    Kind.WIDESPREAD: "read the diffs: independent flakes rarely line up",
+    Kind.FLAKY_ELSEWHERE: "look at the failure",
+    Kind.NEW: "look at the change",
+    Kind.IGNORED: "nothing",
+    Kind.PROVEN_FLAKY: "re-run; nothing in the code changed between the two results",
+    Kind.UNLISTED_FLAKE: "re-run; consider adding it to the flaky list",
+    Kind.ON_DEFAULT_BRANCH: "nothing in this change; the default branch needs a fix",
+    Kind.REGRESSION: "find the cause between the last pass and the first failure; never exclude it",
+    Kind.NEW_WAY: "read the diff: it may be a real regression hiding in a flaky test",
+    Kind.FIRST_FAILURE: "look at the change",
+    Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
+    Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
+}
+
+#: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
+SETTLED = frozenset({Kind.KNOWN_FLAKE, Kind.IGNORED, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE,
+                     Kind.ON_DEFAULT_BRANCH})  # fmt: skip
+#: Verdicts whose failure a re-run should clear.
+FLAKES = frozenset({Kind.KNOWN_FLAKE, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE})
 
 
 class JobState(StrEnum):
@@ -134,10 +187,15 @@ class Finding:
     verdict_label: str
     kind: Kind
     failed_in_jobs: tuple[str, ...] = ()
+    evidence: Evidence | None = None
 
     @property
     def needs_look(self) -> bool:
-        return self.kind not in (Kind.KNOWN_FLAKE, Kind.IGNORED)
+        return self.kind not in SETTLED
+
+    @property
+    def advice(self) -> str:
+        return ADVICE[self.kind]
 
 
 @dataclass(frozen=True)
@@ -182,6 +240,15 @@ class JobTriage:
 
 
 @dataclass(frozen=True)
+class PatchCandidate:
+    """A test the evidence says may be excluded in these jobs; the caller writes the patch."""
+
+    test: str
+    jobs: tuple[str, ...]
+    evidence: tuple[FlakeRate, ...]
+
+
+@dataclass(frozen=True)
 class SuggestedPatch:
     """A ready-to-apply patch adding one test to upstream's flaky list for some jobs."""
 
@@ -193,7 +260,8 @@ class SuggestedPatch:
 
 @dataclass(frozen=True)
 class Counts:
-    """The numbers behind the headline; `failures` = `known_flakes` + `needs_look`."""
+    """The numbers behind the headline; `failures` = `known_flakes` + `unlisted_flakes` +
+    `on_default_branch` + `needs_look`."""
 
     failures: int = 0
     jobs_failed: int = 0
@@ -203,6 +271,14 @@ class Counts:
     new_symptom: int = 0
     widespread: int = 0
     flaky_elsewhere: int = 0
+    unlisted_flakes: int = 0  # proven flaky + unlisted flakes
+    proven_flaky: int = 0
+    on_default_branch: int = 0
+    regressions: int = 0
+    new_way: int = 0
+    first_failures: int = 0
+    several_jobs: int = 0
+    failed_before: int = 0
     not_a_test_failure: int = 0
     unreadable_logs: int = 0
     ignored: int = 0
@@ -219,6 +295,7 @@ class TriageReport:
     patches: tuple[SuggestedPatch, ...] = ()
     notes: tuple[str, ...] = field(default=())
     has_history: bool = False  # False: no history store was consulted, so no rates at all
+    candidates: tuple[PatchCandidate, ...] = ()  # patches to write (see `write_patches`)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -245,6 +322,10 @@ class TriageReport:
         parts = []
         if c.known_flakes:
             parts.append(_n(c.known_flakes, "known flake"))
+        if c.unlisted_flakes:
+            parts.append(_n(c.unlisted_flakes, "unlisted flake"))
+        if c.on_default_branch:
+            parts.append(f"{c.on_default_branch:,} also failing on the default branch")
         if c.needs_look:
             parts.append(f"{c.needs_look} need{'s' if c.needs_look == 1 else ''} a look")
         text = f"{_n(c.failures, 'failure')} in {_n(read, 'job')}: " + ", ".join(parts)
@@ -257,7 +338,12 @@ class TriageReport:
         """What the failures that need a look are, e.g. ["1 new", "1 not a test failure"]."""
         c = self.counts
         parts = [
-            (c.new, "new"),
+            (c.regressions, "failing in every run since an earlier one"),
+            (c.new_way, "failing in a new way"),
+            (c.first_failures, "first failure here"),
+            (c.several_jobs, "failing in several jobs at once"),
+            (c.failed_before, "failed before in rows, not like a flake"),
+            (c.new, "new, with no history to judge by"),
             (c.new_symptom, "known flaky failing in a new way"),
             (c.widespread, "known flaky failing in several jobs at once"),
             (c.flaky_elsewhere, "flaky elsewhere but not listed for this job"),
@@ -272,7 +358,20 @@ class TriageReport:
 
     @property
     def reassuring(self) -> bool:
-        """True only when every failure was read and is a known flake failing as it usually does."""
+        """True only when every failure was read and is a flake with evidence (the registry's, or
+        the history's), so a re-run should clear it."""
+        c = self.counts
+        return (
+            c.needs_look == 0
+            and c.on_default_branch == 0
+            and c.unreadable_logs == 0
+            and not self.run_unexplained
+            and all(j.complete for j in self.failed_jobs)
+        )
+
+    @property
+    def settled(self) -> bool:
+        """Nothing needs a look and every log was read (some failures may be the default branch's)."""
         c = self.counts
         return (
             c.needs_look == 0
@@ -294,18 +393,47 @@ def _unique(items: Iterable[str]) -> list[str]:
     return seen
 
 
-def _kind(match: Match, failure: TestFailure, failed_in_jobs: int) -> Kind:
+def _kind(
+    match: Match, failure: TestFailure, failed_in_jobs: int, evidence: Evidence | None, on_default: bool
+) -> Kind:
+    """The verdict, strongest warning first: a reassuring verdict only when nothing contradicts it.
+
+    `on_default` is True when the triaged run is a push to the default branch (or nothing says
+    otherwise): a streak in the default branch's history is then this run's own regression,
+    while for a pull request it means the test is failing there already.
+    """
     if failure.ignored:
         return Kind.IGNORED
+    streak = evidence.streak.failures if evidence is not None else 0
+    streak_kind = (
+        Kind.ON_DEFAULT_BRANCH
+        if evidence is not None and evidence.default_branch and not on_default
+        else Kind.REGRESSION
+    )
     if match.verdict is Verdict.KNOWN_FLAKE:
-        if match.symptom_mismatch:
+        patterns = any(e.symptoms for e in match.entries)
+        if match.symptom_mismatch or (evidence is not None and evidence.new_way and not patterns):
             return Kind.NEW_SYMPTOM
         # Independent flakes at ~1% per job almost never hit several jobs of one run together;
         # a shared cause (often a regression) does.
-        return Kind.WIDESPREAD if failed_in_jobs >= WIDESPREAD_JOBS else Kind.KNOWN_FLAKE
-    if match.verdict is Verdict.FLAKY_ELSEWHERE:
-        return Kind.FLAKY_ELSEWHERE
-    return Kind.NEW
+        if failed_in_jobs >= WIDESPREAD_JOBS:
+            return Kind.WIDESPREAD
+        return streak_kind if streak >= KNOWN_FLAKE_STREAK else Kind.KNOWN_FLAKE
+    if evidence is None or evidence.known + evidence.unknown == 0:
+        return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
+    if evidence.new_way:
+        return Kind.NEW_WAY
+    if evidence.same_commit_pass is not None:
+        return Kind.PROVEN_FLAKY
+    if streak:
+        return streak_kind
+    if not evidence.earlier_failures:
+        return Kind.FIRST_FAILURE
+    if failed_in_jobs >= WIDESPREAD_JOBS:
+        return Kind.SEVERAL_JOBS
+    if evidence.intermittent or evidence.flipped_commits:
+        return Kind.UNLISTED_FLAKE
+    return Kind.FAILED_BEFORE
 
 
 def _job_state(job: JobInput, failed: bool, counted: Sequence[TestFailure]) -> JobState:
@@ -326,15 +454,33 @@ def triage(
     registry: Registry,
     *,
     rates: RatesLookup | None = None,
+    history: HistoryLookup | None = None,
     patch_policy: PatchPolicy = PatchPolicy(),
-    patcher: Patcher | None = None,
+    on_default_branch: bool = True,
 ) -> TriageReport:
     """Judge every failure of one run attempt.
 
     `rates(test, job)` answers from the history store (job None = across all jobs) and may be
-    absent; `patcher(test, jobs)` writes the exclusion patch (the registry's patch writer).
+    absent; so may `history(test, job)`, the records behind the evidence (`bot.evidence`).
+    `on_default_branch` False says the run is not a push to the default branch (a pull request):
+    a streak in the default branch's history then means the test fails there already. The
+    patches the evidence allows are left as `candidates` for `write_patches`.
     """
     when = run.created_at.date()
+    current = RunRef(run.id, run.attempt, run.head_sha, run.created_at)
+    history_cache: dict[tuple[str, str], TestHistory | None] = {}
+
+    def evidence_of(failure: TestFailure, job: str) -> Evidence | None:
+        if history is None or failure.ignored:
+            return None
+        key = (failure.test, job)
+        if key not in history_cache:
+            history_cache[key] = history(failure.test, job)
+        found = history_cache[key]
+        if found is None:
+            return None
+        return assess(failure.test, job, failure.symptom, current, found, registry)
+
     rate_cache: dict[tuple[str, str | None], FlakeRate | None] = {}
 
     def rate_of(test: str, job: str | None) -> FlakeRate | None:
@@ -367,7 +513,8 @@ def triage(
                 runner=failure.runner,
                 ignored=failure.ignored,
             )
-            kind = _kind(match, failure, len(failing_jobs.get(failure.test, ())))
+            evidence = evidence_of(failure, item.job.name)
+            kind = _kind(match, failure, len(failing_jobs.get(failure.test, ())), evidence, on_default_branch)
             finding = Finding(
                 job=item.job,
                 failure=failure,
@@ -378,18 +525,16 @@ def triage(
                 verdict_label=LABELS[kind],
                 kind=kind,
                 failed_in_jobs=tuple(failing_jobs.get(failure.test, ())) if not failure.ignored else (),
+                evidence=evidence,
             )
             (ignored if failure.ignored else counted).append(finding)
         staged.append((item, failed or bool(counted), counted, ignored))
 
-    patches, notes = _propose_patches(
-        [f for _, _, counted, _ in staged for f in counted], patch_policy, patcher
-    )
-    patch_for = {(job, p.test): p.patch for p in patches for job in p.jobs}
+    candidates, notes = _propose_patches([f for _, _, counted, _ in staged for f in counted], patch_policy)
 
     triaged: list[JobTriage] = []
     for item, failed, counted, ignored in staged:
-        findings = tuple(replace(f, patch=patch_for.get((f.job.name, f.failure.test))) for f in counted)
+        findings = tuple(counted)
         report = item.report
         triaged.append(
             JobTriage(
@@ -408,10 +553,35 @@ def triage(
         run=run,
         jobs=tuple(triaged),
         counts=_count(triaged),
-        patches=patches,
         notes=notes,
-        has_history=rates is not None,
+        has_history=rates is not None or history is not None,
+        candidates=candidates,
     )
+
+
+def write_patches(report: TriageReport, patcher: Patcher) -> TriageReport:
+    """The report with the patches its candidates call for, written by `patcher(test, jobs)`
+    (the registry's patch writer, which may read upstream files over the network: that is why
+    it runs after the judgement, not inside it). A refusal becomes a note."""
+    patches: list[SuggestedPatch] = []
+    notes = list(report.notes)
+    for candidate in report.candidates:
+        try:
+            text = patcher(candidate.test, candidate.jobs)
+        except FlakeBotError as exc:
+            notes.append(f"No patch for {candidate.test}: {exc}")
+            continue
+        if text:
+            patches.append(SuggestedPatch(candidate.test, candidate.jobs, text, candidate.evidence))
+    patch_for = {(job, p.test): p.patch for p in patches for job in p.jobs}
+    jobs = tuple(
+        replace(
+            j,
+            findings=tuple(replace(f, patch=patch_for.get((f.job.name, f.failure.test))) for f in j.findings),
+        )
+        for j in report.jobs
+    )
+    return replace(report, jobs=jobs, patches=tuple(patches), notes=tuple(notes))
 
 
 def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
@@ -420,14 +590,19 @@ def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
 
 
 def _has_flake_evidence(finding: Finding, policy: PatchPolicy) -> bool:
-    """Known flakes are already listed; a known flaky test failing in a new way may be a regression;
-    a test upstream keeps out for other reasons should not have run. Only the rate in this very
-    job counts as evidence, because the patch hides failures in this job.
+    """Only a test the history shows flaky in this very job (passed on a commit it failed on, or
+    failing now and then, alone, the usual way) may be excluded: known flakes are already listed,
+    and a new way of failing, a streak, a failure on the default branch or in several jobs at
+    once point to a regression. A test upstream keeps out for other reasons should not have run.
+    The rate must be in this very job too, because the patch hides failures in this job.
     """
+    return finding.kind in (Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE) and _rate_suffices(finding, policy)
+
+
+def _rate_suffices(finding: Finding, policy: PatchPolicy) -> bool:
     rate = finding.job_rate
     return (
         policy.enabled
-        and finding.kind in (Kind.FLAKY_ELSEWHERE, Kind.NEW)
         and finding.failure.runner is Runner.RUN_TESTS
         and not finding.match.should_not_have_failed
         and len(finding.failed_in_jobs) <= policy.max_jobs_in_run
@@ -445,14 +620,28 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
     return rate is not None and rate.events > 0 and rate.since_last == 0
 
 
+#: Why a test that failed often enough got no patch: the evidence that was missing.
+_NO_PATCH: dict[Kind, str] = {
+    Kind.NEW_WAY: "it failed in a way none of its earlier failures did, which is how a regression "
+    "hiding in a flaky test shows",
+    Kind.REGRESSION: "it also failed in its latest executions there, with no pass since: that is how a "
+    "regression looks",
+    Kind.ON_DEFAULT_BRANCH: "it is failing on the default branch right now; fix that first",
+    Kind.SEVERAL_JOBS: "it failed in several jobs of this run at once, which points to a shared cause",
+    Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
+    Kind.NEW: "there is no history of it in this job to show it is flaky",
+    Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
+}
+
+
 def _propose_patches(
-    findings: Sequence[Finding], policy: PatchPolicy, patcher: Patcher | None
-) -> tuple[tuple[SuggestedPatch, ...], tuple[str, ...]]:
-    if patcher is None or not policy.enabled:
+    findings: Sequence[Finding], policy: PatchPolicy
+) -> tuple[tuple[PatchCandidate, ...], tuple[str, ...]]:
+    if not policy.enabled:
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
     notes: list[str] = []
-    unlisted = Counter(f.job.name for f in findings if f.kind in (Kind.NEW, Kind.FLAKY_ELSEWHERE))
+    unlisted = Counter(f.job.name for f in findings if f.match.verdict is not Verdict.KNOWN_FLAKE)
     crowded = sorted(job for job, n in unlisted.items() if n > policy.max_tests_in_job)
     notes.extend(
         f"No patches for {job}: {unlisted[job]} tests that are not known flakes there failed together "
@@ -460,6 +649,10 @@ def _propose_patches(
         for job in crowded
     )
     for finding in findings:
+        missing = _NO_PATCH.get(finding.kind)
+        if missing and finding.job.name not in crowded and _rate_suffices(finding, policy):
+            notes.append(f"No patch for {finding.failure.test} in {finding.job.name}: {missing}.")
+            continue
         if (
             not _has_flake_evidence(finding, policy)
             or finding.job_rate is None
@@ -474,17 +667,10 @@ def _propose_patches(
             )
             continue
         by_test[finding.failure.test][finding.job.name] = finding.job_rate
-    patches: list[SuggestedPatch] = []
-    for test, evidence in by_test.items():
-        job_names = tuple(evidence)
-        try:
-            text = patcher(test, job_names)
-        except FlakeBotError as exc:
-            notes.append(f"No patch for {test}: {exc}")
-            continue
-        if text:
-            patches.append(SuggestedPatch(test, job_names, text, tuple(evidence.values())))
-    return tuple(patches), tuple(notes)
+    candidates = tuple(
+        PatchCandidate(test, tuple(evidence), tuple(evidence.values())) for test, evidence in by_test.items()
+    )
+    return candidates, tuple(notes)
 
 
 def _count(jobs: Sequence[JobTriage]) -> Counts:
@@ -495,7 +681,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
     not_test = sum(
         1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED) or j.other_failure
     )
-    needs = sum(n for kind, n in by_kind.items() if kind not in (Kind.KNOWN_FLAKE, Kind.IGNORED)) + not_test
+    needs = sum(n for kind, n in by_kind.items() if kind not in SETTLED) + not_test
     return Counts(
         failures=len(findings) + not_test,
         jobs_failed=sum(1 for j in jobs if j.failed),
@@ -505,6 +691,14 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         new_symptom=by_kind[Kind.NEW_SYMPTOM],
         widespread=by_kind[Kind.WIDESPREAD],
         flaky_elsewhere=by_kind[Kind.FLAKY_ELSEWHERE],
+        unlisted_flakes=by_kind[Kind.UNLISTED_FLAKE] + by_kind[Kind.PROVEN_FLAKY],
+        proven_flaky=by_kind[Kind.PROVEN_FLAKY],
+        on_default_branch=by_kind[Kind.ON_DEFAULT_BRANCH],
+        regressions=by_kind[Kind.REGRESSION],
+        new_way=by_kind[Kind.NEW_WAY],
+        first_failures=by_kind[Kind.FIRST_FAILURE],
+        several_jobs=by_kind[Kind.SEVERAL_JOBS],
+        failed_before=by_kind[Kind.FAILED_BEFORE],
         not_a_test_failure=not_test,
         unreadable_logs=sum(1 for j in jobs if j.state is JobState.LOG_UNREADABLE),
         ignored=sum(len(j.ignored) for j in jobs),

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from histories import history
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_render_gfm import Rendered, analyse, github_refs, visible
@@ -44,7 +45,7 @@ from bot.render import (
     render_step_summary,
     render_text,
 )
-from bot.triage import JobInput, TriageReport, triage
+from bot.triage import JobInput, TriageReport, triage, write_patches
 
 DETAILS = "https://github.com/micropython/micropython/runs/777"
 
@@ -146,7 +147,18 @@ def scenario(s: str) -> TriageReport:
         ),
         JobInput(make_job("nanbox", 13), LogState.EXPIRED, None),
     ]
-    return triage(make_run(branch=f"b{s}", name=f"unix {s}"), jobs, registry, rates=rates, patcher=patcher)
+    report = triage(
+        make_run(branch=f"b{s}", name=f"unix {s}"),
+        jobs,
+        registry,
+        rates=rates,
+        history=lambda test, job: (
+            history("PPFPPPPFPP", job, symptom=f"Error {s}", before=datetime(2026, 5, 31, tzinfo=UTC))
+            if test == new
+            else None
+        ),
+    )
+    return write_patches(report, patcher)
 
 
 def skeleton(rendered: Rendered) -> list[tuple[str, tuple[tuple[str, str | None], ...]]]:
@@ -162,7 +174,8 @@ def test_comment_says_what_it_describes_and_why() -> None:
     out = analyse(md)
     assert out.balanced
     text = visible("".join(out.prose))
-    assert "4 failures in 2 jobs: 1 known flake, 3 need a look; could not read 1 log" in text
+    headline = "4 failures in 2 jobs: 1 known flake, 1 unlisted flake, 2 need a look; could not read 1 log"
+    assert headline in text
     assert "unix x run 9001, attempt 3, on commit" in text
     assert "89abcde" in out.code
     assert "known flake here" in text and "flaky elsewhere" in text
@@ -316,7 +329,7 @@ def test_annotations_levels_and_paths() -> None:
     check = render_check(BENIGN)
     by_title = {a["title"]: a for a in check.annotations}
     assert by_title["thread/x1.py: known flake here"]["annotation_level"] == "warning"
-    assert by_title["basics/x2.py: new"]["annotation_level"] == "failure"
+    assert by_title["basics/x2.py: unlisted flake"]["annotation_level"] == "warning"
     assert by_title["thread/stress_aes.py: flaky elsewhere"]["annotation_level"] == "failure"
     assert {a["path"] for a in check.annotations} == {
         "tests/thread/x1.py",
@@ -324,9 +337,8 @@ def test_annotations_levels_and_paths() -> None:
         "tests/thread/stress_aes.py",
     }
     assert all(a["start_line"] == a["end_line"] == 1 for a in check.annotations)
-    assert (
-        "Failed 15 times in the last 1,150 executions of this job" in by_title["basics/x2.py: new"]["message"]
-    )
+    message = by_title["basics/x2.py: unlisted flake"]["message"]
+    assert "Failed 15 times in the last 1,150 executions of this job" in message
     hostile = render_check(scenario("/../../etc/passwd\n@x"))
     assert {a["path"] for a in hostile.annotations} == {"tests", "tests/thread/stress_aes.py"}
     assert check.title == BENIGN.headline
@@ -336,7 +348,7 @@ def test_terminal_text_lists_everything_plainly() -> None:
     text = render_text(BENIGN)
     assert text.startswith("flake-bot: 4 failures in 2 jobs")
     assert "Job xjob: 2 failing tests" not in text  # ignored tests are not failing tests
-    assert "  basics/x2.py (native pass): new" in text
+    assert "  basics/x2.py (native pass): unlisted flake" in text
     assert "ignored by run-tests.py: cmdline/x3.py" in text
     assert "Suggested patch for basics/x2.py:" in text
 
@@ -344,7 +356,7 @@ def test_terminal_text_lists_everything_plainly() -> None:
 def test_outputs_are_json_and_counts() -> None:
     out = outputs(scenario("\n\x1b[1m@x"))
     rows = json.loads(out["failures"])
-    assert [r["verdict"] for r in rows] == ["known-flake", "new", "flaky-elsewhere"]
+    assert [r["verdict"] for r in rows] == ["known-flake", "unlisted-flake", "flaky-elsewhere"]
     # the history of each test in its job, as action.yml promises ("rate"); None without history
     assert [r["rate"] for r in rows] == [
         None,
@@ -362,7 +374,7 @@ def test_outputs_are_json_and_counts() -> None:
     assert (out["new-failures"], out["known-flaky"], out["needs-a-look"], out["unreadable-logs"]) == (
         "2",
         "1",
-        "3",
+        "2",
         "1",
     )
     assert "\n" not in out["failures"]
@@ -418,11 +430,11 @@ def test_earlier_attempts_are_carried_over_and_listed() -> None:
     rerun = replace(BENIGN, run=replace(BENIGN.run, attempt=4))
     second = render_comment(rerun, previous=first)
     assert second.split("\n")[1:3] == [
-        '[flake-bot attempt 9001/3]: # "sha=89abcde failures=4 known=1 look=3 unreadable=1"',
-        '[flake-bot attempt 9001/4]: # "sha=89abcde failures=4 known=1 look=3 unreadable=1"',
+        '[flake-bot attempt 9001/3]: # "sha=89abcde failures=4 known=1 look=2 unreadable=1"',
+        '[flake-bot attempt 9001/4]: # "sha=89abcde failures=4 known=1 look=2 unreadable=1"',
     ]
     text = visible("".join(analyse(second).prose))
-    earlier = "Earlier (newest first): run 9001 attempt 3 on : 4 failures, 1 known flake, 3 need a look"
+    earlier = "Earlier (newest first): run 9001 attempt 3 on : 4 failures, 1 known flake, 2 need a look"
     assert earlier + ", could not read 1 log." in text
     # Publishing the same attempt again (a retried write) does not list it as earlier.
     assert render_comment(rerun, previous=second) == second

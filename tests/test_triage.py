@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import pytest
+from histories import intermittent
 
 from bot.errors import InputError
 from bot.records import (
@@ -22,7 +23,16 @@ from bot.records import (
     TestPass,
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
-from bot.triage import JobInput, JobState, Kind, PatchPolicy, check_conclusion, patch_worthy, triage
+from bot.triage import (
+    JobInput,
+    JobState,
+    Kind,
+    PatchPolicy,
+    check_conclusion,
+    patch_worthy,
+    triage,
+    write_patches,
+)
 
 REGISTRY = Registry(
     entries=(
@@ -116,8 +126,14 @@ def rate(
     test: str, job_name: str | None, events: int, executions: int, since_last: int | None = 20
 ) -> FlakeRate:
     return FlakeRate(
-        test, job_name, events, executions, 0.0, 1.0,
-        last_seen=datetime(2026, 5, 1, tzinfo=UTC), since_last=since_last,
+        test,
+        job_name,
+        events,
+        executions,
+        0.0,
+        1.0,
+        last_seen=datetime(2026, 5, 1, tzinfo=UTC),
+        since_last=since_last,
     )
 
 
@@ -278,6 +294,12 @@ class Recorder:
         return f"--- a/tests/run-tests.py\n+++ b/tests/run-tests.py\n+    {test!r}: ...\n"
 
 
+def judged(*args: object, patcher: object, **kw: object):
+    """Triage with an intermittent history behind every failure, then write the patches."""
+    kw.setdefault("history", intermittent())
+    return write_patches(triage(*args, **kw), patcher)  # type: ignore[arg-type]
+
+
 def rates_table(table: dict[tuple[str, str | None], FlakeRate]):
     asked: list[tuple[str, str | None]] = []
 
@@ -293,7 +315,7 @@ def test_patch_proposed_for_historically_flaky_new_failure() -> None:
         {("extmod/time_time_ns.py", "standard"): rate("extmod/time_time_ns.py", "standard", 9, 600)}
     )
     patcher = Recorder()
-    report = triage(
+    report = judged(
         RUN, [parsed("standard", failure("extmod/time_time_ns.py"))], REGISTRY, rates=lookup, patcher=patcher
     )
     assert patcher.calls == [("extmod/time_time_ns.py", ("standard",))]
@@ -310,7 +332,9 @@ def test_patch_policy_thresholds(events: int, executions: int, expected: bool) -
     lookup, _ = rates_table(
         {("basics/x.py", "standard"): rate("basics/x.py", "standard", events, executions)}
     )
-    report = triage(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup)
+    report = triage(
+        RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, history=intermittent()
+    )
     assert patch_worthy(report.findings[0], PatchPolicy()) is expected
 
 
@@ -323,7 +347,7 @@ def test_no_patch_for_a_test_that_failed_in_its_latest_execution_too(
     test = "extmod/time_time_ns.py"
     lookup, _ = rates_table({(test, "standard"): rate(test, "standard", 9, 600, since_last=since_last)})
     patcher = Recorder()
-    report = triage(RUN, [parsed("standard", failure(test))], REGISTRY, rates=lookup, patcher=patcher)
+    report = judged(RUN, [parsed("standard", failure(test))], REGISTRY, rates=lookup, patcher=patcher)
     assert bool(patcher.calls) is proposed
     assert bool(report.patches) is proposed
     assert any("with no pass since" in note for note in report.notes) is not proposed
@@ -337,7 +361,7 @@ def test_no_patch_for_known_flakes_new_symptoms_or_first_failures() -> None:
     }
     lookup, _ = rates_table(table)
     patcher = Recorder()
-    report = triage(
+    report = judged(
         RUN,
         [
             parsed("standard", failure("thread/thread_gc1.py"), failure("basics/fresh.py")),
@@ -359,11 +383,11 @@ def test_no_patch_when_the_test_fails_across_the_run_or_policy_is_off() -> None:
     lookup, _ = rates_table(table)
     patcher = Recorder()
     jobs = [parsed(name, failure("basics/x.py")) for name in ("standard", "qemu_arm", "nanbox")]
-    assert triage(RUN, jobs, REGISTRY, rates=lookup, patcher=patcher).patches == ()
-    two = triage(RUN, jobs[:2], REGISTRY, rates=lookup, patcher=patcher)
+    assert judged(RUN, jobs, REGISTRY, rates=lookup, patcher=patcher).patches == ()
+    two = judged(RUN, jobs[:2], REGISTRY, rates=lookup, patcher=patcher)
     assert patcher.calls == [("basics/x.py", ("standard", "qemu_arm"))]
     assert [f.patch is not None for f in two.findings] == [True, True]
-    off = triage(
+    off = judged(
         RUN, jobs[:1], REGISTRY, rates=lookup, patcher=patcher, patch_policy=PatchPolicy(enabled=False)
     )
     assert off.patches == ()
@@ -375,7 +399,7 @@ def test_patcher_refusal_becomes_a_note() -> None:
     def refuse(test: str, jobs: Sequence[str]) -> str | None:
         raise InputError("unknown job 'standard'")
 
-    report = triage(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, patcher=refuse)
+    report = judged(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, patcher=refuse)
     assert report.patches == ()
     assert report.notes == ("No patch for basics/x.py: unknown job 'standard'",)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from histories import intermittent
 from logfmt import Step, job_log, real_log
 from test_render_gfm import analyse, github_refs, visible
 
@@ -21,7 +22,7 @@ from bot.records import FlakeRate, JobInfo, LogState, RunInfo
 from bot.registry import MemoryTree, Registry, load_registry
 from bot.registry.patch import suggest_patch
 from bot.render import COMMENT_MARKER, outputs, render_check, render_comment, render_step_summary, render_text
-from bot.triage import JobInput, JobState, Kind, triage
+from bot.triage import JobInput, JobState, Kind, triage, write_patches
 
 UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
 
@@ -187,8 +188,9 @@ def test_flaky_test_with_history_gets_a_patch(registry: Registry) -> None:
         [const_alone()],
         registry,
         rates=const_history,
-        patcher=upstream_patcher(registry),
+        history=intermittent(before=datetime(2026, 8, 20, tzinfo=UTC)),
     )
+    report = write_patches(report, upstream_patcher(registry))
     (patch,) = report.patches
     assert patch.test == "micropython/const.py" and patch.jobs == ("standard",)
     assert '+    "micropython/const.py": (' in patch.patch
@@ -210,8 +212,9 @@ def test_no_patch_when_many_unlisted_tests_fail_together(registry: Registry) -> 
         [parsed("standard", 101, standard_failing())],
         registry,
         rates=const_history,
-        patcher=upstream_patcher(registry),
+        history=intermittent(before=datetime(2026, 8, 20, tzinfo=UTC)),
     )
+    report = write_patches(report, upstream_patcher(registry))
     assert report.patches == ()
     assert any("7 tests that are not known flakes there failed together" in n for n in report.notes)
 

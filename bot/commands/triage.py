@@ -37,6 +37,7 @@ from bot.errors import (
     PublishError,
     StoreError,
 )
+from bot.evidence import TestHistory
 from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry, load_registry
@@ -51,7 +52,16 @@ from bot.render import (
     render_text,
 )
 from bot.render.sanitize import inline, link, plain
-from bot.triage import FAILED_CONCLUSIONS, JobInput, PatchPolicy, TriageReport, check_conclusion, triage
+from bot.triage import (
+    FAILED_CONCLUSIONS,
+    HistoryLookup,
+    JobInput,
+    PatchPolicy,
+    TriageReport,
+    check_conclusion,
+    triage,
+    write_patches,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time: PyGithub and sqlite cost start-up time offline
     from bot.gateway.client import GitHubGateway
@@ -347,6 +357,24 @@ def _rates_from(
     return rates
 
 
+def _history_from(
+    store: HistoryStore, run: RunInfo, workflow: str | None = None, default_branch: str | None = None
+) -> HistoryLookup:
+    """The records behind each failure's evidence, from the store only (no request), strictly
+    before the triaged run plus its own earlier attempts. With `default_branch`, the job's
+    history is that branch's pushes, so a streak there reads "failing on the default branch";
+    same-commit runs count from any branch."""
+    until = run.created_at - timedelta(seconds=1)
+    branch, event = (default_branch, "push") if default_branch else (None, None)
+
+    def history(test: str, job: str) -> TestHistory:
+        return store.test_history(
+            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event
+        )
+
+    return history
+
+
 def _sync_history(
     store: HistoryStore, env: ActionsEnv, repo: str, run: RunInfo, default_branch: str, budget: int
 ) -> str:
@@ -430,8 +458,12 @@ def _judge(
 ) -> tuple[TriageReport, str]:
     """Triage with rates when a history store is configured and readable; without them otherwise."""
     patcher = _patcher(gateway, registry, default_branch, run.workflow_path or DEFAULT_WORKFLOW)
+    on_default = run.event == "push" and run.branch == default_branch
     if not settings.history:
-        return triage(run, inputs, registry, patch_policy=settings.patch_policy, patcher=patcher), ""
+        report = triage(
+            run, inputs, registry, patch_policy=settings.patch_policy, on_default_branch=on_default
+        )
+        return write_patches(report, patcher), ""
     from bot.store.sqlite import HistoryStore
 
     path = Path(settings.history)
@@ -441,16 +473,30 @@ def _judge(
             failures = sum(len(i.report.failures) for i in inputs if i.report)
             reserve = PUBLISH_RESERVE + min(failures, MAX_ANNOTATIONS) // 50
             budget = settings.request_budget - gateway.requests_made - reserve
+            stored = store.run_state(run.id)
+            if on_default and stored is not None and stored[0] < run.attempt:
+                # A re-run of an older push: the listing stops above it, so mark it to fetch again
+                # (every attempt, passing jobs included) or its new attempt is never recorded.
+                store.record_listed_runs([run])
             line = _sync_history(store, env, repo, run, default_branch, budget)
-            rates = _rates_from(store, registry, run.created_at, run.workflow_path or None)
+            workflow = run.workflow_path or None
             report = triage(
-                run, inputs, registry, rates=rates, patch_policy=settings.patch_policy, patcher=patcher
+                run,
+                inputs,
+                registry,
+                rates=_rates_from(store, registry, run.created_at, workflow),
+                history=_history_from(store, run, workflow, default_branch),
+                patch_policy=settings.patch_policy,
+                on_default_branch=on_default,
             )
-            return report, line
     except (StoreError, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         _warn(env, f"history store {path} unusable, rates left out: {exc}")
-        return triage(run, inputs, registry, patch_policy=settings.patch_policy, patcher=patcher), ""
+        report = triage(
+            run, inputs, registry, patch_policy=settings.patch_policy, on_default_branch=on_default
+        )
+        line = ""
+    return write_patches(report, patcher), line
 
 
 def _actions_run_url(env: ActionsEnv, repo: str) -> str | None:
@@ -673,7 +719,13 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         from bot.store.sqlite import HistoryStore
 
         with HistoryStore(args.history) as store:
-            report = triage(run_info, inputs, registry, rates=_rates_from(store, registry, created))
+            report = triage(
+                run_info,
+                inputs,
+                registry,
+                rates=_rates_from(store, registry, created),
+                history=_history_from(store, run_info),
+            )
     else:
         report = triage(run_info, inputs, registry)
     if args.json:

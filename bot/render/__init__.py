@@ -24,9 +24,12 @@ from typing import Any
 import jinja2
 
 from bot import __version__
+from bot.evidence import Evidence
 from bot.records import FlakeRate
-from bot.render.sanitize import Md, clean, code_span, fence, inline, link, plain
-from bot.triage import PROBLEM_WORDS, Finding, JobTriage, Kind, TriageReport
+from bot.registry import Verdict
+from bot.render.evidence import Code, Link, Sentence, brief, repo_url, sentences
+from bot.render.sanitize import Md, cell_code, clean, code_span, fence, html_text, inline, link, plain
+from bot.triage import PROBLEM_WORDS, SETTLED, Finding, JobTriage, Kind, TriageReport
 
 #: Hidden first line of the sticky PR comment. The publisher finds its comment by this marker
 #: *and* the bot's own login; the sanitizer guarantees no log text can contain `<!--`.
@@ -263,6 +266,58 @@ def _history(finding: Finding) -> list[str]:
     return lines
 
 
+def _say_md(sentence: Sentence) -> Md:
+    out: list[str] = []
+    for part in sentence:
+        if isinstance(part, Code):
+            out.append(code_span(part.text, 200))
+        elif isinstance(part, Link):
+            out.append(link(part.text, part.url))
+        else:  # inline() trims: keep the spaces that join this part to its neighbours
+            lead = " " if part[:1].isspace() else ""
+            trail = " " if part[-1:].isspace() else ""
+            out.append(lead + inline(part, 1_000) + trail)
+    return Md("".join(out))
+
+
+def _say_text(sentence: Sentence) -> PlainText:
+    return PlainText(
+        "".join(plain(p.text if isinstance(p, Code | Link) else p, 1_000, one_line=True) for p in sentence)
+    )
+
+
+def common_notes(report: TriageReport) -> list[str]:
+    """What is true of every failure in the table, said once instead of under each test."""
+    findings = report.findings
+    if not findings:
+        return []
+    day = report.run.created_at.strftime("%Y-%m-%d")
+    listed = sum(1 for f in findings if f.match.verdict is Verdict.KNOWN_FLAKE)
+    elsewhere = sum(1 for f in findings if f.match.verdict is Verdict.FLAKY_ELSEWHERE)
+    unlisted = len(findings) - listed - elsewhere
+    parts = []
+    if listed:
+        parts.append(f"{listed:,} on upstream's flaky list for its job")
+    if elsewhere:
+        parts.append(f"{elsewhere:,} listed for other jobs only")
+    if unlisted:
+        parts.append(f"{unlisted:,} not listed at all")
+    notes = [f"Registry in force on {day}: " + ", ".join(parts) + "."]
+    if any(f.evidence is not None for f in findings):
+        source = (
+            "the default branch's pushes"
+            if any(f.evidence is not None and f.evidence.default_branch for f in findings)
+            else "every stored run of the workflow"
+        )
+        notes.append(
+            f"Evidence from the history store, before this run: {source}, plus every stored run "
+            "of the same commit."
+        )
+    elif not report.has_history:
+        notes.append("No history store was used: flake-bot cannot tell an unlisted flake from a regression.")
+    return notes
+
+
 def _environment(
     finalize: Callable[[object], str], filters: dict[str, Callable[..., Any]]
 ) -> jinja2.Environment:
@@ -277,6 +332,8 @@ def _environment(
     )
     env.filters.update(filters)
     env.globals.update(
+        brief=brief,
+        common_notes=common_notes,
         history=_history,
         ignored_tests=ignored_tests,
         rate_text=rate_text,
@@ -295,6 +352,9 @@ _MD = _environment(
         "num": _num,
         "ident": lambda v: Md(str(int(v))),
         "step": lambda v: code_span(str(v), 100),
+        "cell": lambda v, limit=200: cell_code(str(v), limit),
+        "html": lambda v, limit=200: html_text(str(v), limit),
+        "say": _say_md,
     },
 )
 _TEXT = _environment(
@@ -305,6 +365,7 @@ _TEXT = _environment(
         ),
         "num": lambda v: PlainText(f"{int(v):,}"),
         "ident": lambda v: PlainText(str(int(v))),
+        "say": _say_text,
     },
 )
 
@@ -357,6 +418,8 @@ def _render_fitting(
         views = _views(report, detail)
         text = tmpl.render(
             report=report,
+            rows=[f for v in views for f in (*v.full, *v.listed)],
+            sentences=lambda f: sentences(f, repo_url(report.run)),
             run=report.run,
             counts=report.counts,
             jobs=views,
@@ -491,8 +554,10 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
         path = f"tests/{test}" if _SAFE_TEST_PATH.fullmatch(test) and ".." not in test else "tests"
         where = f"{f.failure.test_pass.value} pass of " if f.failure.test_pass else ""
         lines = [f"{f.verdict_label}: {test} failed in the {where}job {clean(f.job.name)}."]
+        lines.append(f"What to do: {f.advice}.")
         if f.failure.symptom:
             lines.append(f"Symptom: {f.failure.symptom}")
+        lines.extend(_say_text(s) for s in sentences(f, repo_url(report.run)))
         if report.has_history:
             lines.extend(h[0].upper() + h[1:] + "." for h in _history(f))
         if f.match.explanation:
@@ -501,7 +566,7 @@ def annotations(report: TriageReport) -> list[dict[str, Any]]:
             "path": path,
             "start_line": 1,
             "end_line": 1,
-            "annotation_level": "warning" if f.kind is Kind.KNOWN_FLAKE else "failure",
+            "annotation_level": "warning" if f.kind in SETTLED else "failure",
             "title": _fit_utf8(plain(f"{test}: {f.verdict_label}", CHECK_TITLE_LIMIT - 40, one_line=True)),
             "message": plain("\n".join(lines), ANNOTATION_MESSAGE_LIMIT),
         }
@@ -525,6 +590,42 @@ def _rate_json(rate: FlakeRate | None) -> dict[str, object] | None:
     }
 
 
+def _evidence_json(f: Finding, base: str | None) -> dict[str, object] | None:
+    """The evidence behind the verdict, as fields a later step can test; None without a history."""
+    e: Evidence | None = f.evidence
+    if e is None:
+        return None
+    s = e.streak
+
+    def ref(r: object) -> int | None:
+        return getattr(r, "run_id", None)
+
+    compare = None
+    if base and s.last_pass is not None and s.first_failure is not None:
+        compare = f"{base}/compare/{s.last_pass.sha}...{s.first_failure.sha}"
+    return {
+        "history": "default-branch" if e.default_branch else "all-runs",
+        "executions": e.known,
+        "failures": e.failures,
+        "unknown": e.unknown,
+        "streak": s.failures,
+        "streak_unknown": s.unknown,
+        "first_failing_run": ref(s.first_failure),
+        "first_failing_sha": s.first_failure.sha if s.first_failure else None,
+        "last_passing_run": ref(s.last_pass),
+        "last_passing_sha": s.last_pass.sha if s.last_pass else None,
+        "compare_url": compare,
+        "same_commit_pass_run": ref(e.same_commit_pass),
+        "flipped_commits": e.flipped_commits,
+        "isolated_failures": e.isolated,
+        "longest_row": e.longest_run,
+        "new_way": e.new_way,
+        "earlier_symptoms": [
+            plain(x, 200, one_line=True) for x in (*e.symptoms_here, *e.symptoms_elsewhere)
+        ],
+    }
+
+
 def outputs(
     report: TriageReport, *, max_failures: int = 500, max_chars: int = OUTPUT_FAILURES_LIMIT
 ) -> dict[str, str]:
@@ -543,10 +644,12 @@ def outputs(
             "pass": f.failure.test_pass.value if f.failure.test_pass else None,
             "runner": f.failure.runner.value,
             "verdict": f.kind.value,
+            "needs_look": f.needs_look,
             "symptom": plain(f.failure.symptom, 200, one_line=True),
             "line": f.failure.line,
             "job_url": f.job.html_url,
             "rate": _rate_json(f.job_rate),
+            "evidence": _evidence_json(f, repo_url(report.run)),
         }
         for f in report.findings[:max_failures]
     ]
@@ -561,7 +664,7 @@ def outputs(
     c = report.counts
     return {
         "failures": "[" + ",".join(kept) + "]",
-        "new-failures": str(c.new + c.new_symptom + c.widespread + c.flaky_elsewhere),
+        "new-failures": str(sum(1 for f in report.findings if f.kind is not Kind.KNOWN_FLAKE)),
         "known-flaky": str(c.known_flakes),
         "needs-a-look": str(c.needs_look),
         "unreadable-logs": str(c.unreadable_logs),

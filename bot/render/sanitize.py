@@ -153,7 +153,7 @@ def code_span(text: str, limit: int = 300) -> Md:
     is one backtick longer than the longest run inside, padded by a space on each side (which
     CommonMark strips again). Newlines become "⏎" so the span stays on one line, and the legacy
     `##[` workflow command is broken as in `plain`. Not safe in a table cell, where `|` still
-    splits cells; the templates use no tables.
+    splits cells: use `cell_code` there.
     """
     text = clean(text).replace("\t", " ").replace("\n", " ⏎ ")
     text = _neutralise_commands(_neutralise_marker(bound(text, limit)))
@@ -162,6 +162,23 @@ def code_span(text: str, limit: int = 300) -> Md:
     longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
     tick = "`" * (longest + 1)
     return Md(f"{tick} {text} {tick}")
+
+
+def cell_code(text: str, limit: int = 300) -> Md:
+    """`code_span` for a GFM table cell: GitHub splits cells at `|` even inside a code span unless
+    it is escaped, and shows `\\|` there as `|`."""
+    return Md(code_span(text, limit).replace("|", "\\|"))
+
+
+@_memo
+def html_text(text: str, limit: int = 300) -> Md:
+    """Untrusted text inside a raw HTML element such as `<summary>`, where Markdown is not parsed
+    (so backslash escapes would show): one line, `&`, `<`, `>` and quotes as entities, and
+    mentions, references and URLs broken, since GitHub links those in HTML text too."""
+    text = _neutralise_commands(_neutralise_refs(bound(" ".join(clean(text).split()), limit)))
+    for ch, entity in (*_HTML_ENTITIES.items(), ('"', "&quot;")):
+        text = text.replace(ch, entity)
+    return Md(text)
 
 
 @lru_cache(maxsize=1024)  # diffs and patches: fewer, and up to 6,000 characters each

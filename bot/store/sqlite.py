@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bot.errors import StoreError
+from bot.evidence import JobRecord, TestHistory
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, ProblemKind, RunInfo
 from bot.stats import (
     CoFailure,
@@ -836,3 +837,134 @@ class HistoryStore:
         later = Window(since=rate.last_seen + timedelta(seconds=1), until=until, workflow=workflow)
         after = executions_of(test, self.execution_days(later, job=job, cuts=cuts), registry, job=job)
         return replace(rate, since_last=sum(after.values()))
+
+    def test_history(
+        self,
+        test: str,
+        job: str,
+        *,
+        until: datetime,
+        run: RunInfo | None = None,
+        workflow: str | None = None,
+        branch: str | None = None,
+        event: str | None = None,
+        recent: int = 200,
+        max_failures: int = 200,
+    ) -> TestHistory:
+        """The executions of `job` that the evidence for one failure of `test` needs, up to `until`.
+
+        Not the whole history (100,000 runs x 20 jobs): the `recent` latest executions of the job
+        (the streak), every failure of the test in the job (the latest `max_failures`) with the
+        execution right after each (did a pass follow?), every run of the commits it failed on
+        and of `run`'s commit (same-commit flips, from any branch), and `run`'s own earlier
+        attempts. `branch`/`event` narrow all but the same-commit runs: the default branch's
+        pushes, when a streak there should mean "failing on the default branch now". A few
+        indexed queries whatever the store's size.
+        """
+        window = Window(until=until, workflow=workflow, branch=branch, event=event)
+        where, params = self._where(window)
+        sets = [s for s, members in self._members().items() if any(name == job for name, _ in members)]
+        in_sets = ", ".join(str(int(s)) for s in sets) or "NULL"
+        wanted: set[int] = set()
+        dense = self._db.execute(
+            f"""SELECT r.id, r.created FROM runs r WHERE {where} AND r.job_set IN ({in_sets})
+                ORDER BY r.created DESC LIMIT ?""",
+            [*params, recent],
+        ).fetchall()
+        wanted.update(int(r[0]) for r in dense)
+        # failures of the test in any job (symptoms), plus those of the triaged run's earlier attempts
+        own = "OR (r.id = ? AND o.attempt < ?)" if run is not None else ""
+        own_params: list[object] = [run.id, run.attempt] if run is not None else []
+        fails = self._db.execute(
+            f"""SELECT o.run_id, o.attempt, o.job, max(o.symptom), r.head_sha, r.created
+                FROM outcomes o JOIN runs r ON r.id = o.run_id
+                WHERE o.test = ? AND (({where}) {own})
+                GROUP BY o.run_id, o.attempt, o.job ORDER BY r.created""",
+            [test, *params, *own_params],
+        ).fetchall()
+        here_fails = [f for f in fails if f[2] == job][-max_failures:]
+        elsewhere = tuple(
+            JobRecord(int(f[0]), int(f[1]), str(f[4]), _dt(f[5]), str(f[2]), "failure", True, True, True,
+                      True, str(f[3] or ""))
+            for f in fails if f[2] != job
+        )  # fmt: skip
+        oldest = str(dense[-1][1]) if len(dense) >= recent else None
+        for run_id, _, _, _, _, created in here_fails:
+            wanted.add(int(run_id))
+            if oldest is not None and created < oldest:
+                after = self._db.execute(
+                    f"""SELECT r.id FROM runs r WHERE {where} AND r.job_set IN ({in_sets})
+                        AND r.created > ? ORDER BY r.created LIMIT 1""",
+                    [*params, created],
+                ).fetchone()
+                if after:
+                    wanted.add(int(after[0]))
+        shas = {str(f[4]) for f in here_fails}
+        if run is not None:
+            shas.add(run.head_sha)
+            wanted.add(run.id)
+        if shas:
+            any_branch, any_params = self._where(Window(until=until, workflow=workflow))
+            marks = ", ".join("?" * len(shas))
+            wanted.update(
+                int(r[0])
+                for r in self._db.execute(
+                    f"SELECT r.id FROM runs r WHERE r.head_sha IN ({marks}) AND {any_branch}",
+                    [*sorted(shas), *any_params],
+                )
+            )
+        records = self._job_records(sorted(wanted), job, set(sets), {
+            (int(f[0]), int(f[1])): str(f[3] or "") for f in here_fails
+        })  # fmt: skip
+        return TestHistory(
+            here=tuple(records),
+            elsewhere=elsewhere,
+            default_branch=branch is not None,
+            capped=len(dense) >= recent,
+        )
+
+    def _job_records(
+        self, run_ids: Sequence[int], job: str, sets: set[int], failed: Mapping[tuple[int, int], str]
+    ) -> list[JobRecord]:
+        """Every execution of `job` in these runs: each stored attempt's job row, and the latest
+        attempt's from its job set when no row was kept (a green run whose jobs were inferred)."""
+        out: list[JobRecord] = []
+        for start in range(0, len(run_ids), 500):
+            chunk = run_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            runs = {
+                int(r[0]): (int(r[1]), str(r[2]), _dt(r[3]), r[4])
+                for r in self._db.execute(
+                    f"""SELECT id, attempt, head_sha, created, job_set FROM runs
+                        WHERE id IN ({marks}) AND complete = 1""",
+                    chunk,
+                )
+            }
+            rows: dict[int, list[tuple[int, str, str, bool | None, bool]]] = {}
+            for run_id, attempt, conclusion, state, complete, build in self._db.execute(
+                f"""SELECT j.run_id, j.attempt, j.conclusion, j.log_state, j.log_complete, EXISTS (
+                        SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
+                        AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}')
+                    FROM jobs j WHERE j.run_id IN ({marks}) AND j.name = ?""",
+                [*chunk, job],
+            ):
+                rows.setdefault(int(run_id), []).append(
+                    (int(attempt), str(conclusion), str(state), None if complete is None else bool(complete),
+                     bool(build))
+                )  # fmt: skip
+            for run_id, (latest, sha, created, job_set) in runs.items():
+                attempts = {a: row for a, *row in rows.get(run_id, [])}
+                if latest not in attempts and job_set in sets:
+                    attempts[latest] = ["success", LogState.NOT_FETCHED.value, None, False]
+                for attempt, (conclusion, state, complete, build) in sorted(attempts.items()):
+                    if attempt > latest or conclusion not in RAN_JOB:
+                        continue
+                    symptom = failed.get((run_id, attempt))
+                    out.append(
+                        JobRecord(
+                            run_id, attempt, sha, created, job, conclusion,
+                            log_read=state == LogState.PARSED.value, log_complete=bool(complete),
+                            past_build=not build, failed=symptom is not None, symptom=symptom or "",
+                        )
+                    )  # fmt: skip
+        return out

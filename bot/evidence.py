@@ -1,0 +1,281 @@
+"""What the history says about one failing test in one job: the evidence behind a verdict.
+
+Pure: the history store hands over small `JobRecord` tuples (one per execution of the job it
+knows about) and this module reads them the way a maintainer would, before any verdict is
+given. Four questions matter, because they call for opposite actions:
+
+- did the test fail *and* pass on the very same commit (a re-run, or another run of that sha)?
+  Then nothing in the code changed between the two results: it is flaky, proven;
+- did it fail in every execution since some run (a streak)? Then it is how a regression looks,
+  and the culprit lies between the last pass and the first failure;
+- did it fail before with passes in between (intermittent), the way it usually fails?
+- does it fail now in a way none of its earlier failures did?
+
+An execution whose outcome cannot be known (a failed job whose log expired, or a green job of a
+test the runner ignores, whose log was not read) is neither a pass nor a failure: it is counted
+separately, and a streak through it is said to be one with gaps, never a clean one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+from bot.stats import ExclusionPolicy
+
+
+class Result(StrEnum):
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+class RunRef(NamedTuple):
+    """One attempt of one run: enough to name it, link it and compare commits."""
+
+    run_id: int
+    attempt: int
+    sha: str
+    created: datetime
+
+
+class JobRecord(NamedTuple):
+    """What the store knows about one execution of a job (one attempt of one run), for one test.
+
+    `log_read`/`log_complete`/`past_build` say whether a failed job's log can tell that the test
+    ran and did not fail; `failed` is True when the test failed there (ignored by the runner or
+    not) and `symptom` is that failure's symptom.
+    """
+
+    run_id: int
+    attempt: int
+    sha: str
+    created: datetime
+    job: str
+    conclusion: str
+    log_read: bool = False
+    log_complete: bool = False
+    past_build: bool = False
+    failed: bool = False
+    symptom: str = ""
+
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(self.run_id, self.attempt, self.sha, self.created)
+
+
+@dataclass(frozen=True)
+class TestHistory:
+    """The records the store found for one test: executions of the job (`here`: the most recent
+    ones, every earlier failure with the execution after it, and every run of the commits it
+    failed on) and its failures in other jobs (`elsewhere`, for symptoms).
+
+    `default_branch` is True when `here` comes from the default branch's pushes only, so a streak
+    there means the test is failing on the default branch now. `capped` is True when the most
+    recent executions filled the store's window, so a streak may go back further than shown.
+    """
+
+    __test__ = False
+
+    here: tuple[JobRecord, ...] = ()
+    elsewhere: tuple[JobRecord, ...] = ()
+    default_branch: bool = False
+    capped: bool = False
+
+
+class Execution(NamedTuple):
+    ref: RunRef
+    result: Result
+    symptom: str = ""
+
+
+def classify(record: JobRecord, test: str, policy: ExclusionPolicy | None = None) -> Result | None:
+    """The test's outcome in one job execution; None when it did not run there (excluded that day).
+
+    A failure always counts (it proves the test ran). A green job is a pass, except for a test
+    the runner ignored that day: its failure would have left the job green too, so only a read
+    log can tell. A failed job is a pass for the tests it does not list only when its log was read
+    whole and got past the build.
+    """
+    if record.failed:
+        return Result.FAIL
+    day = record.created.date()
+    if policy is not None and not policy.runs_test(record.job, test, day):
+        return None
+    readable = record.log_read and record.log_complete and record.past_build
+    if policy is not None and policy.ignores(record.job, test, day):
+        return Result.PASS if readable else Result.UNKNOWN
+    if record.conclusion == "success":
+        return Result.PASS
+    return Result.PASS if readable else Result.UNKNOWN
+
+
+def executions(
+    records: Iterable[JobRecord], test: str, policy: ExclusionPolicy | None = None, *, before: RunRef
+) -> list[Execution]:
+    """Executions strictly before the triaged attempt, oldest first, one per (run, attempt)."""
+    seen: dict[tuple[int, int], Execution] = {}
+    for record in records:
+        if not _before(record.ref, before):
+            continue
+        result = classify(record, test, policy)
+        if result is None:
+            continue
+        key = (record.run_id, record.attempt)
+        if key not in seen or result is Result.FAIL:
+            seen[key] = Execution(record.ref, result, record.symptom if result is Result.FAIL else "")
+    return sorted(seen.values(), key=lambda e: (e.ref.created, e.ref.run_id, e.ref.attempt))
+
+
+@dataclass(frozen=True)
+class Streak:
+    """The failing executions in a row right before this run (this run's failure not counted).
+
+    `failures` 0 means the latest known execution passed (or there was none). `unknown` counts
+    executions of unknown outcome from the last pass up to this run. `first_failure` is the
+    first failing execution of the streak, `last_pass` the pass before it (None: none known).
+    """
+
+    failures: int = 0
+    unknown: int = 0
+    first_failure: RunRef | None = None
+    last_pass: RunRef | None = None
+    capped: bool = False  # the window ended inside the streak: it may be longer
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the history says about one failure; see the module docstring."""
+
+    test: str
+    job: str
+    known: int  # executions with a known outcome
+    failures: int  # of which failed
+    unknown: int  # executions whose outcome is unknown (log expired, ignored test not read)
+    streak: Streak
+    isolated: int  # earlier failures with a pass right before and right after: flake-like
+    longest_run: int  # the longest earlier row of failures that ended with a pass
+    same_commit_pass: RunRef | None  # an execution of this very commit where the test passed
+    flipped_commits: int  # other commits on which it both failed and passed in this job
+    symptoms_here: tuple[str, ...]
+    symptoms_elsewhere: tuple[str, ...]
+    new_way: bool  # a symptom none of its earlier failures (any job) had
+    default_branch: bool  # the history is the default branch's own
+
+    @property
+    def earlier_failures(self) -> bool:
+        return self.failures > 0
+
+    @property
+    def intermittent(self) -> bool:
+        """Failed before, the way flakes do: alone, with passes around, not in long rows."""
+        return self.isolated > 0 and self.longest_run <= 2
+
+    @property
+    def flipped(self) -> bool:
+        """Failed and passed on one commit: the strongest evidence of a flake there is."""
+        return self.same_commit_pass is not None or self.flipped_commits > 0
+
+
+MAX_SYMPTOMS = 5
+
+
+def assess(
+    test: str,
+    job: str,
+    symptom: str,
+    current: RunRef,
+    history: TestHistory,
+    policy: ExclusionPolicy | None = None,
+) -> Evidence:
+    """Read one test's history in one job as of the triaged attempt `current`."""
+    runs = executions((r for r in history.here if r.job == job), test, policy, before=current)
+    known = [e for e in runs if e.result is not Result.UNKNOWN]
+    failures = [e for e in runs if e.result is Result.FAIL]
+
+    streak = _streak(runs, history.capped)
+    isolated, longest = _episodes(runs)
+
+    by_sha: dict[str, set[Result]] = {}
+    for e in known:
+        by_sha.setdefault(e.ref.sha, set()).add(e.result)
+    same = next(
+        (
+            e.ref
+            for e in reversed(known)
+            if e.result is Result.PASS and e.ref.sha == current.sha and current.sha
+        ),
+        None,
+    )
+    flipped = sum(1 for sha, results in by_sha.items() if sha != current.sha and len(results) == 2)
+
+    here = _symptoms(e.symptom for e in failures)
+    others = [r for r in history.elsewhere if r.job != job and r.failed and _before(r.ref, current)]
+    elsewhere = _symptoms(r.symptom for r in others)
+    earlier = set(here) | set(elsewhere)
+    return Evidence(
+        test=test,
+        job=job,
+        known=len(known),
+        failures=len(failures),
+        unknown=len(runs) - len(known),
+        streak=streak,
+        isolated=isolated,
+        longest_run=longest,
+        same_commit_pass=same,
+        flipped_commits=flipped,
+        symptoms_here=here[:MAX_SYMPTOMS],
+        symptoms_elsewhere=tuple(s for s in elsewhere if s not in here)[:MAX_SYMPTOMS],
+        new_way=bool(symptom) and bool(earlier) and symptom not in earlier,
+        default_branch=history.default_branch,
+    )
+
+
+def _before(ref: RunRef, current: RunRef) -> bool:
+    if ref.run_id == current.run_id:
+        return ref.attempt < current.attempt
+    return (ref.created, ref.run_id) < (current.created, current.run_id)
+
+
+def _symptoms(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for s in items if s))
+
+
+def _streak(runs: Sequence[Execution], capped: bool) -> Streak:
+    failures = unknown = 0
+    first: RunRef | None = None
+    for e in reversed(runs):
+        if e.result is Result.PASS:
+            return Streak(failures, unknown, first, e.ref)
+        if e.result is Result.FAIL:
+            failures += 1
+            first = e.ref
+        else:
+            unknown += 1
+    return Streak(failures, unknown, first, None, capped=capped and failures > 0)
+
+
+def _episodes(runs: Sequence[Execution]) -> tuple[int, int]:
+    """(isolated failures, longest row of failures) among the earlier rows that ended with a pass
+    (the current streak is not one). A failure next to an unknown outcome is not called isolated:
+    its neighbour may have failed too."""
+    isolated = longest = row = 0
+    clean_start = gap = False
+    previous: Result | None = None
+    for e in runs:
+        if e.result is Result.FAIL:
+            if row == 0:
+                clean_start, gap = previous is Result.PASS, False
+            row += 1
+        elif e.result is Result.UNKNOWN:
+            gap = gap or row > 0
+        else:
+            if row:
+                longest = max(longest, row)
+                isolated += row == 1 and clean_start and not gap
+            row = 0
+        previous = e.result
+    return isolated, longest

@@ -1,0 +1,200 @@
+"""The evidence behind a verdict, in words: a few for the table, whole sentences for the details.
+
+Sentences are built as segments (trusted words, untrusted code, links) so the Markdown and the
+plain-text renderers say the same thing, each escaping in its own way. Only numbers, fixed
+words, run ids and commit shas from the store go into the words; symptoms (log text) are code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.evidence import Evidence, RunRef
+from bot.records import RunInfo
+from bot.triage import Finding, Kind
+
+
+@dataclass(frozen=True)
+class Code:
+    """Untrusted text (a symptom), shown as code."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """Trusted words linking to a page of the repository."""
+
+    text: str
+    url: str | None
+
+
+Segment = str | Code | Link
+Sentence = tuple[Segment, ...]
+
+_REPO_URL = re.compile(r"(https://[A-Za-z0-9.-]+(?::\d+)?/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/actions/runs/\d+")
+
+
+def repo_url(run: RunInfo) -> str | None:
+    """https://github.com/OWNER/REPO, read from the run's own page (an API value, not a log's)."""
+    found = _REPO_URL.match(run.html_url or "")
+    return found.group(1) if found else None
+
+
+def _short(sha: str) -> str:
+    return sha[:7] if re.fullmatch(r"[0-9a-f]{7,40}", sha) else "?"
+
+
+def _run(ref: RunRef, base: str | None) -> Link:
+    text = f"run {ref.run_id}" + (f" attempt {ref.attempt}" if ref.attempt > 1 else "")
+    url = f"{base}/actions/runs/{ref.run_id}" if base else None
+    if url and ref.attempt > 1:
+        url += f"/attempts/{ref.attempt}"
+    return Link(text, url)
+
+
+def _commit(ref: RunRef, base: str | None) -> Link:
+    short = _short(ref.sha)
+    return Link(short, f"{base}/commit/{ref.sha}" if base and short != "?" else None)
+
+
+def _times(n: int, noun: str = "execution") -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _where(e: Evidence) -> str:
+    return "on the default branch" if e.default_branch else "in this job"
+
+
+def brief(f: Finding) -> str:
+    """The evidence in a few words, for the table: fixed words and numbers only."""
+    e = f.evidence
+    kind = f.kind
+    if kind is Kind.KNOWN_FLAKE:
+        return "on upstream's flaky list for this job"
+    if kind is Kind.NEW_SYMPTOM:
+        return "on the flaky list, but not failing the known way"
+    if kind in (Kind.WIDESPREAD, Kind.SEVERAL_JOBS):
+        return f"failed in {len(f.failed_in_jobs)} jobs of this run"
+    if e is None or e.known + e.unknown == 0:
+        return "on the flaky list for other jobs only" if kind is Kind.FLAKY_ELSEWHERE else "no history here"
+    if kind is Kind.PROVEN_FLAKY and e.same_commit_pass is not None:
+        return f"passed on this commit in run {e.same_commit_pass.run_id}"
+    if kind in (Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH):
+        text = f"failed in the last {_times(e.streak.failures)} {_where(e)}"
+        if e.streak.first_failure is not None:
+            text += f", since run {e.streak.first_failure.run_id}"
+        if e.streak.unknown:
+            text += f" ({e.streak.unknown:,} unknown)"
+        return text
+    if kind is Kind.NEW_WAY:
+        return f"{_times(e.failures, 'earlier failure')}, none failing this way"
+    if kind is Kind.FIRST_FAILURE:
+        text = f"no failure in {_times(e.known)} {_where(e)}"
+        return text + (f" ({e.unknown:,} unknown)" if e.unknown else "")
+    if kind is Kind.UNLISTED_FLAKE:
+        text = f"failed {e.failures:,} of {e.known:,} {_where(e)}, alone between passes"
+        if e.flipped_commits:
+            text += f"; flipped on {_times(e.flipped_commits, 'commit')}"
+        return text
+    if kind is Kind.FAILED_BEFORE:
+        return f"{_times(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
+    return f"failed {e.failures:,} of {e.known:,} {_where(e)}"
+
+
+def sentences(f: Finding, base: str | None) -> list[Sentence]:
+    """The evidence in whole sentences, for the details of one failure."""
+    e = f.evidence
+    if e is None:
+        return []
+    if e.known + e.unknown == 0:
+        return [("The history store holds no execution of this job before this run.",)]
+    out: list[Sentence] = []
+    where = _where(e)
+    s = e.streak
+    if e.same_commit_pass is not None:
+        out.append(
+            (
+                "It passed on this same commit (",
+                _commit(e.same_commit_pass, base),
+                ") in ",
+                _run(e.same_commit_pass, base),
+                ": nothing in the code changed between the two results.",
+            )
+        )
+    if s.failures:
+        head: list[Segment] = [
+            f"It also failed in its last {_times(s.failures)} {where} before this run",
+        ]
+        if s.unknown:
+            head.append(
+                f" (besides {_times(s.unknown)} whose outcome is unknown: log expired or not read)"
+            )
+        if s.first_failure is not None:
+            head += [", since ", _run(s.first_failure, base), " on ", _commit(s.first_failure, base)]
+        out.append((*head, "."))
+        if s.last_pass is not None and s.first_failure is not None:
+            compare = (
+                f"{base}/compare/{s.last_pass.sha}...{s.first_failure.sha}"
+                if base and _short(s.last_pass.sha) != "?" and _short(s.first_failure.sha) != "?"
+                else None
+            )
+            out.append(
+                (
+                    "Last pass: ",
+                    _run(s.last_pass, base),
+                    " on ",
+                    _commit(s.last_pass, base),
+                    "; the cause is likely in ",
+                    Link("the changes between them", compare),
+                    ".",
+                )
+            )
+        elif s.capped:
+            out.append((f"No pass in the {_times(e.known + e.unknown)} the store holds {where}.",))
+    elif s.unknown:
+        out.append(
+            (
+                f"Its last {_times(s.unknown)} {where} have an unknown outcome (log expired or not "
+                "read), so this may not be its first failure in a row.",
+            )
+        )
+    if e.failures:
+        text = f"It failed {e.failures:,} times in {_times(e.known)} {where} with a known outcome"
+        if e.isolated:
+            text += f"; {e.isolated:,} of them alone between passes"
+        if e.longest_run > 1:
+            text += f"; the longest row of failures was {e.longest_run:,}"
+        out.append((text + ".",))
+    elif not s.unknown:
+        out.append((f"No failure in {_times(e.known)} {where} before this run.",))
+    if e.flipped_commits:
+        out.append(
+            (
+                f"It failed and passed on the same commit {e.flipped_commits:,} "
+                f"time{'' if e.flipped_commits == 1 else 's'} before (re-runs): flaky, proven.",
+            )
+        )
+    if e.symptoms_here or e.symptoms_elsewhere:
+        parts: list[Segment] = ["Symptoms of its earlier failures"]
+        if e.symptoms_here:
+            parts.append(" here: ")
+            parts.extend(_listed(e.symptoms_here))
+        if e.symptoms_elsewhere:
+            parts.append("; in other jobs: " if e.symptoms_here else " in other jobs: ")
+            parts.extend(_listed(e.symptoms_elsewhere))
+        if e.new_way:
+            parts.append(". This failure is unlike all of them")
+        out.append((*parts, "."))
+    return out
+
+
+def _listed(items: Sequence[str]) -> list[Segment]:
+    out: list[Segment] = []
+    for i, item in enumerate(items):
+        if i:
+            out.append(", ")
+        out.append(Code(item))
+    return out
