@@ -3,7 +3,8 @@
 A history is written as a string, oldest execution first, one character per execution of the
 job: `P` passed, `F` failed (with the given symptom), `X` failed with another symptom, `?`
 failed with an unreadable log (outcome unknown). Each execution is a run of its own commit,
-one hour apart, ending an hour before `before`; `shas` gives a commit per character instead.
+one hour apart, ending an hour before `before`; `shas` gives a commit per character instead
+(the character repeated 40 times).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def records(
     out = []
     for i, mark in enumerate(pattern):
         created = before - timedelta(hours=len(pattern) - i)
-        sha = (shas[i] if shas else f"{i:x}").ljust(40, "0")
+        sha = shas[i] * 40 if shas else f"{i:x}".ljust(40, "0")
         failed = mark in "FX"
         out.append(
             JobRecord(
