@@ -281,9 +281,13 @@ def _say_md(sentence: Sentence) -> Md:
 
 
 def _say_text(sentence: Sentence) -> PlainText:
-    return PlainText(
-        "".join(plain(p.text if isinstance(p, Code | Link) else p, 1_000, one_line=True) for p in sentence)
-    )
+    out: list[str] = []
+    for part in sentence:
+        text = part.text if isinstance(part, Code | Link) else part
+        lead = " " if text[:1].isspace() else ""
+        trail = " " if text[-1:].isspace() else ""
+        out.append(lead + plain(text, 1_000, one_line=True) + trail)
+    return PlainText("".join(out))
 
 
 def common_notes(report: TriageReport) -> list[str]:

@@ -95,13 +95,13 @@ def brief(f: Finding) -> str:
         text = f"no failure in {_times(e.known)} {_where(e)}"
         return text + (f" ({e.unknown:,} unknown)" if e.unknown else "")
     if kind is Kind.UNLISTED_FLAKE:
-        text = f"failed {e.failures:,} of {e.known:,} {_where(e)}, alone between passes"
+        text = f"failed {e.failures:,} of {_times(e.known)} {_where(e)}, alone between passes"
         if e.flipped_commits:
             text += f"; flipped on {_times(e.flipped_commits, 'commit')}"
         return text
     if kind is Kind.FAILED_BEFORE:
         return f"{_times(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
-    return f"failed {e.failures:,} of {e.known:,} {_where(e)}"
+    return f"failed {e.failures:,} of {_times(e.known)} {_where(e)}"
 
 
 def sentences(f: Finding, base: str | None) -> list[Sentence]:
