@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -118,10 +118,15 @@ def executions(
 ) -> list[Execution]:
     """Executions strictly before the triaged attempt, oldest first, one per (run, attempt)."""
     seen: dict[tuple[int, int], Execution] = {}
+    answers: dict[tuple[str, date, bool, str, bool], Result | None] = {}  # the registry, asked once a day
     for record in records:
         if not _before(record.ref, before):
             continue
-        result = classify(record, test, policy)
+        readable = record.log_read and record.log_complete and record.past_build
+        key = (record.job, record.created.date(), record.failed, record.conclusion, readable)
+        if key not in answers:
+            answers[key] = classify(record, test, policy)
+        result = answers[key]
         if result is None:
             continue
         key = (record.run_id, record.attempt)

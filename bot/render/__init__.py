@@ -654,6 +654,7 @@ def outputs(
             "job_url": f.job.html_url,
             "rate": _rate_json(f.job_rate),
             "evidence": _evidence_json(f, repo_url(report.run)),
+            "patch": f.patch is not None,
         }
         for f in report.findings[:max_failures]
     ]

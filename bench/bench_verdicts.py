@@ -1,0 +1,390 @@
+"""Benchmark the verdicts: can flake-bot tell unlisted flakes from regressions? (not run by CI)
+
+Part 1 simulates a history of the "unix port" workflow on the local fake GitHub: several hundred
+`master` pushes of the 24 real jobs (from bot/data/micropython.yml), unlisted flaky tests at
+0.5-3% per execution in their jobs, regressions starting at known commits (one job, several
+jobs at once, one fixed after a dozen pushes, one a flaky test that starts failing every run in
+a new way), re-runs of failed jobs, pull requests branched from master, and failed logs expired
+for the oldest runs. The store is filled once with `flake-bot sync`; then every failed push and
+pull request after the warm-up is triaged through the real action path (`flake-bot triage` on
+a workflow_run event, history configured), and every failing test's verdict is compared with
+the truth the simulation knows. It prints the confusion table, regressions given a reassuring
+verdict or a patch (must be 0), flakes with evidence told apart from first failures, and the
+requests and wall time per triage.
+
+Part 2 measures the evidence lookup alone on a 100,000-run store (built as bench_report.py
+builds it): the time `HistoryStore.test_history` + `bot.evidence.assess` add to a triage with
+five failing tests, cold (a fresh connection) and warm.
+
+    python bench/bench_verdicts.py [--pushes 400] [--seed 3] [--store-runs 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+import json  # noqa: E402
+
+from fake_github import FakeGitHub, FakeServer  # noqa: E402
+from logfmt import Step, job_log  # noqa: E402
+from test_action_env import runner_outputs  # noqa: E402
+
+from bot.cli import main  # noqa: E402
+from bot.registry import Verdict, load_registry  # noqa: E402
+
+TOKEN = "ghs_bench"  # noqa: S105 - the fake server checks it; not a secret
+REGISTRY = load_registry(None)
+JOBS = list(REGISTRY.jobs)
+START = datetime(2026, 4, 1, tzinfo=UTC)
+REASSURING = {"known-flake", "proven-flaky", "unlisted-flake"}
+
+# (test, job, rate): unlisted flaky tests, each failing its own way
+FLAKES = [
+    ("extmod/select_poll_eintr.py", "standard", 0.03),
+    ("misc/sys_settrace_cov.py", "settrace_stackless", 0.025),
+    ("extmod/asyncio_event_fair.py", "macos", 0.02),
+    ("thread/thread_lock5.py", "qemu_arm", 0.02),
+    ("extmod/socket_udp_nonblock.py", "coverage", 0.015),
+    ("micropython/schedule.py", "qemu_riscv64", 0.01),
+    ("basics/gc_collect_pressure.py", "nanbox", 0.01),
+    ("extmod/time_res.py", "float", 0.008),
+    ("thread/mutate_bytearray.py", "qemu_mips", 0.005),
+    ("stress/recursive_iternext.py", "sanitize_address", 0.005),
+]
+
+
+@dataclass(frozen=True)
+class Regression:
+    """`test` fails in `jobs` on every push from index `start` (its commit) until `end` (fixed)."""
+
+    test: str
+    jobs: tuple[str, ...]
+    start_frac: float
+    end_frac: float | None
+
+
+REGRESSIONS = [
+    Regression("basics/int_big_div.py", ("standard",), 0.50, 0.53),  # fixed after a few pushes
+    Regression("float/float_format_ints.py", ("float", "float_clang", "nanbox"), 0.65, 0.68),  # several jobs
+    Regression("thread/thread_lock5.py", ("qemu_arm",), 0.80, None),  # a flaky test turned regression
+    Regression("extmod/vfs_blockdev_ioctl.py", ("coverage",), 0.90, None),  # to the end
+]
+
+
+def symptom_text(test: str, regression: bool) -> tuple[str, str]:
+    """Expected and actual output lines: a flake fails its usual way, a regression another."""
+    if regression:
+        return "ok", f"Traceback: AssertionError in {test.split('/')[-1]}"
+    return "done", "TIMEOUT waiting for event"
+
+
+def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
+    tests = "/home/runner/work/micropython/micropython/tests"
+    names = [t for t, _ in failures]
+    run = "\n".join(
+        [
+            f"cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-{job}/micropython ./run-tests.py ",
+            "platform=linux arch=x64 thread=unsafe float=64-bit unicode",
+            "pass  basics/int1.py ",
+            *(f"FAIL  {t} " for t in names),
+            f"{len(names) + 1} tests performed (61 individual testcases)",
+            "1 tests passed",
+            f"{len(names)} tests failed: {' '.join(names)}",
+            "make: *** [Makefile:258: test] Error 1",
+        ]
+    )
+    diffs = []
+    for test, regression in failures:
+        mangled = test.replace("/", "_")
+        exp, out = symptom_text(test, regression)
+        diffs += [
+            f"--- {tests}/results/{mangled}.exp\t2026-05-02 10:04:00.000000000 +0000",
+            f"+++ {tests}/results/{mangled}.out\t2026-05-02 10:04:00.000000000 +0000",
+            "@@ -1,2 +1,2 @@",
+            f"-{exp}",
+            f"+{out}",
+            " 12 46",
+            "",
+            f"FAILURE {tests}/results/{mangled}",
+        ]
+    return job_log(
+        [
+            Step(f"tools/ci.sh unix_{job}_run_tests", run + "\n", exit_code=2, name="Run main test suite"),
+            Step("tests/run-tests.py --print-failures", "\n".join(diffs) + "\n", name="Print failures"),
+        ],
+        job=job,
+    )
+
+
+@dataclass
+class Sim:
+    fake: FakeGitHub
+    truth: dict[tuple[int, int, str, str], str]  # (run, attempt, job, test) -> flake / regression
+    triage: list[tuple[int, int, str]]  # (run id, attempt, event) to triage
+    order: dict[int, tuple[int, str, bool]]  # run id -> (push index, event, logs expired)
+
+    def failed_before(self, run_id: int, attempt: int, job: str, test: str) -> bool:
+        """Did the store see this test fail in this job before this run (a readable push log)?"""
+        index = self.order[run_id][0]
+        for (r, a, j, t), _ in self.truth.items():
+            if (j, t) != (job, test):
+                continue
+            i, event, expired = self.order[r]
+            if event == "push" and not expired and (i < index or (r == run_id and a < attempt)):
+                return True
+        return False
+
+
+def simulate(fake: FakeGitHub, pushes: int, rng: random.Random) -> Sim:
+    truth: dict[tuple[int, int, str, str], str] = {}
+    to_triage: list[tuple[int, int, str]] = []
+    order: dict[int, tuple[int, str, bool]] = {}
+    warmup = int(pushes * 0.3)
+    expired_before = int(pushes * 0.2)
+    windows = [
+        (r, int(r.start_frac * pushes), int(r.end_frac * pushes) if r.end_frac else pushes)
+        for r in REGRESSIONS
+    ]
+
+    def active(i: int) -> dict[str, list[str]]:
+        failing: dict[str, list[str]] = defaultdict(list)
+        for r, start, end in windows:
+            if start <= i < end:
+                for job in r.jobs:
+                    failing[job].append(r.test)
+        return failing
+
+    def roll() -> dict[str, list[str]]:
+        failing: dict[str, list[str]] = defaultdict(list)
+        for test, job, rate in FLAKES:
+            if rng.random() < rate:
+                failing[job].append(test)
+        return failing
+
+    def add_jobs(run_id: int, attempt: int, flakes: dict[str, list[str]], regs: dict[str, list[str]],
+                 expired: bool, only: set[str] | None = None) -> set[str]:  # fmt: skip
+        failed_jobs = set()
+        for job in JOBS:
+            reg = regs.get(job, []) if only is None or job in only else []
+            flk = [t for t in flakes.get(job, []) if t not in reg] if only is None or job in only else []
+            if reg or flk:
+                failed_jobs.add(job)
+                log: bytes | str = (
+                    "expired"
+                    if expired
+                    else failing_log(job, [(t, False) for t in flk] + [(t, True) for t in reg])
+                )
+                fake.add_job(run_id, job, "failure", log=log, attempt=attempt)
+                for t in flk:
+                    truth[(run_id, attempt, job, t)] = "flake"
+                for t in reg:
+                    truth[(run_id, attempt, job, t)] = "regression"
+            else:
+                fake.add_job(run_id, job, "success", log="missing", attempt=attempt)
+        return failed_jobs
+
+    for i in range(pushes):
+        created = START + timedelta(hours=2 * i)
+        flakes, regs = roll(), active(i)
+        failing = bool(regs) or any(flakes.values())
+        run = fake.add_run(event="push", created_at=created, conclusion="failure" if failing else "success")
+        order[run["id"]] = (i, "push", i < expired_before)
+        failed_jobs = add_jobs(run["id"], 1, flakes, regs, expired=i < expired_before)
+        if i >= warmup and failed_jobs:
+            to_triage.append((run["id"], 1, "push"))
+        if failed_jobs and rng.random() < 0.4:  # re-run of the failed jobs
+            again = roll()
+            still = {j for j in failed_jobs if regs.get(j) or again.get(j)}
+            fake.add_attempt(run["id"], conclusion="failure" if still else "success")
+            add_jobs(run["id"], 2, again, regs, expired=i < expired_before, only=failed_jobs)
+            if i >= warmup and still:
+                to_triage.append((run["id"], 2, "push"))
+        if i >= warmup and i % 15 == 7:  # a pull request branched from here
+            sha = f"{i:06x}" + "fe" * 17
+            pr = fake.add_pull(head_sha=sha, head_branch=f"pr-{i}")
+            pr_flakes = roll()
+            pr_regs = active(i)
+            pr_failing = bool(pr_regs) or any(pr_flakes.values())
+            pr_run = fake.add_run(
+                event="pull_request", branch=f"pr-{i}", head_sha=sha, pull_requests=[pr["number"]],
+                created_at=created + timedelta(minutes=30), conclusion="failure" if pr_failing else "success",
+            )  # fmt: skip
+            order[pr_run["id"]] = (i, "pull_request", False)
+            if add_jobs(pr_run["id"], 1, pr_flakes, pr_regs, expired=False):
+                to_triage.append((pr_run["id"], 1, "pull_request"))
+    return Sim(fake, truth, to_triage, order)
+
+
+def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, float]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    sink = io.StringIO()
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = main(argv)
+        return code, sink.getvalue(), time.perf_counter() - start
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def part1(pushes: int, seed: int) -> None:
+    for test, job, _ in FLAKES:
+        assert REGISTRY.match(job, test).verdict is Verdict.NEW, (test, job)
+    server = FakeServer()
+    server.start()
+    try:
+        fake = FakeGitHub(server)
+        server.current = fake
+        fake.token = TOKEN
+        sim = simulate(fake, pushes, random.Random(seed))
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            store = tmp / "history.sqlite"
+            base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
+                    "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
+            code, out, took = run_cli(
+                ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
+                 "--event", "push", "--db", str(store)], base,
+            )  # fmt: skip
+            if code != 0:
+                raise SystemExit(f"sync failed: {out[-2000:]}")
+            print(f"history: {pushes} master pushes, {len(sim.triage)} failed runs/attempts to triage; "
+                  f"initial sync {took:.1f} s")  # fmt: skip
+            confusion: dict[str, Counter[str]] = defaultdict(Counter)
+            patched: Counter[str] = Counter()
+            requests: list[int] = []
+            walls: list[float] = []
+            bad: list[str] = []
+            for run_id, attempt, event in sim.triage:
+                event_file = tmp / "event.json"
+                event_file.write_text(json.dumps(fake.workflow_run_event(run_id, attempt)))
+                output = tmp / "output"
+                output.write_text("")
+                env = {
+                    **base,
+                    "GITHUB_EVENT_PATH": str(event_file),
+                    "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
+                    "GITHUB_OUTPUT": str(output),
+                    "INPUT_HISTORY": str(store),
+                }
+                before = len(fake.requests)
+                code, out, took = run_cli(["triage"], env)
+                if code != 0 or fake.errors:
+                    raise SystemExit(f"triage failed ({code}): {out[-2000:]} {fake.errors}")
+                requests.append(len(fake.requests) - before)
+                walls.append(took)
+                rows = json.loads(runner_outputs(output.read_text())["failures"])
+                for row in rows:
+                    key = (run_id, attempt, row["job"], row["test"])
+                    kind = sim.truth.get(key, "?")
+                    earlier = sim.failed_before(run_id, attempt, row["job"], row["test"])
+                    if kind == "flake":
+                        kind = "flake, failed before here" if earlier else "flake, first time here"
+                    elif kind == "regression" and event != "push":
+                        kind = "regression on master, in a PR"
+                    elif kind == "regression":
+                        kind = "regression, later push" if earlier else "regression, first push"
+                    confusion[kind][row["verdict"]] += 1
+                    if row["patch"]:
+                        patched[kind] += 1
+                    if kind.startswith("regression") and (row["verdict"] in REASSURING or row["patch"]):
+                        bad.append(f"run {run_id}/{attempt} {row['job']} {row['test']}: {row['verdict']}")
+        verdicts = sorted({v for c in confusion.values() for v in c})
+        width = max(len(k) for k in confusion) + 2
+        print()
+        print("truth \\ verdict".ljust(width) + "".join(f"{v:>17}" for v in verdicts) + f"{'patched':>9}")
+        for kind in sorted(confusion):
+            print(
+                kind.ljust(width)
+                + "".join(f"{confusion[kind][v]:>17}" for v in verdicts)
+                + f"{patched[kind]:>9}"
+            )
+        print()
+        regressions = sum(sum(c.values()) for k, c in confusion.items() if k.startswith("regression"))
+        print(f"regressions given a reassuring verdict or a patch: {len(bad)} of {regressions}")
+        for line in bad[:10]:
+            print("   ", line)
+        with_evidence = confusion["flake, failed before here"]
+        told = sum(n for v, n in with_evidence.items() if v in REASSURING)
+        print(f"flakes that failed here before, called a flake: {told} of {sum(with_evidence.values())}")
+        first = confusion["flake, first time here"]
+        print(f"flakes failing here for the first time, called 'first failure here': "
+              f"{first['first-failure']} of {sum(first.values())}")  # fmt: skip
+        print(f"requests per triage: median {statistics.median(requests):.0f}, max {max(requests)}; "
+              f"wall time per triage: median {statistics.median(walls) * 1000:.0f} ms, "
+              f"max {max(walls) * 1000:.0f} ms")  # fmt: skip
+    finally:
+        server.stop()
+
+
+def part2(runs: int) -> None:
+    from bench_report import build
+
+    from bot.evidence import RunRef, assess
+    from bot.store.sqlite import HistoryStore
+
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        db = Path(tmp_dir) / "big.sqlite"
+        start = time.perf_counter()
+        build(db, runs)
+        print(f"\nstore of {runs:,} runs built in {time.perf_counter() - start:.1f} s")
+        pairs = [
+            ("thread/thread_gc1.py", "standard"),
+            ("thread/stress_aes.py", "qemu_arm"),
+            ("cmdline/repl_cont.py", "macos"),
+            ("extmod/time_time_ns.py", "float"),
+            ("basics/never_failed.py", "coverage"),
+        ]
+        for label in ("cold", "warm"):
+            with HistoryStore(db) as store:
+                last = store._db.execute("SELECT max(created), max(id) FROM runs").fetchone()
+                until = datetime.strptime(last[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                current = RunRef(int(last[1]) + 1, 1, "f" * 40, until + timedelta(minutes=30))
+                if label == "warm":
+                    for test, job in pairs:
+                        store.test_history(test, job, until=until)
+                t0 = time.perf_counter()
+                sizes = []
+                for test, job in pairs:
+                    found = store.test_history(test, job, until=until, branch=None)
+                    evidence = assess(test, job, "TIMEOUT", current, found, REGISTRY)
+                    sizes.append(len(found.here))
+                took = time.perf_counter() - t0
+            print(f"evidence for 5 failing tests on {runs:,} runs ({label}): {took * 1000:.0f} ms "
+                  f"({sizes} records; last: streak {evidence.streak.failures})")  # fmt: skip
+
+
+def main_bench() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--store-runs", type=int, default=100_000)
+    args = parser.parse_args()
+    part1(args.pushes, args.seed)
+    part2(args.store_runs)
+
+
+if __name__ == "__main__":
+    main_bench()
