@@ -85,3 +85,47 @@ def test_a_pull_request_reads_also_failing_on_the_default_branch(
     assert "also failing on the default branch" in comment["body"]
     assert "not caused by this change" in comment["body"]
     assert json.loads(result.outputs["failures"])[0]["evidence"]["streak"] == 2
+
+
+def test_offline_triage_with_a_history_shows_the_same_evidence(
+    fake_github: FakeGitHub,
+    pushes: list[dict],
+    action: Action,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`flake-bot triage --log F --job J --history H`: the store filled by the action, read offline."""
+    from bot.cli import main
+
+    store = tmp_path / "h.sqlite"
+    current = fake_github.add_run(event="push", created_at="2026-05-02T10:00:00Z")
+    fake_github.add_job(current["id"], "standard", "failure", log=const_only_log())
+    assert action.run(current["id"], history=str(store)).code == 0
+    log = tmp_path / "standard.log"
+    log.write_bytes(const_only_log())
+    capsys.readouterr()
+
+    assert (
+        main(
+            [
+                "triage",
+                "--log",
+                str(log),
+                "--job",
+                "standard",
+                "--history",
+                str(store),
+                "--date",
+                "2026-05-03",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "micropython/const.py (bytecode pass): likely regression (failed in the last 3 executions" in text
+    assert f"since run {pushes[28]['id']}" in text
+
+    assert main(["triage", "--log", str(log), "--job", "standard", "--history", str(store), "--json",
+                 "--date", "2026-05-03"]) == 0  # fmt: skip
+    (row,) = json.loads(capsys.readouterr().out)["failures"]
+    assert row["verdict"] == "failing-since" and row["evidence"]["streak"] == 3
