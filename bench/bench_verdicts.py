@@ -258,6 +258,12 @@ def part1(pushes: int, seed: int) -> None:
         fake = FakeGitHub(server)
         server.current = fake
         fake.token = TOKEN
+        upstream = ROOT / "tests" / "data" / "upstream"  # what the patch writer reads
+        fake.add_file("tests/run-tests.py", (upstream / "tests" / "run-tests.py").read_text())
+        fake.add_file("tools/ci.sh", (upstream / "tools" / "ci.sh").read_text())
+        simulated = [t for t, _, _ in FLAKES] + [r.test for r in REGRESSIONS]
+        for test in [*(upstream / "tests.txt").read_text().split(), *simulated]:
+            fake.add_file(f"tests/{test}", "print(1)\n")
         sim = simulate(fake, pushes, random.Random(seed))
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)

@@ -477,3 +477,19 @@ def test_a_test_ignored_in_several_passes_is_named_once_with_its_passes() -> Non
         "  ignored by run-tests.py: thread/thread_gc1.py (bytecode and via-mpy passes)",
         "  ignored by run-tests.py: thread/stress_aes.py",
     ]
+
+
+@pytest.mark.parametrize("s", ["x", "a|b` | c", "<summary>@x #1 |", "`` | ``"])
+def test_one_table_row_per_failure_then_collapsed_details(s: str) -> None:
+    """As GitHub renders it: a table of 5 cells per failing test whatever the names hold (a `|`
+    in a fork's job name must not add a cell), one collapsed block per failing test, and the
+    registry sentence said once above them rather than under each test."""
+    report = scenario(s)
+    out = analyse(render_comment(report, details_url=DETAILS))
+    assert out.balanced
+    assert out.count("table") == 1
+    assert out.count("tr") == 1 + len(report.findings)
+    assert out.count("td") == 5 * len(report.findings)
+    assert out.count("details") == len(report.findings) + len(report.patches)
+    text = visible("".join(out.prose))
+    assert text.count("Registry in force on 2026-06-01") == 1
