@@ -129,9 +129,7 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
             f"It also failed in its last {_times(s.failures)} {where} before this run",
         ]
         if s.unknown:
-            head.append(
-                f" (besides {_times(s.unknown)} whose outcome is unknown: log expired or not read)"
-            )
+            head.append(f" (besides {_times(s.unknown)} whose outcome is unknown: log expired or not read)")
         if s.first_failure is not None:
             head += [", since ", _run(s.first_failure, base), " on ", _commit(s.first_failure, base)]
         out.append((*head, "."))
