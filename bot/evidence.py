@@ -123,10 +123,10 @@ def executions(
         if not _before(record.ref, before):
             continue
         readable = record.log_read and record.log_complete and record.past_build
-        key = (record.job, record.created.date(), record.failed, record.conclusion, readable)
-        if key not in answers:
-            answers[key] = classify(record, test, policy)
-        result = answers[key]
+        question = (record.job, record.created.date(), record.failed, record.conclusion, readable)
+        if question not in answers:
+            answers[question] = classify(record, test, policy)
+        result = answers[question]
         if result is None:
             continue
         key = (record.run_id, record.attempt)
