@@ -1,7 +1,7 @@
 """Benchmark parse_job_log on a large realistic job log (not run by CI).
 
 Builds a job log of about ``--mb`` MB (default 200) by repeating real captures from
-../shared/real-logs wrapped in the GitHub job-log format, writes it to a temporary file,
+tests/data/real-logs wrapped in the GitHub job-log format, writes it to a temporary file,
 then reports the figures below. ``--shape one-job`` (default): one job whose test step repeats
 a full four-pass ``standard`` run (an ignored flaky test, multitests, perfbench), then a
 failing pass, then the Print failures step. ``--shape many-jobs``: whole failing job logs

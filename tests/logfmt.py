@@ -4,7 +4,7 @@ GitHub serves a job log (``GET /repos/{o}/{r}/actions/jobs/{id}/logs``) as UTF-8
 one record per line prefixed by an ISO-8601 timestamp (continuation lines of a multi-line
 record have none), with each step's command inside ``##[group]Run <command>`` ...
 ``##[endgroup]`` and ``##[error]Process completed with exit code N.`` after a failed step.
-The captures in ``../shared/real-logs`` are raw step output without any of that, so every
+The captures in ``tests/data/real-logs`` are raw step output without any of that, so every
 test that wants a realistic job log wraps them here instead of hand-writing timestamps.
 
 API (keep it this small; everybody's tests use it)::
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REAL_LOGS = Path(__file__).resolve().parents[1].parent / "shared" / "real-logs"
+REAL_LOGS = Path(__file__).resolve().parent / "data" / "real-logs"
 
 CHECKOUT_COMMAND = "actions/checkout@v6"
 RED = "\x1b[31;1m"
@@ -60,7 +60,7 @@ class Step:
 
 
 def real_log(name: str) -> str:
-    """The text of one capture in ``../shared/real-logs`` (by file name), exactly as captured."""
+    """The text of one capture in ``tests/data/real-logs`` (by file name), exactly as captured."""
     return (REAL_LOGS / name).read_text(encoding="utf-8")
 
 

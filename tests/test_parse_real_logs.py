@@ -1,4 +1,4 @@
-"""Every real runner capture in ../shared/real-logs, wrapped as a GitHub job log, parsed exactly.
+"""Every real runner capture in tests/data/real-logs, wrapped as a GitHub job log, parsed exactly.
 
 Expectations were derived by reading the captures (their README lists what was broken on
 purpose): the failing tests, outcome, ignored flag, pass and the log line of each failure.

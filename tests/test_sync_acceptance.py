@@ -1,6 +1,6 @@
 """Acceptance: a fake GitHub holding the reference report's history, synced and reported for real.
 
-The reference analysis (`../shared/reference/micropython-flaky-report-2026-02.txt`) counted 575
+The reference analysis (figures in `tests/data/reference-figures.yaml`) counted 575
 master push runs of the unix workflow, 103 of them failed. `seed_reference_history` builds runs
 and jobs with exactly its monthly counts, per-job failure counts and failed-jobs-per-run
 histogram, serves them from the fake GitHub server (failed jobs older than 2026-01-05 have
@@ -26,9 +26,9 @@ from logfmt import Step, job_log
 
 from bot.cli import main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIGURES = Path(__file__).resolve().parent / "data" / "reference-figures.yaml"
 
-# The reference report's figures, in this project's words (checked against the shared YAML below).
+# The reference report's figures, in this project's words (checked against the figures file below).
 MONTHLY = {
     "2024-12": (10, 3), "2025-01": (32, 5), "2025-02": (41, 8), "2025-03": (37, 3), "2025-04": (40, 4),
     "2025-05": (50, 7), "2025-06": (48, 5), "2025-07": (55, 15), "2025-08": (48, 15), "2025-09": (46, 2),
@@ -197,7 +197,7 @@ def seed_reference_history(fake: FakeGitHub, *, seed: int = 2026, green_logs: bo
 
 
 def test_constants_are_the_reference_figures() -> None:
-    seed = yaml.safe_load((SHARED / "reference" / "seed-aggregates.yaml").read_text())
+    seed = yaml.safe_load(FIGURES.read_text())
     assert {str(k): tuple(v) for k, v in seed["monthly"].items()} == MONTHLY
     assert {k: (v[0], v[1]) for k, v in seed["job_failures"].items()} == JOB_FAILURES
     assert seed["failed_jobs_per_run_histogram"] == HISTOGRAM

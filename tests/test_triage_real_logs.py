@@ -1,6 +1,6 @@
 """Real runner output, wrapped as GitHub job logs, through parser, bundled registry, triage and render.
 
-The captures in ../shared/real-logs are MicroPython's own runner output (see its README): 05 is
+The captures in tests/data/real-logs are MicroPython's own runner output (see its README): 05 is
 a "standard" job with 7 planted failures and 2 flaky tests that run-tests.py ignored; 21 is the
 v1.25.0 thread pass where thread_gc1 failed; 17 is a runner error with no summary at all.
 """
