@@ -352,9 +352,9 @@ class JobParser:
             if found.runner is Runner.RUN_TESTS:
                 by_name[mangle(found.test)] = found
         for name, shown in self.print_failures.shown.items():
-            found = by_name.get(name)
-            if found is not None:
-                found.outcome, found.symptom, found.diff = shown.outcome, shown.symptom, shown.diff
+            failure = by_name.get(name)
+            if failure is not None:
+                failure.outcome, failure.symptom, failure.diff = shown.outcome, shown.symptom, shown.diff
         unknown = [n for n in self.print_failures.names if n not in by_name]
         for name in unknown[:5]:
             self.problems.append(Problem(
@@ -401,7 +401,7 @@ def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobRepo
     return parser.report()
 
 
-def _chunks(stream: IO[bytes], path: str) -> Iterator[bytes]:
+def _chunks(stream: IO[bytes] | gzip.GzipFile, path: str) -> Iterator[bytes]:
     try:
         while chunk := stream.read(READ_CHUNK):
             yield chunk

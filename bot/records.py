@@ -34,8 +34,6 @@ class Runner(StrEnum):
 class TestPass(StrEnum):
     """The pass of a "full" job (ports/unix Makefile test_full) a run-tests failure belongs to."""
 
-    __test__ = False  # not a pytest test class despite the name
-
     BYTECODE = "bytecode"
     VIA_MPY = "via-mpy"
     NATIVE = "native"
@@ -61,8 +59,6 @@ class TestFailure:
     `diff` is bounded in length. Both come from untrusted log text and must be escaped by
     whoever renders them.
     """
-
-    __test__ = False
 
     test: str
     runner: Runner

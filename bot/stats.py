@@ -62,8 +62,6 @@ class JobTally(NamedTuple):
 
 
 class TestTally(NamedTuple):
-    __test__ = False
-
     test: str
     job: str
     events: int  # job executions where the test failed or failed-and-was-ignored
@@ -90,7 +88,8 @@ class CoFailure(NamedTuple):
     jobs: tuple[str, ...]
 
 
-class ObservedCause(NamedTuple):
+@dataclass(frozen=True)
+class ObservedCause:
     """Failed jobs with a parsed log in which `test` failed (None: no test failed, e.g. build break)."""
 
     job: str
@@ -98,7 +97,8 @@ class ObservedCause(NamedTuple):
     count: int
 
 
-class SoleCause(NamedTuple):
+@dataclass(frozen=True)
+class SoleCause:
     """Failed jobs whose only non-ignored failing test was `test`: ignoring it would have saved them."""
 
     job: str
@@ -151,8 +151,6 @@ class Independence:
 @dataclass(frozen=True)
 class TestRates:
     """One test's flake rate overall and in each job that saw it fail."""
-
-    __test__ = False
 
     overall: FlakeRate
     ignored: int

@@ -36,6 +36,16 @@ def test_readme_main_job_runs_on_the_bundled_sample() -> None:
     assert "thread/thread_gc1.py" in result.stdout
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "python -m pytest" in script.splitlines()[-1]
+def test_ci_runs_the_readme_test_command_once_in_a_clean_copy() -> None:
+    """CI must fail when a test reads something a fresh clone lacks (it once read ../shared)."""
+    lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    commands = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert commands[-4:] == [
+        'cd "$clean/flake-bot"',
+        "python -m pip install --quiet '.[test]'",
+        "python -m pytest",
+        ")",
+    ]
+    assert sum("pytest" in ln for ln in commands) == 1  # the suite runs once, in the clean copy
+    assert 'clean=$(mktemp -d)' in commands
+    assert 'git -C "$clean/flake-bot" checkout --quiet --detach FETCH_HEAD' in commands

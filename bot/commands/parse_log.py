@@ -26,7 +26,7 @@ DIFF_PREVIEW_LINES = 12
 _LEGACY_COMMAND = "##["
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "parse-log",
         help="list the failing tests and problems found in one CI job log",

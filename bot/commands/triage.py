@@ -421,7 +421,9 @@ def _run_event(args: argparse.Namespace, env: ActionsEnv) -> int:
     event = read_event(_event_path(args, env))
     if not isinstance(event.get("workflow_run"), dict):
         raise InputError("the event is not a workflow_run event (the action runs on `on: workflow_run`)")
-    repository = event.get("repository") if isinstance(event.get("repository"), dict) else {}
+    repository = event.get("repository")
+    if not isinstance(repository, dict):
+        repository = {}
     repo = env.repository or str(repository.get("full_name") or "")
     if not repo:
         raise InputError("no repository: GITHUB_REPOSITORY is not set")

@@ -321,7 +321,9 @@ class GitHubGateway:
 
     def _seen(self, data: Json) -> CheckRunInfo:
         info = convert.check_run_info(data)
-        output = data.get("output") if isinstance(data.get("output"), dict) else {}
+        output = data.get("output")
+        if not isinstance(output, dict):
+            output = {}
         self._outputs[info.id] = _CheckOutput(
             title=output.get("title") or "",
             summary=output.get("summary") or "",
@@ -405,9 +407,9 @@ class GitHubGateway:
         title and summary, which GitHub requires with any output)."""
         check_run_id = int(check_run_id)
         url = f"{self._base}/check-runs/{check_run_id}"
+        notes = annotations or []
         batches = [
-            annotations[i : i + ANNOTATIONS_PER_REQUEST]
-            for i in range(0, len(annotations or ()), ANNOTATIONS_PER_REQUEST)
+            notes[i : i + ANNOTATIONS_PER_REQUEST] for i in range(0, len(notes), ANNOTATIONS_PER_REQUEST)
         ] or [[]]
         wants_output = any(v is not None for v in (title, summary, text)) or bool(annotations)
         if wants_output and (title is None or summary is None) and check_run_id not in self._outputs:

@@ -62,7 +62,7 @@ def backoff(attempt: int, jitter: float, *, base: float = BACKOFF_BASE, cap: flo
 
     `jitter` is a draw from [0, 1). Never zero, so a retry storm is always spread out.
     """
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
     return ceiling / 2 + ceiling / 2 * jitter
 
 

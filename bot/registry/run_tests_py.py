@@ -44,13 +44,9 @@ def read_ignore_dict(text: str, path: str = "tests/run-tests.py") -> IgnoreDict 
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno or 1}: cannot parse: {exc.msg}") from None
     for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign)
-            else []
-        )
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if not any(isinstance(t, ast.Name) and t.id == IGNORE_DICT for t in targets):
             continue
         value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None

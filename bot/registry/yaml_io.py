@@ -92,7 +92,7 @@ class _Reader:
             raise self.fail(node, f"{what} must be text, not {scalar.value!r}")
         if not allow_empty and not scalar.value:
             raise self.fail(node, f"{what} must not be empty")
-        return scalar.value
+        return str(scalar.value)
 
     def boolean(self, node: yaml.Node, what: str) -> bool:
         scalar = self.scalar(node, what)

@@ -517,7 +517,7 @@ def render_check(report: TriageReport, *, details_url: str | None = None) -> Che
     text = _render_fitting(
         _MD, "check_text.md.j2", report, CHECK_LIMIT, _utf8_size, details_url=details_url, elsewhere=where
     )
-    return CheckOutput(title=title, summary=summary, text=text, annotations=annotations(report))
+    return CheckOutput(title=title, summary=summary, text=text, annotations=annotation_payloads(report))
 
 
 def render_step_summary(report: TriageReport, *, details_url: str | None = None) -> str:
@@ -542,7 +542,7 @@ def render_text(report: TriageReport, *, max_chars: int = 200_000, source: str |
     return _render_fitting(_TEXT, "text.txt.j2", report, max_chars, source=source)
 
 
-def annotations(report: TriageReport) -> list[dict[str, Any]]:
+def annotation_payloads(report: TriageReport) -> list[dict[str, Any]]:
     """One annotation per failing test at `tests/<path>` line 1: warning for known flakes, failure otherwise.
 
     Messages are plain text (the Checks API does not render Markdown there), one per finding.

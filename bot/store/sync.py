@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from types import TracebackType
 from typing import Protocol, TextIO
 
 from bot.errors import BudgetExhausted, GatewayError, LogUnavailable, PermissionDenied, RateLimited
@@ -65,7 +66,9 @@ class LogStream(Protocol):
 
     def __enter__(self) -> LogStream: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 LogParser = Callable[[Iterable[bytes], str], JobReport]
