@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_github import FakeGitHub, FakeServer  # noqa: E402
-from test_e2e_support import standard_log  # noqa: E402
+from helpers.e2e import standard_log  # noqa: E402
 
 from bot.cli import main  # noqa: E402
 

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 import json  # noqa: E402
 
 from fake_github import FakeGitHub, FakeServer  # noqa: E402
+from helpers.runner import runner_outputs  # noqa: E402
 from logfmt import Step, job_log  # noqa: E402
-from test_action_env import runner_outputs  # noqa: E402
 
 from bot.cli import main  # noqa: E402
 from bot.registry import Verdict, load_registry  # noqa: E402

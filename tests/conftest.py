@@ -1,13 +1,35 @@
-"""Shared fixtures: a fake GitHub on a real socket, fresh state per test."""
+"""Shared fixtures: a fake GitHub on a real socket, fresh state per test, and no real backoff."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub, FakeServer
-from test_e2e_support import Action
+from helpers.e2e import Action
+from hypothesis import HealthCheck, settings
+
+from bot.gateway.client import GitHubGateway
+
+# The suite is deterministic by default: the same examples every run, so a red CI is reproducible
+# and no run passes by luck. HYPOTHESIS_PROFILE=explore draws new examples, and more of them, for
+# a property test that sets no count of its own.
+_UNHURRIED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}  # a loaded CI machine
+settings.register_profile("default", derandomize=True, **_UNHURRIED)
+settings.register_profile("explore", max_examples=1000, **_UNHURRIED)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def gateway_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The backoff waits of every gateway the test builds without its own `sleep`, recorded
+    instead of slept: the commands build theirs deep inside `main()`, and real backoff made
+    the retry tests sleep for seconds. Tests that care assert on the list."""
+    waits: list[float] = []
+    monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "sleep", waits.append)
+    return waits
 
 
 @pytest.fixture(scope="session")
@@ -42,5 +64,5 @@ def action(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Action:
-    """`flake-bot triage` run as the action step, against `fake_github` (see test_e2e_support)."""
+    """`flake-bot triage` run as the action step, against `fake_github` (see tests/helpers/e2e.py)."""
     return Action(fake_github, tmp_path, monkeypatch, capsys)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from helpers import stable_id
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
@@ -535,7 +537,7 @@ class FakeGitHub:
     def _repo_json(self, full_name: str) -> JSONDict:
         owner, name = full_name.split("/")
         return {
-            "id": abs(hash(full_name)) % 10**8,
+            "id": stable_id(full_name),
             "name": name,
             "full_name": full_name,
             "owner": {"login": owner, "type": "User"},
@@ -608,7 +610,7 @@ class FakeGitHub:
 
         def short(full: str) -> JSONDict:
             return {
-                "id": abs(hash(full)) % 10**8,
+                "id": stable_id(full),
                 "url": self._url(f"/repos/{full}"),
                 "name": full.split("/")[1],
             }
@@ -1237,7 +1239,7 @@ class FakeGitHub:
             "name": path.rsplit("/", 1)[-1],
             "path": path,
             "size": len(data),
-            "sha": f"{abs(hash(data)):040x}"[:40],
+            "sha": hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest(),
             "url": self._url(f"/repos/{self.repo}/contents/{path}?ref={ref}"),
             "html_url": f"{self.web_url}/{self.repo}/blob/{ref}/{path}",
             "download_url": f"https://raw.githubusercontent.com/{self.repo}/{ref}/{path}",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from test_e2e_support import Action
+from helpers.e2e import Action
 
 
 @pytest.mark.parametrize(

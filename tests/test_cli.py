@@ -36,7 +36,7 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_option_has_help(name: str) -> None:
     parser = COMMANDS[name]
-    assert parser.description or parser.format_usage(), name
+    assert parser.description, name
     undocumented = [
         action.dest
         for action in parser._actions

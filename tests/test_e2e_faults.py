@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fake_github import FakeGitHub
-from test_e2e_support import Action, commands_acted, standard_log, thread_gc1_log
+from helpers.e2e import Action, commands_acted, standard_log, thread_gc1_log
 
 from bot.render import COMMENT_MARKER
 
@@ -61,14 +59,15 @@ def test_reset_after_the_comment_was_created_leaves_one_comment(
     assert len(fake_github.comments(pr["number"])) == 1
 
 
-def test_secondary_rate_limit_waits_retry_after(fake_github: FakeGitHub, action: Action) -> None:
+def test_secondary_rate_limit_waits_retry_after(
+    fake_github: FakeGitHub, action: Action, gateway_waits: list[float]
+) -> None:
     pr, run = pr_run(fake_github, standard_log())
-    fake_github.rate_limit("GET", r"/jobs$", kind="secondary", retry_after=1)
+    fake_github.rate_limit("GET", r"/jobs$", kind="secondary", retry_after=7)
 
-    started = time.monotonic()
     result = action.run(run["id"])
 
-    assert time.monotonic() - started >= 1.0
+    assert gateway_waits == [7.0]  # exactly what GitHub asked for, once
     assert result.code == 0
     assert len(fake_github.requests_to("GET", r"/jobs$")) == 2
     assert len(fake_github.comments(pr["number"])) == 1
@@ -130,7 +129,7 @@ def test_rate_limit_beyond_the_time_bound_still_reports_and_exits_0(
 
 
 def test_timed_out_log_download_and_job_listing_are_retried(
-    fake_github: FakeGitHub, action: Action, monkeypatch: pytest.MonkeyPatch
+    fake_github: FakeGitHub, action: Action, monkeypatch: pytest.MonkeyPatch, gateway_waits: list[float]
 ) -> None:
     from bot.gateway.client import GitHubGateway
 
@@ -145,6 +144,8 @@ def test_timed_out_log_download_and_job_listing_are_retried(
     assert result.code == 0, result.stderr
     assert len(fake_github.requests_to("GET", r"/jobs$")) == 2
     assert len([r for r in fake_github.requests if r.is_blob]) == 2
+    # one first-retry backoff each (half to all of the 1 s base), not the 30 s timeout again
+    assert len(gateway_waits) == 2 and all(0.5 <= w <= 1.0 for w in gateway_waits), gateway_waits
     assert result.outputs["new-failures"] == "7" and result.outputs["unreadable-logs"] == "0"
     assert len(fake_github.comments(pr["number"])) == 1
 

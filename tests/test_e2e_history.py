@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from test_e2e_support import Action, const_only_log
+from helpers.e2e import Action, const_only_log
 
 UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
+from helpers.e2e import Action, commands_acted
+from helpers.gfm import Rendered, analyse, github_refs
 from logfmt import Step, job_log, real_log
-from test_e2e_support import Action, commands_acted
-from test_render_gfm import Rendered, analyse, github_refs
 
 from bot.render import COMMENT_MARKER
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from test_e2e_support import Action, const_only_log
+from helpers.e2e import Action, const_only_log
 
 FAILED_AT = {5, 15, 28, 29}  # isolated at 5 and 15, then a streak from 28
 

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_registry_sync import TEST_PATHS, git_apply_check, make_checkout
+from helpers.checkout import TEST_PATHS, git_apply_check, make_checkout
 
 from bot.cli import main
 from bot.errors import InputError

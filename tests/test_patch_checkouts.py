@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_registry_sync import git_apply_check, make_checkout
+from helpers.checkout import git_apply_check, make_checkout
 
 from bot.cli import main
 from bot.errors import InputError

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.checkout import make_checkout
 from hypothesis import given
 from hypothesis import strategies as st
-from test_registry_sync import make_checkout
 
 from bot.cli import main
 from bot.errors import RegistryError

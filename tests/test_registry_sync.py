@@ -7,12 +7,11 @@ The fixtures in tests/data/upstream/ imitate upstream's house style with every e
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers.checkout import TEST_PATHS, UPSTREAM, make_checkout
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,28 +23,7 @@ from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.sync import drift, read_upstream, sync_registry
 from bot.registry.workflow import read_workflow, runner_os
 
-UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
-TEST_PATHS = tuple((UPSTREAM / "tests.txt").read_text().split())
 DAY = date(2026, 8, 19)
-
-
-def make_checkout(root: Path) -> Path:
-    """A checkout of the fixture tree: ci.sh, workflow, run-tests.py and empty test files, in git."""
-    repo = root / "repo"
-    for relative in ("tools/ci.sh", ".github/workflows/ports_unix.yml", "tests/run-tests.py"):
-        (repo / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(UPSTREAM / relative, repo / relative)
-    for test in TEST_PATHS:
-        (repo / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
-        (repo / "tests" / test).write_text("print('ok')\n")
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    return repo
-
-
-def git_apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "apply", "--check", "-"], input=diff, text=True, cwd=repo, capture_output=True
-    )
 
 
 @pytest.fixture

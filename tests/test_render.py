@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from helpers.gfm import Rendered, analyse, github_refs, visible
+from helpers.hostile import HOSTILE_PIECES
 from histories import history
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_render_gfm import Rendered, analyse, github_refs, visible
-from test_sanitize import HOSTILE_PIECES
 
 from bot.records import (
     FlakeRate,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
+from helpers.e2e import Action
 from logfmt import Step, job_log, real_log
-from test_e2e_support import Action
 
 from bot.cli import main
 

@@ -12,8 +12,8 @@ import json
 import re
 
 from fake_github import FakeGitHub
+from helpers.e2e import Action, standard_log
 from logfmt import Step, job_log, real_log
-from test_e2e_support import Action, standard_log
 
 # GitHub: "Outputs can be a maximum of 1 MB per job ... Size is approximated based on UTF-16."
 JOB_OUTPUTS_LIMIT = 1024 * 1024

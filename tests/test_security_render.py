@@ -6,8 +6,8 @@ import re
 import unicodedata
 
 from fake_github import FakeGitHub
-from test_e2e_support import Action, standard_log
-from test_render_gfm import analyse
+from helpers.e2e import Action, standard_log
+from helpers.gfm import analyse
 
 from bot.render.sanitize import MAX_MARKS, clean, code_span, inline
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import pytest
+from helpers import stable_id
 from histories import intermittent
 
 from bot.errors import InputError
@@ -83,13 +84,13 @@ RUN = RunInfo(
 
 def job(name: str, conclusion: str = "failure", job_id: int = 0) -> JobInfo:
     return JobInfo(
-        id=job_id or abs(hash(name)) % 10_000,
+        id=job_id or stable_id(name, 10_000),
         run_id=42,
         attempt=2,
         name=name,
         status="completed",
         conclusion=conclusion,
-        html_url=f"https://github.com/micropython/micropython/actions/runs/42/job/{abs(hash(name)) % 10_000}",
+        html_url=f"https://github.com/micropython/micropython/actions/runs/42/job/{stable_id(name, 10_000)}",
     )
 
 

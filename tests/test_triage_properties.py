@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from helpers.gfm import analyse, visible
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_render_gfm import analyse, visible
 from test_triage import REGISTRY, RUN, failure, job
 
 from bot.records import JobReport, LogState, Problem, ProblemKind, RunInfo

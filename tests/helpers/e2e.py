@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from fake_github import FakeGitHub
 from logfmt import Step, job_log, real_log
-from test_action_env import runner_commands, runner_outputs
 
 from bot.cli import main
+from helpers.runner import runner_commands, runner_outputs
 
 TOKEN = "ghs_e2eTokenThatMustNeverBePrinted000"
 

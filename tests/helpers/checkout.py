@@ -1,0 +1,29 @@
+"""A checkout of the upstream-style fixture (tests/data/upstream), for registry and patch tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream"
+TEST_PATHS = tuple((UPSTREAM / "tests.txt").read_text().split())
+
+
+def make_checkout(root: Path) -> Path:
+    """A checkout of the fixture tree: ci.sh, workflow, run-tests.py and empty test files, in git."""
+    repo = root / "repo"
+    for relative in ("tools/ci.sh", ".github/workflows/ports_unix.yml", "tests/run-tests.py"):
+        (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(UPSTREAM / relative, repo / relative)
+    for test in TEST_PATHS:
+        (repo / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "tests" / test).write_text("print('ok')\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    return repo
+
+
+def git_apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "apply", "--check", "-"], input=diff, text=True, cwd=repo, capture_output=True
+    )
