@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bot.commands.registry import day_argument
+from bot.commands._options import day
 from bot.records import Runner
 from bot.registry import load_registry
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--date",
-        type=day_argument,
+        type=day,
         metavar="YYYY-MM-DD",
         help="day the job ran, YYYY-MM-DD (default: the registry's current state)",
     )

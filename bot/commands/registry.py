@@ -9,19 +9,11 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from bot.commands._options import day
 from bot.errors import InputError
 from bot.registry import dump_registry, load_registry
 from bot.registry.source import CheckoutTree
 from bot.registry.sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
-
-
-def day_argument(text: str) -> date:
-    """argparse type for YYYY-MM-DD options (shared by the commands that take a date)."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
-        raise argparse.ArgumentTypeError(message) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sync.add_argument(
         "--as-of",
-        type=day_argument,
+        type=day,
         default=None,
         metavar="YYYY-MM-DD",
         help=(

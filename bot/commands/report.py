@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from bot.actions_env import inert_json
+from bot.commands._options import day, history_store, run_filters
 from bot.errors import InputError
 from bot.report import build_report, render_markdown, to_json
-from bot.store.sqlite import DEFAULT_PATH, HistoryStore, Window
+from bot.store.sqlite import HistoryStore, Window
 
 
-def parse_day(text: str | None, option: str, *, end: bool = False) -> datetime | None:
-    """A YYYY-MM-DD day in UTC: its first second, or with `end` its last (days are inclusive)."""
+def _utc(text: str | None, option: str, *, end: bool = False) -> datetime | None:
+    """A YYYY-MM-DD day in UTC: its first second, or with `end` its last (days are inclusive).
+
+    Read after argparse, with the same parser as every command's day, so that a mistyped day is
+    the one-line error this command gives for every other input mistake.
+    """
     if text is None:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise InputError(f"{option}: {text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)") from None
-    return day + timedelta(days=1, seconds=-1) if end else day
+        start = datetime.combine(day(text), time(0, 0), tzinfo=UTC)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(f"{option}: {exc}") from None
+    return start + timedelta(days=1, seconds=-1) if end else start
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "report",
+        parents=[history_store(), run_filters()],
         help="write the flakiness report (rates, months, jobs, tests, attribution) from the history store",
         description=(
             "Compute failure rates per run, month, job and test from a history store filled by "
@@ -34,11 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "attribution of failures whose logs expired, and the impact of ignoring each flaky test."
         ),
     )
-    parser.add_argument("--db", default=DEFAULT_PATH, help=f"history store file (default: {DEFAULT_PATH})")
     parser.add_argument("--since", metavar="YYYY-MM-DD", help="only runs created on or after this day")
     parser.add_argument("--until", metavar="YYYY-MM-DD", help="only runs created on or before this day")
-    parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
-    parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
     parser.add_argument(
         "--workflow", help="only runs of this workflow, by file path or name (when the store holds several)"
     )
@@ -63,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
     window = Window(
-        since=parse_day(args.since, "--since"),
-        until=parse_day(args.until, "--until", end=True),
+        since=_utc(args.since, "--since"),
+        until=_utc(args.until, "--until", end=True),
         branch=args.branch,
         event=args.event,
         workflow=args.workflow,

@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable
-from datetime import date
 
+from bot.commands._options import day, history_store, run_filters
 from bot.errors import BudgetExhausted, InputError, RateLimited
 from bot.records import JobReport
-from bot.store.sqlite import DEFAULT_PATH, HistoryStore
+from bot.store.sqlite import HistoryStore
 from bot.store.sync import Progress, SyncOptions, SyncResult, sync
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -32,14 +32,6 @@ def _workflow(text: str) -> str:
     )
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
-        raise argparse.ArgumentTypeError(message) from None
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -53,6 +45,7 @@ def _positive(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sync",
+        parents=[history_store(), run_filters()],
         help="bring the history store up to date with a workflow's runs, jobs and failed-job logs",
         description=(
             "List the workflow's runs newest first and stop at the first one already in the store; "
@@ -69,10 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_workflow,
         help="workflow file name (ports_unix.yml, or .github/workflows/ports_unix.yml) or numeric id",
     )
-    parser.add_argument("--branch", help="only runs on this branch (e.g. master)")
-    parser.add_argument("--event", help="only runs triggered by this event (e.g. push)")
     parser.add_argument(
-        "--since", type=_day, metavar="YYYY-MM-DD", help="ignore runs created before this day"
+        "--since", type=day, metavar="YYYY-MM-DD", help="ignore runs created before this day"
     )
     parser.add_argument(
         "--max-requests",
@@ -91,7 +82,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="B",
         help="the branch whose green pushes --scan-green reads (default: --branch, else master)",
     )
-    parser.add_argument("--db", default=DEFAULT_PATH, help=f"history store file (default: {DEFAULT_PATH})")
     parser.set_defaults(func=run)
 
 
