@@ -29,6 +29,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
+    # the triage run's decisions are pure; the I/O around them may use every edge but the CLI
+    "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
+    "bot.orchestrate": ("bot.cli", "bot.commands"),
     "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
     "bot.gateway": ("bot.render", "bot.publish", "bot.store", "bot.registry", "bot.triage", "bot.cli",
                     "bot.commands", "jinja2", "sqlite3"),

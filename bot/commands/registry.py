@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument(
         "--as-of",
-        type=day_argument,
+        type=day,
         default=None,
         metavar="YYYY-MM-DD",
         help=(

@@ -1,0 +1,79 @@
+"""The history a triage judges with: rates from the store, and the store brought up to date first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from bot.actions_env import ActionsEnv
+from bot.evidence import TestHistory
+from bot.records import FlakeRate, RunInfo
+from bot.registry import Registry
+from bot.triage import HistoryLookup
+
+if TYPE_CHECKING:  # imported lazily at run time: sqlite and PyGithub cost start-up time offline
+    from bot.store.sqlite import HistoryStore
+
+
+def rates_from(
+    store: HistoryStore, registry: Registry, before: datetime, workflow: str | None = None
+) -> Callable[[str, str | None], FlakeRate | None]:
+    """Rates strictly before the triaged run, so its own failure never counts as history, and
+    only from runs of the triaged run's workflow: a fork PR can give any workflow the watched
+    name, and the runs that this syncs into the shared store must not lend it their rates."""
+    until = before - timedelta(seconds=1)
+
+    def rates(test: str, job: str | None) -> FlakeRate | None:
+        rate: FlakeRate = store.flake_rate(test, job, registry=registry, until=until, workflow=workflow)
+        return rate if rate.executions else None
+
+    return rates
+
+
+def history_from(
+    store: HistoryStore, run: RunInfo, workflow: str | None = None, default_branch: str | None = None
+) -> HistoryLookup:
+    """The records behind each failure's evidence, from the store only (no request), strictly
+    before the triaged run plus its own earlier attempts. With `default_branch`, the job's
+    history is that branch's pushes, so a streak there reads "failing on the default branch";
+    same-commit runs count from any branch."""
+    until = run.created_at - timedelta(seconds=1)
+    branch, event = (default_branch, "push") if default_branch else (None, None)
+
+    def history(test: str, job: str) -> TestHistory:
+        return store.test_history(
+            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event
+        )
+
+    return history
+
+
+def sync_history(
+    store: HistoryStore, env: ActionsEnv, repo: str, run: RunInfo, default_branch: str, budget: int
+) -> str:
+    """Bring the store up to date with the default branch's pushes; returns a line for the log.
+
+    A gateway of its own, so that the sync's requests are bounded by `budget`, not by what is
+    left of the triage's."""
+    from bot.gateway.client import GitHubGateway
+    from bot.parse import parse_job_log
+    from bot.store.sync import SyncOptions, sync
+
+    if budget <= 0:
+        return "history sync skipped: the request budget is spent"
+    workflow = PurePosixPath(run.workflow_path).name or run.workflow_name
+    gateway = GitHubGateway(repo, token=env.token, api_url=env.api_url, request_budget=budget)
+    try:
+        result = sync(
+            store,
+            gateway,
+            SyncOptions(
+                workflow=workflow, branch=default_branch, event="push", default_branch=default_branch
+            ),
+            parse=lambda chunks, job: parse_job_log(chunks, job=job),
+        )
+    finally:
+        gateway.close()
+    return result.line()
