@@ -117,9 +117,9 @@ class Entry:
         return "with no date limit"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Match:
-    """The registry's answer for one failing test in one job."""
+    """The registry's answer for one failing test in one job (keyword-only: two adjacent flags)."""
 
     test: str
     job: str
@@ -257,23 +257,25 @@ class Registry:
             flaky = tuple(e for e in active if e.flaky)
             if flaky:
                 return Match(
-                    test,
-                    job,
-                    Verdict.FLAKY_ELSEWHERE,
-                    flaky,
-                    False,
-                    False,
-                    f"{name} is registered as flaky only for run-tests.py, but this failure came from "
-                    f"{runner.value}, which upstream's exclusion and ignore lists do not cover.",
+                    test=test,
+                    job=job,
+                    verdict=Verdict.FLAKY_ELSEWHERE,
+                    entries=flaky,
+                    symptom_mismatch=False,
+                    should_not_have_failed=False,
+                    explanation=(
+                        f"{name} is registered as flaky only for run-tests.py, but this failure came from "
+                        f"{runner.value}, which upstream's exclusion and ignore lists do not cover."
+                    ),
                 )
             return Match(
-                test,
-                job,
-                Verdict.NEW,
-                (),
-                False,
-                False,
-                f"{name} failed under {runner.value} and is not in the registry.",
+                test=test,
+                job=job,
+                verdict=Verdict.NEW,
+                entries=(),
+                symptom_mismatch=False,
+                should_not_have_failed=False,
+                explanation=f"{name} failed under {runner.value} and is not in the registry.",
             )
 
         flaky_here = tuple(e for e in here if e.flaky)
@@ -310,7 +312,15 @@ class Registry:
                     " Its symptom matches none of the known symptoms of this flaky test, so it may be a "
                     "real regression."
                 )
-            return Match(test, job, Verdict.KNOWN_FLAKE, flaky_here, mismatch, not_expected, text)
+            return Match(
+                test=test,
+                job=job,
+                verdict=Verdict.KNOWN_FLAKE,
+                entries=flaky_here,
+                symptom_mismatch=mismatch,
+                should_not_have_failed=not_expected,
+                explanation=text,
+            )
 
         if here:
             entry = here[0]
@@ -319,7 +329,15 @@ class Registry:
                 f"{name} is {entry.where(spec)} in {shown_job}{_when(when)} for a reason that is not "
                 f"flakiness ({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
-            return Match(test, job, verdict, tuple(here) + elsewhere, False, True, text)
+            return Match(
+                test=test,
+                job=job,
+                verdict=verdict,
+                entries=tuple(here) + elsewhere,
+                symptom_mismatch=False,
+                should_not_have_failed=True,
+                explanation=text,
+            )
 
         if ignored:
             text = (
@@ -327,26 +345,36 @@ class Registry:
                 f"covering {shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
             )
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
-            return Match(test, job, verdict, elsewhere, False, False, text)
+            return Match(
+                test=test,
+                job=job,
+                verdict=verdict,
+                entries=elsewhere,
+                symptom_mismatch=False,
+                should_not_have_failed=False,
+                explanation=text,
+            )
 
         if elsewhere:
             places = "; ".join(e.where() for e in elsewhere)
             return Match(
-                test,
-                job,
-                Verdict.FLAKY_ELSEWHERE,
-                elsewhere,
-                False,
-                False,
-                f"{name} is known to be flaky elsewhere ({places}) but not in "
-                f"{shown_job}{_when(when)}{unknown_job}.",
+                test=test,
+                job=job,
+                verdict=Verdict.FLAKY_ELSEWHERE,
+                entries=elsewhere,
+                symptom_mismatch=False,
+                should_not_have_failed=False,
+                explanation=(
+                    f"{name} is known to be flaky elsewhere ({places}) but not in "
+                    f"{shown_job}{_when(when)}{unknown_job}."
+                ),
             )
         return Match(
-            test,
-            job,
-            Verdict.NEW,
-            (),
-            False,
-            False,
-            f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}.",
+            test=test,
+            job=job,
+            verdict=Verdict.NEW,
+            entries=(),
+            symptom_mismatch=False,
+            should_not_have_failed=False,
+            explanation=f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}.",
         )
