@@ -19,11 +19,13 @@ from bot.cli import main
 from bot.errors import InputError
 from bot.registry import CheckoutTree, MemoryTree, Registry
 from bot.registry.ci_sh import excluded, read_ci_sh
-from bot.registry.patch import PatchRefused, suggest_patch, validate_reason, validate_test_path
+from bot.registry.patch import PatchRefused, PatchStyle, suggest_patch, validate_reason, validate_test_path
 from bot.registry.run_tests_py import read_ignore_dict
 from bot.registry.sync import read_upstream, sync_registry
 
 DAY = date(2026, 8, 19)
+
+EXCLUDE = PatchStyle.EXCLUDE
 
 
 @pytest.fixture
@@ -149,7 +151,7 @@ def test_exclude_patch_in_each_shape(
     repo: Path, registry: Registry, job: str, function: str, test: str, expected: str
 ) -> None:
     before = excluded_set(repo, function)
-    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude")
+    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE)
     assert result.changed and result.diff is not None
     assert result.diff.startswith("--- a/tools/ci.sh\n+++ b/tools/ci.sh\n")
     apply(repo, result.diff)
@@ -161,7 +163,7 @@ def test_exclude_patch_in_each_shape(
     synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
     assert synced.match(job, test, when=DAY).verdict.value == "known-flake"
     # Idempotent: asking again explains and gives no diff.
-    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude")
+    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE)
     assert (again.diff, again.changed) == (None, False)
     assert "already excluded" in again.message
 
@@ -172,7 +174,7 @@ def test_bullet_goes_under_existing_bullets_or_a_new_header(repo: Path, registry
         registry,
         test="micropython/const.py",
         jobs=["qemu_arm"],
-        style="exclude",
+        style=EXCLUDE,
         reason="hangs under emulation",
     )
     assert changed_lines(arm.diff or "")[0] == "+    # - micropython/const.py is flaky: hangs under emulation"
@@ -182,7 +184,7 @@ def test_bullet_goes_under_existing_bullets_or_a_new_header(repo: Path, registry
         in (arm.diff or "")
     )
     loong = suggest_patch(
-        CheckoutTree(repo), registry, test="micropython/const.py", jobs=["qemu_loong64"], style="exclude"
+        CheckoutTree(repo), registry, test="micropython/const.py", jobs=["qemu_loong64"], style=EXCLUDE
     )
     apply(repo, loong.diff or "")
     assert (
@@ -195,7 +197,7 @@ def test_bullet_goes_under_existing_bullets_or_a_new_header(repo: Path, registry
 def test_dots_are_escaped_only_when_needed(repo: Path, registry: Registry) -> None:
     """`extmod/re1.py` unescaped would also match extmod/re1_py.py, so the patch escapes the dots."""
     result = suggest_patch(
-        CheckoutTree(repo), registry, test="extmod/re1.py", jobs=["qemu_arm"], style="exclude"
+        CheckoutTree(repo), registry, test="extmod/re1.py", jobs=["qemu_arm"], style=EXCLUDE
     )
     apply(repo, result.diff or "")
     assert r"|extmod/re1\.py'" in (repo / "tools/ci.sh").read_text()
@@ -208,7 +210,7 @@ def test_over_broad_pattern_is_refused(
 ) -> None:
     """io/file1.py is a substring of extmod/vfs_io/file1.py: no unanchored regex can exclude only it."""
     with pytest.raises(PatchRefused, match=r"extmod/vfs_io/file1\.py"):
-        suggest_patch(CheckoutTree(repo), registry, test="io/file1.py", jobs=["macos"], style="exclude")
+        suggest_patch(CheckoutTree(repo), registry, test="io/file1.py", jobs=["macos"], style=EXCLUDE)
     code = main(
         [
             "suggest-patch",
@@ -238,7 +240,7 @@ def test_a_later_include_that_keeps_the_test_is_refused_in_words(registry: Regis
     )
     tree = MemoryTree({"tools/ci.sh": script}, ["thread/a.py", "thread/b.py"])
     with pytest.raises(PatchRefused) as caught:
-        suggest_patch(tree, registry, test="thread/b.py", jobs=["macos"], style="exclude")
+        suggest_patch(tree, registry, test="thread/b.py", jobs=["macos"], style=EXCLUDE)
     assert "the new pattern would still not exclude the test; write that exclusion by hand" in str(
         caught.value
     )
@@ -248,20 +250,20 @@ def test_a_job_the_checkout_does_not_have_is_refused_as_such(registry: Registry)
     """An older checkout without the job's functions is not a job that 'runs its tests through make'."""
     tree = MemoryTree({"tools/ci.sh": "function ci_other {\n    true\n}\n"}, ["thread/a.py"])
     with pytest.raises(PatchRefused, match=r"has no ci_unix_macos_build, ci_unix_macos_run_tests, .*macos"):
-        suggest_patch(tree, registry, test="thread/a.py", jobs=["macos"], style="exclude")
+        suggest_patch(tree, registry, test="thread/a.py", jobs=["macos"], style=EXCLUDE)
 
 
 def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registry) -> None:
     with pytest.raises(PatchRefused, match="also run by longlong"):
         suggest_patch(
-            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["nanbox"], style="exclude"
+            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["nanbox"], style=EXCLUDE
         )
     both = suggest_patch(
         CheckoutTree(repo),
         registry,
         test="micropython/const.py",
         jobs=["nanbox", "longlong"],
-        style="exclude",
+        style=EXCLUDE,
     )
     apply(repo, both.diff or "")
     assert (
@@ -270,7 +272,7 @@ def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registr
     )
     with pytest.raises(PatchRefused, match="use --style ignore"):
         suggest_patch(
-            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["standard"], style="exclude"
+            CheckoutTree(repo), registry, test="micropython/const.py", jobs=["standard"], style=EXCLUDE
         )
 
 
@@ -325,12 +327,12 @@ def test_remove_patch(
     repo: Path, registry: Registry, job: str, function: str, test: str, expected: str
 ) -> None:
     before = excluded_set(repo, function)
-    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude", remove=True)
+    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE, remove=True)
     apply(repo, result.diff or "")
     text = (repo / "tools/ci.sh").read_text()
     assert expected in text
     assert excluded_set(repo, function) == before - {test}
-    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style="exclude", remove=True)
+    again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE, remove=True)
     assert again.diff is None and "not excluded" in again.message
 
 
@@ -340,7 +342,7 @@ def test_remove_drops_bullet_and_empty_header(repo: Path, registry: Registry) ->
         registry,
         test="thread/stress_aes.py",
         jobs=["qemu_riscv64"],
-        style="exclude",
+        style=EXCLUDE,
         remove=True,
     )
     assert changed_lines(result.diff or "")[:2] == [
@@ -354,12 +356,12 @@ def test_remove_drops_the_bullet_of_the_alternative_it_removes(repo: Path, regis
     but a bullet that also explains a test still excluded stays."""
     tree = CheckoutTree(repo)
     ffi = suggest_patch(
-        tree, registry, test="ports/unix/ffi_callback.py", jobs=["macos"], style="exclude", remove=True
+        tree, registry, test="ports/unix/ffi_callback.py", jobs=["macos"], style=EXCLUDE, remove=True
     )
     assert changed_lines(ffi.diff or "")[0] == "-    # - ffi_callback crashes for an unknown reason"
     assert len(changed_lines(ffi.diff or "")) == 3
     floats = suggest_patch(
-        tree, registry, test="float/float_parse.py", jobs=["macos"], style="exclude", remove=True
+        tree, registry, test="float/float_parse.py", jobs=["macos"], style=EXCLUDE, remove=True
     )
     assert [line for line in changed_lines(floats.diff or "") if "#" in line] == []
     assert "kept the bullet at tools/ci.sh:67" in floats.message
@@ -373,7 +375,7 @@ def test_remove_refuses_a_pattern_that_covers_other_tests(repo: Path, registry: 
             registry,
             test="extmod/vfs_posix.py",
             jobs=["qemu_ppc"],
-            style="exclude",
+            style=EXCLUDE,
             remove=True,
         )
 
@@ -479,7 +481,7 @@ def test_platforms_can_be_told(repo: Path, registry: Registry) -> None:
             registry,
             test="thread/stress_aes.py",
             jobs=["qemu_arm"],
-            style="exclude",
+            style=EXCLUDE,
             platforms=["linux"],
         )
 
@@ -640,7 +642,7 @@ def test_removing_from_a_shared_function_says_who_else_is_affected(repo: Path, r
         registry,
         test="extmod/random_basic.py",
         jobs=["nanbox"],
-        style="exclude",
+        style=EXCLUDE,
         remove=True,
     )
     assert "also run by longlong" in result.message
@@ -690,7 +692,7 @@ def test_every_exclude_patch_changes_exactly_one_test(repo: Path, registry: Regi
             for remove in (False, True):
                 try:
                     result = suggest_patch(
-                        tree, registry, test=test, jobs=sorted(users or {job}), style="exclude", remove=remove
+                        tree, registry, test=test, jobs=sorted(users or {job}), style=EXCLUDE, remove=remove
                     )
                 except PatchRefused:
                     outcomes["refused"] += 1

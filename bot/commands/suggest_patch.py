@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bot.registry import load_registry
-from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, STYLES, suggest_patch
+from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, PatchStyle, suggest_patch
 from bot.registry.source import CheckoutTree
 from bot.registry.sync import DEFAULT_WORKFLOW
 
@@ -39,7 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="job the test flakes in (repeat for several); decides the platforms or the ci.sh function",
     )
-    parser.add_argument("--style", choices=STYLES, default="ignore", help="ignore (default) or exclude")
+    parser.add_argument(
+        "--style",
+        type=PatchStyle,
+        choices=list(PatchStyle),
+        default=PatchStyle.IGNORE,
+        help="ignore (default) or exclude",
+    )
     parser.add_argument(
         "--reason",
         help=f"reason to write (default: '{DEFAULT_IGNORE_REASON}' for ignore, '{DEFAULT_EXCLUDE_REASON}' "

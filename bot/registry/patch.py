@@ -21,6 +21,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.errors import FlakeBotError, InputError
 from bot.registry.ci_sh import (
@@ -48,13 +49,19 @@ MAX_TEST_PATH = 200
 MAX_REASON = 100
 DEFAULT_IGNORE_REASON = "intermittent failure in CI"
 DEFAULT_EXCLUDE_REASON = "is flaky"
-STYLES = ("ignore", "exclude")
 RUFF_DEFAULT_LINE_LENGTH = 88
 #: Where ruff looks for its settings in a directory, highest precedence first.
 RUFF_CONFIGS = (".ruff.toml", "ruff.toml", "pyproject.toml")
 #: Test directories of other runners: neither an --exclude nor flaky_tests_to_ignore reaches them.
 _OTHER_RUNNERS = {"perf_bench": "run-perfbench.py", "internal_bench": "run-internalbench.py"}
 _MOVED_ON = "2026-03-11"  # upstream PR #18861 moved flaky tests from ci.sh to flaky_tests_to_ignore
+
+
+class PatchStyle(StrEnum):
+    """How a patch keeps a flaky test from failing a job."""
+
+    IGNORE = "ignore"  # a flaky_tests_to_ignore entry in tests/run-tests.py: it runs, its failure is ignored
+    EXCLUDE = "exclude"  # a run-tests.py --exclude filter in tools/ci.sh: it does not run at all
 
 
 class PatchRefused(FlakeBotError):
@@ -208,7 +215,7 @@ def suggest_patch(
     *,
     test: str,
     jobs: Sequence[str],
-    style: str = "ignore",
+    style: PatchStyle = PatchStyle.IGNORE,
     reason: str | None = None,
     remove: bool = False,
     platforms: Sequence[str] | None = None,
@@ -225,15 +232,13 @@ def suggest_patch(
     if reason is not None:
         reason = validate_reason(reason)
     chosen = validate_platforms(platforms) if platforms is not None else None
-    if style not in STYLES:
-        raise InputError(f"unknown patch style {style!r}; choose one of {', '.join(STYLES)}")
-    if chosen is not None and style != "ignore":
+    if chosen is not None and style != PatchStyle.IGNORE:
         raise InputError("platforms apply to --style ignore only; an exclusion is per ci.sh function")
     if not jobs:
         raise InputError("name at least one job")
     if not remove:
         _refuse_other_runner(test)
-    ci_text = tree.read_text(CI_SH) if style == "exclude" else _optional_text(tree, CI_SH)
+    ci_text = tree.read_text(CI_SH) if style == PatchStyle.EXCLUDE else _optional_text(tree, CI_SH)
     script = read_ci_sh(ci_text, CI_SH) if ci_text is not None else None
     checkout = _read_checkout(tree, registry, workflow, script)
     for job in jobs:
@@ -242,7 +247,7 @@ def suggest_patch(
             listed = ", ".join(shown(n, 40) for n in names[:40]) + (" ..." if len(names) > 40 else "")
             raise InputError(f"unknown job '{shown(job, 60)}'; {checkout.origin} has: {listed or 'no jobs'}")
     request = _Request(test, tuple(dict.fromkeys(jobs)), checkout, reason, remove, chosen)
-    if style == "ignore":
+    if style == PatchStyle.IGNORE:
         result = _ignore_patch(tree, request, script)
     else:
         assert script is not None and ci_text is not None
