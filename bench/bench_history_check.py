@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.errors import FlakeBotError
 from bot.registry import MemoryTree, load_registry
-from bot.registry.sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, drift, read_upstream
+from bot.registry.upstream_sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, drift, read_upstream
 
 MIRROR = Path("/work/.mirror/micropython+micropython/repo")
 FILES = (CI_SH, RUN_TESTS, DEFAULT_WORKFLOW)

@@ -21,7 +21,7 @@ from bot.registry import CheckoutTree, MemoryTree, Registry
 from bot.registry.ci_sh import excluded, read_ci_sh
 from bot.registry.patch import PatchRefused, PatchStyle, suggest_patch, validate_reason, validate_test_path
 from bot.registry.run_tests_py import read_ignore_dict
-from bot.registry.sync import read_upstream, sync_registry
+from bot.registry.upstream_sync import read_upstream, sync_registry
 
 DAY = date(2026, 8, 19)
 

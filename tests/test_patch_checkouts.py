@@ -34,7 +34,7 @@ from bot.registry.patch import (
     ruff_line_length,
     suggest_patch,
 )
-from bot.registry.sync import read_upstream, sync_registry
+from bot.registry.upstream_sync import read_upstream, sync_registry
 
 DAY = date(2026, 8, 19)
 CI = "tools/ci.sh"

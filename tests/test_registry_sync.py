@@ -20,7 +20,7 @@ from bot.errors import InputError
 from bot.registry import CheckoutTree, Mechanism, dump_registry, load_registry, parse_registry
 from bot.registry.ci_sh import excluded, expand, read_ci_sh, split_alternatives
 from bot.registry.run_tests_py import read_ignore_dict
-from bot.registry.sync import drift, read_upstream, sync_registry
+from bot.registry.upstream_sync import drift, read_upstream, sync_registry
 from bot.registry.workflow import read_workflow, runner_os
 
 DAY = date(2026, 8, 19)

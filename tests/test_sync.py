@@ -16,8 +16,8 @@ from bot.cli import main
 from bot.gateway.client import GitHubGateway
 from bot.parse import parse_job_log
 from bot.records import JobReport
+from bot.store.history_sync import Progress, SyncOptions, sync
 from bot.store.sqlite import HistoryStore, Window
-from bot.store.sync import Progress, SyncOptions, sync
 
 T0 = datetime(2026, 1, 6, 8, tzinfo=UTC)
 JOBS = ("coverage", "macos", "qemu_arm")
@@ -334,7 +334,7 @@ def test_a_filtered_listing_capped_by_github_continues_by_creation_time(
     env: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GitHub stops a filtered listing at 1,000 runs; here the cap is 40 to keep the test small."""
-    monkeypatch.setattr("bot.store.sync.LISTING_CAP", 40)
+    monkeypatch.setattr("bot.store.history_sync.LISTING_CAP", 40)
     for i in range(100):
         add_run(env, i, failed=("coverage",) if i % 10 == 0 else ())
     db = tmp_path / "h.sqlite"

@@ -13,7 +13,7 @@ from bot.commands._options import day
 from bot.errors import InputError
 from bot.registry import dump_registry, load_registry
 from bot.registry.source import CheckoutTree
-from bot.registry.sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
+from bot.registry.upstream_sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

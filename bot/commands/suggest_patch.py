@@ -8,7 +8,7 @@ import sys
 from bot.registry import load_registry
 from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, PatchStyle, suggest_patch
 from bot.registry.source import CheckoutTree
-from bot.registry.sync import DEFAULT_WORKFLOW
+from bot.registry.upstream_sync import DEFAULT_WORKFLOW
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

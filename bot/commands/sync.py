@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from bot.commands._options import day, history_store, run_filters
 from bot.errors import BudgetExhausted, InputError, RateLimited
 from bot.records import JobReport
+from bot.store.history_sync import Progress, SyncOptions, SyncResult, sync
 from bot.store.sqlite import HistoryStore
-from bot.store.sync import Progress, SyncOptions, SyncResult, sync
 
 DEFAULT_API_URL = "https://api.github.com"
 

@@ -59,7 +59,7 @@ def sync_history(
     left of the triage's."""
     from bot.gateway.client import GitHubGateway
     from bot.parse import parse_job_log
-    from bot.store.sync import SyncOptions, sync
+    from bot.store.history_sync import SyncOptions, sync
 
     if budget <= 0:
         return "history sync skipped: the request budget is spent"

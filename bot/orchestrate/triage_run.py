@@ -34,7 +34,7 @@ from bot.orchestrate.history import history_from, rates_from, sync_history
 from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry
-from bot.registry.sync import DEFAULT_WORKFLOW
+from bot.registry.upstream_sync import DEFAULT_WORKFLOW
 from bot.render import (
     COMMENT_MARKER,
     outputs,

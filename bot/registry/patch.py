@@ -40,7 +40,7 @@ from bot.registry.ci_sh import (
 from bot.registry.model import JobSpec, Registry, shown
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
-from bot.registry.sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, read_jobs
+from bot.registry.upstream_sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, read_jobs
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
