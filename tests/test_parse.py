@@ -6,7 +6,7 @@ import itertools
 import json
 import time
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from logfmt import Step, job_log, lines_of, real_log
 
@@ -411,7 +411,6 @@ def check_bounds(report: JobReport) -> None:
         assert len(problem.message) <= MAX_MESSAGE_CHARS
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=3000), st.integers(min_value=1, max_value=50))
 def test_arbitrary_bytes_never_crash_and_slicing_never_matters(data: bytes, size: int) -> None:
     report = parse_job_log([data])
@@ -419,7 +418,6 @@ def test_arbitrary_bytes_never_crash_and_slicing_never_matters(data: bytes, size
     assert parse_job_log([data[i : i + size] for i in range(0, len(data), size)]) == report
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(VOCABULARY), max_size=60), st.integers(min_value=1, max_value=40), st.booleans()
 )
@@ -443,7 +441,6 @@ def real_failures(report: JobReport) -> set[tuple[str, TestPass | None]]:
     return {(f.test, f.test_pass) for f in report.failures if not f.ignored}
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from([v for v in VOCABULARY if not v.startswith("##[")]), max_size=30))
 def test_test_output_in_print_failures_never_creates_or_hides_failures(output: list[str]) -> None:
     """Whatever a unittest prints (dumped raw by --print-failures), the failure list is the same."""
@@ -453,7 +450,6 @@ def test_test_output_in_print_failures_never_creates_or_hides_failures(output: l
     ]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(VOCABULARY), max_size=30))
 def test_forged_step_markers_in_test_output_never_hide_a_failure(output: list[str]) -> None:
     """A test can print ``##[group]Run x`` itself and so split the step (GitHub logs it exactly
@@ -497,7 +493,7 @@ REAL_JOB = job_log(
 REAL_REPORT = parse_job_log([REAL_JOB])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(st.lists(st.integers(min_value=0, max_value=len(REAL_JOB)), max_size=40))
 def test_real_job_split_anywhere_parses_the_same(cuts: list[int]) -> None:
     edges = [0, *sorted(cuts), len(REAL_JOB)]

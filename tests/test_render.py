@@ -17,7 +17,7 @@ import pytest
 from helpers.gfm import Rendered, analyse, github_refs, visible
 from helpers.hostile import HOSTILE_PIECES
 from histories import history
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.records import (
@@ -232,7 +232,7 @@ def test_hostile_text_changes_no_structure(hostile: str) -> None:
 
 
 @given(st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=12).map("".join))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 def test_arbitrary_hostile_text_changes_no_structure(hostile: str) -> None:
     assert_same_structure(scenario("t" + hostile))
 

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from helpers.gfm import analyse, github_refs, visible
 from helpers.hostile import HOSTILE_PIECES
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.render.sanitize import ZWSP, bound, clean, code_span, fence, inline, link, plain
@@ -20,7 +20,6 @@ def no_invisible(text: str) -> bool:
 
 
 @given(hostile)
-@settings(max_examples=300, deadline=None)
 def test_inline_is_one_paragraph_of_plain_text(text: str) -> None:
     md = inline(text, limit=10_000)
     out = analyse(f"start {md} end\n")
@@ -33,7 +32,6 @@ def test_inline_is_one_paragraph_of_plain_text(text: str) -> None:
 
 
 @given(hostile)
-@settings(max_examples=300, deadline=None)
 def test_code_span_is_one_code_element(text: str) -> None:
     md = code_span(text, limit=10_000)
     out = analyse(f"start {md} end\n")
@@ -48,7 +46,6 @@ def test_code_span_is_one_code_element(text: str) -> None:
 
 
 @given(hostile)
-@settings(max_examples=300, deadline=None)
 def test_fence_holds_everything_inside_a_collapsed_block(text: str) -> None:
     md = fence(text, limit=10_000, lang="diff")
     document = f"<details><summary>diff</summary>\n\n{md}\n</details>\n\nafter\n"
@@ -62,7 +59,6 @@ def test_fence_holds_everything_inside_a_collapsed_block(text: str) -> None:
 
 
 @given(hostile)
-@settings(max_examples=300, deadline=None)
 def test_plain_text_runs_no_workflow_command(text: str) -> None:
     out = plain(text, limit=10_000)
     for line in out.split("\n"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.records import (
@@ -141,7 +141,7 @@ def _ran_tests(job: Job) -> bool:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(histories())
 def test_sql_aggregates_match_a_plain_count(runs: list[Run]) -> None:
     counted = [r for r in runs if not r.cancelled]

@@ -78,7 +78,7 @@ def history(fake: FakeGitHub, runs: int = 230) -> None:
 def test_a_sync_cut_by_the_request_budget_resumes_to_the_same_store(
     env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history(env)
+    history(env, runs=120)  # two pages of runs, 18 of them failed
     whole = tmp_path / "whole.sqlite"
     assert cli_sync(whole) == 0
     one_go = len(env.requests)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers.gfm import analyse, visible
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from test_triage import REGISTRY, RUN, failure, job
 
@@ -43,7 +43,6 @@ def job_inputs(draw: st.DrawFn) -> list[JobInput]:
 
 
 @given(job_inputs(), st.sampled_from(["failure", "success", "cancelled"]))
-@settings(max_examples=200, deadline=None)
 def test_counts_add_up_and_never_reassure_wrongly(jobs: list[JobInput], run_conclusion: str) -> None:
     run = RunInfo(**{**RUN.__dict__, "conclusion": run_conclusion})
     report = triage(run, jobs, REGISTRY)
