@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from histories import BEFORE, history, records
+from helpers.histories import BEFORE, history, records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

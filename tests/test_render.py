@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 from helpers.gfm import Rendered, analyse, github_refs, visible
+from helpers.histories import history
 from helpers.hostile import HOSTILE_PIECES
-from histories import history
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

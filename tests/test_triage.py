@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from helpers import stable_id
-from histories import intermittent
+from helpers.histories import intermittent
 
 from bot.errors import InputError
 from bot.records import (

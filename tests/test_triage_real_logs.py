@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers.gfm import analyse, github_refs, visible
-from histories import intermittent
+from helpers.histories import intermittent
 from logfmt import Step, job_log, real_log
 
 from bot.parse import parse_job_log

@@ -6,6 +6,7 @@
 - `runner`: read stdout and the output file the way the Actions runner does.
 - `checkout`: a checkout of the upstream-style fixture in tests/data/upstream.
 - `hostile`: pieces of hostile text.
+- `histories`: small hand-written histories for the evidence behind verdicts.
 - `stable_id`: a number from a name that is the same in every process.
 
 The fake GitHub (`fake_github.py`) and the job-log writer (`logfmt.py`) sit beside the tests.
