@@ -1,0 +1,101 @@
+"""The Jinja environments: one for Markdown (comment, check run, job summary, report), one for plain text.
+
+Templates live in `bot/templates/`. They are rendered with autoescape off (this is Markdown, not
+HTML) but with a `finalize` hook that sends every `{{ value }}` through the sanitizer unless the
+value is already `Md` (built by a sanitizer filter such as `code`, `fence` or `link`). So a
+template cannot forget to escape: plain strings, numbers and enums from a report come out as
+inert Markdown text, and the only structure in the output is the template's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jinja2
+
+from bot import __version__
+from bot.render.evidence import brief
+from bot.render.sanitize import Md, cell_code, code_span, fence, html_text, inline, link, plain
+from bot.render.words import (
+    PlainText,
+    common_notes,
+    history,
+    ignored_tests,
+    rate_text,
+    say_md,
+    say_text,
+)
+from bot.triage import PROBLEM_WORDS
+
+
+def _finalize_md(value: object) -> str:
+    if isinstance(value, Md):
+        return value
+    if value is None:
+        raise ValueError("a template printed None; render an explicit placeholder instead")
+    return inline(str(value), 1_000)
+
+
+def _finalize_text(value: object) -> str:
+    if isinstance(value, PlainText):
+        return value
+    if value is None:
+        raise ValueError("a template printed None; render an explicit placeholder instead")
+    return plain(str(value), 1_000, one_line=True)
+
+
+def _num(value: int) -> Md:
+    return Md(f"{int(value):,}")
+
+
+def _environment(
+    finalize: Callable[[object], str], filters: dict[str, Callable[..., Any]]
+) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=False,  # noqa: S701 - Markdown, escaped by `finalize` instead
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(filters)
+    env.globals.update(
+        brief=brief,
+        common_notes=common_notes,
+        history=history,
+        ignored_tests=ignored_tests,
+        rate_text=rate_text,
+        problem_words=PROBLEM_WORDS,
+        version=__version__,
+    )
+    return env
+
+
+MARKDOWN = _environment(
+    _finalize_md,
+    {
+        "code": lambda v, limit=200: code_span(str(v), limit),
+        "fence": lambda v, lang="", limit=4_000: fence(str(v), limit, lang),
+        "link": lambda v, url, limit=200: link(str(v), url, limit),
+        "num": _num,
+        "ident": lambda v: Md(str(int(v))),
+        "step": lambda v: code_span(str(v), 100),
+        "cell": lambda v, limit=200: cell_code(str(v), limit),
+        "html": lambda v, limit=200: html_text(str(v), limit),
+        "say": say_md,
+    },
+)
+TEXT = _environment(
+    _finalize_text,
+    {
+        "block": lambda v, limit=4_000, indent=4: PlainText(
+            "\n".join(" " * indent + line for line in plain(str(v).rstrip("\n"), limit).split("\n"))
+        ),
+        "num": lambda v: PlainText(f"{int(v):,}"),
+        "ident": lambda v: PlainText(str(int(v))),
+        "say": say_text,
+    },
+)
