@@ -1,9 +1,8 @@
-"""The flakiness report: the store's counts turned into statistics, as Markdown or JSON.
+"""The flakiness report: the store's counts turned into statistics, and those as JSON.
 
-The Markdown mirrors the hand-written reference report (overall rate, failed-jobs histogram,
-months, jobs, tests, attribution of expired logs, impact) and adds mermaid charts, which GitHub
-renders natively. Test names, symptoms, job and branch names come from logs and workflow files
-that a pull request can change, so every one of them goes through `bot.render.sanitize`.
+`build_report` computes everything once so the Markdown (`bot.render.report`) and the JSON
+carry the same numbers. JSON strings from logs are left raw: its consumers escape for their
+own medium.
 """
 
 from __future__ import annotations
@@ -15,10 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-import jinja2
-
 from bot import stats
-from bot.render.sanitize import inline
 from bot.store.sqlite import HistoryStore, Window
 
 
@@ -59,7 +55,7 @@ class RegistryView(stats.ExclusionPolicy, Protocol):
     def jobs(self) -> Mapping[str, _JobSpec]: ...
 
 
-MAX_ROWS = 100  # per test table: a broken build can fail hundreds of tests; the JSON keeps them all
+
 _EXACT_PATH = re.compile(r"[\w/.-]+\.py")
 
 
@@ -313,60 +309,3 @@ def to_json(report: Report) -> dict[str, Any]:
             for e in report.entry_ages
         ],
     }
-
-
-def pct(value: float, digits: int = 1) -> str:
-    return f"{100 * value:.{digits}f}%"
-
-
-def md(text: object, limit: int = 200) -> str:
-    """Untrusted text for a Markdown table cell (pipes, HTML, mentions and links neutralised)."""
-    return str(inline(str(text), limit))
-
-
-def mermaid_label(text: str) -> str:
-    """A chart label: mermaid has no escaping inside quotes, so keep only harmless characters."""
-    return '"' + (re.sub(r"[^A-Za-z0-9_./ -]", "_", text)[:40] or "_") + '"'
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bot", "templates"),
-        # Markdown, not HTML: HTML autoescaping would garble it; untrusted values go through `md`.
-        autoescape=False,  # noqa: S701
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(pct=pct, md=md, label=mermaid_label)
-    return env
-
-
-def _why_unattributed(report: Report) -> dict[str, str]:
-    sizes = {g.name: len(g.jobs) for g in report.similar_groups}
-    out = {}
-    for job in report.unattributed:
-        group = report.similar.get(job)
-        if group is not None and sizes.get(group, 0) > 1:
-            out[job] = "no readable failed log in it or in its similar jobs"
-        else:
-            out[job] = "no readable failed log, and no similar job known"
-    return out
-
-
-def render_markdown(report: Report) -> str:
-    months = report.months
-    failed = sum(report.histogram.values())
-    chart_jobs = [j for j in report.jobs if j.rate.trials]
-    return _environment().get_template("report.md.j2").render(
-        r=report,
-        month_max=max([m.rate for m in months] + [0.01]) * 100,
-        job_max=max([j.rate.value for j in chart_jobs] + [0.001]) * 100,
-        chart_jobs=chart_jobs,
-        single_job_share=report.histogram.get(1, 0) / failed if failed else 0.0,
-        failing_jobs=sum(1 for j in report.jobs if j.rate.events),
-        max_rows=MAX_ROWS,
-        similar_groups=[g for g in report.similar_groups if len(g.jobs) > 1],
-        why_unattributed=_why_unattributed(report),
-    )

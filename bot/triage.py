@@ -15,7 +15,7 @@ without a failure flake-bot can see is said to have failed for a reason it could
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -124,26 +124,10 @@ class JobState(StrEnum):
     LOG_UNREADABLE = "log-unreadable"
 
 
-PROBLEM_WORDS: dict[ProblemKind, str] = {
-    ProblemKind.BUILD: "build error",
-    ProblemKind.RUNNER_ERROR: "test runner error",
-    ProblemKind.STEP: "a step failed",
-    ProblemKind.TRUNCATED: "log truncated or not fully understood",
-    ProblemKind.CANCELLED: "cancelled",
-}
-
 #: Problems that failed (part of) a job by themselves. Next to test failures they still need a
 #: look: a known flake cannot explain a build error or a crashed runner in the same job.
 #: (A truncated log or a cancelled job already makes the report incomplete instead.)
 FAILURE_PROBLEMS = frozenset({ProblemKind.BUILD, ProblemKind.RUNNER_ERROR, ProblemKind.STEP})
-
-_LOG_STATE_WORDS: dict[LogState, str] = {
-    LogState.EXPIRED: "the log has expired (GitHub's log retention ran out)",
-    LogState.MISSING: "the job has no log",
-    LogState.NOT_FETCHED: "the log was not downloaded",
-    LogState.PARSED: "the log was not parsed",
-}
-
 
 @dataclass(frozen=True)
 class PatchPolicy:
@@ -213,27 +197,6 @@ class JobTriage:
     failed_step: str | None = None
 
     @property
-    def status(self) -> str:
-        """One sentence about the job as a whole, from trusted words only (no log text)."""
-        if self.state is JobState.LOG_UNREADABLE:
-            return "could not read the log: " + _LOG_STATE_WORDS[self.log_state]
-        if self.state is JobState.UNEXPLAINED:
-            return "failed for a reason flake-bot could not find"
-        if self.state is JobState.NOT_A_TEST_FAILURE:
-            kinds = _unique(PROBLEM_WORDS[p.kind] for p in self.problems)
-            return "not a test failure: " + ", ".join(kinds)
-        if self.state is JobState.PASSED:
-            return "passed"
-        n = len(self.findings)
-        text = f"{n} failing test{'s' if n != 1 else ''}"
-        if self.other_failure:
-            kinds = _unique(PROBLEM_WORDS[p.kind] for p in self.problems if p.kind in FAILURE_PROBLEMS)
-            text += "; also failed for a reason that is not a test failure: " + ", ".join(kinds)
-        if not self.complete:
-            text += "; the log was not fully understood, so there may be more"
-        return text
-
-    @property
     def other_failure(self) -> bool:
         """Failing tests and, besides them, a build error, runner error or failed step."""
         return self.state is JobState.TEST_FAILURES and any(p.kind in FAILURE_PROBLEMS for p in self.problems)
@@ -246,6 +209,31 @@ class PatchCandidate:
     test: str
     jobs: tuple[str, ...]
     evidence: tuple[FlakeRate, ...]
+
+
+class NoteReason(StrEnum):
+    """Why flake-bot proposes no patch where a reader might expect one."""
+
+    PATCH_REFUSED = "patch-refused"  # the patch writer refused: `detail` says why
+    CROWDED_JOB = "crowded-job"  # `count` unlisted failures in `job` at once: a shared cause
+    NOT_A_FLAKE = "not-a-flake"  # often enough, but the verdict `kind` is no flake's
+    STILL_FAILING = "still-failing"  # failed in its latest execution too, no pass since
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something said below the verdicts, as a reason and its fields (renderers word it).
+
+    `test` and `job` come from logs and workflow files, so they stay fields: a sentence with
+    them formatted in could only be escaped as a whole.
+    """
+
+    reason: NoteReason
+    test: str | None = None
+    job: str | None = None
+    count: int = 0
+    kind: Kind | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -293,7 +281,7 @@ class TriageReport:
     jobs: tuple[JobTriage, ...]
     counts: Counts
     patches: tuple[SuggestedPatch, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = field(default=())
     has_history: bool = False  # False: no history store was consulted, so no rates at all
     candidates: tuple[PatchCandidate, ...] = ()  # patches to write (see `write_patches`)
 
@@ -383,14 +371,6 @@ class TriageReport:
 
 def _n(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
 
 
 def _kind(
@@ -569,7 +549,7 @@ def write_patches(report: TriageReport, patcher: Patcher) -> TriageReport:
         try:
             text = patcher(candidate.test, candidate.jobs)
         except FlakeBotError as exc:
-            notes.append(f"No patch for {candidate.test}: {exc}")
+            notes.append(Note(NoteReason.PATCH_REFUSED, test=candidate.test, detail=str(exc)))
             continue
         if text:
             patches.append(SuggestedPatch(candidate.test, candidate.jobs, text, candidate.evidence))
@@ -620,38 +600,26 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
     return rate is not None and rate.events > 0 and rate.since_last == 0
 
 
-#: Why a test that failed often enough got no patch: the evidence that was missing.
-_NO_PATCH: dict[Kind, str] = {
-    Kind.NEW_WAY: "it failed in a way none of its earlier failures did, which is how a regression "
-    "hiding in a flaky test shows",
-    Kind.REGRESSION: "it also failed in its latest executions there, with no pass since: that is how a "
-    "regression looks",
-    Kind.ON_DEFAULT_BRANCH: "it is failing on the default branch right now; fix that first",
-    Kind.SEVERAL_JOBS: "it failed in several jobs of this run at once, which points to a shared cause",
-    Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
-    Kind.NEW: "there is no history of it in this job to show it is flaky",
-    Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
-}
+#: Verdicts that rule out a patch however often the test failed: each is missing a flake's
+#: evidence (the renderers say which, `bot/render/words.py`).
+NOT_A_FLAKE = frozenset({Kind.NEW_WAY, Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH, Kind.SEVERAL_JOBS,
+                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE})  # fmt: skip
 
 
 def _propose_patches(
     findings: Sequence[Finding], policy: PatchPolicy
-) -> tuple[tuple[PatchCandidate, ...], tuple[str, ...]]:
+) -> tuple[tuple[PatchCandidate, ...], tuple[Note, ...]]:
     if not policy.enabled:
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
-    notes: list[str] = []
+    notes: list[Note] = []
     unlisted = Counter(f.job.name for f in findings if f.match.verdict is not Verdict.KNOWN_FLAKE)
     crowded = sorted(job for job, n in unlisted.items() if n > policy.max_tests_in_job)
-    notes.extend(
-        f"No patches for {job}: {unlisted[job]} tests that are not known flakes there failed together "
-        "in this run; failures that coincide point to a shared cause, not independent flakes."
-        for job in crowded
-    )
+    notes.extend(Note(NoteReason.CROWDED_JOB, job=job, count=unlisted[job]) for job in crowded)
     for finding in findings:
-        missing = _NO_PATCH.get(finding.kind)
-        if missing and finding.job.name not in crowded and _rate_suffices(finding, policy):
-            notes.append(f"No patch for {finding.failure.test} in {finding.job.name}: {missing}.")
+        test, job = finding.failure.test, finding.job.name
+        if finding.kind in NOT_A_FLAKE and job not in crowded and _rate_suffices(finding, policy):
+            notes.append(Note(NoteReason.NOT_A_FLAKE, test=test, job=job, kind=finding.kind))
             continue
         if (
             not _has_flake_evidence(finding, policy)
@@ -660,11 +628,7 @@ def _propose_patches(
         ):
             continue
         if looks_persistent(finding.job_rate):
-            notes.append(
-                f"No patch for {finding.failure.test} in {finding.job.name}: it also failed in its "
-                "latest execution there before this run, with no pass since. That is how a "
-                "regression starts, so look at it before excluding it."
-            )
+            notes.append(Note(NoteReason.STILL_FAILING, test=test, job=job))
             continue
         by_test[finding.failure.test][finding.job.name] = finding.job_rate
     candidates = tuple(

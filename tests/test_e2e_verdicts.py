@@ -57,7 +57,7 @@ def test_a_streak_on_master_is_a_likely_regression_with_its_range(
     assert result.outputs["needs-a-look"] == "1"
     assert "likely regression" in result.summary
     assert compare in result.summary
-    assert "No patch for micropython/const.py in standard: it also failed" in result.summary.replace("\\", "")
+    assert "No patch for ` micropython/const.py ` in ` standard `: it also failed" in result.summary
     assert '"micropython/const.py": (' not in result.summary
     [check] = fake_github.check_runs()
     assert check["conclusion"] == "failure"

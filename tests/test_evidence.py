@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from bot.evidence import JobRecord, RunRef, TestHistory, assess
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
 from bot.registry.model import JobSpec, Registry
+from bot.render.words import note_sentence, say_text
 from bot.triage import FLAKES, JobInput, Kind, triage
 
 REGISTRY = Registry(jobs={"standard": JobSpec("standard", "linux"), "qemu_arm": JobSpec("qemu_arm", "linux")})
@@ -145,7 +146,7 @@ def test_patch_follows_the_evidence(pattern: str, symptom: str, patched: bool, n
     report = judge(history(pattern, "standard", symptom=USUAL), symptom=symptom)
     assert bool(report.candidates) is patched
     if note:
-        assert any(note in n for n in report.notes), report.notes
+        assert any(note in say_text(note_sentence(n)) for n in report.notes), report.notes
 
 
 @settings(max_examples=150, deadline=None)

@@ -176,8 +176,8 @@ def test_comment_says_what_it_describes_and_why() -> None:
     text = visible("".join(out.prose))
     headline = "4 failures in 2 jobs: 1 known flake, 1 unlisted flake, 2 need a look; could not read 1 log"
     assert headline in text
-    assert "unix x run 9001, attempt 3, on commit" in text
-    assert "89abcde" in out.code
+    assert "Triage of run 9001 of , attempt 3, on commit" in text  # the workflow's name is code:
+    assert "unix x" in out.code and "89abcde" in out.code
     assert "known flake here" in text and "flaky elsewhere" in text
     assert (
         "failed 15 times in the last 1,150 executions of this job (1.3%, 95% CI 0.8–2.1%), "

@@ -24,10 +24,13 @@ from bot.records import (
     TestPass,
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
+from bot.render.words import job_status
 from bot.triage import (
     JobInput,
     JobState,
     Kind,
+    Note,
+    NoteReason,
     PatchPolicy,
     check_conclusion,
     patch_worthy,
@@ -218,7 +221,7 @@ def test_unreadable_log_is_never_no_failures(state: LogState) -> None:
     report = triage(RUN, [JobInput(job("standard"), state, None)], REGISTRY)
     (job_triage,) = report.jobs
     assert job_triage.state is JobState.LOG_UNREADABLE
-    assert job_triage.status.startswith("could not read the log: ")
+    assert job_status(job_triage).startswith("could not read the log: ")
     assert report.counts.unreadable_logs == 1 and report.counts.jobs_failed == 1
     assert report.headline == "1 failed job: could not read 1 log"
     assert "No failures" not in report.headline
@@ -243,7 +246,7 @@ def test_failed_job_with_nothing_found_is_unexplained() -> None:
     report = triage(RUN, [parsed("standard")], REGISTRY)
     (job_triage,) = report.jobs
     assert job_triage.state is JobState.UNEXPLAINED
-    assert job_triage.status == "failed for a reason flake-bot could not find"
+    assert job_status(job_triage) == "failed for a reason flake-bot could not find"
     assert report.headline == "1 failure in 1 job: 1 needs a look"
 
 
@@ -252,7 +255,7 @@ def test_build_error_is_not_a_test_failure() -> None:
     report = triage(RUN, [parsed("standard", problems=[problem])], REGISTRY)
     (job_triage,) = report.jobs
     assert job_triage.state is JobState.NOT_A_TEST_FAILURE
-    assert job_triage.status == "not a test failure: build error"
+    assert job_status(job_triage) == "not a test failure: build error"
     assert report.counts.not_a_test_failure == 1 and report.counts.needs_look == 1
 
 
@@ -263,7 +266,9 @@ def test_truncated_log_with_failures_warns_there_may_be_more() -> None:
         [parsed("standard", failure("thread/thread_gc1.py"), problems=[problem], complete=False)],
         REGISTRY,
     )
-    assert report.jobs[0].status == "1 failing test; the log was not fully understood, so there may be more"
+    assert job_status(report.jobs[0]) == (
+        "1 failing test; the log was not fully understood, so there may be more"
+    )
     assert not report.reassuring
 
 
@@ -351,7 +356,7 @@ def test_no_patch_for_a_test_that_failed_in_its_latest_execution_too(
     report = judged(RUN, [parsed("standard", failure(test))], REGISTRY, rates=lookup, patcher=patcher)
     assert bool(patcher.calls) is proposed
     assert bool(report.patches) is proposed
-    assert any("with no pass since" in note for note in report.notes) is not proposed
+    assert any(note.reason is NoteReason.STILL_FAILING for note in report.notes) is not proposed
 
 
 def test_no_patch_for_known_flakes_new_symptoms_or_first_failures() -> None:
@@ -402,7 +407,8 @@ def test_patcher_refusal_becomes_a_note() -> None:
 
     report = judged(RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, patcher=refuse)
     assert report.patches == ()
-    assert report.notes == ("No patch for basics/x.py: unknown job 'standard'",)
+    refused = Note(NoteReason.PATCH_REFUSED, test="basics/x.py", detail="unknown job 'standard'")
+    assert report.notes == (refused,)
 
 
 def test_other_runners_are_never_known_flakes() -> None:
@@ -454,7 +460,7 @@ def test_known_flake_beside_another_failure_reason_is_not_reassuring(kind: Probl
     assert report.headline == "2 failures in 1 job: 1 known flake, 1 needs a look"
     assert report.breakdown == ["1 not a test failure"]
     assert (
-        report.jobs[0].status
+        job_status(report.jobs[0])
         == f"1 failing test; also failed for a reason that is not a test failure: {words}"
     )
     assert not report.reassuring

@@ -22,7 +22,8 @@ from bot.records import FlakeRate, JobInfo, LogState, RunInfo
 from bot.registry import MemoryTree, Registry, load_registry
 from bot.registry.patch import suggest_patch
 from bot.render import COMMENT_MARKER, outputs, render_check, render_comment, render_step_summary, render_text
-from bot.triage import JobInput, JobState, Kind, triage, write_patches
+from bot.render.words import job_status
+from bot.triage import JobInput, JobState, Kind, NoteReason, triage, write_patches
 
 UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
 
@@ -143,7 +144,7 @@ def test_push_with_real_failures_expired_log_and_runner_error(registry: Registry
     ]
     assert macos.state is JobState.LOG_UNREADABLE
     assert coverage.state is JobState.NOT_A_TEST_FAILURE
-    assert coverage.status == "not a test failure: test runner error"
+    assert job_status(coverage) == "not a test failure: test runner error"
     assert minimal.state is JobState.PASSED
     assert report.headline == "8 failures in 2 jobs: 8 need a look; could not read 1 log"
 
@@ -216,7 +217,8 @@ def test_no_patch_when_many_unlisted_tests_fail_together(registry: Registry) -> 
     )
     report = write_patches(report, upstream_patcher(registry))
     assert report.patches == ()
-    assert any("7 tests that are not known flakes there failed together" in n for n in report.notes)
+    crowded = [(n.job, n.count) for n in report.notes if n.reason is NoteReason.CROWDED_JOB]
+    assert crowded == [("standard", 7)]
 
 
 def test_thread_gc1_before_and_after_the_ignore_list(registry: Registry) -> None:

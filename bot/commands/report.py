@@ -10,7 +10,8 @@ from pathlib import Path
 from bot.actions_env import inert_json
 from bot.commands._options import day, history_store, run_filters
 from bot.errors import InputError
-from bot.report import build_report, render_markdown, to_json
+from bot.render.report import render_report
+from bot.report import build_report, to_json
 from bot.store.sqlite import HistoryStore, Window
 
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         registry = load_registry(args.registry)
     with HistoryStore(args.db) as store:
         report = build_report(store, window, now=datetime.now(UTC), registry=registry)
-    text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_markdown(report)
+    text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_report(report)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

@@ -1,32 +1,55 @@
-"""The Jinja environments: one for Markdown (comment, check run, job summary, report), one for plain text.
+"""The Jinja environments: one for all Markdown (comment, check run, job summary, flakiness
+report), one for plain text (stdout).
 
 Templates live in `bot/templates/`. They are rendered with autoescape off (this is Markdown, not
-HTML) but with a `finalize` hook that sends every `{{ value }}` through the sanitizer unless the
-value is already `Md` (built by a sanitizer filter such as `code`, `fence` or `link`). So a
-template cannot forget to escape: plain strings, numbers and enums from a report come out as
-inert Markdown text, and the only structure in the output is the template's own.
+HTML) but with a `finalize` hook that sends every `{{ value }}` through the inline escaper
+unless the value is already `Md`. So a template cannot forget to escape: anything unmarked comes
+out as inert Markdown text, and the only structure in the output is the template's own.
+
+What is marked depends on where the text comes from:
+- flake-bot's own prose is template text, or a fixed sentence from `bot/render/words.py`
+  printed through `words` (readable; escaped anyway if it holds a character that could be
+  markup);
+- numbers, percentages and dates go through `num`, `pct`, `dec`, `day`: digits need no escape;
+- names from logs and workflow files (tests, jobs, steps, branches, symptoms) go through
+  `code` (or `cell` in a table, `html` inside `<summary>`), diffs and patches through `fence`,
+  chart labels through `label`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import jinja2
 
 from bot import __version__
 from bot.render.evidence import brief
-from bot.render.sanitize import Md, cell_code, code_span, fence, html_text, inline, link, plain
+from bot.render.sanitize import (
+    Md,
+    cell_code,
+    code_span,
+    fence,
+    html_text,
+    inline,
+    link,
+    mermaid_label,
+    plain,
+    prose,
+)
 from bot.render.words import (
+    PROBLEM_WORDS,
     PlainText,
     common_notes,
     history,
     ignored_tests,
+    job_status,
+    note_sentence,
     rate_text,
     say_md,
     say_text,
 )
-from bot.triage import PROBLEM_WORDS
 
 
 def _finalize_md(value: object) -> str:
@@ -49,6 +72,20 @@ def _num(value: int) -> Md:
     return Md(f"{int(value):,}")
 
 
+def _pct(value: float, digits: int = 1) -> Md:
+    """A share as a percentage, e.g. 0.2512 -> "25.1%"."""
+    return Md(f"{100 * float(value):.{digits}f}%")
+
+
+def _dec(value: float, digits: int = 1) -> Md:
+    return Md(f"{float(value):.{digits}f}")
+
+
+def _day(moment: date, fmt: str = "%Y-%m-%d") -> Md:
+    """A date (or a time, with `fmt`) in digits and fixed words; `fmt` is the template's own."""
+    return Md(prose(moment.strftime(fmt)))
+
+
 def _environment(
     finalize: Callable[[object], str], filters: dict[str, Callable[..., Any]]
 ) -> jinja2.Environment:
@@ -67,6 +104,8 @@ def _environment(
         common_notes=common_notes,
         history=history,
         ignored_tests=ignored_tests,
+        job_status=job_status,
+        note_sentence=note_sentence,
         rate_text=rate_text,
         problem_words=PROBLEM_WORDS,
         version=__version__,
@@ -86,6 +125,11 @@ MARKDOWN = _environment(
         "cell": lambda v, limit=200: cell_code(str(v), limit),
         "html": lambda v, limit=200: html_text(str(v), limit),
         "say": say_md,
+        "words": lambda v: prose(str(v)),
+        "pct": _pct,
+        "dec": _dec,
+        "day": _day,
+        "label": lambda v: Md(mermaid_label(str(v))),
     },
 )
 TEXT = _environment(
@@ -97,5 +141,6 @@ TEXT = _environment(
         "num": lambda v: PlainText(f"{int(v):,}"),
         "ident": lambda v: PlainText(str(int(v))),
         "say": say_text,
+        "words": lambda v: v,  # plain text: `finalize` makes every value safe alike
     },
 )

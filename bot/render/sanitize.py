@@ -145,6 +145,29 @@ def inline(text: str, limit: int = 300) -> Md:
     return Md("".join(out))
 
 
+# What flake-bot's own sentences are made of: letters, digits, spaces and punctuation that starts
+# no Markdown, HTML, link, mention or reference in the middle of a line.
+_PROSE = re.compile(r"[A-Za-z0-9 ,.;:()%'/?!=+\-–—…·’\"]*")
+# ...nor at the start of one: a list item, a setext underline.
+_PROSE_LINE_START = re.compile(r"(?:[-+=]+|\d{1,9}[.)])(?: |$)")
+
+
+@_memo
+def prose(text: str, limit: int = 1_000) -> Md:
+    """flake-bot's own words (fixed text and numbers) as Markdown prose, without needless escapes.
+
+    Templates mark the bot's sentences with the `words` filter so that "(100%, 95% CI 21–100%)"
+    reads as written, not as `\\(100\\%\\, …`. The mark is no promise taken on trust: text with
+    any character that could start markup (or a line that would become a list item) is escaped
+    by `inline` instead, and commit-like digit runs still get a zero-width space, so wrongly
+    marked input stays as inert as any other.
+    """
+    text = " ".join(text.split())
+    if len(text) > limit or not _PROSE.fullmatch(text) or _PROSE_LINE_START.match(text) or "://" in text:
+        return inline(text, limit)
+    return Md(_neutralise_refs(text))
+
+
 @_memo
 def code_span(text: str, limit: int = 300) -> Md:
     """Untrusted text as an inline code span, the most readable form for names and symptoms.
@@ -236,3 +259,8 @@ def _neutralise_commands(text: str) -> str:
             line = indent + ":" + ZWSP + stripped[1:]
         lines.append(line.replace("##[", "#" + ZWSP + "#["))
     return "\n".join(lines)
+
+
+def mermaid_label(text: str) -> str:
+    """A chart label: mermaid has no escaping inside quotes, so keep only harmless characters."""
+    return '"' + (re.sub(r"[^A-Za-z0-9_./ -]", "_", text)[:40] or "_") + '"'

@@ -1,19 +1,51 @@
-"""Sentences the templates call for: rates, ignored tests, the registry and history notes.
+"""flake-bot's own words: job states, rates, ignored tests, registry and history notes, patch notes.
 
-Every one is built from numbers, dates and fixed words only; test names stay separate fields
-so each template can show them its own way (code in Markdown, plain on a terminal).
+Plain strings here are built from numbers, dates and fixed words only, and Markdown templates
+print them through the `words` filter (readable, no needless escapes). A sentence that names
+something from a log or a workflow file (a test, a job) is a `Sentence` of segments instead,
+the name a `Code` segment, so each renderer shows the name its own way: a code span in
+Markdown, plain text on a terminal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.records import FlakeRate
+from bot.records import FlakeRate, LogState, ProblemKind
 from bot.registry import Verdict
 from bot.render.evidence import Code, Link, Sentence
-from bot.render.sanitize import Md, code_span, inline, link, plain
-from bot.triage import Finding, JobTriage, TriageReport
+from bot.render.sanitize import Md, code_span, link, plain, prose
+from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Kind, Note, NoteReason, TriageReport
+
+PROBLEM_WORDS: dict[ProblemKind, str] = {
+    ProblemKind.BUILD: "build error",
+    ProblemKind.RUNNER_ERROR: "test runner error",
+    ProblemKind.STEP: "a step failed",
+    ProblemKind.TRUNCATED: "log truncated or not fully understood",
+    ProblemKind.CANCELLED: "cancelled",
+}
+
+_LOG_STATE_WORDS: dict[LogState, str] = {
+    LogState.EXPIRED: "the log has expired (GitHub's log retention ran out)",
+    LogState.MISSING: "the job has no log",
+    LogState.NOT_FETCHED: "the log was not downloaded",
+    LogState.PARSED: "the log was not parsed",
+}
+
+#: Why a test that failed often enough got no patch: the evidence that was missing.
+_NOT_A_FLAKE_WORDS: dict[Kind, str] = {
+    Kind.NEW_WAY: "it failed in a way none of its earlier failures did, which is how a regression "
+    "hiding in a flaky test shows",
+    Kind.REGRESSION: "it also failed in its latest executions there, with no pass since: that is how a "
+    "regression looks",
+    Kind.ON_DEFAULT_BRANCH: "it is failing on the default branch right now; fix that first",
+    Kind.SEVERAL_JOBS: "it failed in several jobs of this run at once, which points to a shared cause",
+    Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
+    Kind.NEW: "there is no history of it in this job to show it is flaky",
+    Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
+}
 
 
 class PlainText(str):
@@ -107,10 +139,10 @@ def say_md(sentence: Sentence) -> Md:
             out.append(code_span(part.text, 200))
         elif isinstance(part, Link):
             out.append(link(part.text, part.url))
-        else:  # inline() trims: keep the spaces that join this part to its neighbours
+        else:  # the bot's words; prose() trims: keep the spaces that join this part to its neighbours
             lead = " " if part[:1].isspace() else ""
             trail = " " if part[-1:].isspace() else ""
-            out.append(lead + inline(part, 1_000) + trail)
+            out.append(lead + prose(part, 1_000) + trail)
     return Md("".join(out))
 
 
@@ -154,3 +186,55 @@ def common_notes(report: TriageReport) -> list[str]:
     elif not report.has_history:
         notes.append("No history store was used: flake-bot cannot tell an unlisted flake from a regression.")
     return notes
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def job_status(job: JobTriage) -> str:
+    """One sentence about the job as a whole, from its state: fixed words and numbers only."""
+    if job.state is JobState.LOG_UNREADABLE:
+        return "could not read the log: " + _LOG_STATE_WORDS[job.log_state]
+    if job.state is JobState.UNEXPLAINED:
+        return "failed for a reason flake-bot could not find"
+    if job.state is JobState.NOT_A_TEST_FAILURE:
+        return "not a test failure: " + ", ".join(_unique(PROBLEM_WORDS[p.kind] for p in job.problems))
+    if job.state is JobState.PASSED:
+        return "passed"
+    n = len(job.findings)
+    text = f"{n} failing test{'s' if n != 1 else ''}"
+    if job.other_failure:
+        kinds = _unique(PROBLEM_WORDS[p.kind] for p in job.problems if p.kind in FAILURE_PROBLEMS)
+        text += "; also failed for a reason that is not a test failure: " + ", ".join(kinds)
+    if not job.complete:
+        text += "; the log was not fully understood, so there may be more"
+    return text
+
+
+def note_sentence(note: Note) -> Sentence:
+    """A note below the verdicts; the test and job it names are `Code`, never part of the words."""
+    test: Sentence = (Code(note.test),) if note.test is not None else ()
+    where: Sentence = (" in ", Code(note.job)) if note.job is not None else ()
+    if note.reason is NoteReason.CROWDED_JOB:
+        return (
+            "No patches for ",
+            *where[1:],
+            f": {note.count:,} tests that are not known flakes there failed together in this run; "
+            "failures that coincide point to a shared cause, not independent flakes.",
+        )
+    if note.reason is NoteReason.NOT_A_FLAKE and note.kind is not None:
+        return ("No patch for ", *test, *where, f": {_NOT_A_FLAKE_WORDS[note.kind]}.")
+    if note.reason is NoteReason.STILL_FAILING:
+        return (
+            "No patch for ",
+            *test,
+            *where,
+            ": it also failed in its latest execution there before this run, with no pass since. "
+            "That is how a regression starts, so look at it before excluding it.",
+        )
+    return ("No patch for ", *test, *where, ": ", Code(note.detail), ".")

@@ -1,0 +1,58 @@
+"""The flakiness report as Markdown, rendered by the same environment as every other Markdown.
+
+The Markdown mirrors the hand-written reference report (overall rate, failed-jobs histogram,
+months, jobs, tests, attribution of expired logs, impact) and adds mermaid charts, which GitHub
+renders natively. Test names, symptoms, job, runner and branch names come from logs and
+workflow files that a pull request can change: the templates show them as code (`cell` in a
+table) and as mermaid labels (`label`); numbers go through `num`, `pct`, `dec` and `day`.
+
+`bot/templates/_tables.md.j2` holds the tables other Markdown can share with the report (the
+job rates table and chart, as macros): a template rendered by `MARKDOWN` imports it and passes
+what `report_context` gives.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.render.environment import MARKDOWN
+
+if TYPE_CHECKING:
+    from bot.report import Report
+
+MAX_ROWS = 100  # per test table: a broken build can fail hundreds of tests; the JSON keeps them all
+
+
+def _why_unattributed(report: Report) -> dict[str, str]:
+    sizes = {g.name: len(g.jobs) for g in report.similar_groups}
+    out = {}
+    for job in report.unattributed:
+        group = report.similar.get(job)
+        if group is not None and sizes.get(group, 0) > 1:
+            out[job] = "no readable failed log in it or in its similar jobs"
+        else:
+            out[job] = "no readable failed log, and no similar job known"
+    return out
+
+
+def report_context(report: Report) -> dict[str, Any]:
+    """What `report.md.j2` and `_tables.md.j2` are given, for any template that shows the report."""
+    months = report.months
+    failed = sum(report.histogram.values())
+    chart_jobs = [j for j in report.jobs if j.rate.trials]
+    return {
+        "r": report,
+        "month_max": max([m.rate for m in months] + [0.01]) * 100,
+        "job_max": max([j.rate.value for j in chart_jobs] + [0.001]) * 100,
+        "chart_jobs": chart_jobs,
+        "single_job_share": report.histogram.get(1, 0) / failed if failed else 0.0,
+        "failing_jobs": sum(1 for j in report.jobs if j.rate.events),
+        "max_rows": MAX_ROWS,
+        "similar_groups": [g for g in report.similar_groups if len(g.jobs) > 1],
+        "why_unattributed": _why_unattributed(report),
+    }
+
+
+def render_report(report: Report) -> str:
+    """The whole flakiness report (`flake-bot report`)."""
+    return MARKDOWN.get_template("report.md.j2").render(report_context(report))
