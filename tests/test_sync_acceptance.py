@@ -135,6 +135,10 @@ class SeededHistory:
         return sum(1 for _, _, failed in self.runs if failed)
 
 
+def _text(cell: str) -> str:
+    return re.sub(r"<[^>]+>", "", cell).strip()
+
+
 def _run_times(month: str, count: int) -> list[datetime]:
     year, mon = map(int, month.split("-"))
     start = date(year, mon, 1)
@@ -299,8 +303,9 @@ def test_reference_history_is_reproduced_through_sync_and_report(
     assert "**80.4%**" in markdown and "**82.1%**" in markdown
     html = cmarkgfm.github_flavored_markdown_to_html(markdown)
     cells = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)]
-    rows = {tuple(c.strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)) for r in
-            re.findall(r"<tr>(.*?)</tr>", html, re.S)}  # fmt: skip
+    # cell text without markup (names are <code> spans)
+    rows = {tuple(_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S))
+            for r in re.findall(r"<tr>(.*?)</tr>", html, re.S)}  # fmt: skip
     assert cells
     for month, (runs, failed) in MONTHLY.items():
         assert (month, str(runs), str(failed), f"{100 * failed / runs:.1f}%") in rows
