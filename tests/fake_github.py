@@ -177,6 +177,10 @@ class FakeGitHub:
         self._files: dict[str, dict[str, bytes]] = {}
         self._blob_sigs: dict[str, int] = {}
         self._clock = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+        # the dashboard: issues, who may write, branches (name -> sha) and their files
+        self._issues: dict[int, JSONDict] = {}
+        self.collaborators: dict[str, str] = {}  # login -> admin | maintain | write | triage | read
+        self._refs: dict[str, str] = {}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = []
         self._build_routes()
 
@@ -859,6 +863,7 @@ class FakeGitHub:
             ("GET", rf"{repo}/contents/(?P<path>.*)", self._get_contents),
             ("GET", rf"{repo}/git/trees/(?P<ref>.+)", self._get_tree),
         ]
+        table += self._dashboard_routes(repo)
         self._routes = [(m, re.compile(p + r"/?"), h) for m, p, h in table]
 
     def _route(self, request: Request, record: RecordedRequest) -> Response:
@@ -1267,6 +1272,255 @@ class FakeGitHub:
             }
         tree = [e for p, e in sorted(entries.items()) if recursive or "/" not in p]
         return self._json({"sha": "7" * 40, "url": self._url(record.path), "tree": tree, "truncated": False})
+
+
+    # ------------------------------------------------------------------ the dashboard's endpoints
+    # Issues (numbered with pull requests, as on GitHub), the GraphQL `editor` of an issue,
+    # collaborator permissions, git refs, file writes through the contents API, pull creation.
+
+    def _dashboard_routes(self, repo: str) -> list[tuple[str, str, Callable[..., Response]]]:
+        return [
+            ("GET", rf"{repo}/actions/workflows", self._list_workflows),
+            ("GET", rf"{repo}/issues", self._list_issues),
+            ("POST", rf"{repo}/issues", self._create_issue),
+            ("GET", rf"{repo}/issues/(?P<number>\d+)", self._get_issue),
+            ("PATCH", rf"{repo}/issues/(?P<number>\d+)", self._edit_issue),
+            ("POST", r"/graphql", self._graphql),
+            ("GET", rf"{repo}/collaborators/(?P<login>[^/]+)/permission", self._permission),
+            ("GET", rf"{repo}/git/ref/heads/(?P<branch>.+)", self._get_ref),
+            ("POST", rf"{repo}/git/refs", self._create_ref),
+            ("PATCH", rf"{repo}/git/refs/heads/(?P<branch>.+)", self._update_ref),
+            ("PUT", rf"{repo}/contents/(?P<path>.*)", self._put_contents),
+            ("POST", rf"{repo}/pulls", self._create_pull),
+        ]
+
+    def add_issue(self, body: str, *, user: str = "someone", title: str = "An issue", state: str = "open",
+                  locked: bool = False) -> JSONDict:  # fmt: skip
+        with self._lock:
+            return self.issue_json(self._new_issue(title, body, user, state=state, locked=locked))
+
+    def issues(self, *, include_deleted: bool = False) -> list[JSONDict]:
+        with self._lock:
+            return [self.issue_json(n) for n in sorted(self._issues)
+                    if include_deleted or not self._issues[n]["deleted"]]  # fmt: skip
+
+    def edit_issue_as(self, number: int, body: str, user: str) -> None:
+        """A person editing the issue body in the web UI (e.g. ticking a checkbox)."""
+        with self._lock:
+            self._issues[number]["body"] = body
+            self._issues[number]["editor"] = user
+
+    def delete_issue(self, number: int) -> None:
+        with self._lock:
+            self._issues[number]["deleted"] = True
+
+    def lock_issue(self, number: int) -> None:
+        with self._lock:
+            self._issues[number]["locked"] = True
+
+    def branch_files(self, branch: str) -> dict[str, str]:
+        with self._lock:
+            return {p: d.decode() for p, d in self._files.get(branch, {}).items()}
+
+    def pulls(self) -> list[JSONDict]:
+        with self._lock:
+            return [self.pull_json(n) for n in sorted(self._pulls)]
+
+    def close_pull(self, number: int) -> None:
+        with self._lock:
+            self._pulls[number]["state"] = "closed"
+
+    def _next_number(self) -> int:
+        return max([*self._pulls, *self._issues, 0]) + 1
+
+    def _new_issue(
+        self, title: str, body: str, user: str, *, state: str = "open", locked: bool = False
+    ) -> int:
+        number = self._next_number()
+        self._issues[number] = {
+            "title": title,
+            "body": body,
+            "user": user,
+            "state": state,
+            "locked": locked,
+            "deleted": False,
+            "editor": None,
+            "state_reason": None,
+        }
+        return number
+
+    def issue_json(self, number: int) -> JSONDict:
+        issue = self._issues[number]
+        return {
+            "id": number * 7,
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "state": issue["state"],
+            "state_reason": issue["state_reason"],
+            "locked": issue["locked"],
+            "user": {"login": issue["user"], "type": "Bot" if issue["user"].endswith("[bot]") else "User"},
+            "url": self._url(f"/repos/{self.repo}/issues/{number}"),
+            "html_url": f"{self.web_url}/{self.repo}/issues/{number}",
+        }
+
+    def _list_workflows(self, record: RecordedRequest) -> Response:
+        items = [self._workflow_json(w) for w in self._workflows.values()]
+        return self._paginate(record, items, "workflows")
+
+    def _list_issues(self, record: RecordedRequest) -> Response:
+        q = record.query
+        state = q.get("state", "open")
+        found = []
+        for number, issue in self._issues.items():
+            if issue["deleted"] or (state != "all" and issue["state"] != state):
+                continue
+            if "creator" in q and issue["user"] != q["creator"]:
+                continue
+            found.append(number)
+        items: list[tuple[int, JSONDict]] = [(n, self.issue_json(n)) for n in found]
+        for number, pr in self._pulls.items():  # the issues API lists pull requests too
+            if (state == "all" or pr["state"] == state) and q.get("creator", pr["user"]) == pr["user"]:
+                items.append((number, self.pull_json(number) | {"pull_request": {"url": ""}}))
+        items.sort(key=lambda i: i[0], reverse=q.get("direction", "desc") == "desc")
+        return self._paginate(record, [data for _, data in items], None)
+
+    def _valid_issue_body(self, record: RecordedRequest) -> str | Response:
+        body = (record.json or {}).get("body", "")
+        if not isinstance(body, str) or len(body) > 65536:
+            message = "body is too long (maximum is 65536 characters)"
+            error = {"resource": "Issue", "field": "body", "code": "custom", "message": message}
+            return self._error(422, "Validation Failed", errors=[error])
+        return body
+
+    def _create_issue(self, record: RecordedRequest) -> Response:
+        body = self._valid_issue_body(record)
+        if isinstance(body, Response):
+            return body
+        title = (record.json or {}).get("title")
+        if not isinstance(title, str) or not title:
+            return self._error(422, "Validation Failed", errors=[{"field": "title", "code": "missing_field"}])
+        return self._json(self.issue_json(self._new_issue(title, body, self.bot_login)), 201)
+
+    def _get_issue(self, record: RecordedRequest, number: str) -> Response:
+        issue = self._issues.get(int(number))
+        if issue is None:
+            return self._error(404, "Not Found")
+        if issue["deleted"]:
+            return self._error(410, "This issue was deleted")
+        return self._json(self.issue_json(int(number)))
+
+    def _edit_issue(self, record: RecordedRequest, number: str) -> Response:
+        issue = self._issues.get(int(number))
+        if issue is None:
+            return self._error(404, "Not Found")
+        if issue["deleted"]:
+            return self._error(410, "This issue was deleted")
+        data = record.json or {}
+        if "body" in data:
+            body = self._valid_issue_body(record)
+            if isinstance(body, Response):
+                return body
+            issue["body"] = body
+            issue["editor"] = self.bot_login
+        for field_name in ("state", "state_reason", "title"):
+            if field_name in data:
+                issue[field_name] = data[field_name]
+        return self._json(self.issue_json(int(number)))
+
+    def _graphql(self, record: RecordedRequest) -> Response:
+        data = record.json or {}
+        query, variables = str(data.get("query", "")), data.get("variables") or {}
+        if "editor" not in query or f"{variables.get('owner')}/{variables.get('name')}" != self.repo:
+            return self._json({"errors": [{"message": "the fake answers only the issue editor query"}]})
+        issue = self._issues.get(int(variables.get("number", 0)))
+        if issue is None or issue["deleted"]:
+            missing = [{"type": "NOT_FOUND", "message": "Could not resolve to an Issue"}]
+            return self._json({"data": {"repository": {"issue": None}}, "errors": missing})
+        editor = {"login": issue["editor"]} if issue["editor"] else None
+        return self._json({"data": {"repository": {"issue": {"editor": editor}}}})
+
+    def _permission(self, record: RecordedRequest, login: str) -> Response:
+        login = urllib.parse.unquote(login)
+        permission = self.collaborators.get(login, "read")  # a public repository: anyone can read
+        legacy = {"maintain": "write", "triage": "read"}.get(permission, permission)
+        return self._json({"permission": legacy, "role_name": permission, "user": {"login": login}})
+
+    def _branch_sha(self, branch: str) -> str | None:
+        if branch not in self._refs and branch in self._files:
+            self._refs[branch] = hashlib.sha1(f"branch:{branch}".encode(), usedforsecurity=False).hexdigest()
+        return self._refs.get(branch)
+
+    def _get_ref(self, record: RecordedRequest, branch: str) -> Response:
+        branch = urllib.parse.unquote(branch)
+        sha = self._branch_sha(branch)
+        if sha is None:
+            return self._error(404, "Not Found")
+        return self._json({"ref": f"refs/heads/{branch}", "object": {"type": "commit", "sha": sha}})
+
+    def _branch_at(self, sha: str) -> str | None:
+        return next((b for b in list(self._files) if self._branch_sha(b) == sha), None)
+
+    def _create_ref(self, record: RecordedRequest) -> Response:
+        data = record.json or {}
+        ref, sha = str(data.get("ref", "")), str(data.get("sha", ""))
+        branch = ref.removeprefix("refs/heads/")
+        if not ref.startswith("refs/heads/") or self._branch_sha(branch) is not None:
+            return self._error(422, "Reference already exists")
+        source = self._branch_at(sha)
+        if source is None:
+            return self._error(422, "Object does not exist")
+        self._files[branch] = dict(self._files[source])
+        self._refs[branch] = sha
+        return self._json({"ref": ref, "object": {"sha": sha}}, 201)
+
+    def _update_ref(self, record: RecordedRequest, branch: str) -> Response:
+        branch = urllib.parse.unquote(branch)
+        sha = str((record.json or {}).get("sha", ""))
+        source = self._branch_at(sha)
+        if self._branch_sha(branch) is None or source is None:
+            return self._error(422, "Reference does not exist")
+        self._files[branch] = dict(self._files[source])
+        self._refs[branch] = sha
+        return self._json({"ref": f"refs/heads/{branch}", "object": {"sha": sha}})
+
+    def _put_contents(self, record: RecordedRequest, path: str) -> Response:
+        data = record.json or {}
+        branch = str(data.get("branch") or self.default_branch)
+        path = urllib.parse.unquote(path).strip("/")
+        files = self._files.get(branch)
+        if files is None:
+            return self._error(404, "Branch not found")
+        current = files.get(path)
+        if current is not None and data.get("sha") != self._content_entry(path, current, branch)["sha"]:
+            return self._error(409, f"{path} does not match {data.get('sha')}")
+        files[path] = base64.b64decode(str(data.get("content", "")))
+        commit = f"{branch}\0{path}\0".encode() + files[path]
+        self._refs[branch] = hashlib.sha1(commit, usedforsecurity=False).hexdigest()
+        return self._json({"content": self._content_entry(path, files[path], branch), "commit": {}})
+
+    def _create_pull(self, record: RecordedRequest) -> Response:
+        data = record.json or {}
+        head, base = str(data.get("head", "")), str(data.get("base", ""))
+        if self._branch_sha(head) is None or self._branch_sha(base) is None:
+            return self._error(422, "Validation Failed", errors=[{"field": "head", "code": "invalid"}])
+        if any(p["head_branch"] == head and p["head_repo"] == self.repo and p["state"] == "open"
+               for p in self._pulls.values()):  # fmt: skip
+            error = {"message": f"A pull request already exists for {head}."}
+            return self._error(422, "Validation Failed", errors=[error])
+        number = self._next_number()
+        self._pulls[number] = {
+            "number": number,
+            "head_sha": self._refs[head],
+            "head_branch": head,
+            "head_repo": self.repo,
+            "title": str(data.get("title", "")),
+            "state": "open",
+            "base_branch": base,
+            "user": self.bot_login,
+            "body": str(data.get("body", "")),
+        }
+        return self._json(self.pull_json(number), 201)
 
 
 @contextlib.contextmanager

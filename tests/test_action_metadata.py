@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.commands.dashboard import DEFAULTS as DASHBOARD_DEFAULTS
 from bot.commands.triage import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,12 +20,15 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 def test_every_input_is_read_by_the_command_with_the_same_default() -> None:
     inputs = ACTION["inputs"]
-    assert set(inputs) == set(DEFAULTS) | {"github-token"}
+    assert set(inputs) == set(DEFAULTS) | set(DASHBOARD_DEFAULTS) | {"github-token", "mode"}
     assert inputs["github-token"]["default"] == "${{ github.token }}"
+    assert inputs["mode"]["default"] == "triage"
     for name, spec in inputs.items():
         assert spec.get("description"), name
-        if name not in ("github-token", "history"):
-            assert str(spec.get("default", "")) == DEFAULTS[name], name
+        if name not in ("github-token", "history", "mode"):
+            assert str(spec.get("default", "")) == {**DASHBOARD_DEFAULTS, **DEFAULTS}[name], name
+            if name in DEFAULTS and name in DASHBOARD_DEFAULTS:  # one input, one meaning
+                assert DEFAULTS[name] == DASHBOARD_DEFAULTS[name], name
     # the action keeps history by default; the bare command only when asked
     assert inputs["history"]["default"] == ".flake-bot/history.sqlite" and DEFAULTS["history"] == ""
 
@@ -37,13 +41,14 @@ def test_declared_outputs_are_the_ones_written(tmp_path: Path) -> None:
 
     run = RunInfo(1, 1, "unix port", "", "push", "master", "a" * 40, None,
                   datetime(2026, 5, 1), "completed", "success")  # fmt: skip
-    written = set(outputs(triage(run, [], load_registry()))) | {"comment-url", "check-run-url"}
+    written = set(outputs(triage(run, [], load_registry())))
+    written |= {"comment-url", "check-run-url", "dashboard-url"}
     assert set(ACTION["outputs"]) == written
     assert all(spec.get("description") for spec in ACTION["outputs"].values())
 
 
-def test_action_runs_the_dockerfile_with_the_triage_command() -> None:
-    assert ACTION["runs"] == {"using": "docker", "image": "Dockerfile", "args": ["triage"]}
+def test_action_runs_the_dockerfile_with_the_command_the_mode_names() -> None:
+    assert ACTION["runs"] == {"using": "docker", "image": "Dockerfile", "args": ["${{ inputs.mode }}"]}
     assert ACTION["branding"]["icon"] and ACTION["branding"]["color"]
 
 

@@ -33,6 +33,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
     "bot.orchestrate": ("bot.cli", "bot.commands"),
     "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
+    "bot.dashboard.core": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.report", "jinja2"),
+    "bot.dashboard": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
     "bot.gateway": ("bot.render", "bot.publish", "bot.store", "bot.registry", "bot.triage", "bot.cli",
                     "bot.commands", "jinja2", "sqlite3"),
     "bot.store": ("bot.render", "bot.publish", "bot.cli", "bot.commands", "jinja2"),

@@ -982,6 +982,19 @@ class HistoryStore:
         return out
 
 
+    def failure_runners(self, window: Window = Window()) -> dict[tuple[str, str], frozenset[str]]:
+        """(test, job) -> the test runners its failures came from (run-tests, run-multitests...):
+        upstream's flaky lists cover run-tests.py only, so only its failures can be patched there."""
+        where, params = self._where(window)
+        rows = self._db.execute(
+            f"""SELECT o.test, o.job, group_concat(DISTINCT o.runner)
+                FROM outcomes o JOIN runs r ON r.id = o.run_id
+                WHERE {where} GROUP BY o.test, o.job""",
+            params,
+        )
+        return {(str(t), str(j)): frozenset(str(r or "").split(",")) for t, j, r in rows}
+
+
 def _when(text: str) -> datetime:
     """`_dt` for the many timestamps of an evidence lookup: fromisoformat is ~20x faster than strptime."""
     return datetime.fromisoformat(text)

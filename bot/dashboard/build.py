@@ -1,0 +1,190 @@
+"""The dashboard's numbers, gathered from the history store and handed to `core` to decide.
+
+Everything is counted over one window: the watched workflow's pushes to the default branch in
+the last `days` days. Pull-request runs are left out on purpose: a PR's own bug is not a flake
+of the default branch, and a fork can fail any test it likes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot import stats
+from bot.dashboard import core
+from bot.registry.model import Registry
+from bot.report import _Remembered
+from bot.store.sqlite import HistoryStore, Window
+
+RECENT = timedelta(days=7)  # a test that failed this recently may be failing on every run now
+
+
+@dataclass(frozen=True)
+class WeekRate:
+    start: datetime
+    runs: int
+    failed: int
+
+    @property
+    def pass_rate(self) -> float:
+        return 1 - self.failed / self.runs if self.runs else 0.0
+
+
+@dataclass(frozen=True)
+class LogCoverage:
+    """What the numbers rest on: job executions, of which logs read, and failed jobs whose log
+    could not be read (expired, missing or not downloaded), per job."""
+
+    executions: int
+    read: int
+    unread_failed: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    workflow: str
+    branch: str
+    window: Window
+    generated_at: datetime
+    overview: stats.Overview
+    overall: stats.Rate
+    weeks: tuple[WeekRate, ...]
+    jobs: tuple[stats.JobRate, ...]
+    coverage: LogCoverage
+    selection: core.Selection
+    add_policy: core.AddPolicy
+    retire_policy: core.RetirePolicy
+    repo_url: str = ""  # https://github.com/OWNER/NAME, for links to culprit ranges
+    patches: Mapping[str, str] = field(default_factory=dict)  # item key -> diff
+    patch_notes: Mapping[str, str] = field(default_factory=dict)  # item key -> why no patch
+
+
+EvidenceFactory = Callable[[HistoryStore, Window, stats.ExclusionPolicy], core.EvidenceSource]
+
+
+class NoEvidence:
+    """The evidence source used until a richer one is wired in: nothing beyond the counts."""
+
+    def evidence(self, test: str, job: str) -> core.PairEvidence:
+        return core.PairEvidence()
+
+
+def _weeks(store: HistoryStore, window: Window, first: datetime, last: datetime) -> tuple[WeekRate, ...]:
+    out = []
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    while start <= last:
+        end = start + timedelta(days=7) - timedelta(seconds=1)
+        view = store.overview(
+            Window(since=start, until=end, branch=window.branch, event=window.event, workflow=window.workflow)
+        )
+        out.append(WeekRate(start, view.runs, view.failed_runs))
+        start += timedelta(days=7)
+    return tuple(out)
+
+
+def _since_last(
+    store: HistoryStore,
+    window: Window,
+    pairs: Sequence[tuple[str, str, datetime]],
+    policy: stats.ExclusionPolicy,
+    cuts: Sequence[datetime],
+) -> dict[tuple[str, str], int]:
+    """Executions of each (test, job) after its last event; one store scan per distinct time."""
+    out = {}
+    for test, job, last in pairs:
+        later = Window(
+            since=last + timedelta(seconds=1),
+            until=window.until,
+            branch=window.branch,
+            event=window.event,
+            workflow=window.workflow,
+        )
+        days = store.execution_days(later, job=job, cuts=[c.date() for c in cuts])
+        out[(test, job)] = sum(stats.executions_of(test, days, policy, job=job).values())
+    return out
+
+
+def build(
+    store: HistoryStore,
+    registry: Registry,
+    *,
+    workflow: str,
+    branch: str,
+    days: int,
+    now: datetime,
+    add_policy: core.AddPolicy,
+    retire_policy: core.RetirePolicy,
+    evidence: EvidenceFactory | None = None,
+) -> Dashboard:
+    """The dashboard over the window ending `now`. `evidence` builds the source of streaks,
+    flips and new-way symptoms for that window (default: none beyond the counts)."""
+    window = Window(
+        since=now - timedelta(days=days), until=now, branch=branch, event="push", workflow=workflow
+    )
+    view = store.overview(window)
+    job_tallies = store.job_tallies(window)
+    tallies = store.test_tallies(window)
+    policy = _Remembered(registry)
+    cuts = {t.last_seen.date() + timedelta(days=1) for t in tallies} | set(stats.change_dates(registry) or ())
+    exec_days = store.execution_days(window, cuts=sorted(cuts))
+    executions: dict[tuple[str, str], int] = {}
+    for test in {t.test for t in tallies}:
+        for job, n in stats.executions_of(test, exec_days, policy).items():
+            executions[(test, job)] = n
+    together: dict[tuple[str, str], int] = {}
+    for co in store.co_failures(window):
+        for job in co.jobs:
+            key = (co.test, job)
+            together[key] = max(together.get(key, 1), len(co.jobs))
+    # since-last counts and evidence cost queries each: only for pairs whose answer can change a
+    # list (add candidates, listed tests, and anything that failed in the last week: a streak)
+    latest = view.last or now
+    wanted = []
+    for t in tallies:
+        runs = max(executions.get((t.test, t.job), 0), t.events)
+        worthy = runs >= add_policy.min_executions and t.events >= add_policy.min_events
+        recent = latest - t.last_seen <= RECENT
+        if worthy or recent or core.covered(registry, t.test, t.job, latest.date()):
+            wanted.append((t.test, t.job, t.last_seen))
+    since_last = _since_last(store, window, wanted, policy, [])
+    source = evidence(store, window, policy) if evidence is not None else NoEvidence()
+    found = {(test, job): source.evidence(test, job) for test, job, _ in wanted}
+    pairs = core.pairs_from(
+        tallies,
+        executions,
+        since_last=since_last,
+        together=together,
+        evidence=found,
+        runners=store.failure_runners(window),
+    )
+    end = min(now, view.last or now)
+    selection = core.select(
+        pairs,
+        registry,
+        tallies,
+        exec_days,
+        add_policy=add_policy,
+        retire_policy=retire_policy,
+        now=end,
+        first=view.first,
+    )
+    coverage = LogCoverage(
+        executions=sum(d.executions for d in exec_days),
+        read=sum(d.read for d in exec_days),
+        unread_failed={j.job: j.unread_failures for j in job_tallies if j.unread_failures},
+    )
+    return Dashboard(
+        workflow=workflow,
+        branch=branch,
+        window=window,
+        generated_at=now,
+        overview=view,
+        overall=stats.overall(view),
+        weeks=_weeks(store, window, view.first, view.last) if view.first and view.last else (),
+        jobs=tuple(stats.job_rates(job_tallies)),
+        coverage=coverage,
+        selection=selection,
+        add_policy=add_policy,
+        retire_policy=retire_policy,
+    )

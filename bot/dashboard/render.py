@@ -1,0 +1,117 @@
+"""The dashboard as GitHub Markdown, within the issue body limit.
+
+GitHub refuses an issue body over 65,536 characters, and a bad week (a broken build failing
+hundreds of tests) can produce more. The body then degrades in steps, most useful parts kept:
+patches are dropped from all but the first entries, then each list is cut to fewer entries with
+a line saying how many are not shown (the job summary, which has a 1 MiB limit, keeps them all).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jinja2
+
+from bot.dashboard.build import Dashboard
+from bot.dashboard.core import Streak
+from bot.render.sanitize import fence, inline, link
+from bot.report import md, mermaid_label, pct
+
+MARKER = "<!-- flake-bot:dashboard -->"
+MAX_BODY_CHARS = 65536
+# (entries per list, entries with their patch shown); tried in order until the body fits
+_STEPS = ((1000, 1000), (1000, 10), (100, 5), (50, 3), (25, 2), (10, 1), (5, 0), (0, 0))
+
+
+@dataclass(frozen=True)
+class PullRequestLink:
+    """The pull request opened for an entry; `link` is ready-made Markdown."""
+
+    number: int
+    url: str
+    state: str  # "open" | "closed" | "merged"
+
+    @property
+    def link(self) -> str:
+        return str(link(f"pull request {self.number}", self.url))
+
+
+_SHA = re.compile(r"[0-9a-f]{7,40}")
+
+
+def culprit_range(streak: Streak | None, repo_url: str) -> str:
+    """`last pass..first failure` of a streak, linked to GitHub's compare view when both are
+    known commits; empty when the streak has no first failure."""
+    if streak is None or not streak.first_sha:
+        return ""
+    first, last = streak.first_sha, streak.last_pass_sha
+    if last is None:
+        return f"culprit at or before {inline(first[:12], 12)} (no earlier pass known)"
+    text = f"{last[:12]}..{first[:12]}"
+    if repo_url and _SHA.fullmatch(first) and _SHA.fullmatch(last):
+        return "culprit range " + str(link(text, f"{repo_url}/compare/{last}...{first}"))
+    return "culprit range " + str(inline(text, 30))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=False,  # noqa: S701 - Markdown; untrusted values go through md/fence/label
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=pct, md=md, label=mermaid_label, fence=fence)
+    return env
+
+
+_ENV = _environment()
+
+
+def render_body(
+    dashboard: Dashboard,
+    *,
+    prs: Mapping[str, PullRequestLink] | None = None,
+    pr_mode: bool = False,
+    footer: str = "",
+    limit_chars: int = MAX_BODY_CHARS,
+    marker: str = MARKER,
+) -> str:
+    """The issue body; the first step of `_STEPS` whose result fits `limit_chars`."""
+    body = ""
+    for entries, with_patch in _STEPS:
+        body = _render(dashboard, prs or {}, pr_mode, footer, marker, entries, with_patch)
+        if len(body) <= limit_chars:
+            return body
+    return body[: limit_chars - 200].rsplit("\n", 1)[0] + "\n\n(cut: the dashboard did not fit in an issue)\n"
+
+
+def _render(
+    d: Dashboard,
+    prs: Mapping[str, PullRequestLink],
+    pr_mode: bool,
+    footer: str,
+    marker: str,
+    entries: int,
+    with_patch: int,
+) -> str:
+    shown_patches = {item.key for item in d.selection.actionable()[: max(0, with_patch)]}
+    chart_jobs = [j for j in d.jobs if j.rate.trials]
+    return _ENV.get_template("dashboard.md.j2").render(
+        d=d,
+        marker=marker,
+        footer=footer,
+        limit=entries,
+        patches=d.patches,
+        patch_notes=d.patch_notes,
+        with_patches=lambda key: key in shown_patches,
+        prs=prs,
+        pr_mode=pr_mode,
+        weeks=[w for w in d.weeks if w.runs],
+        culprit=lambda streak: culprit_range(streak, d.repo_url),
+        chart_jobs=chart_jobs,
+        job_max=max([j.rate.value for j in chart_jobs] + [0.001]) * 100,
+    )

@@ -1,0 +1,423 @@
+"""`flake-bot dashboard` end to end against the fake GitHub: one issue, found again, never
+duplicated, never someone else's; ticked boxes open one pull request each, only for writers;
+the sync goes on across runs when the budget runs out."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fake_github import BOT_LOGIN, FakeGitHub
+from logfmt import Step, job_log
+from test_action_env import runner_outputs
+
+from bot.cli import main
+from bot.dashboard.render import MARKER
+from bot.publish.dashboard import boxes
+from bot.store.sqlite import HistoryStore
+
+TOKEN = "ghs_dashboardTokenThatMustNeverBePrinted0"
+UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
+FLAKY = "misc/unlisted_flaky.py"
+RUNS = 12
+
+
+def run_tests_output(failing: str | None) -> str:
+    lines = ["platform=linux arch=x64 thread=unsafe float=64-bit unicode", "pass  basics/int1.py "]
+    if failing:
+        lines.append(f"FAIL  {failing} ")
+    lines += ["pass  basics/list1.py ", "3 tests performed (61 individual testcases)"]
+    lines.append(f"{2 if failing else 3} tests passed")
+    if failing:
+        lines += [f"1 tests failed: {failing}", "make: *** [Makefile:258: test] Error 1"]
+    return "\n".join(lines) + "\n"
+
+
+def coverage_log(failing: str | None) -> bytes:
+    step = Step(
+        "tools/ci.sh unix_coverage_run_tests", run_tests_output(failing), exit_code=2 if failing else 0
+    )
+    return job_log([step], job="coverage")
+
+
+def seed(fake: FakeGitHub, runs: int = RUNS, start_day: int = 1) -> None:
+    """`runs` pushes to master, one a day, each with a `coverage` job whose log says which test failed."""
+    fake.add_workflow()
+    fake.add_file("tests/run-tests.py", (UPSTREAM / "tests" / "run-tests.py").read_text())
+    fake.add_file("tools/ci.sh", (UPSTREAM / "tools" / "ci.sh").read_text())
+    for test in [*(UPSTREAM / "tests.txt").read_text().split(), FLAKY]:
+        fake.add_file(f"tests/{test}", "print(1)\n")
+    for i in range(runs):
+        failed = i % 4 == 2
+        day = start_day + i
+        run = fake.add_run(
+            event="push",
+            branch="master",
+            created_at=f"2026-{4 + (day - 1) // 28:02d}-{1 + (day - 1) % 28:02d}T08:00:00Z",
+            conclusion="failure" if failed else "success",
+        )
+        fake.add_job(
+            run["id"],
+            "coverage",
+            "failure" if failed else "success",
+            log=coverage_log(FLAKY if failed else None),
+        )
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+
+class Dashboard:
+    """The action step in dashboard mode, with a fresh runner environment per call."""
+
+    def __init__(
+        self, fake: FakeGitHub, tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self.fake, self.tmp, self.monkeypatch, self.capsys = fake, tmp, monkeypatch, capsys
+        self.calls = 0
+        self.history = tmp / "cache" / "dashboard.sqlite"
+        fake.token = TOKEN
+
+    def env(
+        self, home: Path, event_name: str, event: dict[str, object], inputs: dict[str, str]
+    ) -> dict[str, str]:
+        path = home / "event.json"
+        path.write_text(json.dumps(event))
+        (home / "output").touch()
+        (home / "summary.md").touch()
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": str(path),
+            "GITHUB_REPOSITORY": self.fake.repo,
+            "GITHUB_API_URL": self.fake.api_url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_OUTPUT": str(home / "output"),
+            "GITHUB_STEP_SUMMARY": str(home / "summary.md"),
+            "INPUT_GITHUB-TOKEN": TOKEN,
+            "INPUT_MODE": "dashboard",
+            "INPUT_HISTORY": str(self.history),
+            "INPUT_SUGGEST-PATCHES": "0.1,10",
+            "INPUT_RETIRE-AFTER": "10,10",
+            "INPUT_DASHBOARD-DAYS": "400",
+        }
+        env.update({f"INPUT_{k.replace('_', '-').upper()}": v for k, v in inputs.items()})
+        return env
+
+    def run(
+        self,
+        *,
+        event_name: str = "schedule",
+        event: dict[str, object] | None = None,
+        args: tuple[str, ...] = (),
+        **inputs: str,
+    ) -> Result:
+        self.calls += 1
+        home = self.tmp / f"call{self.calls}"
+        home.mkdir()
+        env = self.env(home, event_name, event or {}, inputs)
+        with self.monkeypatch.context() as patch:
+            for key in [k for k in os.environ if k.startswith(("INPUT_", "GITHUB_"))]:
+                patch.delenv(key)
+            for key, value in env.items():
+                patch.setenv(key, value)
+            self.capsys.readouterr()
+            code = main(["dashboard", *args])
+            captured = self.capsys.readouterr()
+        summary = (home / "summary.md").read_text()
+        assert TOKEN not in captured.out + captured.err + summary
+        return Result(
+            code, captured.out, captured.err, runner_outputs((home / "output").read_text()), summary
+        )
+
+
+@pytest.fixture
+def dashboard(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Dashboard:
+    seed(fake_github)
+    return Dashboard(fake_github, tmp_path, monkeypatch, capsys)
+
+
+def ours(fake: FakeGitHub) -> list[dict]:
+    return [i for i in fake.issues() if i["user"]["login"] == BOT_LOGIN and i["body"].startswith(MARKER)]
+
+
+def test_first_run_creates_one_issue_the_next_updates_it(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    first = dashboard.run()
+    assert first.code == 0, first.stderr
+    [issue] = ours(fake_github)
+    assert issue["title"] == "Flaky test dashboard" and issue["state"] == "open"
+    body = issue["body"]
+    assert "Add to the flaky list (1)" in body and "misc\\/unlisted\\_flaky\\.py" in body
+    assert '+    "misc/unlisted_flaky.py": ("intermittent failure in CI", None),' in body  # patch via the API
+    assert "Read from 12 job logs out of 12 job executions" in body  # green logs scanned too
+    assert first.outputs["dashboard-url"] == issue["html_url"]
+    assert "# Flaky test dashboard" in first.summary and MARKER not in first.summary
+
+    fake_github.add_run(
+        event="push", branch="master", created_at="2026-05-10T08:00:00Z", conclusion="success"
+    )
+    second = dashboard.run()
+    assert second.code == 0, second.stderr
+    assert [i["number"] for i in ours(fake_github)] == [issue["number"]]
+    assert len(fake_github.requests_to("POST", r"/issues$")) == 1
+    assert len(fake_github.requests_to("PATCH", rf"/issues/{issue['number']}$")) == 1
+    assert "13 runs" in ours(fake_github)[0]["body"]
+    assert "dashboard updated" in second.stderr
+
+
+def test_dry_run_posts_nothing(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    result = dashboard.run(dry_run="true")
+    assert result.code == 0, result.stderr
+    assert result.stdout.count(MARKER) == 1 and "Add to the flaky list (1)" in result.stdout
+    assert fake_github.issues() == []
+    assert not [r for r in fake_github.api_requests() if r.method in ("POST", "PATCH", "PUT")]
+
+
+def test_a_marked_issue_by_someone_else_is_never_edited(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    forged = fake_github.add_issue(MARKER + "\nplease edit me", user="mallory")
+    assert dashboard.run().code == 0
+    assert fake_github.issues()[0]["body"] == forged["body"]
+    assert len(ours(fake_github)) == 1
+    assert not fake_github.requests_to("PATCH", rf"/issues/{forged['number']}$")
+
+
+def test_deleted_issue_is_replaced_locked_issue_is_left_alone(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    assert dashboard.run().code == 0
+    [first] = ours(fake_github)
+    fake_github.delete_issue(first["number"])
+    assert dashboard.run().code == 0
+    [second] = ours(fake_github)
+    assert second["number"] != first["number"]
+
+    fake_github.lock_issue(second["number"])
+    before = second["body"]
+    result = dashboard.run()
+    assert result.code == 0
+    assert [i["number"] for i in ours(fake_github)] == [second["number"]]
+    assert ours(fake_github)[0]["body"] == before
+    assert "is locked: left as it is" in result.stderr
+
+
+def test_duplicates_from_overlapping_runs_end_as_one(
+    fake_github: FakeGitHub, dashboard: Dashboard, tmp_path: Path
+) -> None:
+    # a run that overlapped an earlier one left two; the newer is closed, its marker removed
+    fake_github.add_issue(MARKER + "\nold", user=BOT_LOGIN, title="Flaky test dashboard")
+    fake_github.add_issue(MARKER + "\nnewer", user=BOT_LOGIN, title="Flaky test dashboard")
+    assert dashboard.run().code == 0
+    [kept] = ours(fake_github)
+    assert kept["body"].startswith(MARKER + "\n# Flaky test dashboard")
+    closed = [i for i in fake_github.issues() if i["number"] != kept["number"]]
+    assert [(i["state"], i["state_reason"]) for i in closed] == [("closed", "not_planned")]
+    assert closed[0]["body"].startswith(f"Duplicate of #{kept['number']}")
+
+
+def test_concurrent_runs_leave_one_open_issue(
+    fake_github: FakeGitHub, dashboard: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # both creates are held back a second, so both runs (in lockstep: the same work on two
+    # threads) list no issue and both create one
+    fake_github.delay("POST", r"/issues$", 1.0, times=2)
+    home = tmp_path / "concurrent"
+    home.mkdir()
+    for key, value in dashboard.env(home, "schedule", {}, {}).items():
+        monkeypatch.setenv(key, value)
+    codes: list[int] = []
+
+    def one(n: int) -> None:
+        codes.append(main(["dashboard", "--history", str(tmp_path / f"h{n}.sqlite")]))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [0, 0]
+    assert len(fake_github.requests_to("POST", r"/issues$")) == 2
+    opened = [i for i in ours(fake_github) if i["state"] == "open"]
+    assert len(opened) == 1 and opened[0]["number"] == min(i["number"] for i in fake_github.issues())
+
+
+def tick(body: str, key: str) -> str:
+    return body.replace(f"- [ ] <!-- flake-bot-pr:{key}", f"- [x] <!-- flake-bot-pr:{key}", 1)
+
+
+def test_ticked_box_opens_one_pull_request(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    assert dashboard.run(open_pull_requests="true").code == 0
+    [issue] = ours(fake_github)
+    [key] = [k for k in boxes(issue["body"]) if k.startswith("add-")]
+    fake_github.collaborators["dpgeorge"] = "maintain"
+    fake_github.edit_issue_as(issue["number"], tick(issue["body"], key), "dpgeorge")
+
+    result = dashboard.run(open_pull_requests="true")
+    assert result.code == 0, result.stderr
+    [pull] = fake_github.pulls()
+    assert pull["head"]["ref"] == f"flake-bot/{key}" and pull["base"]["ref"] == "master"
+    patched = fake_github.branch_files(f"flake-bot/{key}")["tests/run-tests.py"]
+    assert '    "misc/unlisted_flaky.py": ("intermittent failure in CI", None),\n' in patched
+    assert (
+        fake_github.branch_files("master")["tests/run-tests.py"]
+        == (UPSTREAM / "tests/run-tests.py").read_text()
+    )
+    body = ours(fake_github)[0]["body"]
+    assert boxes(body)[key] == (False, pull["number"])  # unticked, the pull request recorded
+    assert f"update [pull request {pull['number']}]" in body
+
+    # ticked again (through the issues: edited event this time): the same pull request, no second
+    before = body
+    fake_github.edit_issue_as(issue["number"], tick(body, key), "dpgeorge")
+    event = {
+        "action": "edited",
+        "issue": {"number": issue["number"]},
+        "sender": {"login": "dpgeorge"},
+        "changes": {"body": {"from": before}},
+    }
+    assert dashboard.run(event_name="issues", event=event, open_pull_requests="true").code == 0
+    assert len(fake_github.pulls()) == 1
+    assert len(fake_github.requests_to("POST", r"/pulls$")) == 1
+    assert boxes(ours(fake_github)[0]["body"])[key] == (False, pull["number"])
+
+    # a closed pull request is never replaced
+    fake_github.close_pull(pull["number"])
+    body = ours(fake_github)[0]["body"]
+    assert dashboard.run(open_pull_requests="true").code == 0
+    assert "was closed; no new pull request is opened" in ours(fake_github)[0]["body"]
+    assert len(fake_github.pulls()) == 1 and body != ours(fake_github)[0]["body"]
+
+
+def test_tick_without_write_access_is_ignored(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    assert dashboard.run(open_pull_requests="true").code == 0
+    [issue] = ours(fake_github)
+    [key] = [k for k in boxes(issue["body"]) if k.startswith("add-")]
+    fake_github.collaborators["mallory"] = "triage"
+    fake_github.edit_issue_as(issue["number"], tick(issue["body"], key), "mallory")
+    result = dashboard.run(open_pull_requests="true")
+    assert result.code == 0
+    assert fake_github.pulls() == [] and not fake_github.requests_to("POST", r"/git/refs$")
+    assert "mallory has read access, not write" in result.stderr
+    assert boxes(ours(fake_github)[0]["body"])[key] == (False, None)  # the tick is undone
+    # an event naming a writer as sender cannot vouch for a tick it did not make
+    fake_github.collaborators["dpgeorge"] = "write"
+    body = ours(fake_github)[0]["body"]
+    fake_github.edit_issue_as(issue["number"], tick(body, key), "mallory")
+    event = {
+        "action": "edited",
+        "issue": {"number": issue["number"]},
+        "sender": {"login": "dpgeorge"},
+        "changes": {"body": {"from": tick(body, key)}},
+    }
+    assert dashboard.run(event_name="issues", event=event, open_pull_requests="true").code == 0
+    assert fake_github.pulls() == []
+
+
+def test_tick_with_pull_requests_off_opens_nothing(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    assert dashboard.run().code == 0
+    [issue] = ours(fake_github)
+    assert "open a pull request (off:" in issue["body"]
+    [key] = [k for k in boxes(issue["body"]) if k.startswith("add-")]
+    fake_github.collaborators["dpgeorge"] = "admin"
+    fake_github.edit_issue_as(issue["number"], tick(issue["body"], key), "dpgeorge")
+    result = dashboard.run()
+    assert result.code == 0 and fake_github.pulls() == []
+    assert "opening pull requests is off" in result.stderr
+
+
+def test_budget_cut_mid_scan_is_resumed(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    first = dashboard.run(request_budget="30")
+    assert first.code == 0, first.stderr
+    assert "stopped early" in first.stderr
+    assert len(ours(fake_github)) == 1  # the issue still got out, from what was synced
+    with HistoryStore(dashboard.history) as store:
+        partial = store.counts()
+    assert 0 < partial["runs"] < RUNS and partial["pending"] > 0
+    second = dashboard.run(request_budget="200")
+    assert second.code == 0, second.stderr
+    with HistoryStore(dashboard.history) as store:
+        done = store.counts()
+    assert (done["runs"], done["pending"]) == (RUNS, 0)
+    assert "Add to the flaky list (1)" in ours(fake_github)[0]["body"]
+    total = len(fake_github.api_requests())
+    assert total <= 30 + 200
+
+
+HOSTILE_JOB = "cov <img src=x onerror=alert(1)> @maintainer | x `y` <!-- flake-bot:dashboard --> ::warning::"
+
+
+def test_hostile_names_from_the_api_are_escaped_and_bounded(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Test names from logs are paths (the parser keeps nothing else); job names come from the jobs
+    API, which a workflow file change controls, and reach the body through tables and messages."""
+    from test_render_gfm import analyse, github_refs
+
+    fake_github.add_workflow()
+    job = HOSTILE_JOB + "x" * 400
+    for i in range(RUNS):
+        failed = i % 4 == 2
+        run = fake_github.add_run(event="push", branch="master", created_at=f"2026-04-{i + 1:02d}T08:00:00Z",
+                                  conclusion="failure" if failed else "success")  # fmt: skip
+        fake_github.add_job(run["id"], job, "failure" if failed else "success",
+                            log=coverage_log(FLAKY if failed else None))  # fmt: skip
+    result = Dashboard(fake_github, tmp_path, monkeypatch, capsys).run()
+    assert result.code == 0, result.stderr
+    [issue] = ours(fake_github)
+    body = issue["body"]
+    assert "Add to the flaky list (1)" in body and "No patch:" in body  # an unknown job: no patch, no box
+    assert "- [ ]" not in body
+    page = analyse(body)
+    assert page.balanced and not {"img", "script"} & set(page.tags)
+    assert [c.strip() for c in page.comments if "flake-bot" in c] == ["flake-bot:dashboard"]
+    assert github_refs(page) == [] and "@maintainer" not in body
+    assert "x" * 400 not in body  # bounded
+    assert "::warning::" not in result.stdout + result.stderr
+
+
+def test_a_create_that_failed_but_landed_is_not_repeated(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    fake_github.fail("POST", r"/issues$", 502, apply=True)  # GitHub made it, then answered 502
+    result = dashboard.run()
+    assert result.code == 0, result.stderr
+    assert len(ours(fake_github)) == 1 and len(fake_github.issues()) == 1
+    assert len(fake_github.requests_to("POST", r"/issues$")) == 1
+    assert "dashboard created" in result.stderr
+
+
+def test_editor_lookup_failing_ignores_ticks_but_publishes(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    assert dashboard.run(open_pull_requests="true").code == 0
+    [issue] = ours(fake_github)
+    [key] = [k for k in boxes(issue["body"]) if k.startswith("add-")]
+    fake_github.collaborators["dpgeorge"] = "write"
+    fake_github.edit_issue_as(issue["number"], tick(issue["body"], key), "dpgeorge")
+    fake_github.fail("POST", r"/graphql$", 403, body={"message": "Resource not accessible by integration"})
+    result = dashboard.run(open_pull_requests="true")
+    assert result.code == 0, result.stderr
+    assert fake_github.pulls() == []
+    assert "who ticked them could not be checked" in result.stderr
+    assert boxes(ours(fake_github)[0]["body"])[key] == (False, None)
