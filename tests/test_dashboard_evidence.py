@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard_history import NOW, seed
+from helpers.dashboard import NOW, seed
 
 from bot.dashboard import build, core
 from bot.dashboard.evidence import StoreEvidence

@@ -353,8 +353,8 @@ def _sync(
     api_url: str,
 ) -> str:
     from bot.parse import parse_job_log
+    from bot.store.history_sync import SyncOptions, sync
     from bot.store.sqlite import HistoryStore
-    from bot.store.sync import SyncOptions, sync
 
     reserve = PUBLISH_RESERVE + (PER_PULL_REQUEST * 3 if settings.open_pull_requests else 0)
     budget = settings.request_budget - gateway.requests_made - reserve

@@ -12,12 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import jinja2
-
 from bot.dashboard.build import Dashboard
 from bot.dashboard.core import Streak
-from bot.render.sanitize import fence, inline, link
-from bot.report import md, mermaid_label, pct
+from bot.render.environment import MARKDOWN
+from bot.render.sanitize import Md, inline, link
 
 MARKER = "<!-- flake-bot:dashboard -->"
 MAX_BODY_CHARS = 65536
@@ -34,41 +32,35 @@ class PullRequestLink:
     state: str  # "open" | "closed" | "merged"
 
     @property
-    def link(self) -> str:
-        return str(link(f"pull request {self.number}", self.url))
+    def link(self) -> Md:
+        return link(f"pull request {self.number}", self.url)
 
 
 _SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
-def culprit_range(streak: Streak | None, repo_url: str) -> str:
+def culprit_range(streak: Streak | None, repo_url: str) -> Md:
     """`last pass..first failure` of a streak, linked to GitHub's compare view when both are
     known commits; empty when the streak has no first failure."""
     if streak is None or not streak.first_sha:
-        return ""
+        return Md("")
     first, last = streak.first_sha, streak.last_pass_sha
     if last is None:
-        return f"culprit at or before {inline(first[:12], 12)} (no earlier pass known)"
+        return Md(f"culprit at or before {inline(first[:12], 12)} (no earlier pass known)")
     text = f"{last[:12]}..{first[:12]}"
     if repo_url and _SHA.fullmatch(first) and _SHA.fullmatch(last):
-        return "culprit range " + str(link(text, f"{repo_url}/compare/{last}...{first}"))
-    return "culprit range " + str(inline(text, 30))
+        return Md("culprit range " + link(text, f"{repo_url}/compare/{last}...{first}"))
+    return Md("culprit range " + inline(text, 30))
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bot", "templates"),
-        autoescape=False,  # noqa: S701 - Markdown; untrusted values go through md/fence/label
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(pct=pct, md=md, label=mermaid_label, fence=fence)
-    return env
+_KEY = re.compile(r"(?:add|retire)-[0-9a-f]{12}")
 
 
-_ENV = _environment()
+def checkbox_marker(key: str, pr: int | None = None) -> Md:
+    """The hidden marker of an entry's checkbox: made of the entry id and a number only."""
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"not an entry id: {key!r}")
+    return Md(f"<!-- flake-bot-pr:{key}{f' pr:{int(pr)}' if pr is not None else ''} -->")
 
 
 def render_body(
@@ -100,10 +92,11 @@ def _render(
 ) -> str:
     shown_patches = {item.key for item in d.selection.actionable()[: max(0, with_patch)]}
     chart_jobs = [j for j in d.jobs if j.rate.trials]
-    return _ENV.get_template("dashboard.md.j2").render(
+    return MARKDOWN.get_template("dashboard.md.j2").render(
         d=d,
-        marker=marker,
+        marker=Md(marker) if marker in (MARKER, "") else marker,
         footer=footer,
+        box=checkbox_marker,
         limit=entries,
         patches=d.patches,
         patch_notes=d.patch_notes,
