@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fake_github import BOT_LOGIN, FakeGitHub
-from logfmt import Step, job_log
 from helpers.runner import runner_outputs
+from logfmt import Step, job_log
 
 from bot.cli import main
 from bot.dashboard.render import MARKER

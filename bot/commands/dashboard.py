@@ -240,7 +240,7 @@ def _build(settings: Settings, registry: Registry, workflow: str, branch: str) -
 
 def with_patches(dashboard: Dashboard, registry: Registry, tree: SourceTree | None) -> Dashboard:
     """The dashboard with each entry's patch written (or why not); no tree, no patches."""
-    from bot.registry.patch import suggest_patch
+    from bot.registry.patch import PatchStyle, suggest_patch
 
     if tree is None:
         return dashboard
@@ -251,7 +251,9 @@ def with_patches(dashboard: Dashboard, registry: Registry, tree: SourceTree | No
     ] + [(i.key, i.test, i.jobs, i.entry.mechanism.value, True) for i in dashboard.selection.retire]
     for key, test, names, style, remove in jobs:
         try:
-            result = suggest_patch(tree, registry, test=test, jobs=names, style=style, remove=remove)
+            result = suggest_patch(
+                tree, registry, test=test, jobs=names, style=PatchStyle(style), remove=remove
+            )
         except FlakeBotError as exc:
             notes[key] = str(exc)
             continue
