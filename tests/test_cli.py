@@ -78,3 +78,31 @@ def test_closed_stdout_is_not_an_error() -> None:
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["match", "--job", "standard", "--test", "x.py"], {"match"}),
+        (["suggest-patch", "--help"], {"suggest-patch"}),
+        (["--version"], set()),
+        (["--help"], set(COMMANDS) - {n for n in COMMANDS if " " in n}),
+        (["matc"], set(COMMANDS) - {n for n in COMMANDS if " " in n}),
+        ([], set(COMMANDS) - {n for n in COMMANDS if " " in n}),
+    ],
+)
+def test_the_parser_loads_only_the_command_asked_for(argv: list[str], expected: set[str]) -> None:
+    loaded = {n for n in _subparsers(build_parser(argv)) if " " not in n}
+    assert loaded == expected
+
+
+def test_a_light_command_does_not_import_the_heavy_edge() -> None:
+    """`match` starts without Jinja or PyGithub (most of the ~0.35 s that every command once paid)."""
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "main(['match', '--job', 'standard', '--test', 'thread/thread_gc1.py'])\n"
+        "print(sorted(m for m in ('jinja2', 'github') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
