@@ -47,6 +47,7 @@ MAX_MESSAGE_CHARS = 300
 MAX_TEST_CHARS = 200
 READ_CHUNK = 1 << 20
 
+_STEP_RUN_TESTS = re.compile(r"^Run (?:python3? |\S*/)?(?:\./)?run-tests\.py(.*)")
 _MAKE_ECHO = re.compile(r"cd \S+ && .*?run-tests\.py(.*)")
 _MAKE_ERROR = re.compile(r"make(?:\[\d+\])?: \*\*\* \[(?:[^\]:]*:\d+: )?([^\]]+)\] (?:Error \d+|Killed)")
 _BUILD_ERROR = re.compile(
@@ -66,7 +67,7 @@ _TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_M
 # mpy-merge step, raw logs without steps, print-failures) do not use them. They only pay off
 # in a long stretch (a build): searching ten markers to the end of a 1 MB chunk costs more than
 # reading the few lines between two runner passes one by one, hence IDLE_LINES_BEFORE_SKIP.
-IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"error", b"undefined",
+IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"/results\\", b"error", b"undefined",
                 b"ld: ")
 IDLE_LINES_BEFORE_SKIP = 200
 # Line kinds as module globals: read for every line, and an enum member read through its class
@@ -196,7 +197,10 @@ class JobParser:
         self.step = _Step(label, line.number, print_failures="--print-failures" in line.text)
         self.step.natmod_hint = "natmod" in label.lower() or "native_mpy" in label.lower()
         self.step.merge_hint = "mpy_merge" in label.lower()
-        self.pending_pass = None
+        # a step that runs run-tests.py itself (the windows workflow's MSVC jobs) names its pass
+        # in its command, as make's echo does for a make target
+        command = _STEP_RUN_TESTS.search(line.text) if not self.step.print_failures else None
+        self.pending_pass = pass_from_flags(command.group(1)) if command else None
         self.last_run_tests = None
 
     def _error(self, line: LogLine) -> None:

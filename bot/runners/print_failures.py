@@ -23,8 +23,11 @@ from bot.joblog import LogLine
 from bot.records import Outcome
 from bot.runners.diff import HEAD_LINES, TAIL_LINES, DiffReader
 
-EXP_HEADER = re.compile(r"--- (?:\S*/)?([^/\s]+)\.exp(?:\s.*)?")
-FAILURE = re.compile(r"FAILURE (?:\S*/)?([^/\s]+)")
+# On Windows run-tests.py joins its forward-slash results path with os.path.join, so the file
+# name follows a backslash: ``D:/a/micropython/micropython/tests/results\basics_x.py.exp``.
+EXP_HEADER = re.compile(r"--- (?:\S*[/\\])?([^/\\\s]+)\.exp(?:\s.*)?")
+FAILURE = re.compile(r"FAILURE (?:\S*[/\\])?([^/\\\s]+)")
+RESULTS_DIRS = ("/results/", "/results\\")
 # A job leaves at most a few dozen results; this bounds memory for a hostile log.
 MAX_RESULTS = 2000
 # What the runner logs after the last step (post-action steps, "Complete job"): not part of the
@@ -39,8 +42,9 @@ def mangle(test: str) -> str:
 
 def starts_print_failures(text: str) -> bool:
     """Whether a line can only come from ``--print-failures`` (used for raw logs)."""
-    return (text.startswith("FAILURE ") and "/results/" in text) or (
-        text.startswith("--- ") and "/results/" in text and EXP_HEADER.fullmatch(text) is not None)
+    if not (text.startswith(("FAILURE ", "--- ")) and any(d in text for d in RESULTS_DIRS)):
+        return False
+    return text.startswith("FAILURE ") or EXP_HEADER.fullmatch(text) is not None
 
 
 def _glued_header(text: str) -> int:
@@ -51,7 +55,7 @@ def _glued_header(text: str) -> int:
     straight after it, on the same log line.
     """
     at = text.find("--- ", 1)
-    results = text.rfind("/results/")
+    results = max(text.rfind(d) for d in RESULTS_DIRS)
     while 0 < at < results:
         if EXP_HEADER.fullmatch(text, at):
             return at
