@@ -67,7 +67,8 @@ _TARGET_PASS = {"test": TestPass.BYTECODE, "test_full_no_native": TestPass.VIA_M
 # mpy-merge step, raw logs without steps, print-failures) do not use them. They only pay off
 # in a long stretch (a build): searching ten markers to the end of a 1 MB chunk costs more than
 # reading the few lines between two runner passes one by one, hence IDLE_LINES_BEFORE_SKIP.
-IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"/results\\", b"error", b"undefined",
+IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/", b"/results\\", b"error",
+                b"undefined",
                 b"ld: ")
 IDLE_LINES_BEFORE_SKIP = 200
 # Line kinds as module globals: read for every line, and an enum member read through its class

@@ -30,9 +30,10 @@ def qemu_log() -> bytes:
     return job_log(
         [
             Step("tools/ci.sh qemu_setup_arm", "qemu-system-arm version 8.2.2\n", name="Install packages"),
-            Step("tools/ci.sh qemu_build_arm_sabrelite", _text("qemu-sabrelite-build-and-test.txt"), exit_code=2,
-                 name="Build and run test suite ci_qemu_build_arm_sabrelite"),
-            Step("tests/run-tests.py --print-failures", _text("qemu-print-failures.txt"), name="Print failures"),
+            Step("tools/ci.sh qemu_build_arm_sabrelite", _text("qemu-sabrelite-build-and-test.txt"),
+                 exit_code=2, name="Build and run test suite ci_qemu_build_arm_sabrelite"),
+            Step("tests/run-tests.py --print-failures", _text("qemu-print-failures.txt"),
+                 name="Print failures"),
         ],
         job="build_and_test_arm (sabrelite)",
     )
@@ -40,12 +41,13 @@ def qemu_log() -> bytes:
 
 def msvc_log(*, mpy_fails: bool = False) -> bytes:
     if mpy_fails:
-        first = _text("windows-msvc-run-tests.txt").replace("FAIL  extmod/vfs_posix_paths.py \n", "").replace(
-            "1 tests failed: extmod/vfs_posix_paths.py\n", "")
+        first = _text("windows-msvc-run-tests.txt")
+        for line in ("FAIL  extmod/vfs_posix_paths.py \n", "1 tests failed: extmod/vfs_posix_paths.py\n"):
+            first = first.replace(line, "")
         steps = [
             Step("python run-tests.py", first, name="Run tests"),
-            Step("python run-tests.py --via-mpy -d basics float micropython", _text("windows-msvc-run-mpy-tests.txt"),
-                 exit_code=1, name="Run mpy tests"),
+            Step("python run-tests.py --via-mpy -d basics float micropython",
+                 _text("windows-msvc-run-mpy-tests.txt"), exit_code=1, name="Run mpy tests"),
             Step("python run-tests.py --print-failures", "", name="Print mpy failures"),
         ]
     else:
@@ -60,8 +62,8 @@ def msvc_log(*, mpy_fails: bool = False) -> bytes:
 def mingw_log() -> bytes:
     return _crlf(job_log(
         [
-            Step("make -C ports/windows test_full VARIANT=dev", _text("windows-mingw-test-full.txt"), exit_code=2,
-                 name="Run tests"),
+            Step("make -C ports/windows test_full VARIANT=dev", _text("windows-mingw-test-full.txt"),
+                 exit_code=2, name="Run tests"),
             Step("python run-tests.py --print-failures", _text("windows-mingw-print-failures.txt"),
                  name="Print failures"),
         ],
@@ -132,4 +134,5 @@ def test_a_step_running_run_tests_directly_names_its_pass_but_print_failures_doe
     log = msvc_log(mpy_fails=True)
     report = parse_job_log([log])
     assert report.failed_step == "Run python run-tests.py --via-mpy -d basics float micropython"
-    assert [f.test for f in report.failures if f.test_pass is TestPass.VIA_MPY] == ["float/float_format_ints.py"]
+    via_mpy = [f.test for f in report.failures if f.test_pass is TestPass.VIA_MPY]
+    assert via_mpy == ["float/float_format_ints.py"]
