@@ -232,6 +232,8 @@ def _schema_errors(value: object, schema: dict, root: dict, where: str = "$") ->
                 errors += _schema_errors(item, schema["additionalProperties"], root, f"{where}.{key}")
     if "oneOf" in schema and sum(not _schema_errors(value, s, root, where) for s in schema["oneOf"]) != 1:
         errors.append(f"{where}: not exactly one of oneOf")
+    if "anyOf" in schema and all(_schema_errors(value, s, root, where) for s in schema["anyOf"]):
+        errors.append(f"{where}: none of anyOf")
     if "not" in schema and not _schema_errors(value, schema["not"], root, where):
         errors.append(f"{where}: matches a forbidden shape")
     for part in schema.get("allOf", []):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
@@ -42,12 +42,39 @@ RUNNER_OSES = ("linux", "darwin", "win32", "unknown")
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One workflow job: the ci.sh functions it runs (including helpers they call) and its runner."""
+    """One workflow job: where its run-tests.py exclusions live, and its runner.
+
+    `functions` are the ci.sh functions it runs (including helpers they call). Jobs that reach
+    run-tests.py through a port's Makefile or straight from a workflow `run:` line keep their
+    exclusions elsewhere, so `places` names those files (`ports/qemu/boards/SABRELITE/
+    mpconfigboard.mk`, `ports/windows/Makefile`) or `<workflow file>:<job id>` for a run line;
+    `targets` says how the job runs the suite (`make -C ports/qemu BOARD=SABRELITE test_full`),
+    for people and for the patch writer.
+    """
 
     name: str
     os: str
     runs_on: str = ""
     functions: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """One upstream workflow: its file under .github/workflows, display name and jobs."""
+
+    file: str
+    name: str
+    jobs: Mapping[str, JobSpec] = field(default_factory=dict)
+
+    def is_called(self, key: str) -> bool:
+        """Whether `key` (a path, a bare file name or the display name, as a run reports them)
+        names this workflow."""
+        if not key:
+            return False
+        base = key.rsplit("/", 1)[-1]
+        return (bool(self.file) and base == self.file.rsplit("/", 1)[-1]) or key == self.name
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,7 @@ class Entry:
     functions: tuple[str, ...] = ()
     platforms: tuple[str, ...] | None = None
     source: str = ""
+    places: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
     symptoms: tuple[str, ...] = ()
@@ -90,7 +118,9 @@ class Entry:
     def covers(self, job: JobSpec | None) -> bool:
         """Whether this entry applies to `job` (None: a job the registry does not know)."""
         if self.mechanism is Mechanism.EXCLUDE:
-            return job is not None and bool(set(self.functions) & set(job.functions))
+            return job is not None and bool(
+                set(self.functions) & set(job.functions) or set(self.places) & set(job.places)
+            )
         if self.platforms is None:
             return True
         return job is not None and job.os in self.platforms
@@ -98,10 +128,9 @@ class Entry:
     def where(self, job: JobSpec | None = None) -> str:
         """Plain words for where the entry applies; with `job`, only the part that concerns that job."""
         if self.mechanism is Mechanism.EXCLUDE:
-            functions = [f for f in self.functions if job is None or f in job.functions] or list(
-                self.functions
-            )
-            return "excluded in " + ", ".join(functions)
+            mine = self.functions + self.places
+            theirs = (job.functions + job.places) if job is not None else mine
+            return "excluded in " + ", ".join([f for f in mine if f in theirs] or list(mine))
         verb = "ignored" if self.mechanism is Mechanism.IGNORE else "skipped"
         if self.platforms is None:
             return f"{verb} by run-tests.py on every platform"
@@ -178,16 +207,67 @@ def _when(when: date | None) -> str:
 
 @dataclass(frozen=True)
 class Registry:
-    """The whole registry file: jobs of the workflow and the entries, in file order."""
+    """The whole registry file: the entries, in file order, and the jobs of each workflow.
+
+    Entries are shared by every workflow (a `flaky_tests_to_ignore` key governs every job of every
+    workflow on its platforms; an exclusion names the functions or files it lives in), while job
+    names belong to one workflow (`build` is a job of both the webassembly and the zephyr
+    workflow). `jobs`, `workflow` and `workflow_file` are the *selected* workflow's, the first
+    one of the file unless `for_workflow` chose another; `workflows` holds the others.
+    """
 
     entries: tuple[Entry, ...] = ()
     jobs: Mapping[str, JobSpec] = field(default_factory=dict)
     repository: str = ""
     workflow: str = ""
     path: str = field(default="", compare=False)
+    workflow_file: str = ""
+    workflows: tuple[WorkflowSpec, ...] = ()
 
     def job(self, name: str) -> JobSpec | None:
         return self.jobs.get(name)
+
+    def sections(self) -> tuple[WorkflowSpec, ...]:
+        """Every workflow the registry describes, the selected one first."""
+        return (WorkflowSpec(self.workflow_file, self.workflow, self.jobs), *self.workflows)
+
+    def for_workflow(self, key: str) -> Registry | None:
+        """The registry seen from the workflow `key` names (path, file name or display name),
+        so that job names and runner platforms are that workflow's; None if it is not covered."""
+        sections = self.sections()
+        for index, spec in enumerate(sections):
+            if spec.is_called(key):
+                if index == 0:
+                    return self
+                rest = sections[:index] + sections[index + 1 :]
+                return replace(
+                    self, jobs=spec.jobs, workflow=spec.name, workflow_file=spec.file, workflows=rest
+                )
+        return None
+
+    def judging(self, workflow: str) -> Registry:
+        """The registry to judge a run of `workflow` with: its own section, or, for a workflow the
+        registry does not cover, no jobs at all, so no job of another workflow lends its runner
+        or exclusions (only entries that cover every job, like a `None` ignore, still apply)."""
+        if not workflow:
+            return self
+        found = self.for_workflow(workflow)
+        if found is not None:
+            return found
+        rest = self.sections()
+        return replace(self, jobs={}, workflow=workflow, workflow_file="", workflows=rest)
+
+    def section_of(self, job: str) -> Registry:
+        """The section whose jobs include `job` when only one does (commands given a job name
+        and no workflow); else the registry as it is."""
+        if job in self.jobs:
+            return self
+        owners = [s for s in self.workflows if job in s.jobs]
+        if len(owners) == 1:
+            found = self.for_workflow(owners[0].file or owners[0].name)
+            if found is not None:
+                return found
+        return self
 
     def runs_test(self, job: str, test: str, when: date | None = None) -> bool:
         """False if run-tests.py does not run `test` in `job` on `when` (excluded or skipped)."""

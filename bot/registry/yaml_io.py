@@ -9,6 +9,7 @@ bundled registry describes the same rules for editors; this module is what enfor
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -16,11 +17,12 @@ from pathlib import Path
 import yaml
 
 from bot.errors import RegistryError
-from bot.registry.model import RUNNER_OSES, Entry, JobSpec, Mechanism, Registry
+from bot.registry.model import RUNNER_OSES, Entry, JobSpec, Mechanism, Registry, WorkflowSpec
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("version", "repository", "workflow", "jobs", "entries")
-JOB_KEYS = ("os", "runs_on", "functions")
+TOP_KEYS = ("version", "repository", "workflow", "workflow_file", "jobs", "workflows", "entries")
+WORKFLOW_KEYS = ("file", "name", "jobs")
+JOB_KEYS = ("os", "runs_on", "functions", "places", "targets")
 ENTRY_KEYS = (
     "test",
     "mechanism",
@@ -29,6 +31,7 @@ ENTRY_KEYS = (
     "functions",
     "platforms",
     "source",
+    "places",
     "since",
     "until",
     "symptoms",
@@ -41,6 +44,8 @@ _FUNCTION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PLATFORM_RE = re.compile(r"[a-z][a-z0-9]*\Z")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _SOURCE_RE = re.compile(r"[^\s:]+(:\d+(,\d+)*)?\Z")
+#: A file holding run-tests.py arguments, or `<workflow file>:<job id>` for a workflow's run line.
+_PLACE_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*(:[A-Za-z0-9_-]+)?\Z")
 
 
 def bundled_registry_path() -> Path:
@@ -175,26 +180,26 @@ def parse_registry(text: str, name: str = "<registry>") -> Registry:
     repository = reader.string(top["repository"], "repository") if "repository" in top else ""
     workflow = reader.string(top["workflow"], "workflow") if "workflow" in top else ""
 
-    jobs: dict[str, JobSpec] = {}
-    if "jobs" in top and not reader.is_null(top["jobs"]):
-        jobs_node = top["jobs"]
-        for job_name, job_node in reader.mapping(jobs_node, "jobs", None).items():
-            fields = reader.mapping(job_node, f"job {job_name!r}", JOB_KEYS)
-            if "os" not in fields:
-                raise reader.fail(job_node, f"job {job_name!r} is missing key 'os'")
-            os_name = reader.string(fields["os"], "os")
-            if os_name not in RUNNER_OSES:
-                raise reader.fail(
-                    fields["os"], f"os must be one of {', '.join(RUNNER_OSES)}, not {os_name!r}"
-                )
-            jobs[job_name] = JobSpec(
-                name=job_name,
-                os=os_name,
-                runs_on=reader.string(fields["runs_on"], "runs_on") if "runs_on" in fields else "",
-                functions=reader.strings(fields["functions"], "functions", _FUNCTION_RE)
-                if "functions" in fields
-                else (),
+    jobs = _jobs(reader, top["jobs"]) if "jobs" in top else {}
+    workflow_file = reader.string(top["workflow_file"], "workflow_file") if "workflow_file" in top else ""
+    workflows: list[WorkflowSpec] = []
+    if "workflows" in top and not reader.is_null(top["workflows"]):
+        node = top["workflows"]
+        if not isinstance(node, yaml.SequenceNode):
+            raise reader.fail(node, "workflows must be a list")
+        for item in node.value:
+            fields = reader.mapping(item, "a workflow", WORKFLOW_KEYS)
+            if "file" not in fields:
+                raise reader.fail(item, "a workflow needs 'file' (its file name under .github/workflows)")
+            spec = WorkflowSpec(
+                reader.string(fields["file"], "file", allow_empty=False),
+                reader.string(fields["name"], "name") if "name" in fields else "",
+                _jobs(reader, fields["jobs"]) if "jobs" in fields else {},
             )
+            seen = [w.file for w in workflows] + ([workflow_file] if workflow_file else [])
+            if any(spec.is_called(file) for file in seen):
+                raise reader.fail(fields["file"], f"workflow {spec.file!r} is described twice")
+            workflows.append(spec)
 
     entries: list[Entry] = []
     if "entries" in top and not reader.is_null(top["entries"]):
@@ -203,7 +208,31 @@ def parse_registry(text: str, name: str = "<registry>") -> Registry:
             raise reader.fail(node, "entries must be a list")
         entries = [_entry(reader, item) for item in node.value]
     _check_overlaps(reader, entries)
-    return Registry(tuple(entries), jobs, repository, workflow, name)
+    return Registry(tuple(entries), jobs, repository, workflow, name, workflow_file, tuple(workflows))
+
+
+def _jobs(reader: _Reader, node: yaml.Node) -> dict[str, JobSpec]:
+    jobs: dict[str, JobSpec] = {}
+    if reader.is_null(node):
+        return jobs
+    for job_name, job_node in reader.mapping(node, "jobs", None).items():
+        fields = reader.mapping(job_node, f"job {job_name!r}", JOB_KEYS)
+        if "os" not in fields:
+            raise reader.fail(job_node, f"job {job_name!r} is missing key 'os'")
+        os_name = reader.string(fields["os"], "os")
+        if os_name not in RUNNER_OSES:
+            raise reader.fail(fields["os"], f"os must be one of {', '.join(RUNNER_OSES)}, not {os_name!r}")
+        jobs[job_name] = JobSpec(
+            name=job_name,
+            os=os_name,
+            runs_on=reader.string(fields["runs_on"], "runs_on") if "runs_on" in fields else "",
+            functions=reader.strings(fields["functions"], "functions", _FUNCTION_RE)
+            if "functions" in fields
+            else (),
+            places=reader.strings(fields["places"], "places", _PLACE_RE) if "places" in fields else (),
+            targets=reader.strings(fields["targets"], "targets") if "targets" in fields else (),
+        )
+    return jobs
 
 
 def _entry(reader: _Reader, node: yaml.Node) -> Entry:
@@ -228,20 +257,29 @@ def _entry(reader: _Reader, node: yaml.Node) -> Entry:
             raise reader.fail(
                 fields["platforms"], "an exclude entry applies to ci.sh functions, not platforms"
             )
-        if "functions" not in fields:
+        if "functions" not in fields and "places" not in fields:
             raise reader.fail(
-                node, "an exclude entry needs 'functions' (the ci.sh functions whose --exclude has it)"
+                node,
+                "an exclude entry needs 'functions' (the ci.sh functions whose --exclude has it) "
+                "or 'places' (the Makefiles or workflow run lines that have it)",
             )
-        functions = reader.strings(fields["functions"], "functions", _FUNCTION_RE)
-        if not functions:
-            raise reader.fail(fields["functions"], "functions must name at least one ci.sh function")
+        functions = (
+            reader.strings(fields["functions"], "functions", _FUNCTION_RE) if "functions" in fields else ()
+        )
+        places = reader.strings(fields["places"], "places", _PLACE_RE) if "places" in fields else ()
+        if not functions and not places:
+            raise reader.fail(
+                fields.get("functions") or fields["places"], "functions must name at least one ci.sh function"
+            )
         platforms = None
     else:
-        if "functions" in fields:
-            raise reader.fail(
-                fields["functions"], f"an {mechanism.value} entry applies to platforms, not ci.sh functions"
-            )
-        functions = ()
+        for key in ("functions", "places"):
+            if key in fields:
+                raise reader.fail(
+                    fields[key],
+                    f"an {mechanism.value} entry applies to platforms, not ci.sh functions or files",
+                )
+        functions = places = ()
         platforms = None
         if "platforms" in fields and not reader.is_null(fields["platforms"]):
             platforms = reader.strings(fields["platforms"], "platforms", _PLATFORM_RE)
@@ -267,6 +305,7 @@ def _entry(reader: _Reader, node: yaml.Node) -> Entry:
         functions=functions,
         platforms=platforms,
         source=source,
+        places=places,
         since=since,
         until=until,
         symptoms=symptoms,
@@ -280,7 +319,7 @@ def _overlap(a: Entry, b: Entry) -> bool:
     if a.mechanism is not b.mechanism or a.test != b.test:
         return False
     if a.mechanism is Mechanism.EXCLUDE:
-        scopes = bool(set(a.functions) & set(b.functions))
+        scopes = bool(set(a.functions) & set(b.functions) or set(a.places) & set(b.places))
     else:
         scopes = a.platforms is None or b.platforms is None or bool(set(a.platforms) & set(b.platforms))
     starts_before_b_ends = b.until is None or a.since is None or a.since < b.until
@@ -340,17 +379,26 @@ def dump_registry(registry: Registry) -> str:
         out.append(f"repository: {_scalar(registry.repository)}\n")
     if registry.workflow:
         out.append(f"workflow: {_scalar(registry.workflow)}\n")
+    if registry.workflow_file:
+        out.append(f"workflow_file: {_scalar(registry.workflow_file)}\n")
     out.append("\njobs:\n" if registry.jobs else "\njobs: {}\n")
-    for name, job in registry.jobs.items():
-        out.append(f"  {_scalar(name)}:\n    os: {job.os}\n")
-        if job.runs_on:
-            out.append(f"    runs_on: {_scalar(job.runs_on)}\n")
-        out.append(f"    functions: {_list(job.functions)}\n")
+    out.extend(_dump_jobs(registry.jobs, "  "))
+    if registry.workflows:
+        out.append("\nworkflows:\n")
+    for spec in registry.workflows:
+        out.append(f"  - file: {_scalar(spec.file)}\n")
+        if spec.name:
+            out.append(f"    name: {_scalar(spec.name)}\n")
+        out.append("    jobs:\n" if spec.jobs else "    jobs: {}\n")
+        out.extend(_dump_jobs(spec.jobs, "      "))
     out.append("\nentries:\n" if registry.entries else "\nentries: []\n")
     for entry in registry.entries:
         out.append(f"  - test: {_scalar(entry.test)}\n    mechanism: {entry.mechanism.value}\n")
         if entry.mechanism is Mechanism.EXCLUDE:
-            out.append(f"    functions: {_list(entry.functions)}\n")
+            if entry.functions or not entry.places:
+                out.append(f"    functions: {_list(entry.functions)}\n")
+            if entry.places:
+                out.append(f"    places: {_list(entry.places)}\n")
         else:
             platforms = "null" if entry.platforms is None else _list(entry.platforms)
             out.append(f"    platforms: {platforms}\n")
@@ -367,3 +415,17 @@ def dump_registry(registry: Registry) -> str:
         if entry.notes:
             out.append(f"    notes: {_scalar(entry.notes)}\n")
     return "".join(out)
+
+
+def _dump_jobs(jobs: Mapping[str, JobSpec], indent: str) -> list[str]:
+    out: list[str] = []
+    for name, job in jobs.items():
+        out.append(f"{indent}{_scalar(name)}:\n{indent}  os: {job.os}\n")
+        if job.runs_on:
+            out.append(f"{indent}  runs_on: {_scalar(job.runs_on)}\n")
+        out.append(f"{indent}  functions: {_list(job.functions)}\n")
+        if job.places:
+            out.append(f"{indent}  places: {_list(job.places)}\n")
+        if job.targets:
+            out.append(f"{indent}  targets: {_list(job.targets)}\n")
+    return out
