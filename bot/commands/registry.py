@@ -13,7 +13,13 @@ from bot.commands._options import day
 from bot.errors import InputError
 from bot.registry import dump_registry, load_registry
 from bot.registry.source import CheckoutTree
-from bot.registry.upstream_sync import DEFAULT_WORKFLOW, drift, read_upstream, sync_registry
+from bot.registry.upstream import COVERED, drift_all, read_all_upstream, sync_all
+from bot.registry.upstream_sync import drift, read_upstream, sync_registry
+
+_WORKFLOW_HELP = (
+    "read only this workflow file (e.g. .github/workflows/ports_unix.yml); default: every covered "
+    f"workflow ({', '.join(COVERED)}) the checkout has"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "registry",
         help="create, update or check the known-flaky registry against a checkout",
         description=(
-            "Read tools/ci.sh (--exclude lists), the workflow (job -> ci.sh functions, runner OS) and "
-            "tests/run-tests.py (flaky_tests_to_ignore) of a checkout, and sync or check a registry file."
+            "Read tools/ci.sh (--exclude lists), the covered workflows (jobs -> ci.sh functions, Makefiles "
+            "or run lines, runner OS), the ports' test Makefiles and tests/run-tests.py "
+            "(flaky_tests_to_ignore) of a checkout, and sync or check a registry file."
         ),
     )
     actions = parser.add_subparsers(dest="registry_action", metavar="ACTION", required=True)
@@ -44,10 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="registry file to update in place (created if missing); default: print to stdout",
     )
-    sync.add_argument(
-        "--workflow", default=DEFAULT_WORKFLOW, metavar="FILE",
-        help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
-    )
+    sync.add_argument("--workflow", default=None, metavar="FILE", help=_WORKFLOW_HELP)
     sync.add_argument(
         "--as-of",
         type=day,
@@ -74,10 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "file", nargs="?", metavar="FILE", help="registry file (default: the bundled MicroPython registry)"
     )
-    check.add_argument(
-        "--workflow", default=DEFAULT_WORKFLOW, metavar="FILE",
-        help=f"workflow file to read (default {DEFAULT_WORKFLOW})"
-    )
+    check.add_argument("--workflow", default=None, metavar="FILE", help=_WORKFLOW_HELP)
     check.add_argument(
         "--as-of",
         type=day,
@@ -107,10 +108,13 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
-    upstream = read_upstream(CheckoutTree(args.repo_dir), as_of, args.workflow)
+    tree = CheckoutTree(args.repo_dir)
     output = Path(args.output) if args.output else None
     existing = load_registry(output) if output is not None and output.exists() else None
-    text = dump_registry(sync_registry(existing, upstream, as_of))
+    if args.workflow:
+        text = dump_registry(sync_registry(existing, read_upstream(tree, as_of, args.workflow), as_of))
+    else:
+        text = dump_registry(sync_all(existing, read_all_upstream(tree, as_of), as_of))
     if output is None:
         sys.stdout.write(text)
         return 0
@@ -121,8 +125,12 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     registry = load_registry(args.file)
-    upstream = read_upstream(CheckoutTree(args.repo_dir), args.as_of or date.today(), args.workflow)
-    lines = drift(registry, upstream, args.as_of)
+    tree = CheckoutTree(args.repo_dir)
+    when = args.as_of or date.today()
+    if args.workflow:
+        lines = drift(registry, read_upstream(tree, when, args.workflow), args.as_of)
+    else:
+        lines = drift_all(registry, read_all_upstream(tree, when), args.as_of)
     on = f" as of {args.as_of}" if args.as_of else ""
     if not lines:
         print(f"{registry.path}{on} agrees with {args.repo_dir}")

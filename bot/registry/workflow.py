@@ -1,13 +1,23 @@
-"""Read a GitHub Actions workflow (e.g. `ports_unix.yml`): which ci.sh functions each job calls, on which OS.
+"""Read a GitHub Actions workflow (e.g. `ports_unix.yml`): its jobs as the jobs API names them,
+which ci.sh functions and `run:` lines each runs, on which OS.
 
 Upstream has used two call styles (`tools/ci.sh unix_x` since 2025-10, `source tools/ci.sh &&
 ci_unix_x` before), so both are recognised. The job name is what the jobs API reports: the
-`name:` if it is a fixed string, else the job id.
+`name:` if it is a fixed string (with `${{ matrix.x }}` filled in), else the job id, and for a
+matrix job the id followed by every value of its matrix cell in parentheses, as GitHub builds
+it (`build_and_test_arm (sabrelite)`, `build-mingw (dev, mingw32, i686)`: values that `include`
+adds are part of the name too). A job of the wrong name would match nothing in the registry, so
+the expansion follows GitHub's rules: the product of the matrix keys in file order, minus every
+`exclude` that matches a cell, then each `include` either extends the cells it does not
+contradict or, when it extends none, becomes a cell of its own.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import yaml
@@ -19,6 +29,12 @@ _SOURCED_CALL_RE = re.compile(r"\b(ci_\w+)\b")
 #: libyaml when available: suggest-patch reads the workflow on every call, and upstream's 460-line
 #: ports_unix.yml takes ~90 ms with the pure-Python loader, ~5 ms with libyaml.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MATRIX_EXPR_RE = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][\w-]*)\s*\}\}")
+#: A matrix bigger than this is not expanded (a hostile or generated workflow); upstream's
+#: largest has 10 cells.
+MAX_CELLS = 256
+
+Cell = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,8 @@ class WorkflowJob:
     runs_on: str
     os: str
     functions: tuple[str, ...]  # called directly from steps, in step order
+    job_id: str = ""
+    runs: tuple[tuple[str, str], ...] = ()  # (working-directory, run text) of each step, matrix filled in
 
 
 def runner_os(runs_on: str) -> str:
@@ -55,8 +73,70 @@ def _calls(run: str) -> list[str]:
     return found
 
 
+def _shown(value: object) -> str:
+    """A matrix value as GitHub writes it in a job name."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _matches(cell: Mapping[str, object], pattern: Mapping[str, object]) -> bool:
+    return all(key in cell and cell[key] == value for key, value in pattern.items())
+
+
+def expand_matrix(matrix: object) -> list[Cell]:
+    """The cells of a `strategy.matrix`, in GitHub's order; [] when there is no matrix (or it is an
+    expression GitHub evaluates at run time, which cannot be expanded here)."""
+    if not isinstance(matrix, dict):
+        return []
+    keys = [k for k in matrix if k not in ("include", "exclude")]
+    axes = []
+    for key in keys:
+        values = matrix[key]
+        if not isinstance(values, list):
+            return []
+        axes.append(values)
+    size = 1
+    for values in axes:
+        size *= len(values)
+    if size > MAX_CELLS:
+        raise InputError(f"matrix of {size} cells is larger than {MAX_CELLS}")
+    cells: list[Cell] = (
+        [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)] if keys else []
+    )
+    excludes = matrix.get("exclude") or []
+    if isinstance(excludes, list):
+        cells = [c for c in cells if not any(isinstance(e, dict) and _matches(c, e) for e in excludes)]
+    originals = [dict(c) for c in cells]
+    includes = matrix.get("include") or []
+    for extra in includes if isinstance(includes, list) else []:
+        if not isinstance(extra, dict):
+            continue
+        extended = False
+        for original, cell in zip(originals, cells, strict=True):
+            if all(original[k] == v for k, v in extra.items() if k in original):
+                for key, value in extra.items():
+                    if key not in original:
+                        cell[key] = value
+                extended = True
+        if not extended:
+            cells.append(dict(extra))
+            originals.append(dict(extra))
+        if len(cells) > MAX_CELLS:
+            raise InputError(f"matrix of more than {MAX_CELLS} cells")
+    return cells
+
+
+def _fill(text: str, cell: Mapping[str, object]) -> str:
+    return _MATRIX_EXPR_RE.sub(lambda m: _shown(cell[m.group(1)]) if m.group(1) in cell else m.group(0), text)
+
+
 def read_workflow(text: str, path: str = ".github/workflows/ports_unix.yml") -> tuple[str, list[WorkflowJob]]:
-    """Return the workflow's name and its jobs, in file order."""
+    """Return the workflow's name and its jobs (matrix jobs expanded), in file order."""
     try:
         data = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (CSafeLoader or SafeLoader)
     except yaml.YAMLError as exc:
@@ -67,18 +147,41 @@ def read_workflow(text: str, path: str = ".github/workflows/ports_unix.yml") -> 
     for job_id, job in data["jobs"].items():
         if not isinstance(job, dict):
             raise InputError(f"{path}: job {job_id!r} is not a mapping")
-        name = job.get("name")
-        if not isinstance(name, str) or "${{" in name:
-            name = str(job_id)
-        runs_on = job.get("runs-on", "")
-        runs_on_text = ",".join(map(str, runs_on)) if isinstance(runs_on, list) else str(runs_on)
-        functions: list[str] = []
-        for step in job.get("steps") or []:
-            run = step.get("run") if isinstance(step, dict) else None
-            if isinstance(run, str):
-                for call in _calls(run):
-                    if call not in functions:
-                        functions.append(call)
-        jobs.append(WorkflowJob(name, runs_on_text, runner_os(runs_on_text), tuple(functions)))
+        strategy = job.get("strategy")
+        cells = expand_matrix(strategy.get("matrix")) if isinstance(strategy, dict) else []
+        defaults = job.get("defaults")
+        default_dir = ""
+        if isinstance(defaults, dict) and isinstance(defaults.get("run"), dict):
+            default_dir = str(defaults["run"].get("working-directory") or "")
+        for cell in cells or [{}]:
+            jobs.append(_job(str(job_id), job, cell, bool(cells), default_dir))
     workflow_name = data.get("name")
     return (workflow_name if isinstance(workflow_name, str) else ""), jobs
+
+
+def _job(
+    job_id: str, job: Mapping[str, object], cell: Cell, is_matrix: bool, default_dir: str
+) -> WorkflowJob:
+    name = job.get("name")
+    if isinstance(name, str) and "${{" in name:
+        name = _fill(name, cell)
+    if not isinstance(name, str) or "${{" in name:
+        name = job_id
+        if is_matrix:
+            name += " (" + ", ".join(_shown(v) for v in cell.values()) + ")"
+    runs_on = job.get("runs-on", "")
+    runs_on_text = ",".join(map(str, runs_on)) if isinstance(runs_on, list) else str(runs_on)
+    runs_on_text = _fill(runs_on_text, cell)
+    functions: list[str] = []
+    runs: list[tuple[str, str]] = []
+    steps = job.get("steps")
+    for step in steps if isinstance(steps, list) else []:
+        run = step.get("run") if isinstance(step, dict) else None
+        if isinstance(run, str):
+            run = _fill(run, cell)
+            directory = step.get("working-directory") if isinstance(step, dict) else None
+            runs.append((str(directory) if isinstance(directory, str) else default_dir, run))
+            for call in _calls(run):
+                if call not in functions:
+                    functions.append(call)
+    return WorkflowJob(name, runs_on_text, runner_os(runs_on_text), tuple(functions), job_id, tuple(runs))
