@@ -131,7 +131,23 @@ def _reason(lines: list[str], index: int) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
-def _place_entries(path: str, place: str, text: str, as_of: date, *, run_line: bool) -> list[Entry]:
+def _line_in(file_lines: list[str], line: str) -> int | None:
+    """1-based line of the workflow file holding one line of a `run:` text; None when matrix
+    values filled into it make it differ from every line of the file."""
+    wanted = line.strip()
+    for number, text in enumerate(file_lines, start=1):
+        if wanted and wanted in text:
+            return number
+    return None
+
+
+def _source(path: str, line: int | None) -> str:
+    return f"{path}:{line}" if line else path
+
+
+def _place_entries(
+    path: str, place: str, text: str, as_of: date, *, run_line: bool, file_lines: list[str] | None = None
+) -> list[Entry]:
     entries: list[Entry] = []
     lines = text.splitlines()
     for index, line in enumerate(lines):
@@ -156,7 +172,7 @@ def _place_entries(path: str, place: str, text: str, as_of: date, *, run_line: b
                     reason=reason,
                     flaky=says_flaky(reason),
                     places=(place,),
-                    source=f"{path}:{index + 1}",
+                    source=_source(path, index + 1 if file_lines is None else _line_in(file_lines, line)),
                     since=as_of,
                 )
                 if not any(e.test == entry.test and e.places == entry.places for e in entries):
@@ -169,13 +185,16 @@ def read_workflow_section(
 ) -> tuple[WorkflowSpec, list[Entry]]:
     """One workflow's jobs, and the exclusions in the Makefiles and run lines those jobs use."""
     path = f"{WORKFLOWS_DIR}/{file}"
-    name, jobs = read_workflow(tree.read_text(path), path)
+    text = tree.read_text(path)
+    name, jobs = read_workflow(text, path)
+    file_lines = text.splitlines()
     specs = {job.name: _job_spec(tree, script, file, job) for job in jobs}
     entries: list[Entry] = []
     for job in jobs:
         for _directory, run in job.runs:
             if "run-tests.py" in run and "--print-failures" not in run:
-                entries += _place_entries(path, f"{path}:{job.job_id}", run, as_of, run_line=True)
+                place = f"{path}:{job.job_id}"
+                entries += _place_entries(path, place, run, as_of, run_line=True, file_lines=file_lines)
     for place in dict.fromkeys(p for spec in specs.values() for p in spec.places if ":" not in p):
         entries += _place_entries(place, place, tree.read_text(place), as_of, run_line=False)
     unique: list[Entry] = []

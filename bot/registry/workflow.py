@@ -3,8 +3,8 @@ which ci.sh functions and `run:` lines each runs, on which OS.
 
 Upstream has used two call styles (`tools/ci.sh unix_x` since 2025-10, `source tools/ci.sh &&
 ci_unix_x` before), so both are recognised. The job name is what the jobs API reports: the
-`name:` if it is a fixed string (with `${{ matrix.x }}` filled in), else the job id, and for a
-matrix job the id followed by every value of its matrix cell in parentheses, as GitHub builds
+`name:` with `${{ matrix.x }}` filled in, else the job id; for a matrix job whose name has no
+expression, that followed by every value of its matrix cell in parentheses, as GitHub builds
 it (`build_and_test_arm (sabrelite)`, `build-mingw (dev, mingw32, i686)`: values that `include`
 adds are part of the name too). A job of the wrong name would match nothing in the registry, so
 the expansion follows GitHub's rules: the product of the matrix keys in file order, minus every
@@ -163,12 +163,15 @@ def _job(
     job_id: str, job: Mapping[str, object], cell: Cell, is_matrix: bool, default_dir: str
 ) -> WorkflowJob:
     name = job.get("name")
+    suffix = " (" + ", ".join(_shown(v) for v in cell.values()) + ")" if is_matrix else ""
     if isinstance(name, str) and "${{" in name:
-        name = _fill(name, cell)
-    if not isinstance(name, str) or "${{" in name:
-        name = job_id
-        if is_matrix:
-            name += " (" + ", ".join(_shown(v) for v in cell.values()) + ")"
+        name = _fill(name, cell)  # a name with expressions is used as evaluated, without the suffix
+        if "${{" in name:
+            name = job_id + suffix
+    elif isinstance(name, str):
+        name += suffix
+    else:
+        name = job_id + suffix
     runs_on = job.get("runs-on", "")
     runs_on_text = ",".join(map(str, runs_on)) if isinstance(runs_on, list) else str(runs_on)
     runs_on_text = _fill(runs_on_text, cell)
