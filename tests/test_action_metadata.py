@@ -78,7 +78,7 @@ def test_dockerignore_admits_exactly_what_the_dockerfile_copies() -> None:
 
 def test_example_workflow_is_least_privilege_pinned_and_never_checks_out() -> None:
     assert WORKFLOW[True]["workflow_run"] == {
-        "workflows": ["unix port"],
+        "workflows": ["unix port", "qemu port", "windows port", "webassembly port", "zephyr port"],
         "types": ["completed"],
     }  # `on:` is True
     assert WORKFLOW["permissions"] == {}

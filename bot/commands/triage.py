@@ -25,7 +25,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from bot.actions_env import ActionsEnv, inert_json, read_event
@@ -35,8 +35,8 @@ from bot.orchestrate.console import say
 from bot.orchestrate.decisions import CheckRunMode, CommentMode, Settings
 from bot.publish.summary import publish_summary
 from bot.records import JobInfo, LogState, RunInfo
-from bot.registry import load_registry
-from bot.render import outputs, render_text
+from bot.registry import Registry, load_registry
+from bot.render import COMMENT_MARKER, outputs, render_text
 from bot.render.sanitize import inline, plain
 from bot.triage import JobInput, PatchPolicy, triage
 
@@ -189,6 +189,28 @@ def _event_path(args: argparse.Namespace, env: ActionsEnv) -> Path:
     return env.event_path
 
 
+_MARKER_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _published_as(settings: Settings, registry: Registry, run: RunInfo) -> tuple[Settings, str]:
+    """Check-run name and comment marker for this run's workflow.
+
+    One action can watch several workflows; a qemu run must not overwrite the unix run's sticky
+    comment on the same PR, nor its check run on the same commit. The registry's first workflow
+    keeps the plain name and marker (comments posted before several workflows were watched are
+    found again); every other gets its workflow file in the marker and its name in the check run.
+    """
+    keys = (run.workflow_path, run.workflow_name)
+    if not any(keys) or registry.is_first(*keys):
+        return settings, COMMENT_MARKER
+    section = registry.for_workflow(run.workflow_path) or registry.for_workflow(run.workflow_name)
+    label = section.workflow if section is not None and section.workflow else run.workflow_name
+    stem = PurePosixPath(run.workflow_path).name or run.workflow_name
+    key = _MARKER_NAME.sub("_", stem)[:60] or "workflow"
+    name = plain(f"{settings.check_name} ({label or key})", 100, one_line=True)
+    return dataclasses.replace(settings, check_name=name), COMMENT_MARKER.replace(" -->", f":{key} -->")
+
+
 def _run_event(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.gateway.convert import run_from_event
     from bot.orchestrate.triage_run import triage_run
@@ -210,8 +232,13 @@ def _run_event(args: argparse.Namespace, env: ActionsEnv) -> int:
     run = run_from_event(event)
     if run.status != "completed":
         raise InputError(f"run {run.id} is {run.status or 'in an unknown state'}, not completed")
+    # Job names, runners and exclusion places are per workflow: judge with the run's own section.
+    settings, marker = _published_as(settings, registry, run)
+    registry = registry.judging(run.workflow_path, run.workflow_name)
 
-    return triage_run(settings, env, repo=repo, run=run, default_branch=default_branch, registry=registry)
+    return triage_run(
+        settings, env, repo=repo, run=run, default_branch=default_branch, registry=registry, marker=marker
+    )
 
 
 # ---------------------------------------------------------------------------- offline
@@ -243,7 +270,8 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.parse import open_log, parse_job_log
 
     registry_file = args.registry or env.input("registry") or None
-    registry = load_registry(registry_file)
+    # a log has no workflow: the job name picks the one workflow that has such a job
+    registry = load_registry(registry_file).section_of(args.job)
     seen = _FirstDay()
     with open_log(args.log) as chunks:
         job_report = parse_job_log(seen.watch(chunks), job=args.job)

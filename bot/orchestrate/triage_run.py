@@ -51,9 +51,17 @@ from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_p
 
 
 def triage_run(
-    settings: Settings, env: ActionsEnv, *, repo: str, run: RunInfo, default_branch: str, registry: Registry
+    settings: Settings,
+    env: ActionsEnv,
+    *,
+    repo: str,
+    run: RunInfo,
+    default_branch: str,
+    registry: Registry,
+    marker: str = COMMENT_MARKER,
 ) -> int:
-    """Triage `run` and publish the report; returns the exit status (`decisions.exit_status`)."""
+    """Triage `run` and publish the report; returns the exit status (`decisions.exit_status`).
+    `marker` finds the run's workflow's own sticky comment (one per workflow on a PR)."""
     budget = settings.request_budget
     gateway = GitHubGateway(repo, token=env.token, api_url=env.api_url, request_budget=budget)
     try:
@@ -70,7 +78,7 @@ def triage_run(
             attempt=run.attempt,
             jobs_failed=report.counts.jobs_failed,
         )
-        return _publish(settings, env, repo, run, report, gateway, plan)
+        return _publish(settings, env, repo, run, report, gateway, plan, marker)
     finally:
         gateway.close()
 
@@ -237,6 +245,7 @@ def _publish(
     report: TriageReport,
     gateway: GitHubGateway,
     plan: PublishPlan,
+    marker: str = COMMENT_MARKER,
 ) -> int:
     """Post the check run and the comment as planned, then always the summary and outputs."""
     from bot.publish.checks import publish_check_run
@@ -281,16 +290,17 @@ def _publish(
                 details = check_url or summary_url
 
                 def render(previous: str | None) -> str:
-                    return render_comment(report, details_url=details, previous=previous)
+                    return render_comment(report, marker=marker, details_url=details, previous=previous)
 
                 if settings.dry_run:
-                    say(env, _comment_preview(gateway, pr.number, render, settings, plan.create_comment))
+                    create = plan.create_comment
+                    say(env, _comment_preview(gateway, pr.number, render, settings, create, marker))
                 else:
                     outcome = upsert_sticky_comment(
                         gateway,
                         pr.number,
                         render,
-                        marker=COMMENT_MARKER,
+                        marker=marker,
                         author=settings.comment_author,
                         create=plan.create_comment,
                     )
@@ -321,11 +331,12 @@ def _comment_preview(
     render: Callable[[str | None], str],
     settings: Settings,
     create: bool,
+    marker: str = COMMENT_MARKER,
 ) -> str:
     """What a real run would do to the sticky comment, found by reading only."""
     from bot.publish.comment import find_sticky
 
-    existing = find_sticky(gateway.list_issue_comments(number), COMMENT_MARKER, settings.comment_author)
+    existing = find_sticky(gateway.list_issue_comments(number), marker, settings.comment_author)
     if existing is not None:
         return (
             f"[dry run] would update the comment {existing.html_url} on #{number}:\n{render(existing.body)}"

@@ -245,17 +245,24 @@ class Registry:
                 )
         return None
 
-    def judging(self, workflow: str) -> Registry:
-        """The registry to judge a run of `workflow` with: its own section, or, for a workflow the
-        registry does not cover, no jobs at all, so no job of another workflow lends its runner
-        or exclusions (only entries that cover every job, like a `None` ignore, still apply)."""
-        if not workflow:
+    def judging(self, *keys: str) -> Registry:
+        """The registry to judge a run with, given what names its workflow (its path, then its
+        display name): that workflow's section, or, for a workflow the registry does not cover,
+        no jobs at all, so no job of another workflow lends its runner or exclusions (only entries
+        that cover every job, like a `None` ignore, still apply). No key: the registry as it is."""
+        named = [key for key in keys if key]
+        if not named:
             return self
-        found = self.for_workflow(workflow)
-        if found is not None:
-            return found
+        for key in named:
+            found = self.for_workflow(key)
+            if found is not None:
+                return found
         rest = self.sections()
-        return replace(self, jobs={}, workflow=workflow, workflow_file="", workflows=rest)
+        return replace(self, jobs={}, workflow=named[-1], workflow_file="", workflows=rest)
+
+    def is_first(self, *keys: str) -> bool:
+        """Whether the keys name the registry's first workflow (the one of its top-level jobs)."""
+        return any(WorkflowSpec(self.workflow_file, self.workflow).is_called(k) for k in keys if k)
 
     def section_of(self, job: str) -> Registry:
         """The section whose jobs include `job` when only one does (commands given a job name
