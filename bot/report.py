@@ -309,3 +309,44 @@ def to_json(report: Report) -> dict[str, Any]:
             for e in report.entry_ages
         ],
     }
+
+
+@dataclass(frozen=True)
+class CrossTest:
+    """Where one test failed, across the workflows of the store (counts of runs, per job)."""
+
+    test: str
+    places: tuple[tuple[str, str, int, int], ...]  # (workflow name, job, failed, ignored)
+
+    @property
+    def workflows(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p[0] for p in self.places))
+
+    @property
+    def runs(self) -> int:
+        return sum(p[2] + p[3] for p in self.places)
+
+
+def across_workflows(store: HistoryStore, window: Window) -> list[CrossTest]:
+    """Tests that failed (or were ignored as known-flaky) in more than one workflow, most runs
+    first: rates stay per workflow, but "flaky on qemu arm and on unix macos" is one fact about
+    the test, worth seeing in one place."""
+    by_test: dict[str, list[tuple[str, str, int, int]]] = {}
+    for test, workflow, job, failed, ignored in store.failures_by_workflow(window):
+        by_test.setdefault(test, []).append((workflow, job, failed, ignored))
+    tests = [CrossTest(t, tuple(p)) for t, p in by_test.items() if len({w for w, *_ in p}) > 1]
+    return sorted(tests, key=lambda c: (-c.runs, c.test))
+
+
+def across_json(workflows: Sequence[tuple[str, str, int]], tests: Sequence[CrossTest]) -> dict[str, Any]:
+    return {
+        "workflows": [{"path": p, "name": n, "runs": r} for p, n, r in workflows],
+        "tests": [
+            {
+                "test": t.test,
+                "workflows": list(t.workflows),
+                "jobs": [{"workflow": w, "job": j, "failed": f, "ignored": i} for w, j, f, i in t.places],
+            }
+            for t in tests
+        ],
+    }

@@ -101,8 +101,9 @@ def test_a_failure_ignored_only_on_macos_is_a_real_failure_on_windows(
     fake = fake_github
     text = msvc_log().replace(b"extmod/vfs_posix_paths.py", b"thread/stress_heap.py")
     run = fake.add_run(
-        event="push", workflow="ports_windows.yml", workflow_name="windows port", created_at="2026-08-20T03:00:00Z"
-    )
+        event="push", workflow="ports_windows.yml", workflow_name="windows port",
+        created_at="2026-08-20T03:00:00Z",
+    )  # fmt: skip
     fake.add_job(run["id"], MSVC, "failure", log=text)
 
     result = action.run(run["id"])

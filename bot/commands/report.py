@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 from bot.actions_env import inert_json
 from bot.commands._options import day, history_store, run_filters
 from bot.errors import InputError
-from bot.render.report import render_report
-from bot.report import build_report, to_json
+from bot.registry import Registry
+from bot.render.report import render_across, render_report
+from bot.report import across_json, across_workflows, build_report, to_json
 from bot.store.sqlite import HistoryStore, Window
 
 
@@ -63,6 +65,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+def _per_workflow(
+    store: HistoryStore,
+    window: Window,
+    workflows: list[tuple[str, str, int]],
+    registry: Registry | None,
+    now: datetime,
+    output: str,
+) -> str:
+    """One report per workflow (each judged by its own registry section), after the tests that
+    failed in more than one of them: job names repeat across workflows (`build`), so one report
+    over all of them would mix jobs and rates."""
+    tests = across_workflows(store, window)
+    names = [name for _, name, _ in workflows]
+    reports = []
+    for path, name, _ in workflows:
+        key = name if name and names.count(name) == 1 else path
+        judged = registry.judging(path, name) if registry is not None else None
+        own = dataclasses.replace(window, workflow=key)
+        reports.append(build_report(store, own, now=now, registry=judged))
+    if output == "json":
+        doc = {"across_workflows": across_json(workflows, tests), "reports": [to_json(r) for r in reports]}
+        return inert_json(doc) + "\n"
+    return "\n".join([render_across(workflows, tests), *(render_report(r) for r in reports)])
+
+
 def run(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
@@ -78,9 +105,16 @@ def run(args: argparse.Namespace) -> int:
         from bot.registry import load_registry
 
         registry = load_registry(args.registry)
+    now = datetime.now(UTC)
     with HistoryStore(args.db) as store:
-        report = build_report(store, window, now=datetime.now(UTC), registry=registry)
-    text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_report(report)
+        workflows = store.workflows(window) if args.workflow is None else []
+        if len(workflows) > 1:
+            text = _per_workflow(store, window, workflows, registry, now, args.format)
+        else:
+            # job names, runners and exclusion places are the workflow's own
+            judged = registry.judging(args.workflow or "", *(w[0] for w in workflows)) if registry else None
+            report = build_report(store, window, now=now, registry=judged)
+            text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_report(report)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

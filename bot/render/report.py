@@ -13,12 +13,14 @@ what `report_context` gives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.render.environment import MARKDOWN
+from bot.render.sanitize import cell_code, code_span
 
 if TYPE_CHECKING:
-    from bot.report import Report
+    from bot.report import CrossTest, Report
 
 MAX_ROWS = 100  # per test table: a broken build can fail hundreds of tests; the JSON keeps them all
 
@@ -56,3 +58,42 @@ def report_context(report: Report) -> dict[str, Any]:
 def render_report(report: Report) -> str:
     """The whole flakiness report (`flake-bot report`)."""
     return MARKDOWN.get_template("report.md.j2").render(report_context(report))
+
+
+def _where_failed(test: CrossTest) -> str:
+    parts = []
+    for workflow in test.workflows:
+        jobs = [
+            f"{cell_code(job, 80)} {failed}" + (f" (+{ignored} ignored)" if ignored else "")
+            for w, job, failed, ignored in test.places
+            if w == workflow
+        ]
+        parts.append(f"{cell_code(workflow, 60)}: " + ", ".join(jobs))
+    return "; ".join(parts)
+
+
+def render_across(workflows: Sequence[tuple[str, str, int]], tests: Sequence[CrossTest]) -> str:
+    """The head of a report over a store that holds several workflows (each workflow's own report
+    follows it): which workflows, and the tests that failed in more than one, with where."""
+    listed = ", ".join(f"{code_span(name or path, 60)} ({runs} runs)" for path, name, runs in workflows)
+    out = [
+        "# Flaky tests across workflows",
+        "",
+        f"The store holds {len(workflows)} workflows: {listed}. Each is reported below on its own: "
+        "rates and attributions never borrow runs from another workflow.",
+        "",
+    ]
+    if not tests:
+        out.append("No test failed in more than one workflow.")
+        return "\n".join(out) + "\n"
+    out += [
+        'Tests that failed in more than one workflow (runs per job; "ignored" = listed by run-tests.py '
+        "as a known-flaky failure, so the job did not fail for it):",
+        "",
+        "| test | where it failed |",
+        "|---|---|",
+    ]
+    out += [f"| {cell_code(t.test, 120)} | {_where_failed(t)} |" for t in tests[:MAX_ROWS]]
+    if len(tests) > MAX_ROWS:
+        out.append(f"\n{len(tests) - MAX_ROWS} more in the JSON report.")
+    return "\n".join(out) + "\n"

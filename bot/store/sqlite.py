@@ -541,6 +541,31 @@ class HistoryStore:
             params.extend([window.workflow, f".github/workflows/{window.workflow}", window.workflow])
         return " AND ".join(clauses), params
 
+    def workflows(self, window: Window = Window()) -> list[tuple[str, str, int]]:
+        """(path, display name, runs) of every workflow with runs in the window, most runs first:
+        a store synced from several workflows is reported one workflow at a time."""
+        where, params = self._where(window)
+        rows = self._db.execute(
+            f"SELECT r.workflow, max(r.workflow_name), count(*) FROM runs r WHERE {where} "
+            "GROUP BY r.workflow ORDER BY count(*) DESC, r.workflow",
+            params,
+        ).fetchall()
+        return [(str(a), str(b), int(c)) for a, b, c in rows]
+
+    def failures_by_workflow(self, window: Window = Window()) -> list[tuple[str, str, str, int, int]]:
+        """(test, workflow name, job, runs it failed, runs it was ignored as known-flaky) for
+        every test that failed in the window: the cross-workflow view of a test ("flaky on qemu
+        arm and on unix macos") needs where, not rates, which stay per workflow."""
+        where, params = self._where(window)
+        rows = self._db.execute(
+            "SELECT o.test, max(r.workflow_name), o.job, count(DISTINCT CASE WHEN o.ignored = 0 "
+            "THEN o.run_id END), count(DISTINCT CASE WHEN o.ignored = 1 THEN o.run_id END) "
+            f"FROM outcomes o JOIN runs r ON r.id = o.run_id WHERE {where} "
+            "GROUP BY o.test, r.workflow, o.job ORDER BY o.test, r.workflow, o.job",
+            params,
+        ).fetchall()
+        return [(str(t), str(w), str(j), int(f), int(i)) for t, w, j, f, i in rows]
+
     def _run_days(self, window: Window) -> list[_RunDay]:
         """The one scan over runs that the run-level statistics share (overview, months, job-set
         executions), grouped to a few thousand rows; remembered until the next write. The index
