@@ -1,14 +1,17 @@
 """Benchmark one action triage against the local fake GitHub (not run by CI).
 
-For a 24-job "unix port" run with 1 and with 5 failed jobs (real capture 05 wrapped in the job-log
-format; the other jobs green), on a push (check run) and on a pull request (sticky comment), it
+For a 24-job "unix port" run (by default) with 1 and with 5 failed jobs (real capture 05 wrapped in
+the job-log format; the other jobs green), on a push (check run) and on a pull request (sticky comment), it
 runs the real `flake-bot triage` in-process and reports:
 
 - HTTP requests the triage made, API and log-blob separately (target: at most 4 + 2 per failed
   job; the history sync is excluded, as no history store is configured here);
 - wall time of the whole triage (median of `--repeat` runs), loopback HTTP included.
 
-Usage: ``python bench/bench_triage.py [--repeat 5]``
+``--workflow qemu|windows`` triages a run of that workflow instead: its jobs as the jobs API names
+the matrix jobs, failing with the qemu or MSVC/mingw fixtures of tests/data/workflows.
+
+Usage: ``python bench/bench_triage.py [--repeat 5] [--workflow unix|qemu|windows]``
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_github import FakeGitHub, FakeServer  # noqa: E402
 from helpers.e2e import standard_log  # noqa: E402
+from test_parse_workflows import mingw_log, msvc_log, qemu_log  # noqa: E402
 
 from bot.cli import main  # noqa: E402
+from bot.registry import load_registry  # noqa: E402
 
 JOBS = [
     "minimal", "reproducible", "standard", "standard_v2", "standard_error_terse", "standard_error_none",
@@ -41,20 +46,34 @@ JOBS = [
 TOKEN = "ghs_bench"  # noqa: S105 - the fake server checks it; not a secret
 
 
-def one_triage(server: FakeServer, failed: int, event: str, tmp: Path) -> tuple[int, int, float]:
+def _workflow(workflow: str) -> tuple[str, str, list[str], list[bytes]]:
+    """File, name, job names (as the jobs API names them) and failing-job logs of one workflow."""
+    if workflow == "unix":
+        return "ports_unix.yml", "unix port", JOBS, [standard_log()]
+    file = f"ports_{workflow}.yml"
+    section = load_registry().for_workflow(file)
+    assert section is not None
+    jobs = [name for name, spec in section.jobs.items() if spec.targets]  # jobs that run the tests
+    logs = [qemu_log()] if workflow == "qemu" else [msvc_log(), mingw_log()]
+    return file, section.workflow, jobs, logs
+
+
+def one_triage(
+    server: FakeServer, failed: int, event: str, tmp: Path, workflow: str = "unix"
+) -> tuple[int, int, float]:
     fake = FakeGitHub(server)
     server.current = fake
     fake.token = TOKEN
-    log = standard_log()
+    file, name, jobs, logs = _workflow(workflow)
     sha = "be" * 20
     prs: list[int] = []
     if event == "pull_request":
         prs = [fake.add_pull(head_sha=sha)["number"]]
-    run = fake.add_run(event=event, head_sha=sha, pull_requests=prs)
-    for i, name in enumerate(JOBS):
+    run = fake.add_run(event=event, head_sha=sha, pull_requests=prs, workflow=file, workflow_name=name)
+    for i, job in enumerate(jobs):
         is_failed = i < failed
         conclusion = "failure" if is_failed else "success"
-        fake.add_job(run["id"], name, conclusion, log=log if is_failed else "missing")
+        fake.add_job(run["id"], job, conclusion, log=logs[i % len(logs)] if is_failed else "missing")
     event_file = tmp / "event.json"
     event_file.write_text(json.dumps(fake.workflow_run_event(run["id"])))
     env = {
@@ -89,6 +108,10 @@ def one_triage(server: FakeServer, failed: int, event: str, tmp: Path) -> tuple[
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="triages per scenario (median wall time)")
+    parser.add_argument(
+        "--workflow", choices=("unix", "qemu", "windows"), default="unix",
+        help="which workflow's run: its jobs (matrix names) and its kind of failing log",
+    )  # fmt: skip
     args = parser.parse_args()
     server = FakeServer()
     server.start()
@@ -100,7 +123,7 @@ def main_bench() -> None:
                 times = []
                 for _ in range(args.repeat):
                     with tempfile.TemporaryDirectory() as tmp:
-                        api, blobs, elapsed = one_triage(server, failed, event, Path(tmp))
+                        api, blobs, elapsed = one_triage(server, failed, event, Path(tmp), args.workflow)
                     times.append(elapsed)
                 target = 4 + 2 * failed
                 verdict = "ok" if api + blobs <= target else "OVER"
