@@ -426,3 +426,18 @@ def test_entry_where_names_the_place_for_the_job() -> None:
     assert WorkflowSpec("ports_qemu.yml", "qemu port").is_called(".github/workflows/ports_qemu.yml")
     assert not WorkflowSpec("", "").is_called("")
     assert Registry().judging("") == Registry()
+
+
+def test_match_command_judges_a_job_by_its_own_workflow(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    mingw = ["--job", "build-mingw (dev, mingw32, i686)", "--date", "2026-08-20", "--json"]
+    assert main(["match", *mingw, "--test", "thread/stress_heap.py", "--not-ignored"]) == 0
+    out, err = capsys.readouterr()
+    assert '"verdict": "flaky-elsewhere"' in out and err == ""  # darwin-only ignore; job found in windows
+    zephyr = ["--job", "build", "--workflow", "zephyr port"]
+    assert main(["match", *zephyr, "--test", "thread/thread_gc1.py"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("known-flake") and err == ""
+    assert main(["match", "--job", "build", "--test", "thread/thread_gc1.py"]) == 0  # two workflows have it
+    assert "is not in the registry" in capsys.readouterr().err

@@ -24,7 +24,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--registry", metavar="FILE", help="registry file (default: the bundled MicroPython registry)"
     )
     parser.add_argument(
-        "--job", required=True, help="job name as the GitHub jobs API reports it, e.g. qemu_arm"
+        "--job",
+        required=True,
+        help="job name as the GitHub jobs API reports it, e.g. qemu_arm or 'build_and_test_arm (sabrelite)'",
+    )
+    parser.add_argument(
+        "--workflow",
+        metavar="NAME",
+        help="the job's workflow, by file or name (default: the one workflow the registry lists the job in)",
     )
     parser.add_argument(
         "--test", required=True, help="test path relative to tests/, e.g. thread/thread_gc1.py"
@@ -65,7 +72,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    registry = load_registry(args.registry)
+    loaded = load_registry(args.registry)
+    # job names and runners are per workflow ("build" is a job of two of them)
+    registry = loaded.judging(args.workflow) if args.workflow else loaded.section_of(args.job)
     answer = registry.match(
         args.job,
         args.test,

@@ -77,9 +77,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # the jobs' workflow decides their runners and where their exclusions live
+    loaded = load_registry(args.registry)
+    registry = loaded.section_of(args.jobs[0]) if args.jobs else loaded
     result = suggest_patch(
         CheckoutTree(args.repo_dir),
-        load_registry(args.registry),
+        registry,
         test=args.test,
         jobs=args.jobs,
         style=args.style,
