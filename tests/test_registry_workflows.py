@@ -316,6 +316,8 @@ def test_round_trip_and_backward_compatible_loading(tmp_path) -> None:  # type: 
     assert loaded.workflow_file == "" and loaded.workflows == ()
     assert loaded.for_workflow("unix port") is loaded
     assert loaded.judging("qemu port").jobs == {}
+    anonymous = parse_registry("version: 1\njobs:\n  minimal: {os: linux}\n")
+    assert anonymous.judging(".github/workflows/ports_unix.yml", "unix port") is anonymous
 
 
 def test_the_bundled_registry_covers_the_workflows() -> None:

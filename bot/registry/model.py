@@ -257,6 +257,8 @@ class Registry:
             found = self.for_workflow(key)
             if found is not None:
                 return found
+        if not (self.workflow or self.workflow_file):
+            return self  # a registry that names no workflow describes whichever one it is given
         rest = self.sections()
         return replace(self, jobs={}, workflow=named[-1], workflow_file="", workflows=rest)
 
