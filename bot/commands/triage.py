@@ -201,7 +201,8 @@ def _published_as(settings: Settings, registry: Registry, run: RunInfo) -> tuple
     found again); every other gets its workflow file in the marker and its name in the check run.
     """
     keys = (run.workflow_path, run.workflow_name)
-    if not any(keys) or registry.is_first(*keys):
+    anonymous = not (registry.workflow or registry.workflow_file)  # a registry of one, unnamed workflow
+    if not any(keys) or anonymous or registry.is_first(*keys):
         return settings, COMMENT_MARKER
     section = registry.for_workflow(run.workflow_path) or registry.for_workflow(run.workflow_name)
     label = section.workflow if section is not None and section.workflow else run.workflow_name
