@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fake_github import FakeGitHub
 from test_e2e_support import Action, standard_log
-from test_parse_workflows import mingw_log, msvc_log, qemu_log
+from workflow_logs import mingw_log, msvc_log, qemu_log
 
 from bot.render import COMMENT_MARKER
 

@@ -7,68 +7,12 @@ logs whose --print-failures headers put a backslash before the result file's nam
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from logfmt import Step, job_log, line_of
+from logfmt import line_of
+from workflow_logs import mingw_log, msvc_log, qemu_log
 
 from bot.parse import parse_job_log
 from bot.records import JobReport, Outcome, TestPass
-
-DATA = Path(__file__).parent / "data" / "workflows"
-
-
-def _text(name: str) -> str:
-    return (DATA / name).read_text(encoding="utf-8")
-
-
-def _crlf(log: bytes) -> bytes:
-    return log.replace(b"\n", b"\r\n")
-
-
-def qemu_log() -> bytes:
-    return job_log(
-        [
-            Step("tools/ci.sh qemu_setup_arm", "qemu-system-arm version 8.2.2\n", name="Install packages"),
-            Step("tools/ci.sh qemu_build_arm_sabrelite", _text("qemu-sabrelite-build-and-test.txt"),
-                 exit_code=2, name="Build and run test suite ci_qemu_build_arm_sabrelite"),
-            Step("tests/run-tests.py --print-failures", _text("qemu-print-failures.txt"),
-                 name="Print failures"),
-        ],
-        job="build_and_test_arm (sabrelite)",
-    )
-
-
-def msvc_log(*, mpy_fails: bool = False) -> bytes:
-    if mpy_fails:
-        first = _text("windows-msvc-run-tests.txt")
-        for line in ("FAIL  extmod/vfs_posix_paths.py \n", "1 tests failed: extmod/vfs_posix_paths.py\n"):
-            first = first.replace(line, "")
-        steps = [
-            Step("python run-tests.py", first, name="Run tests"),
-            Step("python run-tests.py --via-mpy -d basics float micropython",
-                 _text("windows-msvc-run-mpy-tests.txt"), exit_code=1, name="Run mpy tests"),
-            Step("python run-tests.py --print-failures", "", name="Print mpy failures"),
-        ]
-    else:
-        steps = [
-            Step("python run-tests.py", _text("windows-msvc-run-tests.txt"), exit_code=1, name="Run tests"),
-            Step("python run-tests.py --print-failures", _text("windows-msvc-print-failures.txt"),
-                 name="Print failures"),
-        ]
-    return _crlf(job_log(steps, job="build-vs (x64, Release, dev, 2022, [17, 18), v143)"))
-
-
-def mingw_log() -> bytes:
-    return _crlf(job_log(
-        [
-            Step("make -C ports/windows test_full VARIANT=dev", _text("windows-mingw-test-full.txt"),
-                 exit_code=2, name="Run tests"),
-            Step("python run-tests.py --print-failures", _text("windows-mingw-print-failures.txt"),
-                 name="Print failures"),
-        ],
-        job="build-mingw (dev, mingw32, i686)",
-    ))
 
 
 def _failures(report: JobReport) -> list[tuple[str, bool, TestPass | None, Outcome]]:
