@@ -443,3 +443,23 @@ def test_match_command_judges_a_job_by_its_own_workflow(capsys: pytest.CaptureFi
     assert out.startswith("known-flake") and err == ""
     assert main(["match", "--job", "build", "--test", "thread/thread_gc1.py"]) == 0  # two workflows have it
     assert "is not in the registry" in capsys.readouterr().err
+
+
+def test_patch_for_a_windows_job_ignores_on_win32_and_a_qemu_exclude_is_refused_with_why() -> None:
+    from bot.registry.patch import PatchRefused, suggest_patch
+
+    files = dict(checkout().files)
+    tree = MemoryTree(files, ["thread/stress_aes.py", "thread/thread_gc1.py"])
+    registry = read_all_upstream(tree, date(2026, 8, 19))
+    windows = registry.judging(".github/workflows/ports_windows.yml")
+    result = suggest_patch(
+        tree, windows, test="thread/stress_aes.py", jobs=["build-mingw (dev)"],
+        workflow=".github/workflows/ports_windows.yml",
+    )  # fmt: skip
+    assert '+    "thread/stress_aes.py": ("intermittent failure in CI", ("win32",)),' in result.diff
+    qemu = registry.judging("ports_qemu.yml")
+    with pytest.raises(PatchRefused, match="its tests run through make"):
+        suggest_patch(
+            tree, qemu, test="thread/stress_aes.py", jobs=["build_and_test_arm (cortex_a9)"], style="exclude",
+            workflow=".github/workflows/ports_qemu.yml",
+        )  # fmt: skip

@@ -63,9 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
     parser.add_argument(
         "--workflow",
-        default=DEFAULT_WORKFLOW,
+        default=None,
         metavar="FILE",
-        help=f"the checkout's workflow that names the jobs (default {DEFAULT_WORKFLOW})",
+        help=f"the checkout's workflow that names the jobs (default: the workflow the registry lists "
+        f"the job in, e.g. .github/workflows/ports_qemu.yml, else {DEFAULT_WORKFLOW})",
     )
     parser.add_argument(
         "--registry",
@@ -79,7 +80,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     # the jobs' workflow decides their runners and where their exclusions live
     loaded = load_registry(args.registry)
-    registry = loaded.section_of(args.jobs[0]) if args.jobs else loaded
+    if args.workflow:
+        registry = loaded.judging(args.workflow)
+        workflow = args.workflow
+    else:
+        registry = loaded.section_of(args.jobs[0]) if args.jobs else loaded
+        own = registry is not loaded and registry.workflow_file
+        workflow = f".github/workflows/{registry.workflow_file}" if own else DEFAULT_WORKFLOW
     result = suggest_patch(
         CheckoutTree(args.repo_dir),
         registry,
@@ -89,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         reason=args.reason,
         remove=args.remove,
         platforms=args.platforms,
-        workflow=args.workflow,
+        workflow=workflow,
     )
     print(result.message, file=sys.stderr)
     if result.diff:
