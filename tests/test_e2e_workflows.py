@@ -3,14 +3,16 @@
 The jobs carry the names the jobs API gives matrix jobs, the logs are the real-format fixtures of
 tests/data/workflows (Windows ones with CRLF), and the registry is the bundled one: the run's
 workflow must select its own jobs and runners (win32 for the windows jobs), and each workflow must
-keep its own sticky comment and check run beside the unix port's.
+keep its own sticky comment and check run beside the unix port's. (`action` is the conftest
+fixture that runs `flake-bot triage` as the action step.)
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fake_github import FakeGitHub
-from test_e2e_support import Action, standard_log
-from workflow_logs import mingw_log, msvc_log, qemu_log
+from workflow_logs import mingw_log, msvc_log, qemu_log, unix_log
 
 from bot.render import COMMENT_MARKER
 
@@ -21,7 +23,7 @@ WINDOWS_MARKER = "<!-- flake-bot:triage-comment:ports_windows.yml -->"
 
 
 def test_failed_qemu_push_gets_its_own_check_run_with_matrix_job_names(
-    fake_github: FakeGitHub, action: Action
+    fake_github: FakeGitHub, action: Any
 ) -> None:
     fake = fake_github
     run = fake.add_run(
@@ -53,7 +55,7 @@ def test_failed_qemu_push_gets_its_own_check_run_with_matrix_job_names(
 
 
 def test_failed_windows_pull_request_and_a_unix_run_keep_separate_sticky_comments(
-    fake_github: FakeGitHub, action: Action
+    fake_github: FakeGitHub, action: Any
 ) -> None:
     fake = fake_github
     pr = fake.add_pull(head_sha="5eed" * 10, head_branch="fix-windows")
@@ -83,7 +85,7 @@ def test_failed_windows_pull_request_and_a_unix_run_keep_separate_sticky_comment
         event="pull_request", branch="fix-windows", head_sha=pr["head"]["sha"], pull_requests=[pr["number"]],
         created_at="2026-08-20T02:40:00Z",
     )  # fmt: skip
-    fake.add_job(unix["id"], "standard", "failure", log=standard_log())
+    fake.add_job(unix["id"], "standard", "failure", log=unix_log())
     assert action.run(unix["id"]).code == 0
     again = action.run(windows["id"])  # the windows run triaged again edits its own comment
     assert again.code == 0, again.stderr
@@ -96,7 +98,7 @@ def test_failed_windows_pull_request_and_a_unix_run_keep_separate_sticky_comment
 
 
 def test_a_failure_ignored_only_on_macos_is_a_real_failure_on_windows(
-    fake_github: FakeGitHub, action: Action
+    fake_github: FakeGitHub, action: Any
 ) -> None:
     fake = fake_github
     text = msvc_log().replace(b"extmod/vfs_posix_paths.py", b"thread/stress_heap.py")

@@ -61,3 +61,22 @@ def mingw_log() -> bytes:
         ],
         job="build-mingw (dev, mingw32, i686)",
     ))
+
+
+def unix_log() -> bytes:
+    """A unix port job (`standard`) failing one test in pass 1, for runs beside another workflow's."""
+    run = "\n".join(
+        [
+            "cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-standard/micropython ./run-tests.py ",
+            "platform=linux arch=x64 thread=unsafe float=64-bit unicode",
+            "pass  basics/int1.py ",
+            "FAIL  micropython/const.py ",
+            "2 tests performed (40 individual testcases)",
+            "1 tests passed",
+            "1 tests failed: micropython/const.py",
+            "make: *** [Makefile:258: test] Error 1",
+            "",
+        ]
+    )
+    step = Step("tools/ci.sh unix_standard_run_tests", run, exit_code=2, name="Run main test suite")
+    return job_log([step], job="standard")
