@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_github import FakeGitHub, FakeServer  # noqa: E402
 from helpers.e2e import standard_log  # noqa: E402
-from workflow_logs import mingw_log, msvc_log, qemu_log  # noqa: E402
+from helpers.workflow_logs import mingw_log, msvc_log, qemu_log  # noqa: E402
 
 from bot.cli import main  # noqa: E402
 from bot.registry import load_registry  # noqa: E402

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_github import FakeGitHub
-from workflow_logs import mingw_log, msvc_log, qemu_log, unix_log
+from helpers.workflow_logs import mingw_log, msvc_log, qemu_log, unix_log
 
 from bot.render import COMMENT_MARKER
 

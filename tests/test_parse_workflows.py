@@ -8,8 +8,8 @@ logs whose --print-failures headers put a backslash before the result file's nam
 from __future__ import annotations
 
 import pytest
+from helpers.workflow_logs import mingw_log, msvc_log, qemu_log
 from logfmt import line_of
-from workflow_logs import mingw_log, msvc_log, qemu_log
 
 from bot.parse import parse_job_log
 from bot.records import JobReport, Outcome, TestPass

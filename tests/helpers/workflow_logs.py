@@ -7,7 +7,7 @@ from pathlib import Path
 
 from logfmt import Step, job_log
 
-DATA = Path(__file__).parent / "data" / "workflows"
+DATA = Path(__file__).resolve().parents[1] / "data" / "workflows"
 
 
 def _text(name: str) -> str:
