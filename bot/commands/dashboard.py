@@ -302,7 +302,8 @@ def _online(
     gateway: IssueGateway,
 ) -> int:
     from bot.dashboard.render import render_body
-    from bot.publish.dashboard import ApiTree, DashboardPublisher, Tick
+    from bot.gateway.tree import ApiTree
+    from bot.publish.dashboard import DashboardPublisher, Tick
     from bot.publish.summary import publish_outputs, publish_summary
 
     event: dict[str, object] = {}

@@ -13,12 +13,13 @@ import dataclasses
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot.actions_env import ActionsEnv
 from bot.errors import GatewayError, LogUnavailable, PermissionDenied, PublishError, StoreError
 from bot.gateway.client import GitHubGateway
+from bot.gateway.tree import ApiTree
 from bot.orchestrate.console import say, warn
 from bot.orchestrate.decisions import (
     PublishFailure,
@@ -132,30 +133,6 @@ def read_logs(gateway: GitHubGateway, jobs: Sequence[JobInfo], settings: Setting
 
 
 # ---------------------------------------------------------------------------- patches
-
-
-class ApiTree:
-    """Upstream files for the patch writer, fetched through the API only when a patch is due."""
-
-    def __init__(self, gateway: GitHubGateway, ref: str) -> None:
-        self._gateway = gateway
-        self._ref = ref
-        self._files: dict[str, str] = {}
-        self._tests: list[str] | None = None
-
-    def read_text(self, path: str) -> str:
-        if path not in self._files:
-            self._files[path] = self._gateway.get_file_text(path, self._ref)
-        return self._files[path]
-
-    def test_paths(self) -> Iterable[str]:
-        if self._tests is None:
-            self._tests = [
-                str(PurePosixPath(p).relative_to("tests"))
-                for p in self._gateway.list_tree_paths(self._ref, "tests/")
-                if p.endswith(".py")
-            ]
-        return self._tests
 
 
 def _patcher(

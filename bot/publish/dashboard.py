@@ -146,30 +146,6 @@ def apply_diff(text: str, diff: str) -> str:
     return "".join(out)
 
 
-class ApiTree:
-    """Upstream files for the patch writer, read through the API (nothing is checked out)."""
-
-    def __init__(self, gateway: IssueGateway, ref: str) -> None:
-        self._gateway = gateway
-        self._ref = ref
-        self._files: dict[str, str] = {}
-        self._tests: list[str] | None = None
-
-    def read_text(self, path: str) -> str:
-        if path not in self._files:
-            self._files[path] = self._gateway.get_file_text(path, self._ref)
-        return self._files[path]
-
-    def test_paths(self) -> Iterable[str]:
-        if self._tests is None:
-            self._tests = [
-                p.removeprefix("tests/")
-                for p in self._gateway.list_tree_paths(self._ref, "tests/")
-                if p.endswith(".py")
-            ]
-        return self._tests
-
-
 class DashboardPublisher:
     def __init__(
         self,
