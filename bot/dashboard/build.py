@@ -1,20 +1,23 @@
 """The dashboard's numbers, gathered from the history store and handed to `core` to decide.
 
-Everything is counted over one window: the watched workflow's pushes to the default branch in
+Everything is counted over one window: each watched workflow's pushes to the default branch in
 the last `days` days. Pull-request runs are left out on purpose: a PR's own bug is not a flake
-of the default branch, and a fork can fail any test it likes.
+of the default branch, and a fork can fail any test it likes. Each workflow is one `Dashboard`,
+judged by its own registry section, with rates from its own runs only (job names such as `build`
+repeat across workflows); a `Board` puts them together under the tests that failed in more than
+one of them (the report's `across_workflows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import stats
 from bot.dashboard import core
 from bot.registry.model import Registry
-from bot.report import _Remembered
+from bot.report import CrossTest, _Remembered, across_workflows
 from bot.store.sqlite import HistoryStore, Window
 
 RECENT = timedelta(days=7)  # a test that failed this recently may be failing on every run now
@@ -188,3 +191,86 @@ def build(
         add_policy=add_policy,
         retire_policy=retire_policy,
     )
+
+
+@dataclass(frozen=True)
+class Board:
+    """The whole dashboard: one `Dashboard` per watched workflow, in the order watched, and the
+    tests that failed in more than one of them."""
+
+    sections: tuple[Dashboard, ...]
+    across: tuple[CrossTest, ...] = ()
+    held_back: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # retire key -> workflows
+
+    @property
+    def selection(self) -> core.Selection:
+        """Every section's entries (their ids are distinct: see `core.AddItem.workflow`)."""
+        return core.Selection(
+            tuple(i for d in self.sections for i in d.selection.add),
+            tuple(i for d in self.sections for i in d.selection.retire),
+            tuple(i for d in self.sections for i in d.selection.look),
+        )
+
+    @property
+    def patches(self) -> Mapping[str, str]:
+        return {k: v for d in self.sections for k, v in d.patches.items()}
+
+
+def watched_across(tests: Sequence[CrossTest], names: Sequence[str]) -> tuple[CrossTest, ...]:
+    """The cross-workflow rows restricted to the watched workflows (the store may hold others,
+    synced by triage), keeping the tests still seen in more than one of them."""
+    out = []
+    for test in tests:
+        places = tuple(p for p in test.places if p[0] in names)
+        if len({p[0] for p in places}) > 1:
+            out.append(CrossTest(test.test, places))
+    return tuple(out)
+
+
+def build_board(
+    store: HistoryStore,
+    registry: Registry,
+    *,
+    workflows: Sequence[tuple[str, str]],
+    branch: str,
+    days: int,
+    now: datetime,
+    add_policy: core.AddPolicy,
+    retire_policy: core.RetirePolicy,
+    evidence: EvidenceFactory | None = None,
+) -> Board:
+    """A section per workflow, given as (path, display name), each judged by its registry
+    section (`Registry.judging`, as triage does) over that workflow's runs only.
+
+    Registry entries are shared by the workflows, so a retire entry appears once (in the first
+    section that proposes it) and is held back while the test still flakes where the entry acts
+    in another watched workflow."""
+    sections: list[Dashboard] = []
+    judges: dict[str, Registry] = {}
+    for path, name in workflows:
+        judged = registry.judging(path, name)
+        judges[name or path] = judged
+        d = build(
+            store, judged, workflow=path or name, branch=branch, days=days, now=now,
+            add_policy=add_policy, retire_policy=retire_policy, evidence=evidence,
+        )  # fmt: skip
+        if not registry.is_first(path, name):
+            add = tuple(replace(i, workflow=name or path) for i in d.selection.add)
+            d = replace(d, selection=replace(d.selection, add=add))
+        sections.append(replace(d, workflow=name or path))
+    window = Window(since=now - timedelta(days=days), until=now, branch=branch, event="push")
+    failures = store.failures_by_workflow(window) if len(sections) > 1 else []
+    held: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
+    for i, d in enumerate(sections):
+        kept = []
+        for item in d.selection.retire:
+            elsewhere = core.flaked_elsewhere(item, d.workflow, judges, failures)
+            if elsewhere:
+                held[item.key] = elsewhere
+            elif item.key not in seen:
+                kept.append(item)
+            seen.add(item.key)
+        sections[i] = replace(d, selection=replace(d.selection, retire=tuple(kept)))
+    across = watched_across(across_workflows(store, window), [d.workflow for d in sections])
+    return Board(tuple(sections), across, held)

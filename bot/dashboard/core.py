@@ -107,10 +107,14 @@ class AddItem:
     jobs: tuple[str, ...]
     widen: bool  # a flaky entry already covers the test in other jobs
     pairs: tuple[Pair, ...]
+    # the jobs' workflow when it is not the registry's first one: a test can be an add entry in
+    # two workflows, each with its own patch and pull request; the first workflow's entries keep
+    # the ids they had before the dashboard watched several (ticks and branches carry over)
+    workflow: str = ""
 
     @property
     def key(self) -> str:
-        return item_key("add", self.test)
+        return item_key("add", f"{self.workflow}\n{self.test}" if self.workflow else self.test)
 
 
 @dataclass(frozen=True)
@@ -355,6 +359,27 @@ def select(
     look = select_look(pairs, registry, today=now.date())
     retire = select_retire(registry, tallies, days, retire_policy, now=now, first=first)
     return Selection(tuple(add), tuple(retire), tuple(look + held))
+
+
+Failure = tuple[str, str, str, int, int]  # (test, workflow name, job, runs failed, runs ignored)
+
+
+def flaked_elsewhere(
+    item: RetireItem, own: str, others: Mapping[str, Registry], failures: Iterable[Failure]
+) -> tuple[str, ...]:
+    """The other watched workflows (name -> their registry section) whose record speaks against
+    retiring: the test failed or was ignored there in the window, in a job the entry covers (an
+    ignore entry) or in any job (an exclusion: as within one workflow, the jobs that still run
+    the test are its record). An ignore key governs every workflow, so a clean record in one is
+    no reason to remove it while it still flakes in another: that one would start failing."""
+    found = []
+    for test, workflow, job, failed, ignored in failures:
+        section = others.get(workflow)
+        if workflow == own or section is None or test != item.test or not failed + ignored:
+            continue
+        if item.entry.mechanism is not Mechanism.IGNORE or item.entry.covers(section.job(job)):
+            found.append(workflow)
+    return tuple(dict.fromkeys(found))
 
 
 def pairs_from(

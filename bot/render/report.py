@@ -6,9 +6,9 @@ renders natively. Test names, symptoms, job, runner and branch names come from l
 workflow files that a pull request can change: the templates show them as code (`cell` in a
 table) and as mermaid labels (`label`); numbers go through `num`, `pct`, `dec` and `day`.
 
-`bot/templates/_tables.md.j2` holds the tables other Markdown can share with the report (the
-job rates table and chart, as macros): a template rendered by `MARKDOWN` imports it and passes
-what `report_context` gives.
+`bot/templates/_job_rates.md.j2` (the job rates table and chart) and `_across_workflows.md.j2`
+(tests failing in more than one workflow) are the tables other Markdown shares with the report:
+the dashboard includes them with the same data.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.render.environment import MARKDOWN
-from bot.render.sanitize import cell_code, code_span
+from bot.render.sanitize import code_span
 
 if TYPE_CHECKING:
     from bot.report import CrossTest, Report
@@ -38,7 +38,7 @@ def _why_unattributed(report: Report) -> dict[str, str]:
 
 
 def report_context(report: Report) -> dict[str, Any]:
-    """What `report.md.j2` and `_tables.md.j2` are given, for any template that shows the report."""
+    """What `report.md.j2` and `_job_rates.md.j2` are given, for any template that shows the report."""
     months = report.months
     failed = sum(report.histogram.values())
     chart_jobs = [j for j in report.jobs if j.rate.trials]
@@ -60,18 +60,6 @@ def render_report(report: Report) -> str:
     return MARKDOWN.get_template("report.md.j2").render(report_context(report))
 
 
-def _where_failed(test: CrossTest) -> str:
-    parts = []
-    for workflow in test.workflows:
-        jobs = [
-            f"{cell_code(job, 80)} {failed}" + (f" (+{ignored} ignored)" if ignored else "")
-            for w, job, failed, ignored in test.places
-            if w == workflow
-        ]
-        parts.append(f"{cell_code(workflow, 60)}: " + ", ".join(jobs))
-    return "; ".join(parts)
-
-
 def render_across(workflows: Sequence[tuple[str, str, int]], tests: Sequence[CrossTest]) -> str:
     """The head of a report over a store that holds several workflows (each workflow's own report
     follows it): which workflows, and the tests that failed in more than one, with where."""
@@ -90,10 +78,8 @@ def render_across(workflows: Sequence[tuple[str, str, int]], tests: Sequence[Cro
         'Tests that failed in more than one workflow (runs per job; "ignored" = listed by run-tests.py '
         "as a known-flaky failure, so the job did not fail for it):",
         "",
-        "| test | where it failed |",
-        "|---|---|",
+        MARKDOWN.get_template("_across_workflows.md.j2").render(tests=tests, max_rows=MAX_ROWS).rstrip("\n"),
     ]
-    out += [f"| {cell_code(t.test, 120)} | {_where_failed(t)} |" for t in tests[:MAX_ROWS]]
     if len(tests) > MAX_ROWS:
         out.append(f"\n{len(tests) - MAX_ROWS} more in the JSON report.")
     return "\n".join(out) + "\n"
