@@ -61,7 +61,7 @@ def test_lists_and_evidence(tmp_path: Path) -> None:
 def test_body_renders_as_github_markdown(tmp_path: Path) -> None:
     from bot.commands.dashboard import with_patches
 
-    d = with_patches(dashboard(tmp_path), load_registry(None), upstream_tree(
+    d = with_patches(build.Board((dashboard(tmp_path),)), load_registry(None), upstream_tree(
         ("misc/unlisted_flaky.py", "extmod/time_time_ns.py", "cmdline/repl_lock.py")))  # fmt: skip
     key = d.selection.add[0].key
     body = render_body(d, prs={}, pr_mode=True)

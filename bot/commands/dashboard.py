@@ -1,5 +1,6 @@
 """`flake-bot dashboard`: keep one issue listing what to add to, retire from and look at in the
-flaky list, from the default branch's history (synced first, green logs included).
+flaky list, from the default branch's history of each watched workflow (synced first, green logs
+included; by default every workflow the registry covers, the request budget split between them).
 
 As an action step (`mode: dashboard`) it syncs within the request budget, writes the issue, opens
 the pull requests maintainers ticked (only with `open-pull-requests: true`) and writes the job
@@ -14,7 +15,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from bot.registry import Registry, load_registry
 from bot.render.sanitize import inline, plain
 
 if TYPE_CHECKING:
-    from bot.dashboard.build import Dashboard
+    from bot.dashboard.build import Board, Dashboard
     from bot.gateway.issues import IssueGateway
     from bot.registry.source import SourceTree
 
@@ -47,13 +48,14 @@ MODES = ("triage", "dashboard")
 # three files, the issue listing, last editor, permission, write and re-listing.
 PUBLISH_RESERVE = 16
 PER_PULL_REQUEST = 7  # base ref, branch ref, file read + write (x2 files at most), PR lookup + create
+MIN_SHARE = 10  # a second turn with fewer requests than this would list a page and stop
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     registry: str | None
     history: str | None
-    workflow: str | None
+    workflows: tuple[str, ...]  # empty: every workflow the registry covers
     branch: str | None
     request_budget: int
     dry_run: bool
@@ -99,6 +101,53 @@ def _int(name: str, value: str) -> int:
     return number
 
 
+def workflow_list(values: list[str] | str | None) -> tuple[str, ...]:
+    """Workflows named by repeated options or one input, each a comma- or newline-separated list
+    (a YAML list in the action's `with:` arrives as text), in order, without repeats."""
+    if values is None:
+        return ()
+    items = [values] if isinstance(values, str) else values
+    names = [part.strip() for item in items for part in item.replace("\n", ",").split(",")]
+    for name in names:
+        if len(name) > 200:
+            raise InputError(f"workflow name too long: {name[:40]!r}...")
+    return tuple(dict.fromkeys(n.removeprefix("- ").strip() for n in names if n.removeprefix("- ").strip()))
+
+
+def resolve_workflows(
+    wanted: Sequence[str], available: Sequence[tuple[str, str, str]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(path, display name) of each wanted workflow (by id, file name or display name) among the
+    repository's (id, path, name), in the order wanted; and the names not found."""
+    found: list[tuple[str, str]] = []
+    missing = []
+    for key in wanted:
+        base = key.rpartition("/")[2]
+        match = next(
+            (
+                (path, name)
+                for ident, path, name in available
+                if (key.isdigit() and key == ident)
+                or (base.endswith((".yml", ".yaml")) and base == path.rpartition("/")[2])
+                or key == name
+            ),
+            None,
+        )
+        if match is None:
+            missing.append(key)
+        elif match not in found:
+            found.append(match)
+    return found, missing
+
+
+def shares(budget: int, count: int) -> list[int]:
+    """The request budget split evenly between `count` workflows (the first ones get the rest of
+    the division), so a long backlog in one workflow never starves the others."""
+    if count <= 0:
+        return []
+    return [budget // count + (1 if i < budget % count else 0) for i in range(count)]
+
+
 def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
     def get(name: str) -> str:
         option = getattr(args, name.replace("-", "_"), None)
@@ -116,7 +165,7 @@ def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
     return Settings(
         registry=get("registry") or None,
         history=get("history") or None,
-        workflow=get("workflow") or None,
+        workflows=workflow_list(args.workflow) or workflow_list(env.input("workflow", "")),
         branch=args.branch,
         request_budget=_int("request-budget", get("request-budget")),
         dry_run=_bool("dry-run", get("dry-run")),
@@ -135,9 +184,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "dashboard",
         help="keep one issue up to date with the flaky tests to add, retire and look at",
         description=(
-            "Sync the default branch's history of the watched workflow (green jobs' logs too, so "
-            "ignored flakes are counted; within --request-budget, resumed by the next run), then create "
-            "or update one dashboard issue, found again by a hidden marker and its author. Settings come "
+            "Sync the default branch's history of each watched workflow (green jobs' logs too, so "
+            "ignored flakes are counted; within --request-budget, split between the workflows and "
+            "resumed by the next run), then create or update one dashboard issue, with a section per "
+            "workflow after the tests failing in more than one, found again by a hidden marker and its "
+            "author. Settings come "
             "from the action inputs (INPUT_*) and GITHUB_* environment; options override them. "
             "With --dry-run the body is printed and nothing is posted; with --offline (or no repository "
             "or token) only the history file is read."
@@ -148,7 +199,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workflow",
         metavar="NAME",
-        help="watched workflow: display name, file name or id (default: the registry's, e.g. 'unix port')",
+        action="append",
+        help="a watched workflow: display name, file name or id; repeat it or separate names with "
+        "commas (default: every workflow the registry covers, e.g. 'unix port' and 'qemu port')",
     )
     parser.add_argument("--branch", metavar="B", help="default branch (default: the repository's)")
     parser.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
@@ -215,18 +268,20 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def _build(settings: Settings, registry: Registry, workflow: str, branch: str) -> Dashboard:
-    from bot.dashboard.build import build
+def _build(
+    settings: Settings, registry: Registry, workflows: Sequence[tuple[str, str]], branch: str
+) -> Board:
+    from bot.dashboard.build import build_board
     from bot.dashboard.evidence import StoreEvidence
     from bot.store.sqlite import HistoryStore
 
     path = Path(settings.history or "")
     try:
         with HistoryStore(path) as store:
-            return build(
+            return build_board(
                 store,
                 registry,
-                workflow=workflow,
+                workflows=workflows,
                 branch=branch,
                 days=settings.days,
                 now=datetime.now(UTC),
@@ -238,12 +293,41 @@ def _build(settings: Settings, registry: Registry, workflow: str, branch: str) -
         raise StoreError(f"history store {path}: {exc}") from exc
 
 
-def with_patches(dashboard: Dashboard, registry: Registry, tree: SourceTree | None) -> Dashboard:
-    """The dashboard with each entry's patch written (or why not); no tree, no patches."""
-    from bot.registry.patch import PatchStyle, suggest_patch
+def _stored_workflows(settings: Settings, registry: Registry, branch: str) -> list[tuple[str, str]]:
+    """Offline, the watched workflows are those the history holds: the ones asked for, else the
+    ones the registry covers (in its order), else the registry's own (an empty section)."""
+    from bot.store.sqlite import HistoryStore, Window
 
+    with HistoryStore(Path(settings.history or "")) as store:
+        held = store.workflows(Window(branch=branch, event="push"))
+    available = [("", path, name) for path, name, _ in held]
+    if settings.workflows:
+        found, missing = resolve_workflows(settings.workflows, available)
+        for key in missing:
+            _note(f"no run of workflow {key!r} in the history: left out")
+        return found
+    covered = [s.file or s.name for s in registry.sections() if s.file or s.name]
+    found, _ = resolve_workflows(covered, available)
+    return found or [(registry.workflow_file, registry.workflow)]
+
+
+def with_patches(board: Board, registry: Registry, tree: SourceTree | None) -> Board:
+    """The board with each entry's patch written (or why not) against its workflow's jobs; no
+    tree, no patches."""
     if tree is None:
-        return dashboard
+        return board
+    sections = []
+    for d in board.sections:
+        judged = registry.judging(d.window.workflow or "", d.workflow)
+        sections.append(_section_patches(d, judged, tree))
+    return dataclasses.replace(board, sections=tuple(sections))
+
+
+def _section_patches(dashboard: Dashboard, registry: Registry, tree: SourceTree) -> Dashboard:
+    from bot.registry.patch import PatchStyle, suggest_patch
+    from bot.registry.upstream_sync import DEFAULT_WORKFLOW
+
+    workflow = f".github/workflows/{registry.workflow_file}" if registry.workflow_file else DEFAULT_WORKFLOW
     patches: dict[str, str] = {}
     notes: dict[str, str] = {}
     jobs: list[tuple[str, str, tuple[str, ...], str, bool]] = [
@@ -252,8 +336,9 @@ def with_patches(dashboard: Dashboard, registry: Registry, tree: SourceTree | No
     for key, test, names, style, remove in jobs:
         try:
             result = suggest_patch(
-                tree, registry, test=test, jobs=names, style=PatchStyle(style), remove=remove
-            )
+                tree, registry, test=test, jobs=names, style=PatchStyle(style), remove=remove,
+                workflow=workflow,
+            )  # fmt: skip
         except FlakeBotError as exc:
             notes[key] = str(exc)
             continue
@@ -269,15 +354,15 @@ def _run_offline(env: ActionsEnv, settings: Settings, registry: Registry) -> int
         raise InputError(f"no history store at {settings.history}; fill one with `flake-bot sync`")
     from bot.dashboard.render import render_body
 
-    workflow = settings.workflow or registry.workflow
-    dashboard = _build(settings, registry, workflow, settings.branch or "master")
+    branch = settings.branch or "master"
+    board = _build(settings, registry, _stored_workflows(settings, registry, branch), branch)
     tree = None
     if settings.repo_dir:
         from bot.registry.source import CheckoutTree
 
         tree = CheckoutTree(settings.repo_dir)
-    dashboard = with_patches(dashboard, registry, tree)
-    _say(env, render_body(dashboard, pr_mode=settings.open_pull_requests))
+    board = with_patches(board, registry, tree)
+    _say(env, render_body(board, pr_mode=settings.open_pull_requests))
     return 0
 
 
@@ -311,13 +396,15 @@ def _online(
     if event_path is not None and event_path.is_file():
         event = read_event(event_path)
     branch = settings.branch or gateway.default_branch()
-    wanted = settings.workflow or registry.workflow
-    workflow_file, workflow_name = gateway.find_workflow(wanted)
-    history_line = _sync(settings, gateway, workflow_file, branch, env.token, env.api_url)
-    _note(history_line)
-    dashboard = _build(settings, registry, workflow_name, branch)
-    dashboard = dataclasses.replace(dashboard, repo_url=f"{env.server_url}/{repo}")
-    dashboard = with_patches(dashboard, registry, ApiTree(gateway, branch))
+    workflows = _watched(settings, registry, gateway)
+    for line in _sync_all(settings, gateway, [path for path, _ in workflows], branch, env.token, env.api_url):
+        _note(line)
+    board = _build(settings, registry, workflows, branch)
+    url = f"{env.server_url}/{repo}"
+    board = dataclasses.replace(
+        board, sections=tuple(dataclasses.replace(d, repo_url=url) for d in board.sections)
+    )
+    dashboard = with_patches(board, registry, ApiTree(gateway, branch))
     publisher = DashboardPublisher(
         gateway,
         author=settings.author,
@@ -347,30 +434,87 @@ def _online(
     return 0
 
 
-def _sync(
+def _watched(settings: Settings, registry: Registry, gateway: IssueGateway) -> list[tuple[str, str]]:
+    """(path, display name) of the watched workflows, from one listing of the repository's. Asked
+    for by name: each must exist. By default every workflow the registry covers that the
+    repository has (a fork may lack some: noted and left out)."""
+    available = gateway.list_workflows()
+    if settings.workflows:
+        found, missing = resolve_workflows(settings.workflows, available)
+        if missing:
+            raise InputError(
+                f"{gateway.repo} has no workflow {missing[0][:100]!r}; set the workflow input "
+                "(display names, file names or ids, separated by commas)"
+            )
+        return found
+    covered = [s.file or s.name for s in registry.sections() if s.file or s.name]
+    found, missing = resolve_workflows(covered, available)
+    for key in missing:
+        _note(f"{gateway.repo} has no workflow {key!r}: not watched")
+    if not found:
+        raise InputError(
+            f"{gateway.repo} has none of the workflows the registry covers; set the workflow input"
+        )
+    return found
+
+
+def _sync_all(
     settings: Settings,
     gateway: IssueGateway,
-    workflow_file: str,
+    paths: Sequence[str],
     branch: str,
     token: str | None,
     api_url: str,
-) -> str:
+) -> list[str]:
+    """Sync each workflow with an even share of what the budget leaves, one workflow at a time
+    (a share a workflow did not need goes to the next ones); then, while requests are left, the
+    workflows that ran out get another turn. Each sync resumes where its last one stopped."""
+    reserve = PUBLISH_RESERVE + len(paths) + (PER_PULL_REQUEST * 3 if settings.open_pull_requests else 0)
+    lines: list[str] = []
+    todo = list(paths)
+    for turn in range(2):
+        cut: list[str] = []
+        for i, path in enumerate(todo):
+            left = settings.request_budget - gateway.requests_made - reserve
+            if left < (1 if turn == 0 else MIN_SHARE):
+                if turn == 0:
+                    lines += [f"{PurePosixPath(p).name}: history sync skipped: the request budget is spent"
+                              for p in todo[i:]]  # fmt: skip
+                break
+            share = shares(left, len(todo) - i)[0]
+            line, stopped = _sync(settings, gateway, path, branch, token, api_url, share)
+            lines.append(f"{PurePosixPath(path).name}: {line}")
+            if stopped:
+                cut.append(path)
+        todo = cut
+        if not todo:
+            break
+    return lines
+
+
+def _sync(
+    settings: Settings,
+    gateway: IssueGateway,
+    workflow_path: str,
+    branch: str,
+    token: str | None,
+    api_url: str,
+    budget: int,
+) -> tuple[str, bool]:
+    from bot.errors import BudgetExhausted
     from bot.parse import parse_job_log
     from bot.store.history_sync import SyncOptions, sync
     from bot.store.sqlite import HistoryStore
 
-    reserve = PUBLISH_RESERVE + (PER_PULL_REQUEST * 3 if settings.open_pull_requests else 0)
-    budget = settings.request_budget - gateway.requests_made - reserve
-    if budget <= 0:
-        return "history sync skipped: the request budget is spent"
     path = Path(settings.history or "")
     path.parent.mkdir(parents=True, exist_ok=True)
     options = SyncOptions(
-        workflow=PurePosixPath(workflow_file).name,
+        workflow=PurePosixPath(workflow_path).name,
         branch=branch,
         event="push",
         scan_green=True,
         default_branch=branch,
+        only_workflow=workflow_path,
     )
     from bot.gateway.client import GitHubGateway
 
@@ -388,4 +532,4 @@ def _sync(
     if isinstance(error, PermissionDenied) or (error is not None and error.status == 401) or listing_failed:
         assert error is not None
         raise error
-    return result.line()
+    return result.line(), isinstance(error, BudgetExhausted)

@@ -200,7 +200,8 @@ class Board:
 
     sections: tuple[Dashboard, ...]
     across: tuple[CrossTest, ...] = ()
-    held_back: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # retire key -> workflows
+    # retire entries held back: key -> (test, the other workflows where it still flakes)
+    held_back: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def selection(self) -> core.Selection:
@@ -260,14 +261,14 @@ def build_board(
         sections.append(replace(d, workflow=name or path))
     window = Window(since=now - timedelta(days=days), until=now, branch=branch, event="push")
     failures = store.failures_by_workflow(window) if len(sections) > 1 else []
-    held: dict[str, tuple[str, ...]] = {}
+    held: dict[str, tuple[str, tuple[str, ...]]] = {}
     seen: set[str] = set()
     for i, d in enumerate(sections):
         kept = []
         for item in d.selection.retire:
             elsewhere = core.flaked_elsewhere(item, d.workflow, judges, failures)
             if elsewhere:
-                held[item.key] = elsewhere
+                held[item.key] = (item.test, elsewhere)
             elif item.key not in seen:
                 kept.append(item)
             seen.add(item.key)

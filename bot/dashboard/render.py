@@ -4,6 +4,7 @@ GitHub refuses an issue body over 65,536 characters, and a bad week (a broken bu
 hundreds of tests) can produce more. The body then degrades in steps, most useful parts kept:
 patches are dropped from all but the first entries, then each list is cut to fewer entries with
 a line saying how many are not shown (the job summary, which has a 1 MiB limit, keeps them all).
+With several workflows the same steps apply to every section and to the cross-workflow table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.dashboard.build import Dashboard
+from bot.dashboard.build import Board, Dashboard
 from bot.dashboard.core import Streak
 from bot.render.environment import MARKDOWN
 from bot.render.sanitize import Md, inline, link
@@ -64,7 +65,7 @@ def checkbox_marker(key: str, pr: int | None = None) -> Md:
 
 
 def render_body(
-    dashboard: Dashboard,
+    dashboard: Board | Dashboard,
     *,
     prs: Mapping[str, PullRequestLink] | None = None,
     pr_mode: bool = False,
@@ -72,17 +73,27 @@ def render_body(
     limit_chars: int = MAX_BODY_CHARS,
     marker: str = MARKER,
 ) -> str:
-    """The issue body; the first step of `_STEPS` whose result fits `limit_chars`."""
+    """The issue body; the first step of `_STEPS` whose result fits `limit_chars`. A lone
+    `Dashboard` is a board of one workflow."""
+    board = dashboard if isinstance(dashboard, Board) else Board((dashboard,))
     body = ""
     for entries, with_patch in _STEPS:
-        body = _render(dashboard, prs or {}, pr_mode, footer, marker, entries, with_patch)
+        body = _render(board, prs or {}, pr_mode, footer, marker, entries, with_patch)
         if len(body) <= limit_chars:
             return body
     return body[: limit_chars - 200].rsplit("\n", 1)[0] + "\n\n(cut: the dashboard did not fit in an issue)\n"
 
 
+def _charted(d: Dashboard) -> list[object]:
+    return [j for j in d.jobs if j.rate.trials]
+
+
+def _job_max(d: Dashboard) -> float:
+    return max([j.rate.value for j in d.jobs if j.rate.trials] + [0.001]) * 100
+
+
 def _render(
-    d: Dashboard,
+    b: Board,
     prs: Mapping[str, PullRequestLink],
     pr_mode: bool,
     footer: str,
@@ -90,21 +101,25 @@ def _render(
     entries: int,
     with_patch: int,
 ) -> str:
-    shown_patches = {item.key for item in d.selection.actionable()[: max(0, with_patch)]}
-    chart_jobs = [j for j in d.jobs if j.rate.trials]
+    # patches are kept for the first entries of each workflow, so no section loses all of them
+    shown_patches = {
+        item.key for d in b.sections for item in d.selection.actionable()[: max(0, with_patch)]
+    }
     return MARKDOWN.get_template("dashboard.md.j2").render(
-        d=d,
+        b=b,
+        h=Md("#" if len(b.sections) > 1 else ""),
+        across=b.across[:entries],
         marker=Md(marker) if marker in (MARKER, "") else marker,
         footer=footer,
         box=checkbox_marker,
         limit=entries,
-        patches=d.patches,
-        patch_notes=d.patch_notes,
+        patches=b.patches,
+        patch_notes={k: v for d in b.sections for k, v in d.patch_notes.items()},
         with_patches=lambda key: key in shown_patches,
         prs=prs,
         pr_mode=pr_mode,
-        weeks=[w for w in d.weeks if w.runs],
-        culprit=lambda streak: culprit_range(streak, d.repo_url),
-        chart_jobs=chart_jobs,
-        job_max=max([j.rate.value for j in chart_jobs] + [0.001]) * 100,
+        weeks_of=lambda d: [w for w in d.weeks if w.runs],
+        culprit=culprit_range,
+        charted=_charted,
+        job_max_of=_job_max,
     )

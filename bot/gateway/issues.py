@@ -18,7 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import GatewayError, InputError
+from bot.errors import GatewayError
 from bot.gateway.client import ACTIONS_READ, CONTENTS_READ, PULLS_READ, PULLS_WRITE, GitHubGateway
 from bot.gateway.policy import describe
 
@@ -100,17 +100,16 @@ class IssueGateway(GitHubGateway):
             raise GatewayError(f"{describe('GET', self._base)}: no default branch in the answer")
         return branch
 
-    def find_workflow(self, wanted: str) -> tuple[str, str]:
-        """(file path, display name) of a workflow given by file name, id or display name."""
-        if wanted.isdigit() or wanted.endswith((".yml", ".yaml")):
-            name = urllib.parse.quote(wanted.rpartition("/")[2], safe="")
-            _, data = self._call("GET", f"{self._base}/actions/workflows/{name}", permission=ACTIONS_READ)
-            return str(data.get("path") or wanted), str(data.get("name") or wanted)
+    def list_workflows(self) -> list[tuple[str, str, str]]:
+        """(id, file path, display name) of every workflow of the repository (one request for
+        up to 100): the dashboard finds all the workflows it watches in one listing."""
+        out = []
         url = f"{self._base}/actions/workflows"
         for item in self._pages(url, None, key="workflows", permission=ACTIONS_READ):
-            if item.get("name") == wanted and isinstance(item.get("path"), str):
-                return str(item["path"]), wanted
-        raise InputError(f"{self.repo} has no workflow named {wanted[:100]!r}; set the workflow input")
+            path, name = item.get("path"), item.get("name")
+            if isinstance(path, str) and isinstance(name, str):
+                out.append((str(item.get("id", "")), path, name))
+        return out
 
     # ------------------------------------------------------------------ the issue
 

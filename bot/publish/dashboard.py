@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dashboard.build import Dashboard
+from bot.dashboard.build import Board
 from bot.dashboard.render import MARKER, PullRequestLink
 from bot.errors import AmbiguousWrite, BudgetExhausted, FlakeBotError, GatewayError, PublishError
 from bot.gateway.issues import IssueGateway, IssueInfo
@@ -168,7 +168,7 @@ class DashboardPublisher:
     def publish(
         self,
         render: Callable[[Mapping[str, PullRequestLink]], str],
-        dashboard: Dashboard,
+        dashboard: Board,
         *,
         tick: Tick | None = None,
     ) -> Outcome:
@@ -178,7 +178,7 @@ class DashboardPublisher:
             raise PublishError(f"cannot publish the dashboard issue: {exc}") from exc
 
     def _publish(
-        self, render: Callable[[Mapping[str, PullRequestLink]], str], dashboard: Dashboard, tick: Tick | None
+        self, render: Callable[[Mapping[str, PullRequestLink]], str], dashboard: Board, tick: Tick | None
     ) -> Outcome:
         ours = self.mine(self.gateway.issues_by(self.author))
         existing = ours[0] if ours else None
@@ -246,7 +246,7 @@ class DashboardPublisher:
 
     # ------------------------------------------------------------------ pull requests
 
-    def _known_prs(self, existing: IssueInfo | None, dashboard: Dashboard) -> dict[str, PullRequestLink]:
+    def _known_prs(self, existing: IssueInfo | None, dashboard: Board) -> dict[str, PullRequestLink]:
         """Pull requests recorded in the body for entries still listed, with their state now."""
         if existing is None:
             return {}
@@ -266,7 +266,7 @@ class DashboardPublisher:
     def _act_on_ticks(
         self,
         existing: IssueInfo,
-        dashboard: Dashboard,
+        dashboard: Board,
         tick: Tick | None,
         prs: Mapping[str, PullRequestLink],
         notes: list[str],

@@ -82,6 +82,9 @@ class SyncOptions:
     since: date | None = None
     scan_green: bool = False
     default_branch: str | None = None  # whose green pushes --scan-green reads
+    # the workflow path whose pending runs this sync finishes (None: every workflow's), so that
+    # syncing several workflows into one store spends each one's budget on its own runs
+    only_workflow: str | None = None
 
 
 @dataclass
@@ -309,7 +312,7 @@ def _fetch_pending(
     result: SyncResult,
     max_log_bytes: int,
 ) -> None:
-    pending = store.pending_runs()
+    pending = store.pending_runs(workflow=options.only_workflow)
     green: list[RunInfo] = []
     done = 0
     for run in pending:

@@ -348,12 +348,15 @@ class HistoryStore:
                 changed += 1
         return changed
 
-    def pending_runs(self) -> list[RunInfo]:
-        """Finished runs listed but not yet fully stored, newest first."""
+    def pending_runs(self, *, workflow: str | None = None) -> list[RunInfo]:
+        """Finished runs listed but not yet fully stored, newest first; only `workflow`'s (its
+        path) when given."""
+        mine = "" if workflow is None else "AND workflow = ?"
         rows = self._db.execute(
-            """SELECT id, attempt, workflow_name, workflow, event, branch, head_sha, created, status,
+            f"""SELECT id, attempt, workflow_name, workflow, event, branch, head_sha, created, status,
                       conclusion, html_url
-               FROM runs WHERE complete = 0 AND status = 'completed' ORDER BY created DESC, id DESC"""
+               FROM runs WHERE complete = 0 AND status = 'completed' {mine} ORDER BY created DESC, id DESC""",
+            () if workflow is None else (workflow,),
         ).fetchall()
         return [
             RunInfo(
