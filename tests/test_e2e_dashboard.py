@@ -422,3 +422,87 @@ def test_editor_lookup_failing_ignores_ticks_but_publishes(
     assert fake_github.pulls() == []
     assert "who ticked them could not be checked" in result.stderr
     assert boxes(ours(fake_github)[0]["body"])[key] == (False, None)
+
+
+QEMU_JOB = "build_and_test_arm (sabrelite)"
+QEMU_ONLY = "basics/qemu_only_flaky.py"
+QEMU_RUNS = 10
+
+
+def seed_qemu(fake: FakeGitHub) -> None:
+    """`QEMU_RUNS` pushes of the qemu port: a test of its own failing in 3 of them, and the unix
+    port's flaky test failing once (the cross-workflow row)."""
+    fake.add_file(f"tests/{QEMU_ONLY}", "print(1)\n")
+    for i in range(QEMU_RUNS):
+        failing = QEMU_ONLY if i % 3 == 1 else FLAKY if i == 5 else None
+        run = fake.add_run(
+            event="push", branch="master", workflow="ports_qemu.yml", workflow_name="qemu port",
+            created_at=f"2026-04-{1 + i:02d}T09:00:00Z", conclusion="failure" if failing else "success",
+        )  # fmt: skip
+        step = Step(
+            "tools/ci.sh qemu_build_arm_sabrelite", run_tests_output(failing), exit_code=2 if failing else 0
+        )
+        fake.add_job(
+            run["id"], QEMU_JOB, "failure" if failing else "success", log=job_log([step], job=QEMU_JOB)
+        )
+
+
+def test_two_workflows_get_a_section_each_after_the_cross_workflow_table(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    import cmarkgfm
+
+    seed_qemu(fake_github)
+    result = dashboard.run()
+    assert result.code == 0, result.stderr
+    assert "has no workflow 'ports_windows.yml': not watched" in result.stderr  # covered, not in this repo
+    body = ours(fake_github)[0]["body"]
+    headings = [line for line in body.splitlines() if line.startswith("## ")]
+    assert headings == ["## Flaky tests across workflows", "## ` unix port `", "## ` qemu port `"]
+    html = cmarkgfm.github_flavored_markdown_to_html(body)
+    row = (
+        f"<td><code>{FLAKY}</code></td>\n<td><code>qemu port</code>: <code>{QEMU_JOB}</code> 1; "
+        "<code>unix port</code>: <code>coverage</code> 3</td>"
+    )
+    assert row in html
+    unix, qemu = body.split("## ` unix port `")[1].split("## ` qemu port `")
+    assert "12 runs" in unix and f"{QEMU_RUNS} runs" in qemu
+    assert QEMU_ONLY not in unix
+    # the qemu-only flake is counted over the qemu port's own executions: 3 of its 10 runs, not
+    # diluted by the unix port's 12 (rates are never borrowed across workflows)
+    assert f"#### ` {QEMU_ONLY} `" in qemu
+    assert f"| ` {QEMU_JOB} ` | 3 / {QEMU_RUNS} |" in qemu
+    assert f'+    "{QEMU_ONLY}": ("intermittent failure in CI", None),' in qemu  # patch for its own jobs
+    assert "Add to the flaky list (1)" in unix and "#### ` misc/unlisted_flaky.py `" in unix
+    adds = [k for k in boxes(body) if k.startswith("add-")]
+    assert len(adds) == 2  # the qemu entry's id is its own, not the unix one's
+
+
+def test_one_workflow_asked_for_by_name_keeps_the_single_layout(
+    fake_github: FakeGitHub, dashboard: Dashboard
+) -> None:
+    seed_qemu(fake_github)
+    result = dashboard.run(workflow="qemu port")
+    assert result.code == 0, result.stderr
+    body = ours(fake_github)[0]["body"]
+    assert "across workflows" not in body and "## Add to the flaky list (1)" in body
+    assert f"### ` {QEMU_ONLY} `" in body and FLAKY not in body
+    assert not fake_github.requests_to("GET", r"/workflows/ports_unix\.yml/runs")
+    missing = dashboard.run(workflow="unix port, ports_nope.yml")
+    assert missing.code == 2 and "has no workflow 'ports_nope.yml'" in missing.stderr
+
+
+def test_a_small_budget_is_shared_by_the_workflows(fake_github: FakeGitHub, dashboard: Dashboard) -> None:
+    seed_qemu(fake_github)
+    first = dashboard.run(request_budget="60")
+    assert first.code == 0, first.stderr
+    with HistoryStore(dashboard.history) as store:
+        synced = {name: runs for _, name, runs in store.workflows()}
+    assert synced.get("unix port", 0) > 0 and synced.get("qemu port", 0) > 0  # neither starved
+    assert dashboard.run(request_budget="400").code == 0
+    with HistoryStore(dashboard.history) as store:
+        assert {name: runs for _, name, runs in store.workflows()} == {
+            "unix port": RUNS,
+            "qemu port": QEMU_RUNS,
+        }
+        assert store.counts()["pending"] == 0
