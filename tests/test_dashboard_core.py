@@ -193,3 +193,78 @@ def test_item_keys_are_stable_and_inert() -> None:
     key = core.item_key("add", hostile)
     assert key == core.item_key("add", hostile)
     assert key.startswith("add-") and len(key) == 16 and key[4:].isalnum()
+
+
+# ---- several workflows ------------------------------------------------------------------------
+
+QEMU = Registry(
+    entries=REGISTRY.entries,
+    jobs={"build_and_test_arm (sabrelite)": JobSpec("build_and_test_arm (sabrelite)", "linux")},
+    workflow="qemu port",
+)
+WINDOWS = Registry(
+    entries=REGISTRY.entries,
+    jobs={"build-vs": JobSpec("build-vs", "win32")},
+    workflow="windows port",
+)
+OTHERS = {"unix port": REGISTRY, "qemu port": QEMU, "windows port": WINDOWS}
+
+
+def retire(test: str, entry_test: str) -> core.RetireItem:
+    [entry] = [e for e in REGISTRY.entries if e.test == entry_test]
+    return core.RetireItem(test, entry, ("standard",), ("standard",), None, 500, 60)
+
+
+ELSEWHERE_CASES = [
+    # (why, item, failures (test, workflow, job, failed, ignored), workflows that hold it back)
+    ("clean everywhere", retire("thread/thread_gc1.py", "thread/thread_gc1.py"), [], ()),
+    (
+        "ignored flakes on qemu, where the every-platform entry acts",
+        retire("thread/thread_gc1.py", "thread/thread_gc1.py"),
+        [("thread/thread_gc1.py", "qemu port", "build_and_test_arm (sabrelite)", 0, 2)],
+        ("qemu port",),
+    ),
+    (
+        "flakes in its own workflow are the section's own record, not 'elsewhere'",
+        retire("thread/thread_gc1.py", "thread/thread_gc1.py"),
+        [("thread/thread_gc1.py", "unix port", "macos", 1, 0)],
+        (),
+    ),
+    (
+        "a darwin-only entry does not act on windows: a windows flake says nothing about it",
+        retire("cmdline/repl_cont.py", "cmdline/repl_cont.py"),
+        [("cmdline/repl_cont.py", "windows port", "build-vs", 3, 0)],
+        (),
+    ),
+    (
+        "an exclusion's record is every job that still runs the test",
+        retire("thread/stress_aes.py", "thread/stress_aes.py"),
+        [("thread/stress_aes.py", "windows port", "build-vs", 1, 0)],
+        ("windows port",),
+    ),
+    (
+        "another test, or a workflow not watched, does not count",
+        retire("thread/thread_gc1.py", "thread/thread_gc1.py"),
+        [
+            ("thread/other.py", "qemu port", "build_and_test_arm (sabrelite)", 1, 0),
+            ("thread/thread_gc1.py", "zephyr port", "build", 1, 0),
+        ],
+        (),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "item", "failures", "expected"), ELSEWHERE_CASES, ids=[c[0] for c in ELSEWHERE_CASES]
+)
+def test_retire_held_back_while_the_test_flakes_in_another_workflow(
+    why: str, item: core.RetireItem, failures: list[core.Failure], expected: tuple[str, ...]
+) -> None:
+    assert core.flaked_elsewhere(item, "unix port", OTHERS, failures) == expected, why
+
+
+def test_add_entries_of_two_workflows_have_distinct_ids_and_the_first_keeps_its_own() -> None:
+    first = core.AddItem("misc/a.py", ("standard",), False, ())
+    other = core.AddItem("misc/a.py", ("build_and_test_arm (sabrelite)",), False, (), workflow="qemu port")
+    assert first.key == core.item_key("add", "misc/a.py")  # ids from before several workflows carry over
+    assert other.key != first.key and other.key.startswith("add-")
