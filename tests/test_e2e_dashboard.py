@@ -506,3 +506,26 @@ def test_a_small_budget_is_shared_by_the_workflows(fake_github: FakeGitHub, dash
             "qemu port": QEMU_RUNS,
         }
         assert store.counts()["pending"] == 0
+
+
+def test_green_logs_a_triage_sync_skipped_are_read_by_the_dashboard(
+    fake_github: FakeGitHub, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the triage workflow's sync (no --scan-green) fills the shared file first: green pushes are
+    # recorded with their job names copied from a neighbour, no log read
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    args = ["sync", "--repo", fake_github.repo, "--workflow", "ports_unix.yml", "--branch", "master"]
+    assert main([*args, "--event", "push", "--db", str(dashboard.history)]) == 0
+    with HistoryStore(dashboard.history) as store:
+        before = store.counts()
+    assert before["runs"] == RUNS and before.get("log_parsed", 0) == 3  # the failed runs' logs only
+
+    result = dashboard.run(workflow="unix port")
+    assert result.code == 0, result.stderr
+    assert "green logs read for 9 runs recorded earlier without them" in result.stderr
+    with HistoryStore(dashboard.history) as store:
+        assert store.counts()["log_parsed"] == RUNS
+    assert "Read from 12 job logs out of 12 job executions" in ours(fake_github)[0]["body"]
+    again = dashboard.run(workflow="unix port")  # nothing left to read: no log downloaded again
+    assert again.code == 0 and "recorded earlier" not in again.stderr

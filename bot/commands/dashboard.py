@@ -16,7 +16,7 @@ import dataclasses
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -515,6 +515,7 @@ def _sync(
         scan_green=True,
         default_branch=branch,
         only_workflow=workflow_path,
+        reread_since=datetime.now(UTC) - timedelta(days=settings.days),
     )
     from bot.gateway.client import GitHubGateway
 

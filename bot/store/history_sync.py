@@ -85,6 +85,9 @@ class SyncOptions:
     # the workflow path whose pending runs this sync finishes (None: every workflow's), so that
     # syncing several workflows into one store spends each one's budget on its own runs
     only_workflow: str | None = None
+    # with scan_green: also read the green logs of default-branch pushes recorded earlier without
+    # them (by triage's sync, which skips green logs), created on or after this instant
+    reread_since: datetime | None = None
 
 
 @dataclass
@@ -95,6 +98,7 @@ class SyncResult:
     logs_expired: int = 0
     logs_missing: int = 0
     logs_unreadable: int = 0  # download failed after retries: left not-fetched
+    runs_reread: int = 0  # stored runs whose green logs were read now (`SyncOptions.reread_since`)
     requests: int = 0
     pending: int = 0
     stopped: str | None = None
@@ -107,6 +111,8 @@ class SyncResult:
         )
         if self.logs_unreadable:
             text += f", {self.logs_unreadable} logs could not be downloaded"
+        if self.runs_reread:
+            text += f", green logs read for {self.runs_reread} runs recorded earlier without them"
         if self.stopped:
             text += f"; stopped early ({self.stopped}), {self.pending} runs left: run sync again to continue"
         return text
@@ -170,6 +176,7 @@ def sync(
     try:
         _list_new_runs(store, gateway, options, progress)
         _fetch_pending(store, gateway, options, parse, progress, result, max_log_bytes)
+        _reread_green(store, gateway, options, parse, result, max_log_bytes)
     except GatewayError as exc:
         result.stopped = str(exc)
         result.error = exc
@@ -330,6 +337,26 @@ def _fetch_pending(
         done += resolved
         if progress:
             progress.update(done, len(pending), gateway.requests_made)
+
+
+def _reread_green(
+    store: HistoryStore,
+    gateway: Gateway,
+    options: SyncOptions,
+    parse: LogParser,
+    result: SyncResult,
+    max_log_bytes: int,
+) -> None:
+    """Phase 4, after the new runs: default-branch pushes stored without their green logs are
+    fetched again like a new run, newest first, each rewritten whole in one transaction (a
+    budget that runs out mid-run leaves it as it was, for the next sync). A log expired since is
+    recorded as such, so no run is asked for twice once GitHub has nothing left to give."""
+    if not (options.scan_green and options.reread_since and options.default_branch):
+        return
+    key = options.only_workflow or options.workflow
+    for run in store.unread_green_pushes(key, options.default_branch, options.reread_since):
+        result.logs_unreadable += _fetch_run(store, gateway, run, options, parse, max_log_bytes)
+        result.runs_reread += 1
 
 
 def _fetch_run(

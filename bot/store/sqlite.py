@@ -367,6 +367,30 @@ class HistoryStore:
             for r in rows
         ]
 
+    def unread_green_pushes(self, workflow: str, branch: str, since: datetime | None = None) -> list[RunInfo]:
+        """Stored pushes of `workflow` (path, file name or display name) to `branch` with a green
+        job in their latest attempt whose log was never downloaded (recorded by a sync that did not
+        scan green logs, such as triage's), created at or after `since`, newest first."""
+        window = Window(since=since, branch=branch, event="push", workflow=workflow)
+        where, params = self._where(window)
+        rows = self._db.execute(
+            f"""SELECT r.id, r.attempt, r.workflow_name, r.workflow, r.event, r.branch, r.head_sha,
+                       r.created, r.status, r.conclusion, r.html_url
+                FROM runs r WHERE {where} AND (r.jobs_state = '{JobsState.INFERRED}' OR EXISTS (
+                    SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.attempt = r.attempt
+                    AND j.conclusion = 'success' AND j.log_state = '{LogState.NOT_FETCHED.value}'))
+                ORDER BY r.created DESC, r.id DESC""",
+            params,
+        ).fetchall()
+        return [
+            RunInfo(
+                id=r[0], attempt=r[1], workflow_name=r[2], workflow_path=r[3], event=r[4], branch=r[5],
+                head_sha=r[6], head_repo=None, created_at=_dt(r[7]), status=r[8], conclusion=r[9],
+                html_url=r[10],
+            )
+            for r in rows
+        ]  # fmt: skip
+
     def oldest_unfinished(self) -> datetime | None:
         """Creation time of the oldest stored run that was still in progress when listed.
 
