@@ -137,6 +137,36 @@ def test_body_too_long_degrades_within_the_limit(tmp_path: Path) -> None:
     assert "more not shown" not in full and full.count("<details><summary>Patch</summary>") == 600
 
 
+def test_board_of_two_big_workflows_degrades_within_the_limit(tmp_path: Path) -> None:
+    from bot.report import CrossTest
+
+    d = dashboard(tmp_path)
+    many = tuple(
+        dataclasses.replace(d.selection.add[0], test=f"misc/flaky_{n:04d}_{'x' * 60}.py") for n in range(300)
+    )
+    patches = {
+        item.key: "--- a/tests/run-tests.py\n+++ b/tests/run-tests.py\n" + "+x\n" * 40 for item in many
+    }
+    unix = dataclasses.replace(d, selection=dataclasses.replace(d.selection, add=many), patches=patches)
+    qemu_many = tuple(dataclasses.replace(i, workflow="qemu port") for i in many)
+    qemu = dataclasses.replace(
+        unix, workflow="qemu port", selection=dataclasses.replace(d.selection, add=qemu_many),
+        patches={i.key: patches[j.key] for i, j in zip(qemu_many, many, strict=True)},
+    )  # fmt: skip
+    across = tuple(
+        CrossTest(f"misc/t{n:03d}.py", (("qemu port", "arm", 1, 0), ("unix port", "macos", 2, 1)))
+        for n in range(400)
+    )
+    board = build.Board((unix, qemu), across)
+    body = render_body(board, pr_mode=True)
+    assert len(body) <= MAX_BODY_CHARS and analyse(body).balanced
+    assert body.count("more not shown: the issue body has a size limit") >= 3  # both sections and the table
+    assert "## ` qemu port `" in body and "#### Look at" not in body and "### Look at" in body
+    assert len(board.patches) == 600  # the two workflows' entries have distinct ids
+    full = render_body(board, pr_mode=True, limit_chars=900_000, marker="")
+    assert "more not shown" not in full and full.count("<details><summary>Patch</summary>") == 600
+
+
 def test_dry_run_offline_prints_the_body(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     for name in ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_TOKEN"):

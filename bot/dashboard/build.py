@@ -255,7 +255,7 @@ def build_board(
             store, judged, workflow=path or name, branch=branch, days=days, now=now,
             add_policy=add_policy, retire_policy=retire_policy, evidence=evidence,
         )  # fmt: skip
-        if not registry.is_first(path, name):
+        if (registry.workflow or registry.workflow_file) and not registry.is_first(path, name):
             add = tuple(replace(i, workflow=name or path) for i in d.selection.add)
             d = replace(d, selection=replace(d.selection, add=add))
         sections.append(replace(d, workflow=name or path))
