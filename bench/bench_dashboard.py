@@ -11,7 +11,10 @@ own:
    would) until the history is complete;
 2. one day of activity: `--pushes` new pushes, then one run.
 
-    python bench/bench_dashboard.py [--days 90] [--pushes 3] [--budget 1000]
+With `--qemu` the qemu port (its jobs from the registry's qemu section) pushes as often beside
+the unix port, and the dashboard watches both, splitting the budget between them.
+
+    python bench/bench_dashboard.py [--days 90] [--pushes 3] [--budget 1000] [--qemu]
 """
 
 from __future__ import annotations
@@ -70,16 +73,18 @@ def log(job: str, failing: str | None = None, ignored: str | None = None) -> byt
 
 
 def add_pushes(
-    fake: FakeGitHub, jobs: list[str], start: datetime, count: int, every: timedelta, seq: int
-) -> int:
+    fake: FakeGitHub, jobs: list[str], start: datetime, count: int, every: timedelta, seq: int,
+    workflow: tuple[str, str] = ("ports_unix.yml", "unix port"),
+) -> int:  # fmt: skip
     green = {job: log(job) for job in jobs}
     for n in range(count):
         i = seq + n
         failing = "misc/unlisted_flaky.py" if i % 40 == 7 else None
         run = fake.add_run(event="push", branch="master", created_at=start + n * every,
-                           conclusion="failure" if failing else "success")  # fmt: skip
+                           conclusion="failure" if failing else "success",
+                           workflow=workflow[0], workflow_name=workflow[1])  # fmt: skip
         for job in jobs:
-            if job == "coverage" and failing:
+            if job in ("coverage", "build_and_test_rv32") and failing:
                 fake.add_job(run["id"], job, "failure", log=log(job, failing=failing))
             elif job == "standard" and i % 25 == 3:
                 fake.add_job(run["id"], job, "success", log=log(job, ignored="thread/thread_gc1.py"))
@@ -103,7 +108,7 @@ def dashboard(fake: FakeGitHub, db: Path, budget: int) -> tuple[int, int, float,
     took = time.perf_counter() - began
     peak = next((int(line.split()[1]) for line in err.splitlines() if line.startswith("VmHWM:")), 0)
     lines = [line for line in err.splitlines() if "sync:" in line] or err.splitlines()[-1:]
-    return child.returncode, len(fake.requests) - before, took, peak, (lines[-1] if lines else "")
+    return child.returncode, len(fake.requests) - before, took, peak, " | ".join(lines)
 
 
 def main() -> int:
@@ -111,8 +116,11 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--pushes", type=int, default=3)
     parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--qemu", action="store_true", help="the qemu port pushes too")
     args = parser.parse_args()
     jobs = sorted(load_registry(None).jobs)
+    qemu = load_registry(None).for_workflow("ports_qemu.yml")
+    qemu_jobs = sorted(qemu.jobs) if args.qemu and qemu is not None else []
     now = datetime.now(UTC).replace(microsecond=0)
     every = timedelta(days=1) / args.pushes
     with running_fake() as fake, tempfile.TemporaryDirectory() as tmp:
@@ -123,7 +131,12 @@ def main() -> int:
             fake.add_file(f"tests/{test}", "print(1)\n")
         total = args.days * args.pushes
         seq = add_pushes(fake, jobs, now - timedelta(days=args.days), total, every, 0)
-        print(f"history: {total} pushes x {len(jobs)} jobs, every log readable; budget {args.budget}")
+        qemu_port = ("ports_qemu.yml", "qemu port")
+        if qemu_jobs:
+            start = now - timedelta(days=args.days, minutes=30)
+            add_pushes(fake, qemu_jobs, start, total, every, 0, qemu_port)
+        print(f"history: {total} pushes x {len(jobs)} jobs (+ {total} x {len(qemu_jobs)} qemu port jobs), "
+              f"every log readable; budget {args.budget}")  # fmt: skip
         db = Path(tmp) / "dashboard.sqlite"
         print(f"1. first run over {args.days} days, then daily runs until the history is complete:")
         rounds, spent, seconds = 0, 0, 0.0
@@ -140,8 +153,11 @@ def main() -> int:
                 break
         print(f"   = {rounds} runs, {spent} requests, {seconds:.0f} s in all; last: {line}")
         add_pushes(fake, jobs, now + timedelta(hours=1), args.pushes, every, seq)
+        if qemu_jobs:
+            add_pushes(fake, qemu_jobs, now + timedelta(minutes=90), args.pushes, every, seq, qemu_port)
         code, used, took, rss, line = dashboard(fake, db, args.budget)
-        print(f"2. one day of activity ({args.pushes} pushes x {len(jobs)} jobs): exit {code}, "
+        print(f"2. one day of activity ({args.pushes} pushes x {len(jobs)} + {len(qemu_jobs)} jobs): "
+              f"exit {code}, "
               f"{used} requests, {took:.1f} s, peak RSS {rss / 1024:.0f} MiB  ({line})")  # fmt: skip
         issues = [i for i in fake.issues() if i["body"].startswith("<!-- flake-bot:dashboard -->")]
         print(
