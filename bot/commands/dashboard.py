@@ -165,7 +165,7 @@ def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
     return Settings(
         registry=get("registry") or None,
         history=get("history") or None,
-        workflows=workflow_list(args.workflow) or workflow_list(env.input("workflow", "")),
+        workflows=workflow_list(args.workflow) or workflow_list(env.input("workflow", DEFAULTS["workflow"])),
         branch=args.branch,
         request_budget=_int("request-budget", get("request-budget")),
         dry_run=_bool("dry-run", get("dry-run")),
