@@ -50,6 +50,7 @@ from typing import Any
 
 from helpers import stable_id
 from pytest_httpserver import HTTPServer
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 BOM = b"\xef\xbb\xbf"
@@ -123,6 +124,12 @@ def _default_body(status: int) -> bytes:
     return json.dumps({"message": messages.get(status, "Server Error"), "documentation_url": DOCS}).encode()
 
 
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so clients keep their connection as they do with GitHub's API."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class FakeServer:
     """The session-wide socket; dispatches each request to whichever `FakeGitHub` is current."""
 
@@ -134,6 +141,8 @@ class FakeServer:
 
     def start(self) -> None:
         self.http.start()
+        assert self.http.server is not None
+        self.http.server.RequestHandlerClass = _KeepAliveHandler
 
     def stop(self) -> None:
         self.http.stop()
