@@ -87,13 +87,14 @@ class _Fault:
     method: str
     pattern: re.Pattern[str]
     times: int | None  # None = forever
-    kind: str  # "respond" | "reset" | "delay" | "cut"
+    kind: str  # "respond" | "reset" | "delay" | "cut" | "together"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     seconds: float = 0.0
     cut_after: int = 0
     apply: bool = False  # perform the request's effect before failing (GitHub sometimes does)
+    barrier: threading.Barrier | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method in ("*", method)) and self.pattern.search(path) is not None
@@ -532,6 +533,21 @@ class FakeGitHub:
                 _Fault(method.upper(), re.compile(path_regex), times, "delay", seconds=seconds)
             )
 
+    def hold_together(self, method: str, path_regex: str, count: int) -> None:
+        """Hold each of the next `count` matching requests until all of them have arrived, then
+        answer them normally: concurrent clients overlap exactly there, whatever the machine's
+        load, where a timed delay only makes the overlap likely."""
+        with self._lock:
+            self._faults.append(
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    count,
+                    "together",
+                    barrier=threading.Barrier(count),
+                )
+            )
+
     def expire_blob_urls(self) -> None:
         """Invalidate every log URL handed out so far (they live one minute on GitHub)."""
         with self._lock:
@@ -778,6 +794,13 @@ class FakeGitHub:
             fault = self._take_fault(record)
         if fault is not None and fault.kind == "delay":
             self._closed.wait(fault.seconds)
+            fault = None
+        elif fault is not None and fault.barrier is not None:
+            try:
+                fault.barrier.wait(timeout=30)
+            except threading.BrokenBarrierError:
+                with self._lock:
+                    self.errors.append(f"{record.method} {record.path}: the other held requests never came")
             fault = None
         try:
             if fault is None:

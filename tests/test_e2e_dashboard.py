@@ -236,9 +236,9 @@ def test_duplicates_from_overlapping_runs_end_as_one(
 def test_concurrent_runs_leave_one_open_issue(
     fake_github: FakeGitHub, dashboard: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # both creates are held back a second, so both runs (in lockstep: the same work on two
-    # threads) list no issue and both create one
-    fake_github.delay("POST", r"/issues$", 1.0, times=2)
+    # each create is held until the other has arrived, so both runs (the same work on two
+    # threads) have listed no issue and both create one
+    fake_github.hold_together("POST", r"/issues$", 2)
     home = tmp_path / "concurrent"
     home.mkdir()
     for key, value in dashboard.env(home, "schedule", {}, {}).items():
