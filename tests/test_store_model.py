@@ -7,11 +7,9 @@ time, including re-runs, inferred green runs, expired logs and build breaks.
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -104,8 +102,10 @@ def _ran(run: Run) -> bool:
     return bool(_latest_ran(run))
 
 
-def _store(path: Path, runs: list[Run]) -> HistoryStore:
-    store = HistoryStore(path)
+def _store(runs: list[Run]) -> HistoryStore:
+    # In memory: the aggregates' SQL is the same, and a file per example cost a WAL checkpoint and
+    # a sync at every close (tests/test_store.py covers the store on disk).
+    store = HistoryStore(":memory:")
     for run in runs:
         info = RunInfo(
             id=run.id, attempt=run.attempt, workflow_name="w", workflow_path=".github/workflows/w.yml",
@@ -168,7 +168,7 @@ def test_sql_aggregates_match_a_plain_count(runs: list[Run]) -> None:
                 tested[(job.name, day)] += 1
             for test, _ignored in job.tests:
                 events[(test, job.name)] += 1
-    with tempfile.TemporaryDirectory() as tmp, _store(Path(tmp) / "h.sqlite", runs) as store:
+    with _store(runs) as store:
         view = store.overview()
         assert (view.runs, view.failed_runs) == (
             len(counted),
