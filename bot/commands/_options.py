@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from bot.actions_env import ActionsEnv
 from bot.store.sqlite import DEFAULT_PATH
 
 
@@ -33,3 +34,12 @@ def run_filters() -> argparse.ArgumentParser:
     parent.add_argument("--branch", help="only runs on this branch (e.g. master)")
     parent.add_argument("--event", help="only runs triggered by this event (e.g. push)")
     return parent
+
+
+def setting(args: argparse.Namespace, env: ActionsEnv, name: str, default: str) -> str:
+    """An action input by its name, unless the command line gave the option of the same name:
+    the action and a maintainer at a terminal run the same command, the option winning."""
+    option = getattr(args, name.replace("-", "_"), None)
+    if option is not None and option is not False:
+        return str(option)
+    return env.input(name, default)

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from bot.actions_env import ActionsEnv, print_untrusted, read_event
+from bot.commands._options import setting
 from bot.dashboard import core
 from bot.errors import FlakeBotError, InputError, PermissionDenied, PublishError, StoreError
 from bot.registry import Registry, load_registry
@@ -150,10 +151,7 @@ def shares(budget: int, count: int) -> list[int]:
 
 def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
     def get(name: str) -> str:
-        option = getattr(args, name.replace("-", "_"), None)
-        if option is not None and option is not False:
-            return str(option)
-        return env.input(name, DEFAULTS[name])
+        return setting(args, env, name, DEFAULTS[name])
 
     mode = env.input("mode", "dashboard")
     if mode not in MODES:

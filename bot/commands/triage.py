@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from bot.actions_env import ActionsEnv, inert_json, read_event
-from bot.commands._options import day
+from bot.commands._options import day, setting
 from bot.errors import FlakeBotError, InputError, PublishError
 from bot.orchestrate.console import say
 from bot.orchestrate.decisions import CheckRunMode, CommentMode, Settings
@@ -97,10 +97,7 @@ def _positive(name: str, value: str, kind: Callable[[str], float]) -> float:
 
 def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
     def get(name: str) -> str:
-        option = getattr(args, name.replace("-", "_"), None)
-        if option is not None and option is not False:
-            return str(option)
-        return env.input(name, DEFAULTS[name])
+        return setting(args, env, name, DEFAULTS[name])
 
     dry = get("dry-run").lower()
     if dry not in ("true", "false"):
