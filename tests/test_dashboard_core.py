@@ -9,6 +9,7 @@ import pytest
 from bot.dashboard import core
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.stats import ExecutionDay, TestTally
+from bot.triage import PatchPolicy
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 TODAY = NOW.date()
@@ -82,7 +83,7 @@ ADD_CASES = [
 
 @pytest.mark.parametrize(("why", "candidate", "added", "held"), ADD_CASES, ids=[c[0] for c in ADD_CASES])
 def test_add_rule(why: str, candidate: core.Pair, added: bool, held: bool) -> None:
-    items, look = core.select_add([candidate], REGISTRY, core.AddPolicy(), today=TODAY)
+    items, look = core.select_add([candidate], REGISTRY, PatchPolicy(), today=TODAY)
     assert bool(items) is added, why
     assert bool(look) is held, why
     if items:
@@ -93,7 +94,7 @@ def test_add_rule(why: str, candidate: core.Pair, added: bool, held: bool) -> No
 def test_add_groups_jobs_per_test_and_orders_by_rate() -> None:
     items, _ = core.select_add(
         [pair("misc/a.py", job="macos"), pair("misc/a.py"), pair("misc/b.py", events=30)],
-        REGISTRY, core.AddPolicy(), today=TODAY,
+        REGISTRY, PatchPolicy(), today=TODAY,
     )  # fmt: skip
     assert [(i.test, i.jobs) for i in items] == [
         ("misc/b.py", ("standard",)),

@@ -10,6 +10,7 @@ from bot.dashboard import build, core
 from bot.dashboard.evidence import StoreEvidence
 from bot.registry import load_registry
 from bot.store.sqlite import HistoryStore
+from bot.triage import PatchPolicy
 
 
 def test_streak_and_culprit_range_from_the_evidence_engine(tmp_path: Path) -> None:
@@ -18,7 +19,7 @@ def test_streak_and_culprit_range_from_the_evidence_engine(tmp_path: Path) -> No
         seed(store)
         d = build.build(
             store, registry, workflow="unix port", branch="master", days=90, now=NOW,
-            add_policy=core.AddPolicy(), retire_policy=core.RetirePolicy(), evidence=StoreEvidence,
+            add_policy=PatchPolicy(), retire_policy=core.RetirePolicy(), evidence=StoreEvidence,
         )  # fmt: skip
         source = StoreEvidence(store, d.window, registry)
         broken = source.evidence("basics/now_broken.py", "standard")

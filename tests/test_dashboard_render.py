@@ -18,6 +18,7 @@ from bot.records import Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.registry.source import MemoryTree
 from bot.store.sqlite import HistoryStore
+from bot.triage import PatchPolicy
 
 UPSTREAM = Path(__file__).parent / "data" / "upstream"
 EVIL_TEST = (
@@ -40,7 +41,7 @@ def dashboard(tmp_path: Path, **kw: object) -> build.Dashboard:
         seed(store, **kw)  # type: ignore[arg-type]
         return build.build(
             store, load_registry(None), workflow="unix port", branch="master", days=90, now=NOW,
-            add_policy=core.AddPolicy(), retire_policy=core.RetirePolicy(),
+            add_policy=PatchPolicy(), retire_policy=core.RetirePolicy(),
         )  # fmt: skip
 
 

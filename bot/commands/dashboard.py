@@ -26,6 +26,7 @@ from bot.dashboard import core
 from bot.errors import FlakeBotError, InputError, PermissionDenied, PublishError, StoreError
 from bot.registry import Registry, load_registry
 from bot.render.sanitize import inline, plain
+from bot.triage import PatchPolicy
 
 if TYPE_CHECKING:
     from bot.dashboard.build import Board, Dashboard
@@ -61,7 +62,7 @@ class Settings:
     request_budget: int
     dry_run: bool
     author: str
-    add_policy: core.AddPolicy
+    add_policy: PatchPolicy
     retire_policy: core.RetirePolicy
     days: int
     open_pull_requests: bool
@@ -168,7 +169,7 @@ def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
         request_budget=_int("request-budget", get("request-budget")),
         dry_run=_bool("dry-run", get("dry-run")),
         author=get("comment-author"),
-        add_policy=core.AddPolicy(min_rate=rate, min_executions=int(runs)),
+        add_policy=PatchPolicy(min_rate=rate, min_executions=int(runs)),
         retire_policy=core.RetirePolicy(min_executions=int(executions), min_days=int(days)),
         days=_int("dashboard-days", get("dashboard-days")),
         open_pull_requests=_bool("open-pull-requests", get("open-pull-requests")),

@@ -19,6 +19,7 @@ from bot.dashboard import core
 from bot.registry.model import Registry
 from bot.report import CrossTest, _Remembered, across_workflows
 from bot.store.sqlite import HistoryStore, Window
+from bot.triage import PatchPolicy
 
 RECENT = timedelta(days=7)  # a test that failed this recently may be failing on every run now
 
@@ -56,7 +57,7 @@ class Dashboard:
     jobs: tuple[stats.JobRate, ...]
     coverage: LogCoverage
     selection: core.Selection
-    add_policy: core.AddPolicy
+    add_policy: PatchPolicy
     retire_policy: core.RetirePolicy
     repo_url: str = ""  # https://github.com/OWNER/NAME, for links to culprit ranges
     patches: Mapping[str, str] = field(default_factory=dict)  # item key -> diff
@@ -116,7 +117,7 @@ def build(
     branch: str,
     days: int,
     now: datetime,
-    add_policy: core.AddPolicy,
+    add_policy: PatchPolicy,
     retire_policy: core.RetirePolicy,
     evidence: EvidenceFactory | None = None,
 ) -> Dashboard:
@@ -236,7 +237,7 @@ def build_board(
     branch: str,
     days: int,
     now: datetime,
-    add_policy: core.AddPolicy,
+    add_policy: PatchPolicy,
     retire_policy: core.RetirePolicy,
     evidence: EvidenceFactory | None = None,
 ) -> Board:

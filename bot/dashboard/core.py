@@ -26,6 +26,7 @@ from typing import Protocol
 
 from bot import stats
 from bot.registry.model import Entry, Mechanism, Registry
+from bot.triage import PatchPolicy
 
 _EXACT_PATH = re.compile(r"[\w/.-]+\.py")
 
@@ -80,16 +81,6 @@ class Pair:
     @property
     def rate(self) -> float:
         return self.events / self.executions if self.executions else 0.0
-
-
-@dataclass(frozen=True)
-class AddPolicy:
-    """Triage's patch rule, applied to the whole window instead of one run."""
-
-    min_rate: float = 0.01
-    min_executions: int = 50
-    min_events: int = 3
-    max_jobs_in_run: int = 2
 
 
 @dataclass(frozen=True)
@@ -187,7 +178,7 @@ def streaking(pair: Pair) -> bool:
     return pair.events > 0 and pair.since_last == 0
 
 
-def add_worthy(pair: Pair, policy: AddPolicy) -> bool:
+def add_worthy(pair: Pair, policy: PatchPolicy) -> bool:
     """The counts meet the rule (whether it is covered or persistent is judged by the caller)."""
     return (
         pair.executions >= policy.min_executions
@@ -197,7 +188,7 @@ def add_worthy(pair: Pair, policy: AddPolicy) -> bool:
 
 
 def select_add(
-    pairs: Iterable[Pair], registry: Registry, policy: AddPolicy, *, today: date
+    pairs: Iterable[Pair], registry: Registry, policy: PatchPolicy, *, today: date
 ) -> tuple[list[AddItem], list[LookItem]]:
     """Add candidates per test (the jobs where it meets the rule and no flaky entry covers it),
     and the candidates held back for a look (streaking, or failing in many jobs at once)."""
@@ -350,7 +341,7 @@ def select(
     tallies: Sequence[stats.TestTally],
     days: Sequence[stats.ExecutionDay],
     *,
-    add_policy: AddPolicy,
+    add_policy: PatchPolicy,
     retire_policy: RetirePolicy,
     now: datetime,
     first: datetime | None,
