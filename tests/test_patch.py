@@ -8,6 +8,7 @@ the patch excludes or ignores exactly the requested test.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -47,7 +48,7 @@ def _ruff_accepts_every_patched_run_tests() -> Iterator[None]:
     yield
     files, _PATCHED_PYTHON[:] = list(_PATCHED_PYTHON), []
     if files:
-        command = ["ruff", "format", "--check", "--no-cache", *map(str, files)]
+        command = [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, files)]
         result = subprocess.run(command, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -180,8 +181,7 @@ def test_bullet_goes_under_existing_bullets_or_a_new_header(repo: Path, registry
     assert changed_lines(arm.diff or "")[0] == "+    # - micropython/const.py is flaky: hangs under emulation"
     assert (
         "     # - thread/thread_gc1.py is flaky\n"
-        "+    # - micropython/const.py is flaky: hangs under emulation\n"
-        in (arm.diff or "")
+        "+    # - micropython/const.py is flaky: hangs under emulation\n" in (arm.diff or "")
     )
     loong = suggest_patch(
         CheckoutTree(repo), registry, test="micropython/const.py", jobs=["qemu_loong64"], style=EXCLUDE

@@ -14,6 +14,7 @@ would apply, plus flake-bot's own round trip:
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -66,7 +67,9 @@ def ruff_format_check(files: list[Path]) -> None:
     if not files:
         return
     result = subprocess.run(
-        ["ruff", "format", "--check", "--no-cache", *map(str, files)], capture_output=True, text=True
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, files)],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -218,7 +221,17 @@ def test_entries_are_laid_out_as_ruff_lays_them_out(tmp_path: Path, width: int) 
     source.write_text("flaky_tests_to_ignore = {\n" + "".join(rows) + "}\n")
     assert any(len(line) > width for line in source.read_text().splitlines())  # the long key stays
     result = subprocess.run(
-        ["ruff", "format", "--check", "--isolated", "--line-length", str(width), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "format",
+            "--check",
+            "--isolated",
+            "--line-length",
+            str(width),
+            str(source),
+        ],
         capture_output=True,
         text=True,
     )
