@@ -10,6 +10,7 @@ import pytest
 from bot.errors import GatewayError, InputError, LogUnavailable
 from bot.gateway import GitHubGateway
 from bot.gateway.client import next_link
+from bot.gateway.tree import ApiTree
 
 TOKEN = "ghs_s3cretTokenValue"
 BOM = b"\xef\xbb\xbf"
@@ -385,3 +386,15 @@ def test_api_root_without_the_enterprise_prefix_finds_nothing(fake_github):
     with pytest.raises(GatewayError) as caught:
         gh.get_run(run["id"])
     assert caught.value.status == 404
+
+
+def test_api_tree_asks_once_per_file_found_or_missing(fake_github, gateway):
+    fake_github.add_file("pyproject.toml", "[tool.ruff]\nline-length = 99\n", ref="master")
+    tree = ApiTree(gateway, "master")
+    for _ in range(3):
+        assert "line-length = 99" in tree.read_text("pyproject.toml")
+        with pytest.raises(GatewayError) as caught:
+            tree.read_text("ruff.toml")
+        assert caught.value.status == 404
+    asked = [r.path.rsplit("/", 1)[-1] for r in fake_github.requests_to("GET", r"/contents/")]
+    assert asked == ["pyproject.toml", "ruff.toml"]

@@ -4,12 +4,18 @@ The action never checks out the repository it triages (a fork's code must not ru
 patch writer needs `tools/ci.sh`, `tests/run-tests.py`, the workflow and the list of tests. This
 satisfies the registry's `SourceTree` protocol structurally, so the gateway does not import the
 registry, and it fetches each file once and only when a patch is actually written.
+
+A file that could not be read is remembered as such: every patch probes `.ruff.toml`,
+`ruff.toml` and `pyproject.toml` for the line length, and upstream has only the last, so asking
+again for each patch cost two 404s per patch (12 of a dashboard's 31 requests on a quiet day).
+Retries have already happened inside the gateway by the time an error arrives here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.errors import GatewayError
 from bot.gateway.client import GitHubGateway
 
 
@@ -17,13 +23,19 @@ class ApiTree:
     def __init__(self, gateway: GitHubGateway, ref: str) -> None:
         self._gateway = gateway
         self._ref = ref
-        self._files: dict[str, str] = {}
+        self._files: dict[str, str | GatewayError] = {}
         self._tests: list[str] | None = None
 
     def read_text(self, path: str) -> str:
         if path not in self._files:
-            self._files[path] = self._gateway.get_file_text(path, self._ref)
-        return self._files[path]
+            try:
+                self._files[path] = self._gateway.get_file_text(path, self._ref)
+            except GatewayError as exc:
+                self._files[path] = exc
+        found = self._files[path]
+        if isinstance(found, GatewayError):
+            raise found
+        return found
 
     def test_paths(self) -> Iterable[str]:
         """Test paths relative to tests/, as run-tests.py names them."""
