@@ -105,9 +105,8 @@ def _iso(moment: datetime) -> str:
     and the acceptance test's 12,075 jobs spent a third of their seeding in `isoformat`."""
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
-    )
+    m = moment
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def _as_datetime(value: datetime | str | None, default: datetime) -> datetime:
