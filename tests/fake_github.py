@@ -180,12 +180,21 @@ class _KeepAliveHandler(WSGIRequestHandler):
         """No access log: werkzeug formats a line per request only for the logger to drop it."""
 
 
+class _QuickStopServer(HTTPServer):
+    """Stops in a few milliseconds: `serve_forever` polls for shutdown every 0.5 s by default,
+    which every xdist worker (and every benchmark) paid in full when the session ended."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=0.02)
+
+
 class FakeServer:
     """The session-wide socket; dispatches each request to whichever `FakeGitHub` is current."""
 
     def __init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request is noise
-        self.http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.http = _QuickStopServer(host="127.0.0.1", port=0, threaded=True)
         self.http.expect_request(re.compile(".*")).respond_with_handler(self._dispatch)
         self.current: FakeGitHub | None = None
 

@@ -34,9 +34,11 @@ def repo(tmp_path: Path) -> Path:
     return make_checkout(tmp_path)
 
 
-@pytest.fixture
-def registry(repo: Path) -> Registry:
-    return sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """Synced once from an untouched checkout (a frozen value): tests edit their own `repo`."""
+    pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
+    return sync_registry(None, read_upstream(CheckoutTree(pristine), DAY), DAY)
 
 
 _PATCHED_PYTHON: list[Path] = []

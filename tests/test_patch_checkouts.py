@@ -50,10 +50,12 @@ def repo(tmp_path: Path) -> Path:
     return make_checkout(tmp_path)
 
 
-@pytest.fixture
-def registry(repo: Path) -> Registry:
-    """The registry as synced from the unedited fixture: tests then make the checkout differ."""
-    return sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """The registry as synced from the unedited fixture (once: a frozen value): tests then make
+    their own checkout differ."""
+    pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
+    return sync_registry(None, read_upstream(CheckoutTree(pristine), DAY), DAY)
 
 
 def edit(repo: Path, path: str, old: str, new: str) -> None:

@@ -8,6 +8,7 @@ bundled registry describes the same rules for editors; this module is what enfor
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -345,7 +346,15 @@ def load_registry(path: str | Path | None = None) -> Registry:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{file}: cannot read registry: {exc}") from None
-    return replace(parse_registry(text, str(file)), path=str(file))
+    return _parsed(text, str(file))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, name: str) -> Registry:
+    """Keyed by the file's content, so an edited file is parsed again. A `Registry` is frozen,
+    so one parse can be shared: a process that runs several commands (the test suite, the
+    benchmarks) parsed the bundled registry, 30 KB of YAML, a few hundred times."""
+    return replace(parse_registry(text, name), path=name)
 
 
 _PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./ ()@:,=+-]*\Z")

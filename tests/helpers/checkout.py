@@ -19,7 +19,8 @@ def make_checkout(root: Path) -> Path:
     for test in TEST_PATHS:
         (repo / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
         (repo / "tests" / test).write_text("print('ok')\n")
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    # An empty template: git's sample hooks are 18 files that every test would write and delete.
+    subprocess.run(["git", "init", "-q", "--template=", str(repo)], check=True)
     return repo
 
 
