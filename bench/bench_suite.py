@@ -47,7 +47,11 @@ def checkout(rev: str, where: Path) -> Path:
     subprocess.run(["git", "-C", str(repo), "checkout", "--quiet", "--detach", "FETCH_HEAD"], check=True)
     subprocess.run([sys.executable, "-m", "venv", str(repo / ".venv")], check=True)
     python = repo / ".venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", ".[test]"], cwd=repo, check=True)
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", ".[test]"], cwd=repo, capture_output=True, text=True
+    )
+    if installed.returncode != 0:
+        sys.exit(f"{rev}: pip install failed:\n{installed.stderr}")
     return repo
 
 
