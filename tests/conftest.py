@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fake_github import FakeGitHub, FakeServer
-from helpers.e2e import Action
 from hypothesis import HealthCheck, settings
 
-from bot.gateway.client import GitHubGateway
+# The fake, the gateway and PyGithub are imported by the fixtures that use them, not here: xdist's
+# controller imports this file too, runs no test, and starts the workers only once it is loaded
+# (those imports were about 0.3 s of every run's wall time).
+if TYPE_CHECKING:
+    from fake_github import FakeGitHub, FakeServer
+    from helpers.e2e import Action
 
 # The suite is deterministic by default: the same 60 examples per property every run (fewer where
 # a test says so: one example costs a whole render or store), so a red CI is reproducible, no run
@@ -28,6 +32,8 @@ def gateway_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The backoff waits of every gateway the test builds without its own `sleep`, recorded
     instead of slept: the commands build theirs deep inside `main()`, and real backoff made
     the retry tests sleep for seconds. Tests that care assert on the list."""
+    from bot.gateway.client import GitHubGateway
+
     waits: list[float] = []
     monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "sleep", waits.append)
     return waits
@@ -35,7 +41,9 @@ def gateway_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture(scope="session")
 def fake_github_server() -> Iterator[FakeServer]:
-    """One socket for the session: stopping a werkzeug server costs up to 0.5 s per test."""
+    """One socket for the session: starting and stopping a server for each test adds up."""
+    from fake_github import FakeServer
+
     server = FakeServer()
     server.start()
     yield server
@@ -49,6 +57,8 @@ def fake_github(fake_github_server: FakeServer) -> Iterator[FakeGitHub]:
     The test fails if the fake itself crashed while serving, so a bug in the fake cannot
     masquerade as a 500 that the gateway then retries.
     """
+    from fake_github import FakeGitHub
+
     fake = FakeGitHub(fake_github_server)
     fake_github_server.current = fake
     fake_github_server.http.clear_log()
@@ -66,4 +76,6 @@ def action(
     capsys: pytest.CaptureFixture[str],
 ) -> Action:
     """`flake-bot triage` run as the action step, against `fake_github` (see tests/helpers/e2e.py)."""
+    from helpers.e2e import Action
+
     return Action(fake_github, tmp_path, monkeypatch, capsys)
