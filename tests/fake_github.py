@@ -6,8 +6,9 @@ endpoint to a blob host that must not see the token, rate-limit headers, and fau
 per request. Every request is recorded (`fake.requests`) so tests assert on what GitHub
 *received*, never on internal calls.
 
-One HTTP server is shared by the whole test session (starting and stopping a werkzeug server
-costs up to half a second); each test gets a fresh `FakeGitHub` state bound to it.
+One HTTP server is shared by the whole test session; each test gets a fresh `FakeGitHub` state
+bound to it. The server speaks HTTP/1.1 and keeps connections alive, as GitHub's API does
+(`_KeepAliveHandler`), so a gateway makes all its requests over one or two connections.
 
 Quick reference (see the method docstrings for details):
 
