@@ -101,7 +101,8 @@ def test_log_text_cannot_act_as_a_workflow_command(
         assert not any(ord(c) < 0x20 or c == "\u202e" for c in line), line
 
 
-def test_console_script_and_help() -> None:
+def test_console_script_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """One real process (`python -m bot`, as the console script starts it); the help in-process."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "parse-log", str(COVERAGE), "--json"],
         capture_output=True,
@@ -111,16 +112,10 @@ def test_console_script_and_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == parsed(COVERAGE)
-    helped = subprocess.run(
-        [sys.executable, "-m", "bot", "parse-log", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert (
-        helped.returncode == 0 and "--json" in helped.stdout and "'-' reads standard input" in helped.stdout
-    )
+    with pytest.raises(SystemExit) as exited:
+        main(["parse-log", "--help"])
+    helped = capsys.readouterr().out
+    assert exited.value.code == 0 and "--json" in helped and "'-' reads standard input" in helped
     # a new user sees how to call it on a downloaded log and what "not fully understood" means
-    assert "examples:\n  flake-bot parse-log examples/logs/" in helped.stdout
-    assert "/actions/jobs/JOB_ID/logs" in helped.stdout and "NOT fully understood" in helped.stdout
+    assert "examples:\n  flake-bot parse-log examples/logs/" in helped
+    assert "/actions/jobs/JOB_ID/logs" in helped and "NOT fully understood" in helped
