@@ -342,30 +342,37 @@ class Registry:
         elsewhere = tuple(e for e in active if e.flaky and not e.covers(spec))
         unknown_job = "" if spec is not None else f" (job {shown_job!r} is not in the registry)"
 
+        def judged(
+            verdict: Verdict,
+            entries: tuple[Entry, ...],
+            explanation: str,
+            *,
+            symptom_mismatch: bool = False,
+            should_not_have_failed: bool = False,
+        ) -> Match:
+            """Every verdict is about this test in this job; most claim no more than the verdict."""
+            return Match(
+                test=test,
+                job=job,
+                verdict=verdict,
+                entries=entries,
+                symptom_mismatch=symptom_mismatch,
+                should_not_have_failed=should_not_have_failed,
+                explanation=explanation,
+            )
+
         if runner is not Runner.RUN_TESTS:
             flaky = tuple(e for e in active if e.flaky)
             if flaky:
-                return Match(
-                    test=test,
-                    job=job,
-                    verdict=Verdict.FLAKY_ELSEWHERE,
-                    entries=flaky,
-                    symptom_mismatch=False,
-                    should_not_have_failed=False,
-                    explanation=(
+                return judged(
+                    Verdict.FLAKY_ELSEWHERE,
+                    flaky,
+                    (
                         f"{name} is registered as flaky only for run-tests.py, but this failure came from "
                         f"{runner.value}, which upstream's exclusion and ignore lists do not cover."
                     ),
                 )
-            return Match(
-                test=test,
-                job=job,
-                verdict=Verdict.NEW,
-                entries=(),
-                symptom_mismatch=False,
-                should_not_have_failed=False,
-                explanation=f"{name} failed under {runner.value} and is not in the registry.",
-            )
+            return judged(Verdict.NEW, (), f"{name} failed under {runner.value} and is not in the registry.")
 
         flaky_here = tuple(e for e in here if e.flaky)
         if flaky_here:
@@ -401,14 +408,12 @@ class Registry:
                     " Its symptom matches none of the known symptoms of this flaky test, so it may be a "
                     "real regression."
                 )
-            return Match(
-                test=test,
-                job=job,
-                verdict=Verdict.KNOWN_FLAKE,
-                entries=flaky_here,
+            return judged(
+                Verdict.KNOWN_FLAKE,
+                flaky_here,
+                text,
                 symptom_mismatch=mismatch,
                 should_not_have_failed=not_expected,
-                explanation=text,
             )
 
         if here:
@@ -418,15 +423,7 @@ class Registry:
                 f"{name} is {entry.where(spec)} in {shown_job}{_when(when)} for a reason that is not "
                 f"flakiness ({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
-            return Match(
-                test=test,
-                job=job,
-                verdict=verdict,
-                entries=tuple(here) + elsewhere,
-                symptom_mismatch=False,
-                should_not_have_failed=True,
-                explanation=text,
-            )
+            return judged(verdict, tuple(here) + elsewhere, text, should_not_have_failed=True)
 
         if ignored:
             text = (
@@ -434,36 +431,18 @@ class Registry:
                 f"covering {shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
             )
             verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
-            return Match(
-                test=test,
-                job=job,
-                verdict=verdict,
-                entries=elsewhere,
-                symptom_mismatch=False,
-                should_not_have_failed=False,
-                explanation=text,
-            )
+            return judged(verdict, elsewhere, text)
 
         if elsewhere:
             places = "; ".join(e.where() for e in elsewhere)
-            return Match(
-                test=test,
-                job=job,
-                verdict=Verdict.FLAKY_ELSEWHERE,
-                entries=elsewhere,
-                symptom_mismatch=False,
-                should_not_have_failed=False,
-                explanation=(
+            return judged(
+                Verdict.FLAKY_ELSEWHERE,
+                elsewhere,
+                (
                     f"{name} is known to be flaky elsewhere ({places}) but not in "
                     f"{shown_job}{_when(when)}{unknown_job}."
                 ),
             )
-        return Match(
-            test=test,
-            job=job,
-            verdict=Verdict.NEW,
-            entries=(),
-            symptom_mismatch=False,
-            should_not_have_failed=False,
-            explanation=f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}.",
+        return judged(
+            Verdict.NEW, (), f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}."
         )
