@@ -5,14 +5,13 @@ the sync goes on across runs when the budget runs out."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fake_github import BOT_LOGIN, FakeGitHub, FakeServer
+from helpers.e2e import Result, run_as_step
 from helpers.runner import runner_outputs
 from logfmt import Step, job_log
 
@@ -69,15 +68,6 @@ def seed(fake: FakeGitHub, runs: int = RUNS, start_day: int = 1) -> None:
         )
 
 
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-    outputs: dict[str, str]
-    summary: str
-
-
 class Dashboard:
     """The action step in dashboard mode, with a fresh runner environment per call."""
 
@@ -127,19 +117,10 @@ class Dashboard:
         home = self.tmp / f"call{self.calls}"
         home.mkdir()
         env = self.env(home, event_name, event or {}, inputs)
-        with self.monkeypatch.context() as patch:
-            for key in [k for k in os.environ if k.startswith(("INPUT_", "GITHUB_"))]:
-                patch.delenv(key)
-            for key, value in env.items():
-                patch.setenv(key, value)
-            self.capsys.readouterr()
-            code = main(["dashboard", *args])
-            captured = self.capsys.readouterr()
+        code, out, err = run_as_step(self.monkeypatch, self.capsys, env, ["dashboard", *args])
         summary = (home / "summary.md").read_text()
-        assert TOKEN not in captured.out + captured.err + summary
-        return Result(
-            code, captured.out, captured.err, runner_outputs((home / "output").read_text()), summary
-        )
+        assert TOKEN not in out + err + summary
+        return Result(code, out, err, runner_outputs((home / "output").read_text()), summary)
 
 
 @pytest.fixture
@@ -224,9 +205,7 @@ def test_dry_run_posts_nothing(fake_github: FakeGitHub, synced: Dashboard) -> No
     assert not [r for r in fake_github.api_requests() if r.method in ("POST", "PATCH", "PUT")]
 
 
-def test_a_marked_issue_by_someone_else_is_never_edited(
-    fake_github: FakeGitHub, synced: Dashboard
-) -> None:
+def test_a_marked_issue_by_someone_else_is_never_edited(fake_github: FakeGitHub, synced: Dashboard) -> None:
     forged = fake_github.add_issue(MARKER + "\nplease edit me", user="mallory")
     assert synced.run().code == 0
     assert fake_github.issues()[0]["body"] == forged["body"]
@@ -431,9 +410,7 @@ def test_hostile_names_from_the_api_are_escaped_and_bounded(
     assert "::warning::" not in result.stdout + result.stderr
 
 
-def test_a_create_that_failed_but_landed_is_not_repeated(
-    fake_github: FakeGitHub, synced: Dashboard
-) -> None:
+def test_a_create_that_failed_but_landed_is_not_repeated(fake_github: FakeGitHub, synced: Dashboard) -> None:
     fake_github.fail("POST", r"/issues$", 502, apply=True)  # GitHub made it, then answered 502
     result = synced.run()
     assert result.code == 0, result.stderr

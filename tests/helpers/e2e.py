@@ -181,19 +181,26 @@ class Action:
             "INPUT_GITHUB-TOKEN": TOKEN,
         }
         env.update({f"INPUT_{name.replace('_', '-').upper()}": value for name, value in inputs.items()})
-        with self.monkeypatch.context() as patch:
-            for key in [k for k in os.environ if k.startswith(("INPUT_", "GITHUB_"))]:
-                patch.delenv(key)
-            for key, value in env.items():
-                patch.setenv(key, value)
-            self.capsys.readouterr()
-            code = main(["triage", *args])
-            captured = self.capsys.readouterr()
-        assert TOKEN not in captured.out + captured.err
+        code, out, err = run_as_step(self.monkeypatch, self.capsys, env, ["triage", *args])
+        assert TOKEN not in out + err
         assert TOKEN not in output.read_text() + summary.read_text()
-        return Result(
-            code, captured.out, captured.err, runner_outputs(output.read_text()), summary.read_text()
-        )
+        return Result(code, out, err, runner_outputs(output.read_text()), summary.read_text())
+
+
+def run_as_step(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], argv: list[str]
+) -> tuple[int, str, str]:
+    """`main(argv)` as an action step runs: with `env`'s INPUT_* and GITHUB_* variables and no
+    others (none leaks in from the test process), returning the exit code, stdout and stderr."""
+    with monkeypatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith(("INPUT_", "GITHUB_"))]:
+            patch.delenv(key)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        capsys.readouterr()
+        code = main(argv)
+        captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def commands_acted(stdout: str) -> list[str]:
