@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.errors import StoreError
 from bot.evidence import JobRecord, TestHistory
@@ -216,6 +216,16 @@ def _dt(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def _stored_run(r: Sequence[Any]) -> RunInfo:
+    """A run row selected as `id, attempt, workflow_name, workflow, event, branch, head_sha,
+    created, status, conclusion, html_url` (the store keeps no head repository)."""
+    return RunInfo(
+        id=r[0], attempt=r[1], workflow_name=r[2], workflow_path=r[3], event=r[4], branch=r[5],
+        head_sha=r[6], head_repo=None, created_at=_dt(r[7]), status=r[8], conclusion=r[9],
+        html_url=r[10],
+    )  # fmt: skip
+
+
 class HistoryStore:
     """A SQLite history of workflow runs. Use as a context manager, or call `close()`."""
 
@@ -358,14 +368,7 @@ class HistoryStore:
                FROM runs WHERE complete = 0 AND status = 'completed' {mine} ORDER BY created DESC, id DESC""",
             () if workflow is None else (workflow,),
         ).fetchall()
-        return [
-            RunInfo(
-                id=r[0], attempt=r[1], workflow_name=r[2], workflow_path=r[3], event=r[4], branch=r[5],
-                head_sha=r[6], head_repo=None, created_at=_dt(r[7]), status=r[8], conclusion=r[9],
-                html_url=r[10],
-            )
-            for r in rows
-        ]
+        return [_stored_run(r) for r in rows]
 
     def unread_green_pushes(self, workflow: str, branch: str, since: datetime | None = None) -> list[RunInfo]:
         """Stored pushes of `workflow` (path, file name or display name) to `branch` with a green
@@ -382,14 +385,7 @@ class HistoryStore:
                 ORDER BY r.created DESC, r.id DESC""",
             params,
         ).fetchall()
-        return [
-            RunInfo(
-                id=r[0], attempt=r[1], workflow_name=r[2], workflow_path=r[3], event=r[4], branch=r[5],
-                head_sha=r[6], head_repo=None, created_at=_dt(r[7]), status=r[8], conclusion=r[9],
-                html_url=r[10],
-            )
-            for r in rows
-        ]  # fmt: skip
+        return [_stored_run(r) for r in rows]
 
     def oldest_unfinished(self) -> datetime | None:
         """Creation time of the oldest stored run that was still in progress when listed.
