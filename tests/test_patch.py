@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import TEST_PATHS, git_apply_check, make_checkout
+from helpers.checkout import TEST_PATHS, git_apply_check, make_checkout, synced_registry
 
 from bot.cli import main
 from bot.errors import InputError
@@ -22,7 +22,6 @@ from bot.registry import CheckoutTree, MemoryTree, Registry
 from bot.registry.ci_sh import excluded, read_ci_sh
 from bot.registry.patch import PatchRefused, PatchStyle, suggest_patch, validate_reason, validate_test_path
 from bot.registry.run_tests_py import read_ignore_dict
-from bot.registry.upstream_sync import read_upstream, sync_registry
 
 DAY = date(2026, 8, 19)
 
@@ -38,7 +37,7 @@ def repo(tmp_path: Path) -> Path:
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """Synced once from an untouched checkout (a frozen value): tests edit their own `repo`."""
     pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
-    return sync_registry(None, read_upstream(CheckoutTree(pristine), DAY), DAY)
+    return synced_registry(pristine, DAY)
 
 
 _PATCHED_PYTHON: list[Path] = []
@@ -163,7 +162,7 @@ def test_exclude_patch_in_each_shape(
     assert excluded_set(repo, function) == before | {test}
     assert f"    # - {test} is flaky\n" in text
     # Round trip: flake-bot's own reading of the patched tree calls the test flaky in that job.
-    synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+    synced = synced_registry(repo, DAY)
     assert synced.match(job, test, when=DAY).verdict.value == "known-flake"
     # Idempotent: asking again explains and gives no diff.
     again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE)
@@ -410,7 +409,7 @@ def test_ignore_patch_adds_an_entry(
     apply(repo, result.diff)
     assert ignore_items(repo)["thread/stress_aes.py"] == ("intermittent failure in CI", platforms)
     assert list(ignore_items(repo))[-1] == "thread/stress_aes.py"
-    synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+    synced = synced_registry(repo, DAY)
     for job in jobs:
         match = synced.match(job, "thread/stress_aes.py", when=DAY)
         assert match.verdict.value == "known-flake"

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import git_apply_check, make_checkout
+from helpers.checkout import git_apply_check, make_checkout, synced_registry
 
 from bot.cli import main
 from bot.errors import InputError
@@ -35,7 +35,6 @@ from bot.registry.patch import (
     ruff_line_length,
     suggest_patch,
 )
-from bot.registry.upstream_sync import read_upstream, sync_registry
 
 DAY = date(2026, 8, 19)
 CI = "tools/ci.sh"
@@ -55,7 +54,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """The registry as synced from the unedited fixture (once: a frozen value): tests then make
     their own checkout differ."""
     pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
-    return sync_registry(None, read_upstream(CheckoutTree(pristine), DAY), DAY)
+    return synced_registry(pristine, DAY)
 
 
 def edit(repo: Path, path: str, old: str, new: str) -> None:
@@ -97,7 +96,7 @@ class Gate:
     def round_trip(self, repo: Path, result: PatchResult, test: str, jobs: list[str], reason: str) -> None:
         """After the patch, flake-bot's own reading of the tree calls the test flaky there, and why."""
         self.apply(repo, result)
-        synced = sync_registry(None, read_upstream(CheckoutTree(repo), DAY), DAY)
+        synced = synced_registry(repo, DAY)
         for job in jobs:
             match = synced.match(job, test, when=DAY)
             assert match.verdict is Verdict.KNOWN_FLAKE, (job, match.explanation)

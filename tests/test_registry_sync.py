@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import TEST_PATHS, UPSTREAM, make_checkout
+from helpers.checkout import TEST_PATHS, UPSTREAM, make_checkout, synced_registry
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +20,7 @@ from bot.errors import InputError
 from bot.registry import CheckoutTree, Mechanism, dump_registry, load_registry, parse_registry
 from bot.registry.ci_sh import excluded, expand, read_ci_sh, split_alternatives
 from bot.registry.run_tests_py import read_ignore_dict
-from bot.registry.upstream_sync import drift, read_upstream, sync_registry
+from bot.registry.upstream_sync import drift, read_upstream
 from bot.registry.workflow import read_workflow, runner_os
 
 DAY = date(2026, 8, 19)
@@ -204,7 +204,7 @@ def test_ignore_dict_that_is_not_a_literal_is_refused(source: str) -> None:
 
 
 def test_sync_builds_entries_with_reasons(checkout: Path) -> None:
-    registry = sync_registry(None, read_upstream(CheckoutTree(checkout), DAY), DAY)
+    registry = synced_registry(checkout, DAY)
     entries = {(e.mechanism.value, e.test, e.functions): e for e in registry.entries}
     heap = entries[("exclude", "thread/stress_heap.py", ("ci_unix_macos_run_tests",))]
     assert (heap.reason, heap.flaky, heap.since, heap.until) == ("is flaky", True, DAY, None)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
+
+from bot.registry import CheckoutTree, Registry
+from bot.registry.upstream_sync import read_upstream, sync_registry
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream"
 TEST_PATHS = tuple((UPSTREAM / "tests.txt").read_text().split())
@@ -28,3 +32,8 @@ def git_apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "apply", "--check", "-"], input=diff, text=True, cwd=repo, capture_output=True
     )
+
+
+def synced_registry(repo: Path, day: date) -> Registry:
+    """What `registry sync` writes from the checkout at `repo` on `day`, starting from no registry."""
+    return sync_registry(None, read_upstream(CheckoutTree(repo), day), day)
