@@ -37,7 +37,8 @@ def test_readme_main_job_runs_on_the_bundled_sample() -> None:
 
 
 def test_ci_runs_the_readme_test_command_once_in_a_clean_copy() -> None:
-    """CI must fail when a test reads something a fresh clone lacks (it once read ../shared)."""
+    """CI must fail when a test reads something a fresh clone lacks (a test once read reference
+    material kept beside the repository, not in it)."""
     lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
     commands = [ln for ln in lines if ln and not ln.startswith("#")]
     assert commands[-4:] == [
