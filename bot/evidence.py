@@ -78,8 +78,6 @@ class TestHistory:
     recent executions filled the store's window, so a streak may go back further than shown.
     """
 
-    __test__ = False
-
     here: tuple[JobRecord, ...] = ()
     elsewhere: tuple[JobRecord, ...] = ()
     default_branch: bool = False

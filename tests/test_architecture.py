@@ -104,3 +104,27 @@ def test_nothing_imports_the_cli_but_the_entry_points() -> None:
         and any(_matches(name, "bot.cli") for name in _imports(path, _module_name(path)))
     ]
     assert not offenders
+
+
+def _sets_test_flag(source: str) -> bool:
+    """Whether a module assigns `__test__` anywhere (a class body included)."""
+    targets = (
+        target
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+    )
+    return any(isinstance(target, ast.Name) and target.id == "__test__" for target in targets)
+
+
+def test_product_code_leaves_test_collection_to_pytest_config() -> None:
+    """Records named Test* (TestHistory, TestFailure, ...) are kept out of collection by
+    pyproject's `python_classes`, not by a `__test__ = False` the product would carry for pytest."""
+    assert _sets_test_flag("class TestThing:\n    __test__ = False\n")
+    assert not _sets_test_flag("class TestThing:\n    test: str = ''\n")
+    offenders = [
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if _sets_test_flag(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders
