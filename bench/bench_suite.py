@@ -12,8 +12,10 @@ It reports, per commit, the median wall time and CPU time (user + system of pyte
 workers) and the ratio of the two commits. CPU time is the steadier figure on a busy machine;
 wall time is what the issue's target is about.
 
-Usage: ``python bench/bench_suite.py [--base REV] [--head REV] [--rounds 3]``
-(default: base = HEAD~1, head = HEAD; commits, not the working tree).
+Usage: ``python bench/bench_suite.py [--base REV] [--head REV] [--rounds 3] [--beside DIR]``
+(default: base = HEAD~1, head = HEAD; commits, not the working tree). Commits before d546ebe,
+the issue's own starting point a6f10e6 among them, read runner captures from ``../shared``: pass
+``--beside ../shared`` to put that folder beside the copies, where those commits look for it.
 """
 
 from __future__ import annotations
@@ -81,10 +83,19 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD~1", help="the commit to compare against (default HEAD~1)")
     parser.add_argument("--head", default="HEAD", help="the commit measured (default HEAD)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per commit, alternating (default 3)")
+    parser.add_argument(
+        "--beside",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder to link beside the fresh copies (old commits read ../shared); repeatable",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as scratch:
         where = Path(scratch)
+        for folder in args.beside:
+            (where / folder.resolve().name).symlink_to(folder.resolve(), target_is_directory=True)
         print(f"installing {args.base} and {args.head} in fresh copies ...", file=sys.stderr)
         repos = {args.base: checkout(args.base, where), args.head: checkout(args.head, where)}
         times: dict[str, list[tuple[float, float]]] = {rev: [] for rev in repos}
