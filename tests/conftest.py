@@ -57,14 +57,8 @@ def fake_github(fake_github_server: FakeServer) -> Iterator[FakeGitHub]:
     The test fails if the fake itself crashed while serving, so a bug in the fake cannot
     masquerade as a 500 that the gateway then retries.
     """
-    from fake_github import FakeGitHub
-
-    fake = FakeGitHub(fake_github_server)
-    fake_github_server.current = fake
-    fake_github_server.http.clear_log()
-    yield fake
-    fake_github_server.current = None
-    fake.close()
+    with fake_github_server.serving() as fake:
+        yield fake
     assert not fake.errors, "fake GitHub crashed:\n" + "\n".join(fake.errors)
 
 

@@ -101,12 +101,11 @@ class _Fault:
         return (self.method in ("*", method)) and self.pattern.search(path) is not None
 
 
-def _iso(moment: datetime) -> str:
+def _iso(m: datetime) -> str:
     """GitHub's `2026-04-01T08:00:00Z`. Formatted by hand: a job's JSON holds thirteen of these,
     and the acceptance test's 12,075 jobs spent a third of their seeding in `isoformat`."""
-    if moment.utcoffset():
-        moment = moment.astimezone(UTC)
-    m = moment
+    if m.utcoffset():
+        m = m.astimezone(UTC)
     return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
@@ -210,6 +209,19 @@ class FakeServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http.port}"
+
+    @contextlib.contextmanager
+    def serving(self, repo: str = "micropython/micropython") -> Iterator[FakeGitHub]:
+        """A fresh `FakeGitHub` answering on this server for the block. After it, the server
+        answers 503 again and the fake's delayed handlers are woken, so no thread is left asleep."""
+        fake = FakeGitHub(self, repo)
+        self.current = fake
+        self.http.clear_log()
+        try:
+            yield fake
+        finally:
+            self.current = None
+            fake.close()
 
     def _dispatch(self, request: Request) -> Response:
         fake = self.current
@@ -1621,12 +1633,10 @@ def running_fake(repo: str = "micropython/micropython") -> Iterator[FakeGitHub]:
     """A fake GitHub with its own server, for benchmarks and scripts outside pytest."""
     server = FakeServer()
     server.start()
-    fake = FakeGitHub(server, repo)
-    server.current = fake
     try:
-        yield fake
+        with server.serving(repo) as fake:
+            yield fake
     finally:
-        fake.close()
         server.stop()
 
 

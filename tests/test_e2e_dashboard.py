@@ -142,20 +142,14 @@ def seeded_history(fake_github_server: FakeServer, tmp_path_factory: pytest.Temp
     dashboard does every day but the first; each of them syncing the same twelve pushes again
     cost two thirds of its requests. The first run's sync stays covered by the tests that start
     empty (first run, budget cuts, green logs, several workflows)."""
-    fake = FakeGitHub(fake_github_server)
-    fake_github_server.current = fake
-    try:
+    with fake_github_server.serving() as fake, pytest.MonkeyPatch.context() as patch:
         seed(fake)
         path = tmp_path_factory.mktemp("seeded") / "dashboard.sqlite"
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("GITHUB_API_URL", fake.api_url)
-            patch.setenv("GITHUB_TOKEN", TOKEN)
-            args = ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master"]
-            assert main([*args, "--event", "push", "--scan-green", "--db", str(path)]) == 0
-        assert not fake.errors, fake.errors
-    finally:
-        fake_github_server.current = None
-        fake.close()
+        patch.setenv("GITHUB_API_URL", fake.api_url)
+        patch.setenv("GITHUB_TOKEN", TOKEN)
+        args = ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master"]
+        assert main([*args, "--event", "push", "--scan-green", "--db", str(path)]) == 0
+    assert not fake.errors, fake.errors
     return path
 
 
