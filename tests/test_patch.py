@@ -8,13 +8,19 @@ the patch excludes or ignores exactly the requested test.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import TEST_PATHS, git_apply_check, make_checkout, synced_registry
+from helpers.checkout import (
+    TEST_PATHS,
+    git_apply_check,
+    make_checkout,
+    pristine_registry,
+    ruff_format_check,
+    synced_registry,
+)
 
 from bot.cli import main
 from bot.errors import InputError
@@ -35,9 +41,7 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """Synced once from an untouched checkout (a frozen value): tests edit their own `repo`."""
-    pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
-    return synced_registry(pristine, DAY)
+    return pristine_registry(tmp_path_factory, DAY)
 
 
 _PATCHED_PYTHON: list[Path] = []
@@ -45,13 +49,10 @@ _PATCHED_PYTHON: list[Path] = []
 
 @pytest.fixture(autouse=True, scope="module")
 def _ruff_accepts_every_patched_run_tests() -> Iterator[None]:
-    """Upstream's CI runs `ruff format --check`: one ruff process for every file patched here."""
+    """One ruff process for every run-tests.py patched in this module."""
     yield
     files, _PATCHED_PYTHON[:] = list(_PATCHED_PYTHON), []
-    if files:
-        command = [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, files)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
+    ruff_format_check(files)
 
 
 def apply(repo: Path, diff: str, *, formatted: bool = True) -> None:

@@ -20,7 +20,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import git_apply_check, make_checkout, synced_registry
+from helpers.checkout import (
+    git_apply_check,
+    make_checkout,
+    pristine_registry,
+    ruff_format_check,
+    synced_registry,
+)
 
 from bot.cli import main
 from bot.errors import InputError
@@ -51,28 +57,14 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """The registry as synced from the unedited fixture (once: a frozen value): tests then make
-    their own checkout differ."""
-    pristine = make_checkout(tmp_path_factory.mktemp("pristine"))
-    return synced_registry(pristine, DAY)
+    """The registry as synced from the unedited fixture: tests then make their checkout differ."""
+    return pristine_registry(tmp_path_factory, DAY)
 
 
 def edit(repo: Path, path: str, old: str, new: str) -> None:
     text = (repo / path).read_text()
     assert old in text, old
     (repo / path).write_text(text.replace(old, new))
-
-
-def ruff_format_check(files: list[Path]) -> None:
-    """One `ruff format --check` over every patched file, each with its checkout's settings."""
-    if not files:
-        return
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 class Gate:

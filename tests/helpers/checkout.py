@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.registry import CheckoutTree, Registry
 from bot.registry.upstream_sync import read_upstream, sync_registry
+
+if TYPE_CHECKING:
+    import pytest
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream"
 TEST_PATHS = tuple((UPSTREAM / "tests.txt").read_text().split())
@@ -37,3 +42,22 @@ def git_apply_check(repo: Path, diff: str) -> subprocess.CompletedProcess[str]:
 def synced_registry(repo: Path, day: date) -> Registry:
     """What `registry sync` writes from the checkout at `repo` on `day`, starting from no registry."""
     return sync_registry(None, read_upstream(CheckoutTree(repo), day), day)
+
+
+def pristine_registry(tmp_path_factory: pytest.TempPathFactory, day: date) -> Registry:
+    """The registry synced from an untouched checkout, once per module: a `Registry` is frozen,
+    and each test edits a checkout of its own."""
+    return synced_registry(make_checkout(tmp_path_factory.mktemp("pristine")), day)
+
+
+def ruff_format_check(files: list[Path]) -> None:
+    """Upstream's CI runs `ruff format --check`: one ruff process over every patched file, each
+    with its checkout's settings (`python -m ruff`: the venv need not be on PATH)."""
+    if not files:
+        return
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
