@@ -13,9 +13,10 @@ workers) and the ratio of the two commits. CPU time is the steadier figure on a 
 wall time is what the issue's target is about.
 
 Usage: ``python bench/bench_suite.py [--base REV] [--head REV] [--rounds 3] [--beside DIR]``
-(default: base = HEAD~1, head = HEAD; commits, not the working tree). Commits before d546ebe,
-the issue's own starting point a6f10e6 among them, read runner captures from ``../shared``: pass
-``--beside ../shared`` to put that folder beside the copies, where those commits look for it.
+(default: base = HEAD~1, head = HEAD; commits, not the working tree). Every commit from d546ebe
+on needs nothing but itself. Older ones, the issue's own starting point a6f10e6 among them, read
+reference material from a folder beside the repository that a clone does not have; where that
+folder exists, ``--beside DIR`` links it beside the fresh copies, where those commits look for it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def main() -> None:
         type=Path,
         action="append",
         default=[],
-        help="a folder to link beside the fresh copies (old commits read ../shared); repeatable",
+        help="a folder to link beside the fresh copies, for commits older than d546ebe; repeatable",
     )
     args = parser.parse_args()
 
