@@ -25,6 +25,7 @@ Quick reference (see the method docstrings for details):
     fake.reset_connection(method, path_regex, times=1, apply=False, garbage=b"")
     fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
+    fake.meanwhile(method, path_regex, action, after=False, times=1)  (someone acts at that moment)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
 
@@ -247,6 +248,7 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._faults: list[_Fault] = []
+        self._hooks: list[tuple[str, re.Pattern[str], bool, Callable[[], None], list[int]]] = []
         self._ids = itertools.count(1)
         self._workflows: dict[int, JSONDict] = {}
         self._runs: dict[int, JSONDict] = {}
@@ -663,6 +665,26 @@ class FakeGitHub:
                 )
             )
 
+    def meanwhile(
+        self, method: str, path_regex: str, action: Callable[[], None], *, after: bool = False, times: int = 1
+    ) -> None:
+        """Run `action` (someone else's move: a tick, a push) when the next `times` matching
+        requests arrive, before they are answered (`after`: once their effect is done but before
+        the client hears of it). The adversary moves exactly there, however the machine is loaded."""
+        with self._lock:
+            self._hooks.append((method.upper(), re.compile(path_regex), after, action, [times]))
+
+    def _run_hooks(self, record: RecordedRequest, after: bool) -> None:
+        with self._lock:
+            due = []
+            for method, pattern, when, action, left in self._hooks:
+                hit = method in ("*", record.method) and pattern.search(record.path) is not None
+                if when == after and left[0] > 0 and hit:
+                    left[0] -= 1
+                    due.append(action)
+        for action in due:
+            action()
+
     def expire_blob_urls(self) -> None:
         """Invalidate every log URL handed out so far (they live one minute on GitHub)."""
         with self._lock:
@@ -921,7 +943,10 @@ class FakeGitHub:
             fault = None
         try:
             if fault is None:
-                return self._route(request, record)
+                self._run_hooks(record, after=False)
+                answer = self._route(request, record)
+                self._run_hooks(record, after=True)
+                return answer
             effect = self._route(request, record) if fault.apply or fault.kind == "cut" else None
             if fault.kind in ("reset", "cut"):
                 request.environ[CLOSE_AFTER] = True
