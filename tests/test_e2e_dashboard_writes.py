@@ -66,6 +66,7 @@ def test_someone_elses_branch_and_pull_request_are_never_touched(
     assert mine["head"]["ref"] == f"{name}-2" and mine["state"] == "open"
     assert changed_files(fake_github, f"{name}-2") == {RUN_TESTS}
     assert boxes(body_of(fake_github))[key] == (False, mine["number"])  # theirs is not recorded as ours
+    assert f"{name} is used by pull request {their_pull['number']}, not flake-bot's" in line_of(fake_github)
 
 
 def test_a_branch_claiming_the_bots_name_with_an_extra_file_is_not_used(
@@ -82,6 +83,7 @@ def test_a_branch_claiming_the_bots_name_with_an_extra_file_is_not_used(
     assert pull["head"]["ref"] == f"{name}-2"
     assert changed_files(fake_github, f"{name}-2") == {RUN_TESTS}
     assert "install.sh" in fake_github.branch_files(name)  # left as it was
+    assert "its commit is not signed by GitHub" in line_of(fake_github)
 
 
 def test_a_file_pushed_onto_the_new_branch_before_the_pull_request_opens_stops_it(

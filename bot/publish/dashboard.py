@@ -361,11 +361,13 @@ class DashboardPublisher:
             )
         title = f"Flaky list: {'add' if key.startswith('add-') else 'retire'} {test}"[:200]
         try:
-            prs[key] = self.open_pull_request(key, patch, title=title, by=by)
+            prs[key], skipped = self.open_pull_request(key, patch, title=title, by=by)
         except BranchRefused as exc:
             return ticks.TickVerdict(Act.UNTICK, f"no pull request opened: {exc}")
         except FlakeBotError as exc:  # GitHub failed, the budget ran out, the base moved
             return ticks.TickVerdict(Act.KEEP, f"not opened yet ({exc}); the next run tries again")
+        if skipped:  # say why the pull request is not on the entry's first branch
+            return ticks.TickVerdict(Act.OPEN, "other branches left alone: " + "; ".join(skipped))
         return ticks.TickVerdict(Act.OPEN)
 
     # ------------------------------------------------------------------ pull requests
@@ -378,9 +380,12 @@ class DashboardPublisher:
             self._base = found
         return self._base
 
-    def open_pull_request(self, key: str, patch: str, *, title: str, by: str) -> PullRequestLink:
+    def open_pull_request(
+        self, key: str, patch: str, *, title: str, by: str
+    ) -> tuple[PullRequestLink, list[str]]:
         """A pull request from a branch the bot provably made, holding exactly `patch` on the
-        base branch: the first of the entry's branch names that is free or the bot's own."""
+        base branch: the first of the entry's branch names that is free or the bot's own; and
+        why the names before it were left alone."""
         gw = self.gateway
         base, tree = self._base_head()
         wanted = {
@@ -412,8 +417,8 @@ class DashboardPublisher:
             if why is not None:
                 raise BranchRefused(f"{name}: {why}")
             if verdict.pull is not None:
-                return _link(verdict.pull)
-            return self._create_pull(key, name, head, title, by)
+                return _link(verdict.pull), skipped
+            return self._create_pull(key, name, head, title, by), skipped
         raise BranchRefused("no branch is free for it: " + "; ".join(skipped))
 
     def _create_branch(self, name: str, head: str, base: str) -> bool:
