@@ -1634,15 +1634,19 @@ class FakeGitHub:
             return self._json({"data": {"repository": {"issue": None}}, "errors": missing})
         editor = {"login": issue["editor"]} if issue["editor"] else None
         found: JSONDict = {"editor": editor}
-        if "userContentEdits" in query:
-            match = re.search(r"userContentEdits\((?:first|last): *(\d+)", query)
-            limit = int(match.group(1)) if match else 100
+        if "userContentEdits" in query:  # newest first, as the web page lists them
             newest_first = list(reversed(issue["edits"]))
-            nodes = [{"editor": {"login": e["editor"]}, "editedAt": _iso(e["at"]), "diff": e["body"],
-                      "deletedAt": None} for e in newest_first[:limit]]  # fmt: skip
-            found = {"body": issue["body"], "userContentEdits": {"totalCount": len(nodes and issue["edits"]),
-                                                                 "nodes": nodes}}  # fmt: skip
+            found = {"body": issue["body"]}
+            for alias, end, count in re.findall(r"(\w+): *userContentEdits\((first|last): *(\d+)\)", query):
+                chosen = newest_first[: int(count)] if end == "first" else newest_first[-int(count) :]
+                found[alias] = {"nodes": [self._edit_json(e) for e in chosen]}
         return self._json({"data": {"repository": {"issue": found}}})
+
+    @staticmethod
+    def _edit_json(edit: JSONDict) -> JSONDict:
+        login = str(edit["editor"]).removesuffix("[bot]")  # GraphQL names bots without the suffix
+        return {"editor": {"login": login}, "editedAt": _iso(edit["at"]), "diff": edit["body"],
+                "deletedAt": None}  # fmt: skip
 
     def _permission(self, record: RecordedRequest, login: str) -> Response:
         login = urllib.parse.unquote(login)

@@ -70,6 +70,8 @@ HISTORY_CASES = [
     ("the bot never ticks: a revision of its own turning a box on is not certain", BODY,
      [(BOT, CLEAN), (BOT, BODY)], {B: None}),
     ("an editor GitHub no longer knows (deleted account)", BODY, [(BOT, CLEAN), (None, BODY)], {B: None}),
+    ("GraphQL names the bot without [bot]: still the bot", BODY, [(BOT, CLEAN), ("github-actions", BODY)],
+     {B: None}),
     ("ticked, unticked, ticked again: the last tick counts", BODY,
      [(BOT, CLEAN), ("mallory", BODY), ("mallory", CLEAN), ("dpgeorge", BODY)], {B: "dpgeorge"}),
     ("no history at all", BODY, [], {B: None}),

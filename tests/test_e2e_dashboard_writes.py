@@ -260,3 +260,15 @@ def test_a_later_run_removes_duplicates_an_overlap_left(fake_github: FakeGitHub)
         (first["id"], marker + "\nnew"),
         (forged["id"], forged["body"]),
     ]
+
+
+def test_a_tick_after_a_long_edit_history_is_still_attributed(
+    fake_github: FakeGitHub, synced: Dashboard
+) -> None:
+    number, key, body = ready(fake_github, synced)
+    for _ in range(60):  # two months of daily updates: more revisions than one read returns
+        fake_github.edit_issue_as(number, body, BOT_LOGIN)
+    fake_github.edit_issue_as(number, tick(body, key), "dpgeorge")
+    assert synced.run(**PR).code == 0
+    [pull] = fake_github.pulls()
+    assert "ticked by dpgeorge" in pull["body"]

@@ -28,15 +28,17 @@ ISSUES_WRITE = "issues: write"
 ISSUES_READ = "issues: read"
 CONTENTS_WRITE = "contents: write"
 
-EDITS_READ = 50  # the newest edits of the dashboard's body read to find who ticked each box
+EDITS_READ = 50  # revisions of the dashboard's body read to find who ticked each box
+# GitHub does not document the order of `userContentEdits`: both ends are asked for (one
+# request), so the newest revisions are there whichever end they sit at.
+_EDIT_FIELDS = "{ nodes { editedAt deletedAt diff editor { login } } }"
 _EDITS_QUERY = (
     "query($owner: String!, $name: String!, $number: Int!) "
     "{ repository(owner: $owner, name: $name) { issue(number: $number) { body "
-    f"userContentEdits(first: {EDITS_READ}) "
-    "{ totalCount nodes { editedAt deletedAt diff editor { login } } }"
+    f"head: userContentEdits(first: {EDITS_READ}) {_EDIT_FIELDS} "
+    f"tail: userContentEdits(last: {EDITS_READ}) {_EDIT_FIELDS}"
     " } } }"
 )
-
 
 @dataclass(frozen=True)
 class IssueInfo:
@@ -240,22 +242,22 @@ class IssueGateway(GitHubGateway):
             permission=ISSUES_READ,
         )
         issue = _dict(_dict(_dict(data.get("data")).get("repository")).get("issue"))
-        edits = _dict(issue.get("userContentEdits"))
-        nodes = edits.get("nodes")
-        if not isinstance(issue.get("body"), str) or not isinstance(nodes, list):
+        ends = [_dict(issue.get(alias)).get("nodes") for alias in ("head", "tail")]
+        nodes = [n for end in ends if isinstance(end, list) for n in end]
+        if not isinstance(issue.get("body"), str) or not all(isinstance(end, list) for end in ends):
             raise GatewayError("POST /graphql (issue edits): no edit history in the answer")
-        out = []
+        out: list[BodyEdit] = []
         for node in nodes:
             node = _dict(node)
             editor = _dict(node.get("editor")).get("login")
             diff = node.get("diff")
-            out.append(
-                BodyEdit(
-                    editor if isinstance(editor, str) else None,
-                    str(node.get("editedAt") or ""),
-                    diff if isinstance(diff, str) and not node.get("deletedAt") else None,
-                )
+            edit = BodyEdit(
+                editor if isinstance(editor, str) else None,
+                str(node.get("editedAt") or ""),
+                diff if isinstance(diff, str) and not node.get("deletedAt") else None,
             )
+            if edit not in out:  # both ends hold it when there are fewer than EDITS_READ
+                out.append(edit)
         return issue["body"], out
 
     def permission(self, login: str) -> str:

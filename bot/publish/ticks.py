@@ -54,6 +54,7 @@ def history_ticks(body: str, edits: Iterable[BodyEdit], *, bot: str) -> dict[str
     """Each box ticked in `body` -> the login whose edit ticked it, or None when that is not
     certain from `edits` (any order: they are sorted by time here)."""
     revisions = sorted(edits, key=lambda e: e.edited_at)
+    mine = {bot, bot.removesuffix("[bot]")}  # GraphQL names a bot without the REST suffix
     out: dict[str, str | None] = dict.fromkeys(sorted(ticked(body)))
     if not revisions or revisions[-1].body != body:
         return out  # the history does not end in this body: an edit is missing from it
@@ -64,7 +65,7 @@ def history_ticks(body: str, edits: Iterable[BodyEdit], *, bot: str) -> dict[str
         if i == 0 or revisions[i - 1].body is None:
             continue  # ticked before the first revision read, or a revision is deleted: unknown
         editor = revisions[i].editor
-        out[key] = editor if editor and editor != bot else None
+        out[key] = editor if editor and editor not in mine else None
     return out
 
 
