@@ -272,3 +272,16 @@ def test_a_tick_after_a_long_edit_history_is_still_attributed(
     assert synced.run(**PR).code == 0
     [pull] = fake_github.pulls()
     assert "ticked by dpgeorge" in pull["body"]
+
+
+def test_a_token_without_contents_write_unticks_with_the_permission_to_add(
+    fake_github: FakeGitHub, synced: Dashboard
+) -> None:
+    number, key, body = ready(fake_github, synced)
+    fake_github.deny("POST", r"/git/trees$", permission="contents=write")
+    fake_github.edit_issue_as(number, tick(body, key), "dpgeorge")
+    result = synced.run(**PR)
+    assert result.code == 0, result.stderr
+    assert fake_github.pulls() == [] and not fake_github.requests_to("POST", r"/git/refs$")
+    assert boxes(body_of(fake_github))[key] == (False, None)
+    assert "no pull request opened" in line_of(fake_github) and "contents" in line_of(fake_github)

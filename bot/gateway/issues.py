@@ -40,6 +40,7 @@ _EDITS_QUERY = (
     " } } }"
 )
 
+
 @dataclass(frozen=True)
 class IssueInfo:
     """An issue; `body` and `user_login` decide whether it is the bot's dashboard."""

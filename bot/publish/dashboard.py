@@ -29,7 +29,14 @@ from typing import Any
 from bot.budget import ISSUE_WRITE_REQUESTS, PULL_REQUEST_REQUESTS
 from bot.dashboard.build import Board
 from bot.dashboard.render import MARKER, PullRequestLink
-from bot.errors import AmbiguousWrite, BudgetExhausted, FlakeBotError, GatewayError, PublishError
+from bot.errors import (
+    AmbiguousWrite,
+    BudgetExhausted,
+    FlakeBotError,
+    GatewayError,
+    PermissionDenied,
+    PublishError,
+)
 from bot.gateway.issues import IssueGateway, IssueInfo, PullInfo, blob_sha
 from bot.publish import ownership, ticks
 from bot.publish.ticks import Act, boxes, ticked
@@ -291,21 +298,20 @@ class DashboardPublisher:
     ) -> tuple[str, dict[str, str | None], str | None]:
         """(the body the ticks were read from, each ticked box -> who ticked it or None, why the
         edit history could not be read)."""
-        event = None
+        event: tuple[str, str, str] | None = None
+        covered: set[str] = set()
         if tick is not None and tick.number == existing.number and tick.after is not None:
             event = (tick.sender, tick.before, tick.after)
-        covered = ticks.event_ticks(tick.before, tick.after) if event and tick and tick.after else set()
+            covered = ticks.event_ticks(tick.before, tick.after)
         body, history, error = existing.body, {}, None
-        if ticked(body) - covered:
+        if ticked(body) - covered:  # boxes the event does not speak for: the edit history does
             try:
                 body, edits = self.gateway.body_edits(existing.number)
                 history = ticks.history_ticks(body, edits, bot=self.author)
             except (AmbiguousWrite, BudgetExhausted):
                 raise
-            except (
-                GatewayError
-            ) as exc:  # e.g. no GraphQL on an old GitHub Enterprise: the issue still gets out
-                error = str(exc)
+            except GatewayError as exc:  # e.g. no GraphQL on an old GitHub Enterprise
+                error = str(exc)  # those ticks are undone with this reason; the issue still gets out
         found = ticks.authors(body, event=event, history=history)
         return body, {k: (None if v == self.author else v) for k, v in found.items()}, error
 
@@ -362,7 +368,7 @@ class DashboardPublisher:
         title = f"Flaky list: {'add' if key.startswith('add-') else 'retire'} {test}"[:200]
         try:
             prs[key], skipped = self.open_pull_request(key, patch, title=title, by=by)
-        except BranchRefused as exc:
+        except (BranchRefused, PermissionDenied) as exc:  # ticking again alone would not help
             return ticks.TickVerdict(Act.UNTICK, f"no pull request opened: {exc}")
         except FlakeBotError as exc:  # GitHub failed, the budget ran out, the base moved
             return ticks.TickVerdict(Act.KEEP, f"not opened yet ({exc}); the next run tries again")
