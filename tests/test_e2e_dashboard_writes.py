@@ -285,3 +285,24 @@ def test_a_token_without_contents_write_unticks_with_the_permission_to_add(
     assert fake_github.pulls() == [] and not fake_github.requests_to("POST", r"/git/refs$")
     assert boxes(body_of(fake_github))[key] == (False, None)
     assert "no pull request opened" in line_of(fake_github) and "contents" in line_of(fake_github)
+
+
+def test_a_tick_made_while_a_pull_request_is_being_opened_is_not_lost(
+    fake_github: FakeGitHub, synced: Dashboard
+) -> None:
+    number, key, body = ready(fake_github, synced)
+    other = next(k for k in boxes(body) if k.startswith("retire-"))
+    fake_github.edit_issue_as(number, tick(body, key), "dpgeorge")
+
+    def another_tick() -> None:  # while the bot writes the first entry's commit
+        fake_github.edit_issue_as(number, tick(body_of(fake_github), other), "jimmo")
+
+    fake_github.meanwhile("POST", r"/git/commits$", another_tick)
+    assert synced.run(**PR).code == 0
+    [first] = fake_github.pulls()
+    assert boxes(body_of(fake_github))[key] == (False, first["number"])
+    assert boxes(body_of(fake_github))[other] == (True, None)  # carried over, not overwritten
+    assert synced.run(**PR).code == 0
+    [_, second] = fake_github.pulls()
+    assert second["head"]["ref"] == f"flake-bot/{other}" and "ticked by jimmo" in second["body"]
+    assert boxes(body_of(fake_github))[other] == (False, second["number"])
