@@ -309,3 +309,27 @@ def test_a_tick_made_while_a_pull_request_is_being_opened_is_not_lost(
     [_, second] = fake_github.pulls()
     assert second["head"]["ref"] == f"flake-bot/{other}" and "ticked by jimmo" in second["body"]
     assert boxes(body_of(fake_github))[other] == (False, second["number"])
+
+
+def test_the_bots_own_branch_follows_a_moved_base(fake_github: FakeGitHub, synced: Dashboard) -> None:
+    number, key, body = ready(fake_github, synced)
+    name = f"flake-bot/{key}"
+    fake_github.edit_issue_as(number, tick(body, key), "dpgeorge")
+    assert synced.run(**PR).code == 0
+    [pull] = fake_github.pulls()
+    first = fake_github.branch_head(name)
+    # upstream changes the file the patch edits; ticked again, the branch is rewritten on the new base
+    upstream = fake_github.branch_files("master")[RUN_TESTS] + "# a later upstream change\n"
+    fake_github.add_file(RUN_TESTS, upstream)
+    fake_github.edit_issue_as(number, tick(body_of(fake_github), key), "dpgeorge")
+    assert synced.run(**PR).code == 0
+    assert [p["number"] for p in fake_github.pulls()] == [pull["number"]]  # the same pull request
+    assert fake_github.branch_head(name) != first and fake_github.requests_to(
+        "PATCH", rf"/git/refs/heads/{name}$"
+    )
+    patched = fake_github.branch_files(name)[RUN_TESTS]
+    assert patched.endswith("# a later upstream change\n") and '"misc/unlisted_flaky.py"' in patched
+    assert changed_files(fake_github, name) == {RUN_TESTS}
+    assert fake_github.commit(fake_github.branch_head(name) or "")["parents"] == [
+        fake_github.branch_head("master")
+    ]
