@@ -32,7 +32,7 @@ def commit(author: str | None = BOT, *, verified: bool = True, message: str = ""
 
 def compared(*commits: BranchCommit, files: dict[str, str | None] | None = None) -> Comparison:
     head = commits[-1].sha if commits else BASE
-    return Comparison(head, tuple(commits), 0, BASE, dict(WANTED if files is None else files))
+    return Comparison(head, tuple(commits), BASE, dict(WANTED if files is None else files))
 
 
 def pull(number: int = 7, *, user: str = BOT, state: str = "open", merged: bool = False,

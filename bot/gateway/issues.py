@@ -64,7 +64,6 @@ class PullInfo:
     user_login: str = ""
     body: str = ""
     head_sha: str = ""
-    head_repo: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,13 +87,12 @@ class BranchCommit:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A branch compared with a base commit: its commits not in the base (oldest first), how
-    far the base has moved since they forked, and the files that differ (path -> blob sha after,
-    None when removed)."""
+    """A branch compared with a base commit: its commits not in the base (oldest first), where
+    they forked, and the files that differ from there (path -> blob sha after, None when
+    removed). Whether the base moved since does not matter: only the content does."""
 
     head_sha: str
     ahead: tuple[BranchCommit, ...]
-    behind_by: int
     merge_base: str
     files: dict[str, str | None]
 
@@ -127,7 +125,6 @@ def _pull(data: dict[str, Any]) -> PullInfo:
         user_login=str(_dict(data.get("user")).get("login") or ""),
         body=str(data.get("body") or ""),
         head_sha=str(head.get("sha") or ""),
-        head_repo=str(_dict(head.get("repo")).get("full_name") or ""),
     )
 
 
@@ -302,8 +299,6 @@ class IssueGateway(GitHubGateway):
             raise
         data = _dict(data)
         commits = tuple(_commit(c) for c in data.get("commits") or () if isinstance(c, dict))
-        if int(data.get("total_commits") or 0) != len(commits):
-            raise GatewayError(f"{describe('GET', url)}: the comparison lists only part of the commits")
         files: dict[str, str | None] = {}
         for f in data.get("files") or ():
             f = _dict(f)
@@ -315,7 +310,6 @@ class IssueGateway(GitHubGateway):
         return Comparison(
             head_sha=head,
             ahead=commits,
-            behind_by=int(data.get("behind_by") or 0),
             merge_base=str(_dict(data.get("merge_base_commit")).get("sha") or ""),
             files=files,
         )
