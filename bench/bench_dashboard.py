@@ -9,7 +9,9 @@ own:
 
 1. a first run over the whole window with a 1,000-request budget, repeated (as the daily schedule
    would) until the history is complete;
-2. one day of activity: `--pushes` new pushes, then one run.
+2. one day of activity: `--pushes` new pushes, then one run;
+3. a maintainer ticks every entry's box: one run with pull requests on (what the write path
+   costs: requests per ticked entry), then one more run with nothing new ticked.
 
 With `--qemu` the qemu port (its jobs from the registry's qemu section) pushes as often beside
 the unix port, and the dashboard watches both, splitting the budget between them.
@@ -93,13 +95,16 @@ def add_pushes(
     return seq + count
 
 
-def dashboard(fake: FakeGitHub, db: Path, budget: int) -> tuple[int, int, float, int, str]:
+def dashboard(
+    fake: FakeGitHub, db: Path, budget: int, pull_requests: bool = False
+) -> tuple[int, int, float, int, str]:
     """(exit status, requests the server saw, seconds, child peak RSS in KiB, last stderr line)."""
     before = len(fake.requests)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
     env.update({
         "GITHUB_REPOSITORY": fake.repo, "GITHUB_TOKEN": "bench", "GITHUB_API_URL": fake.api_url,
         "INPUT_HISTORY": str(db), "INPUT_REQUEST-BUDGET": str(budget), "PYTHONPATH": str(ROOT),
+        "INPUT_OPEN-PULL-REQUESTS": "true" if pull_requests else "false",
     })  # fmt: skip
     began = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.DEVNULL,
@@ -163,6 +168,18 @@ def main() -> int:
         print(
             f"   dashboard issues: {len(issues)}, body {len(issues[0]['body']) if issues else 0} characters"
         )
+        if issues:
+            fake.collaborators["dpgeorge"] = "maintain"
+            body = issues[0]["body"].replace("- [ ] <!-- flake-bot-pr:", "- [x] <!-- flake-bot-pr:")
+            ticked = body.count("- [x] <!-- flake-bot-pr:")
+            fake.edit_issue_as(issues[0]["number"], body, "dpgeorge")
+            code, used, took, rss, _ = dashboard(fake, db, args.budget, pull_requests=True)
+            opened = len(fake.pulls())
+            print(f"3. {ticked} boxes ticked by a maintainer: exit {code}, {used} requests, {took:.1f} s, "
+                  f"{opened} pull requests opened")  # fmt: skip
+            code, used, took, rss, _ = dashboard(fake, db, args.budget, pull_requests=True)
+            print(f"   the next run, nothing new ticked: exit {code}, {used} requests, {took:.1f} s, "
+                  f"{len(fake.pulls())} pull requests")  # fmt: skip
     return 0
 
 

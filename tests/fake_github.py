@@ -25,6 +25,7 @@ Quick reference (see the method docstrings for details):
     fake.reset_connection(method, path_regex, times=1, apply=False, garbage=b"")
     fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
+    fake.meanwhile(method, path_regex, action, after=False, times=1)  (someone acts at that moment)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
 
@@ -247,6 +248,7 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._faults: list[_Fault] = []
+        self._hooks: list[tuple[str, re.Pattern[str], bool, Callable[[], None], list[int]]] = []
         self._ids = itertools.count(1)
         self._workflows: dict[int, JSONDict] = {}
         self._runs: dict[int, JSONDict] = {}
@@ -262,6 +264,9 @@ class FakeGitHub:
         self._issues: dict[int, JSONDict] = {}
         self.collaborators: dict[str, str] = {}  # login -> admin | maintain | write | triage | read
         self._refs: dict[str, str] = {}
+        # commits: sha -> files (a snapshot), parents, author login, message, GitHub's signature
+        self._commits: dict[str, JSONDict] = {}
+        self._trees: dict[str, dict[str, bytes]] = {}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = []
         self._build_routes()
 
@@ -433,6 +438,7 @@ class FakeGitHub:
         state: str = "open",
         base_branch: str | None = None,
         user: str = "contributor",
+        body: str = "",
     ) -> JSONDict:
         """A PR into `fake.repo`; a `head_repo` other than it makes a fork PR."""
         with self._lock:
@@ -446,6 +452,7 @@ class FakeGitHub:
                 "state": state,
                 "base_branch": base_branch or self.default_branch,
                 "user": user,
+                "body": body,
             }
             return self.pull_json(number)
 
@@ -469,9 +476,48 @@ class FakeGitHub:
             return out
 
     def add_file(self, path: str, text: str | bytes, ref: str | None = None) -> None:
+        """A file on branch `ref` (default: the default branch). Once the branch has a commit
+        (something read its ref), each further file is a new commit pushed by a maintainer."""
         with self._lock:
             data = text.encode() if isinstance(text, str) else text
-            self._files.setdefault(ref or self.default_branch, {})[path.strip("/")] = data
+            branch = ref or self.default_branch
+            self._files.setdefault(branch, {})[path.strip("/")] = data
+            if branch in self._refs:
+                parent = self._refs[branch]
+                self._refs[branch] = self._commit(self._files[branch], [parent], "dpgeorge", f"Add {path}")
+
+    def push(
+        self,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        author: str,
+        base: str | None = None,
+        message: str = "A change",
+        verified: bool = False,
+    ) -> str:
+        """Someone pushes one commit changing `files` onto `branch` (created from `base`, default
+        the default branch, when it does not exist); returns the commit's sha. `author` is the
+        GitHub login the commit's author email maps to (anybody can claim any email in a commit;
+        only GitHub's own signature, `verified`, cannot be forged)."""
+        with self._lock:
+            parent = self._branch_sha(branch) or self._branch_sha(base or self.default_branch)
+            assert parent is not None
+            snapshot = dict(self._commits[parent]["files"])
+            snapshot.update({p.strip("/"): t.encode() for p, t in files.items()})
+            sha = self._commit(snapshot, [parent], author, message, verified=verified)
+            self._refs[branch] = sha
+            self._files[branch] = dict(snapshot)
+            return sha
+
+    def commit(self, sha: str) -> JSONDict:
+        """A commit as stored: files, parents, author, message, verified."""
+        with self._lock:
+            return dict(self._commits[sha])
+
+    def branch_head(self, branch: str) -> str | None:
+        with self._lock:
+            return self._branch_sha(branch)
 
     def workflow_run_event(self, run_id: int, attempt: int | None = None) -> JSONDict:
         """The `workflow_run` `completed` event payload as GITHUB_EVENT_PATH would hold it."""
@@ -618,6 +664,26 @@ class FakeGitHub:
                     barrier=threading.Barrier(count),
                 )
             )
+
+    def meanwhile(
+        self, method: str, path_regex: str, action: Callable[[], None], *, after: bool = False, times: int = 1
+    ) -> None:
+        """Run `action` (someone else's move: a tick, a push) when the next `times` matching
+        requests arrive, before they are answered (`after`: once their effect is done but before
+        the client hears of it). The adversary moves exactly there, however the machine is loaded."""
+        with self._lock:
+            self._hooks.append((method.upper(), re.compile(path_regex), after, action, [times]))
+
+    def _run_hooks(self, record: RecordedRequest, after: bool) -> None:
+        with self._lock:
+            due = []
+            for method, pattern, when, action, left in self._hooks:
+                hit = method in ("*", record.method) and pattern.search(record.path) is not None
+                if when == after and left[0] > 0 and hit:
+                    left[0] -= 1
+                    due.append(action)
+        for action in due:
+            action()
 
     def expire_blob_urls(self) -> None:
         """Invalidate every log URL handed out so far (they live one minute on GitHub)."""
@@ -772,7 +838,9 @@ class FakeGitHub:
             "number": number,
             "state": pr["state"],
             "title": pr["title"],
-            "user": {"login": pr["user"], "type": "User"},
+            "body": pr.get("body", ""),
+            "merged_at": pr.get("merged_at"),
+            "user": {"login": pr["user"], "type": "Bot" if pr["user"].endswith("[bot]") else "User"},
             "url": self._url(f"/repos/{self.repo}/pulls/{number}"),
             "html_url": f"{self.web_url}/{self.repo}/pull/{number}",
             "issue_url": self._url(f"/repos/{self.repo}/issues/{number}"),
@@ -875,7 +943,10 @@ class FakeGitHub:
             fault = None
         try:
             if fault is None:
-                return self._route(request, record)
+                self._run_hooks(record, after=False)
+                answer = self._route(request, record)
+                self._run_hooks(record, after=True)
+                return answer
             effect = self._route(request, record) if fault.apply or fault.kind == "cut" else None
             if fault.kind in ("reset", "cut"):
                 request.environ[CLOSE_AFTER] = True
@@ -1310,7 +1381,10 @@ class FakeGitHub:
         return self._paginate(record, list(found["annotations"]), None)
 
     def _resolve_ref(self, ref: str | None) -> dict[str, bytes] | None:
-        return self._files.get(ref or self.default_branch)
+        found = self._files.get(ref or self.default_branch)
+        if found is None and ref in self._commits:
+            return self._commits[ref]["files"]
+        return found
 
     def _get_contents(self, record: RecordedRequest, path: str) -> Response:
         files = self._resolve_ref(record.query.get("ref"))
@@ -1393,6 +1467,12 @@ class FakeGitHub:
             ("POST", r"/graphql", self._graphql),
             ("GET", rf"{repo}/collaborators/(?P<login>[^/]+)/permission", self._permission),
             ("GET", rf"{repo}/git/ref/heads/(?P<branch>.+)", self._get_ref),
+            ("GET", rf"{repo}/branches/(?P<branch>.+)", self._get_branch),
+            ("GET", rf"{repo}/compare/(?P<basehead>.+)", self._compare),
+            ("POST", rf"{repo}/git/trees", self._create_tree),
+            ("POST", rf"{repo}/git/commits", self._create_commit),
+            ("PATCH", rf"{repo}/pulls/(?P<number>\d+)", self._edit_pull),
+            ("DELETE", rf"{repo}/issues/comments/(?P<comment>\d+)", self._delete_comment),
             ("POST", rf"{repo}/git/refs", self._create_ref),
             ("PATCH", rf"{repo}/git/refs/heads/(?P<branch>.+)", self._update_ref),
             ("PUT", rf"{repo}/contents/(?P<path>.*)", self._put_contents),
@@ -1414,6 +1494,13 @@ class FakeGitHub:
         with self._lock:
             self._issues[number]["body"] = body
             self._issues[number]["editor"] = user
+            self._record_edit(number, user, body)
+
+    def _record_edit(self, number: int, user: str, body: str) -> None:
+        """The issue's edit history, as GraphQL `userContentEdits` gives it: who, when, and the
+        body after the edit (in `diff`)."""
+        edits = self._issues[number]["edits"]
+        edits.append({"editor": user, "body": body, "at": self._clock + timedelta(seconds=len(edits))})
 
     def delete_issue(self, number: int) -> None:
         with self._lock:
@@ -1451,7 +1538,9 @@ class FakeGitHub:
             "deleted": False,
             "editor": None,
             "state_reason": None,
+            "edits": [],
         }
+        self._record_edit(number, user, body)
         return number
 
     def issue_json(self, number: int) -> JSONDict:
@@ -1528,6 +1617,7 @@ class FakeGitHub:
                 return body
             issue["body"] = body
             issue["editor"] = self.bot_login
+            self._record_edit(int(number), self.bot_login, body)
         for field_name in ("state", "state_reason", "title"):
             if field_name in data:
                 issue[field_name] = data[field_name]
@@ -1543,7 +1633,20 @@ class FakeGitHub:
             missing = [{"type": "NOT_FOUND", "message": "Could not resolve to an Issue"}]
             return self._json({"data": {"repository": {"issue": None}}, "errors": missing})
         editor = {"login": issue["editor"]} if issue["editor"] else None
-        return self._json({"data": {"repository": {"issue": {"editor": editor}}}})
+        found: JSONDict = {"editor": editor}
+        if "userContentEdits" in query:  # newest first, as the web page lists them
+            newest_first = list(reversed(issue["edits"]))
+            found = {"body": issue["body"]}
+            for alias, end, count in re.findall(r"(\w+): *userContentEdits\((first|last): *(\d+)\)", query):
+                chosen = newest_first[: int(count)] if end == "first" else newest_first[-int(count) :]
+                found[alias] = {"nodes": [self._edit_json(e) for e in chosen]}
+        return self._json({"data": {"repository": {"issue": found}}})
+
+    @staticmethod
+    def _edit_json(edit: JSONDict) -> JSONDict:
+        login = str(edit["editor"]).removesuffix("[bot]")  # GraphQL names bots without the suffix
+        return {"editor": {"login": login}, "editedAt": _iso(edit["at"]), "diff": edit["body"],
+                "deletedAt": None}  # fmt: skip
 
     def _permission(self, record: RecordedRequest, login: str) -> Response:
         login = urllib.parse.unquote(login)
@@ -1551,10 +1654,42 @@ class FakeGitHub:
         legacy = {"maintain": "write", "triage": "read"}.get(permission, permission)
         return self._json({"permission": legacy, "role_name": permission, "user": {"login": login}})
 
+    def _commit(
+        self,
+        files: Mapping[str, bytes],
+        parents: list[str],
+        author: str,
+        message: str,
+        *,
+        verified: bool = False,
+    ) -> str:
+        snapshot = dict(files)
+        seed = repr((sorted(snapshot.items()), parents, author, message, len(self._commits)))
+        sha = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
+        self._commits[sha] = {
+            "files": snapshot,
+            "parents": list(parents),
+            "author": author,
+            "message": message,
+            "verified": verified,
+            "tree": self._tree_of(snapshot),
+        }
+        return sha
+
+    def _tree_of(self, files: Mapping[str, bytes]) -> str:
+        snapshot = dict(files)
+        sha = hashlib.sha1(repr(sorted(snapshot.items())).encode(), usedforsecurity=False).hexdigest()
+        self._trees[sha] = snapshot
+        return sha
+
     def _branch_sha(self, branch: str) -> str | None:
-        if branch not in self._refs and branch in self._files:
-            self._refs[branch] = hashlib.sha1(f"branch:{branch}".encode(), usedforsecurity=False).hexdigest()
+        if branch not in self._refs and branch in self._files:  # files added before any commit
+            self._refs[branch] = self._commit(self._files[branch], [], "dpgeorge", "Initial commit")
         return self._refs.get(branch)
+
+    def _set_branch(self, branch: str, sha: str) -> None:
+        self._refs[branch] = sha
+        self._files[branch] = dict(self._commits[sha]["files"])
 
     def _get_ref(self, record: RecordedRequest, branch: str) -> Response:
         branch = urllib.parse.unquote(branch)
@@ -1563,8 +1698,106 @@ class FakeGitHub:
             return self._error(404, "Not Found")
         return self._json({"ref": f"refs/heads/{branch}", "object": {"type": "commit", "sha": sha}})
 
-    def _branch_at(self, sha: str) -> str | None:
-        return next((b for b in list(self._files) if self._branch_sha(b) == sha), None)
+    def _get_branch(self, record: RecordedRequest, branch: str) -> Response:
+        branch = urllib.parse.unquote(branch)
+        sha = self._branch_sha(branch)
+        if sha is None:
+            return self._error(404, "Branch not found")
+        return self._json({"name": branch, "commit": self._commit_json(sha), "protected": False})
+
+    def _commit_json(self, sha: str) -> JSONDict:
+        c = self._commits[sha]
+        person = {"name": c["author"], "email": f"{c['author']}@users.noreply.github.com",
+                  "date": "2026-01-05T08:00:00Z"}  # fmt: skip
+        return {
+            "sha": sha,
+            "commit": {
+                "author": person,
+                "committer": person,
+                "message": c["message"],
+                "tree": {"sha": c["tree"]},
+                "verification": {
+                    "verified": c["verified"],
+                    "reason": "valid" if c["verified"] else "unsigned",
+                },
+            },
+            "author": {"login": c["author"]},
+            "committer": {"login": "web-flow" if c["verified"] else c["author"]},
+            "parents": [{"sha": p} for p in c["parents"]],
+        }
+
+    def _ancestors(self, sha: str) -> list[str]:
+        """`sha` and every commit before it, nearest first (first parents before the rest)."""
+        seen: list[str] = []
+        todo = [sha]
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in self._commits:
+                continue
+            seen.append(current)
+            todo.extend(self._commits[current]["parents"])
+        return seen
+
+    def _compare(self, record: RecordedRequest, basehead: str) -> Response:
+        base_ref, _, head_ref = urllib.parse.unquote(basehead).partition("...")
+        base = base_ref if base_ref in self._commits else self._branch_sha(base_ref)
+        head = head_ref if head_ref in self._commits else self._branch_sha(head_ref)
+        if base is None or head is None:
+            return self._error(404, "Not Found")
+        base_line, head_line = self._ancestors(base), self._ancestors(head)
+        merge_base = next((c for c in head_line if c in base_line), None)
+        if merge_base is None:
+            return self._error(404, "No common ancestor between base and head")
+        ahead = [c for c in head_line if c not in base_line]
+        behind = [c for c in base_line if c not in head_line]
+        old, new = self._commits[merge_base]["files"], self._commits[head]["files"]
+        files = []
+        for path in sorted(set(old) | set(new)):
+            if old.get(path) == new.get(path):
+                continue
+            status = "added" if path not in old else "removed" if path not in new else "modified"
+            data = new.get(path, b"")
+            blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+            files.append({"filename": path, "status": status, "sha": blob if path in new else None})
+        status = "identical" if not ahead and not behind else "ahead" if not behind else \
+            "behind" if not ahead else "diverged"  # fmt: skip
+        return self._json({
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": len(behind),
+            "total_commits": len(ahead),
+            "merge_base_commit": self._commit_json(merge_base),
+            "base_commit": self._commit_json(base),
+            "commits": [self._commit_json(c) for c in reversed(ahead)],
+            "files": files,
+        })  # fmt: skip
+
+    def _create_tree(self, record: RecordedRequest) -> Response:
+        data = record.json or {}
+        files = dict(self._trees.get(str(data.get("base_tree")), {})) if data.get("base_tree") else {}
+        if data.get("base_tree") and str(data["base_tree"]) not in self._trees:
+            return self._error(422, "base_tree is not a tree")
+        for entry in data.get("tree") or []:
+            path = str(entry.get("path", "")).strip("/")
+            if "content" in entry:
+                files[path] = str(entry["content"]).encode()
+            elif entry.get("sha") is None:
+                files.pop(path, None)
+            else:
+                return self._error(422, "the fake takes tree entries with content only")
+        sha = self._tree_of(files)
+        return self._json({"sha": sha, "tree": [{"path": p, "type": "blob"} for p in sorted(files)]}, 201)
+
+    def _create_commit(self, record: RecordedRequest) -> Response:
+        data = record.json or {}
+        tree, parents = str(data.get("tree", "")), [str(p) for p in data.get("parents") or []]
+        if tree not in self._trees or any(p not in self._commits for p in parents):
+            return self._error(422, "tree or parent does not exist")
+        # made through the API by the token's identity, no author given: GitHub signs it
+        custom = "author" in data or "committer" in data
+        sha = self._commit(self._trees[tree], parents, self.bot_login, str(data.get("message", "")),
+                           verified=not custom)  # fmt: skip
+        return self._json(self._commit_json(sha), 201)
 
     def _create_ref(self, record: RecordedRequest) -> Response:
         data = record.json or {}
@@ -1572,37 +1805,52 @@ class FakeGitHub:
         branch = ref.removeprefix("refs/heads/")
         if not ref.startswith("refs/heads/") or self._branch_sha(branch) is not None:
             return self._error(422, "Reference already exists")
-        source = self._branch_at(sha)
-        if source is None:
+        if sha not in self._commits:
             return self._error(422, "Object does not exist")
-        self._files[branch] = dict(self._files[source])
-        self._refs[branch] = sha
+        self._set_branch(branch, sha)
         return self._json({"ref": ref, "object": {"sha": sha}}, 201)
 
     def _update_ref(self, record: RecordedRequest, branch: str) -> Response:
         branch = urllib.parse.unquote(branch)
-        sha = str((record.json or {}).get("sha", ""))
-        source = self._branch_at(sha)
-        if self._branch_sha(branch) is None or source is None:
+        data = record.json or {}
+        sha = str(data.get("sha", ""))
+        current = self._branch_sha(branch)
+        if current is None or sha not in self._commits:
             return self._error(422, "Reference does not exist")
-        self._files[branch] = dict(self._files[source])
-        self._refs[branch] = sha
+        if not data.get("force") and current not in self._ancestors(sha):
+            return self._error(422, "Update is not a fast forward")
+        self._set_branch(branch, sha)
         return self._json({"ref": f"refs/heads/{branch}", "object": {"sha": sha}})
 
     def _put_contents(self, record: RecordedRequest, path: str) -> Response:
         data = record.json or {}
         branch = str(data.get("branch") or self.default_branch)
         path = urllib.parse.unquote(path).strip("/")
-        files = self._files.get(branch)
-        if files is None:
+        head = self._branch_sha(branch)
+        if head is None:
             return self._error(404, "Branch not found")
+        files = dict(self._commits[head]["files"])
         current = files.get(path)
         if current is not None and data.get("sha") != self._content_entry(path, current, branch)["sha"]:
             return self._error(409, f"{path} does not match {data.get('sha')}")
         files[path] = base64.b64decode(str(data.get("content", "")))
-        commit = f"{branch}\0{path}\0".encode() + files[path]
-        self._refs[branch] = hashlib.sha1(commit, usedforsecurity=False).hexdigest()
-        return self._json({"content": self._content_entry(path, files[path], branch), "commit": {}})
+        sha = self._commit(files, [head], self.bot_login, str(data.get("message", "")), verified=True)
+        self._set_branch(branch, sha)
+        return self._json({"content": self._content_entry(path, files[path], branch), "commit": {"sha": sha}})
+
+    def _edit_pull(self, record: RecordedRequest, number: str) -> Response:
+        found = self._pulls.get(int(number))
+        if found is None:
+            return self._error(404, "Not Found")
+        for key in ("state", "title", "body"):
+            if key in (record.json or {}):
+                found[key] = (record.json or {})[key]
+        return self._json(self.pull_json(int(number)))
+
+    def _delete_comment(self, record: RecordedRequest, comment: str) -> Response:
+        if self._comments.pop(int(comment), None) is None:
+            return self._error(404, "Not Found")
+        return Response(b"", status=204, headers=self._api_headers())
 
     def _create_pull(self, record: RecordedRequest) -> Response:
         data = record.json or {}

@@ -30,6 +30,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
+    "bot.budget": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate", "bot.dashboard", "jinja2"),
     # the triage run's decisions are pure; the I/O around them may use every edge but the CLI
     "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
     "bot.orchestrate": ("bot.cli", "bot.commands"),

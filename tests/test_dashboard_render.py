@@ -87,7 +87,12 @@ def test_body_renders_as_github_markdown(tmp_path: Path) -> None:
     closed = render_body(
         d, prs={key: PullRequestLink(7, "https://github.com/o/r/pull/7", "closed")}, pr_mode=True
     )
-    assert f"flake-bot-pr:{key}" not in closed and "was closed; no new pull request" in closed
+    # a closed one does not block the entry: the box offers a fresh branch and pull request
+    assert f"- [ ] <!-- flake-bot-pr:{key} pr:7 --> open a new pull request, from a fresh branch" in closed
+    # a tick left for the next run stays ticked, and a line under the box says why (escaped)
+    kept = render_body(d, pr_mode=True, ticked={key}, lines={key: "not opened yet: <b>budget</b> @x"})
+    assert f"- [x] <!-- flake-bot-pr:{key} -->" in kept
+    assert "not opened yet\\: &lt;b&gt;budget" in kept and "<b>" not in kept and "@x" not in kept
     off = render_body(d, pr_mode=False)
     assert (
         "open a pull request (off: the workflow must set the action input `open-pull-requests: true`" in off

@@ -296,7 +296,7 @@ def test_ticked_box_opens_one_pull_request(fake_github: FakeGitHub, synced: Dash
     fake_github.edit_issue_as(issue["number"], tick(body, key), "dpgeorge")
     event = {
         "action": "edited",
-        "issue": {"number": issue["number"]},
+        "issue": {"number": issue["number"], "body": tick(body, key)},
         "sender": {"login": "dpgeorge"},
         "changes": {"body": {"from": before}},
     }
@@ -304,13 +304,20 @@ def test_ticked_box_opens_one_pull_request(fake_github: FakeGitHub, synced: Dash
     assert len(fake_github.pulls()) == 1
     assert len(fake_github.requests_to("POST", r"/pulls$")) == 1
     assert boxes(ours(fake_github)[0]["body"])[key] == (False, pull["number"])
+    assert not fake_github.requests_to("POST", r"/graphql$")[1:]  # the event said who ticked it
 
-    # a closed pull request is never replaced
+    # a closed pull request is not replaced unasked, and does not block the entry: a new tick
+    # opens a fresh one from a fresh branch
     fake_github.close_pull(pull["number"])
-    body = ours(fake_github)[0]["body"]
     assert synced.run(open_pull_requests="true").code == 0
-    assert "was closed; no new pull request is opened" in ours(fake_github)[0]["body"]
-    assert len(fake_github.pulls()) == 1 and body != ours(fake_github)[0]["body"]
+    body = ours(fake_github)[0]["body"]
+    assert f"open a new pull request, from a fresh branch ([pull request {pull['number']}]" in body
+    assert len(fake_github.pulls()) == 1
+    fake_github.edit_issue_as(issue["number"], tick(body, key), "dpgeorge")
+    assert synced.run(open_pull_requests="true").code == 0
+    [_, fresh] = fake_github.pulls()
+    assert fresh["head"]["ref"] == f"flake-bot/{key}-2" and fresh["state"] == "open"
+    assert boxes(ours(fake_github)[0]["body"])[key] == (False, fresh["number"])
 
 
 def test_tick_without_write_access_is_ignored(fake_github: FakeGitHub, synced: Dashboard) -> None:
@@ -322,15 +329,16 @@ def test_tick_without_write_access_is_ignored(fake_github: FakeGitHub, synced: D
     result = synced.run(open_pull_requests="true")
     assert result.code == 0
     assert fake_github.pulls() == [] and not fake_github.requests_to("POST", r"/git/refs$")
-    assert "mallory has read access, not write" in result.stderr
+    assert "ticked by mallory, who has read access" in result.stderr
     assert boxes(ours(fake_github)[0]["body"])[key] == (False, None)  # the tick is undone
+    assert "ticked by mallory, who has read access" in ours(fake_github)[0]["body"].replace("\\", "")
     # an event naming a writer as sender cannot vouch for a tick it did not make
     fake_github.collaborators["dpgeorge"] = "write"
     body = ours(fake_github)[0]["body"]
     fake_github.edit_issue_as(issue["number"], tick(body, key), "mallory")
     event = {
         "action": "edited",
-        "issue": {"number": issue["number"]},
+        "issue": {"number": issue["number"], "body": tick(body, key)},
         "sender": {"login": "dpgeorge"},
         "changes": {"body": {"from": tick(body, key)}},
     }
@@ -425,7 +433,7 @@ def test_editor_lookup_failing_ignores_ticks_but_publishes(
     result = synced.run(open_pull_requests="true")
     assert result.code == 0, result.stderr
     assert fake_github.pulls() == []
-    assert "who ticked them could not be checked" in result.stderr
+    assert "who ticked it could not be checked" in result.stderr
     assert boxes(ours(fake_github)[0]["body"])[key] == (False, None)
 
 

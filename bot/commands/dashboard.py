@@ -46,10 +46,6 @@ DEFAULTS: dict[str, str] = {
     "open-pull-requests": "false",
 }
 MODES = ("triage", "dashboard")
-# Requests kept back from the sync for the rest of a run: workflow lookup, the patch writer's
-# three files, the issue listing, last editor, permission, write and re-listing.
-PUBLISH_RESERVE = 16
-PER_PULL_REQUEST = 7  # base ref, branch ref, file read + write (x2 files at most), PR lookup + create
 MIN_SHARE = 10  # a second turn with fewer requests than this would list a page and stop
 
 
@@ -389,6 +385,7 @@ def _online(
     from bot.gateway.tree import ApiTree
     from bot.publish.dashboard import DashboardPublisher, Tick
     from bot.publish.summary import publish_outputs, publish_summary
+    from bot.publish.ticks import ticked
 
     event: dict[str, object] = {}
     event_path = Path(args.event) if args.event else env.event_path
@@ -396,14 +393,6 @@ def _online(
         event = read_event(event_path)
     branch = settings.branch or gateway.default_branch()
     workflows = _watched(settings, registry, gateway)
-    for line in _sync_all(settings, gateway, [path for path, _ in workflows], branch, env.token, env.api_url):
-        _note(line)
-    board = _build(settings, registry, workflows, branch)
-    url = f"{env.server_url}/{repo}"
-    board = dataclasses.replace(
-        board, sections=tuple(dataclasses.replace(d, repo_url=url) for d in board.sections)
-    )
-    dashboard = with_patches(board, registry, ApiTree(gateway, branch))
     publisher = DashboardPublisher(
         gateway,
         author=settings.author,
@@ -411,10 +400,24 @@ def _online(
         open_pull_requests=settings.open_pull_requests,
         dry_run=settings.dry_run,
     )
+    found = publisher.find()  # before the sync: each ticked box's pull request is kept back from it
+    boxes_ticked = len(ticked(found[0].body)) if found and settings.open_pull_requests else 0
+    paths = [path for path, _ in workflows]
+    for line in _sync_all(settings, gateway, paths, branch, env.token, env.api_url, boxes_ticked):
+        _note(line)
+    board = _build(settings, registry, workflows, branch)
+    url = f"{env.server_url}/{repo}"
+    board = dataclasses.replace(
+        board, sections=tuple(dataclasses.replace(d, repo_url=url) for d in board.sections)
+    )
+    dashboard = with_patches(board, registry, ApiTree(gateway, branch))
     result = publisher.publish(
-        lambda prs: render_body(dashboard, prs=prs, pr_mode=settings.open_pull_requests),
+        lambda prs, keep, lines: render_body(
+            dashboard, prs=prs, pr_mode=settings.open_pull_requests, ticked=keep, lines=lines
+        ),
         dashboard,
         tick=Tick.from_event(env.event_name, event),
+        found=found,
     )
     for line in result.notes:
         _note(line)
@@ -464,11 +467,15 @@ def _sync_all(
     branch: str,
     token: str | None,
     api_url: str,
+    boxes_ticked: int,
 ) -> list[str]:
-    """Sync each workflow with an even share of what the budget leaves, one workflow at a time
-    (a share a workflow did not need goes to the next ones); then, while requests are left, the
-    workflows that ran out get another turn. Each sync resumes where its last one stopped."""
-    reserve = PUBLISH_RESERVE + len(paths) + (PER_PULL_REQUEST * 3 if settings.open_pull_requests else 0)
+    """Sync each workflow with an even share of what the budget leaves after publishing's
+    reserve (the issue and a pull request per ticked box), one workflow at a time (a share a
+    workflow did not need goes to the next ones); then, while requests are left, the workflows
+    that ran out get another turn. Each sync resumes where its last one stopped."""
+    from bot.budget import dashboard_reserve
+
+    reserve = dashboard_reserve(len(paths), boxes_ticked)
     lines: list[str] = []
     todo = list(paths)
     for turn in range(2):

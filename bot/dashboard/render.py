@@ -10,7 +10,7 @@ With several workflows the same steps apply to every section and to the cross-wo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bot.dashboard.build import Board, Dashboard
@@ -72,13 +72,18 @@ def render_body(
     footer: str = "",
     limit_chars: int = MAX_BODY_CHARS,
     marker: str = MARKER,
+    ticked: Collection[str] = (),
+    lines: Mapping[str, str] | None = None,
 ) -> str:
     """The issue body; the first step of `_STEPS` whose result fits `limit_chars`. A lone
-    `Dashboard` is a board of one workflow."""
+    `Dashboard` is a board of one workflow. The boxes of `ticked` entries are written ticked
+    (a tick the publisher leaves for the next run), and `lines` puts a line under an entry's
+    box (why a tick was not acted on)."""
     board = dashboard if isinstance(dashboard, Board) else Board((dashboard,))
+    state = (frozenset(ticked), {k: inline(v, 400) for k, v in (lines or {}).items()})
     body = ""
     for entries, with_patch in _STEPS:
-        body = _render(board, prs or {}, pr_mode, footer, marker, entries, with_patch)
+        body = _render(board, prs or {}, pr_mode, footer, marker, entries, with_patch, state)
         if len(body) <= limit_chars:
             return body
     return body[: limit_chars - 200].rsplit("\n", 1)[0] + "\n\n(cut: the dashboard did not fit in an issue)\n"
@@ -100,6 +105,7 @@ def _render(
     marker: str,
     entries: int,
     with_patch: int,
+    state: tuple[frozenset[str], Mapping[str, Md]],
 ) -> str:
     # patches are kept for the first entries of each workflow, so no section loses all of them
     shown_patches = {
@@ -118,6 +124,8 @@ def _render(
         with_patches=lambda key: key in shown_patches,
         prs=prs,
         pr_mode=pr_mode,
+        on=lambda key: Md("x" if key in state[0] else " "),
+        entry_lines=state[1],
         weeks_of=lambda d: [w for w in d.weeks if w.runs],
         culprit=culprit_range,
         charted=_charted,

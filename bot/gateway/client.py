@@ -11,6 +11,7 @@ Which calls are safe to repeat (see docs/gateway.md):
 * every GET;
 * `edit_issue_comment` and `update_check_run` without annotations (PATCH sets fields: the
   same PATCH twice leaves the same state);
+* `delete_issue_comment`: safe (a repeat finds it gone: 404, taken as done);
 * `create_issue_comment`: NOT safe. After an ambiguous failure it re-lists the comments and
   asks the caller's `recover` function whether the comment is already there; without one it
   raises `AmbiguousWrite`;
@@ -316,6 +317,19 @@ class GitHubGateway:
         url = f"{self._base}/issues/comments/{int(comment_id)}"
         _, data = self._call("PATCH", url, body={"body": body}, permission=PULLS_WRITE)
         return convert.comment_info(data)
+
+    def delete_issue_comment(self, comment_id: int) -> None:
+        """Delete a comment; one already gone (another run deleted it first) is no error."""
+        url = f"{self._base}/issues/comments/{int(comment_id)}"
+        try:
+            self._policy.run(
+                lambda: self._requester.requestJsonAndCheck("DELETE", url),
+                what=describe("DELETE", url),
+                permission=PULLS_WRITE,
+            )
+        except GatewayError as exc:
+            if exc.status != 404:
+                raise
 
     # ------------------------------------------------------------------ check runs
 

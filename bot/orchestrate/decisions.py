@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.budget import TRIAGE_PUBLISH
 from bot.errors import GatewayError, PermissionDenied, PublishError
 from bot.render import MAX_ANNOTATIONS
 from bot.triage import FAILED_CONCLUSIONS, PatchPolicy
 
-# Requests the publishing step may need after the analysis (PR lookup, comment list + write,
-# check-run list + create, patch files); kept back from log reading and the history sync so the
-# report gets out. One more is kept per 50 annotations, for the batches after the first.
-PUBLISH_RESERVE = 8
+# Requests the publishing step may need after the analysis (`bot.budget`, shared with the
+# dashboard); kept back from log reading and the history sync so the report gets out. One more
+# is kept per 50 annotations, for the batches after the first.
+PUBLISH_RESERVE = TRIAGE_PUBLISH
 ANNOTATIONS_PER_REQUEST = 50
 LOG_REQUESTS = 2  # one log: the API's redirect, then the blob
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")

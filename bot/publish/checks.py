@@ -9,6 +9,11 @@ A new attempt of the triaged workflow gets its own check run rather than updatin
 attempt's: appended annotations cannot be removed, so reusing it would mix the findings of both
 attempts, and GitHub shows the newest check run of a name on the commit anyway.
 
+Two triages of one attempt that overlap can each find none and each create one. Unlike a
+comment, a check run cannot be deleted through the API; GitHub shows the newest of a name on the
+commit, and a later triage of that attempt updates the newest (`max` id below), so the one shown
+is the one kept current and the other, identical when made, stays out of sight.
+
 The gateway posts annotations 50 per request (create with the first 50, then PATCH) and keeps
 each batch from landing twice after a lost answer.
 """

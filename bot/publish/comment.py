@@ -5,6 +5,12 @@ found again by a hidden marker *and* its author. The marker alone is not enough:
 a comment containing it, and the bot must never edit (or be tricked into fighting over) a comment
 that is not its own.
 
+Two triage runs of one pull request (two workflows finishing together, or a run the concurrency
+group did not hold back) can each find no comment and each create one. So after creating, the bot
+lists again: when two of its own exist, the oldest (the one readers saw first) takes the newest's
+body and the others are deleted. Both runs do the same and end with the same one comment; a later
+run that still finds several updates the oldest and deletes the rest.
+
 The dangerous moment is a create that fails without an answer (a 5xx, a reset, a timeout): GitHub
 may have created the comment anyway. The gateway then re-lists the comments and asks
 `find_sticky` whether ours is already there before posting again; if it gives up, this module
@@ -45,6 +51,28 @@ def find_sticky(comments: Iterable[CommentInfo], marker: str, author: str) -> Co
     return None
 
 
+def all_sticky(comments: Iterable[CommentInfo], marker: str, author: str) -> list[CommentInfo]:
+    """Every comment of ours, oldest first."""
+    found = [c for c in comments if c.user_login == author and c.body.startswith(marker)]
+    return sorted(found, key=lambda c: c.id)
+
+
+def _one_left(
+    gateway: GitHubGateway, number: int, made: CommentInfo, marker: str, author: str
+) -> CommentInfo:
+    """After creating `made`, list again: if another run created one too, keep the oldest with
+    the newest body and delete the others, so the pull request carries one comment."""
+    ours = all_sticky(gateway.list_issue_comments(number), marker, author)
+    if len(ours) < 2:
+        return made
+    keep, newest = ours[0], ours[-1]
+    if keep.body != newest.body:
+        keep = gateway.edit_issue_comment(keep.id, newest.body)
+    for comment in ours[1:]:
+        gateway.delete_issue_comment(comment.id)
+    return keep
+
+
 def upsert_sticky_comment(
     gateway: GitHubGateway,
     number: int,
@@ -76,9 +104,13 @@ def upsert_sticky_comment(
         return find_sticky(comments, marker, author)
 
     try:
-        existing = mine(gateway.list_issue_comments(number))
+        listed = gateway.list_issue_comments(number)
+        existing = mine(listed)
         if existing is not None:
             body = checked(render(existing.body))
+            extra = [c for c in all_sticky(listed, marker, author) if c.id != existing.id]
+            for comment in extra:  # left by two runs that overlapped before this one
+                gateway.delete_issue_comment(comment.id)
             if existing.body == body:
                 return CommentResult("unchanged", existing.html_url, existing.id)
             edited = gateway.edit_issue_comment(existing.id, body)
@@ -93,6 +125,7 @@ def upsert_sticky_comment(
             if landed is None:
                 raise
             made = landed if landed.body == body else gateway.edit_issue_comment(landed.id, body)
+        made = _one_left(gateway, number, made, marker, author)
         return CommentResult("created", made.html_url, made.id)
     except GatewayError as exc:
         raise PublishError(f"cannot publish the comment on pull request #{number}: {exc}") from exc

@@ -8,12 +8,15 @@ made if it is not that one (the other run, listing after its own create, sees th
 and keeps the same oldest). A locked issue is left alone: maintainers lock an issue to stop
 it changing. A closed one is still updated (editing sends no notification) but not reopened.
 
-A ticked box is honoured only when the person who ticked it may write to the repository: on
-an `issues: edited` event, the boxes that the event's sender ticked in that edit; on a
-scheduled or manual run, the ticked boxes when the body's last editor (GraphQL; the REST API
-does not say) has write access. The bot writes every box unticked, so a tick left in the body
-is always somebody's. Each entry gets one branch (`flake-bot/<entry id>`) and at most one pull
-request: an open one is updated, a closed or merged one is never replaced.
+A ticked box is honoured only when the person who ticked it, known exactly
+(`bot.publish.ticks`), may write to the repository; every other tick is unticked with a line
+saying why. A box stays ticked, with a line, when its pull request could not be opened yet
+(the request budget ran short, GitHub failed): the next run picks it up. The body is read again
+right before it is written, and boxes ticked meanwhile are carried over.
+
+Each entry's pull request comes from a branch the bot provably made (`bot.publish.ownership`):
+`flake-bot/<entry id>`, or the next free name when that one is someone else's or its pull
+request was closed. Its diff is checked against the patch right before the pull request opens.
 """
 
 from __future__ import annotations
@@ -23,14 +26,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.budget import ISSUE_WRITE_REQUESTS, PULL_REQUEST_REQUESTS
 from bot.dashboard.build import Board
 from bot.dashboard.render import MARKER, PullRequestLink
-from bot.errors import AmbiguousWrite, BudgetExhausted, FlakeBotError, GatewayError, PublishError
-from bot.gateway.issues import IssueGateway, IssueInfo
+from bot.errors import (
+    AmbiguousWrite,
+    BudgetExhausted,
+    FlakeBotError,
+    GatewayError,
+    PermissionDenied,
+    PublishError,
+)
+from bot.gateway.issues import IssueGateway, IssueInfo, PullInfo, blob_sha
+from bot.publish import ownership, ticks
+from bot.publish.ticks import Act, boxes, ticked
 
 TITLE = "Flaky test dashboard"
-BOX = re.compile(r"^- \[([ xX])\] <!-- flake-bot-pr:((?:add|retire)-[0-9a-f]{12})(?: pr:(\d+))? -->", re.M)
-WRITERS = ("admin", "maintain", "write")
+CREATE_ATTEMPTS = 3  # an issue or pull request create that failed without an answer: list, then again
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -40,11 +52,13 @@ def _dict(value: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Tick:
-    """An `issues: edited` event: who edited which issue, and its body before the edit."""
+    """An `issues: edited` event: who edited which issue, and its body before and after that
+    edit, both from the payload (`after` None: the payload has no body)."""
 
     number: int
     sender: str
     before: str
+    after: str | None = None
 
     @classmethod
     def from_event(cls, event_name: str | None, event: Mapping[str, Any]) -> Tick | None:
@@ -56,34 +70,21 @@ class Tick:
         number, login = issue.get("number"), sender.get("login")
         if not isinstance(number, int) or not isinstance(login, str):
             return None
-        before = body.get("from") if isinstance(body, dict) else issue.get("body")  # title edit: no change
-        return cls(number, login, before if isinstance(before, str) else "")
+        after = issue.get("body")
+        after = after if isinstance(after, str) else None
+        before = body.get("from") if isinstance(body, dict) else after  # title edit: no change
+        return cls(number, login, before if isinstance(before, str) else "", after)
 
 
-def boxes(body: str) -> dict[str, tuple[bool, int | None]]:
-    """Entry id -> (ticked, pull request number recorded) for every checkbox the bot wrote."""
-    return {
-        m.group(2): (m.group(1) != " ", int(m.group(3)) if m.group(3) else None) for m in BOX.finditer(body)
-    }
+@dataclass
+class Entries:
+    """What the body says about each entry's box this run: left ticked, and a line under it."""
+
+    keep: set[str] = field(default_factory=set)
+    lines: dict[str, str] = field(default_factory=dict)
 
 
-def ticked(body: str) -> set[str]:
-    return {key for key, (on, _) in boxes(body).items() if on}
-
-
-def may_act(permission: str) -> bool:
-    return permission in WRITERS
-
-
-def candidate_ticks(
-    body: str, number: int, tick: Tick | None, last_editor: str | None
-) -> tuple[set[str], str | None]:
-    """(entry ids to act on if `actor` may write, actor). With an event for this issue: the boxes
-    its sender ticked in that edit; otherwise every ticked box, on the last editor's authority."""
-    now = ticked(body)
-    if tick is not None and tick.number == number:
-        return now - ticked(tick.before), tick.sender
-    return now, last_editor
+Render = Callable[[Mapping[str, PullRequestLink], set[str], Mapping[str, str]], str]
 
 
 @dataclass
@@ -97,6 +98,10 @@ class Outcome:
 
 class PatchDoesNotApply(FlakeBotError):
     """The file changed between writing the patch and applying it: the next run rewrites it."""
+
+
+class BranchRefused(FlakeBotError):
+    """No branch the bot may write to for this entry, or the branch is not what the patch is."""
 
 
 def split_diff(diff: str) -> dict[str, str]:
@@ -161,37 +166,48 @@ class DashboardPublisher:
         self.base_branch = base_branch
         self.open_pull_requests = open_pull_requests
         self.dry_run = dry_run
+        self._base: tuple[str, str] | None = None
 
     def mine(self, issues: Iterable[IssueInfo]) -> list[IssueInfo]:
         return [i for i in issues if i.user_login == self.author and i.body.startswith(MARKER)]
 
+    def find(self) -> list[IssueInfo]:
+        """The bot's dashboard issues, oldest first (read before the sync, so the run knows how
+        many boxes are ticked and keeps back the requests their pull requests need)."""
+        try:
+            return self.mine(self.gateway.issues_by(self.author))
+        except GatewayError as exc:
+            raise PublishError(f"cannot publish the dashboard issue: {exc}") from exc
+
     def publish(
         self,
-        render: Callable[[Mapping[str, PullRequestLink]], str],
+        render: Render,
         dashboard: Board,
         *,
         tick: Tick | None = None,
+        found: list[IssueInfo] | None = None,
     ) -> Outcome:
         try:
-            return self._publish(render, dashboard, tick)
+            return self._publish(render, dashboard, tick, found)
         except GatewayError as exc:
             raise PublishError(f"cannot publish the dashboard issue: {exc}") from exc
 
     def _publish(
-        self, render: Callable[[Mapping[str, PullRequestLink]], str], dashboard: Board, tick: Tick | None
+        self, render: Render, dashboard: Board, tick: Tick | None, found: list[IssueInfo] | None
     ) -> Outcome:
-        ours = self.mine(self.gateway.issues_by(self.author))
+        ours = found if found is not None else self.mine(self.gateway.issues_by(self.author))
         existing = ours[0] if ours else None
         notes: list[str] = []
+        entries = Entries()
         if existing is not None and existing.locked:
-            body = render({})
             notes.append(f"dashboard issue #{existing.number} is locked: left as it is (unlock it to resume)")
-            return Outcome("locked", existing.html_url, body, {}, notes)
+            return Outcome("locked", existing.html_url, render({}, set(), {}), {}, notes)
         prs = self._known_prs(existing, dashboard)
+        read = existing.body if existing is not None else ""
         if existing is not None:
-            prs.update(self._act_on_ticks(existing, dashboard, tick, prs, notes))
-        body = render(prs)
+            read = self._act_on_ticks(existing, dashboard, tick, prs, entries, notes)
         if self.dry_run:
+            body = render(prs, entries.keep, entries.lines)
             where = f"update #{existing.number}" if existing else "create a new issue"
             notes.append(f"dry run: would {where}")
             return Outcome("dry-run", existing.html_url if existing else "", body, prs, notes)
@@ -200,23 +216,39 @@ class DashboardPublisher:
                 self._close_duplicate(extra, existing, notes)
             if existing.state == "closed":
                 notes.append(f"dashboard issue #{existing.number} is closed: updated, left closed")
-            if existing.body == body:
-                return Outcome("unchanged", existing.html_url, body, prs, notes)
             try:
+                now = self.gateway.get_issue(existing.number)  # ticks made while this run worked
+                carried = ticks.carried_over(read, now.body)
+                if carried:
+                    notes.append(
+                        f"{len(carried)} box(es) ticked during this run left ticked for the next run"
+                    )
+                body = render(prs, entries.keep | carried, entries.lines)
+                if now.body == body:
+                    return Outcome("unchanged", existing.html_url, body, prs, notes)
                 edited = self.gateway.edit_issue(existing.number, body=body)
                 return Outcome("updated", edited.html_url or existing.html_url, body, prs, notes)
             except GatewayError as exc:
                 if exc.status not in (404, 410):
                     raise
                 notes.append(f"dashboard issue #{existing.number} is gone ({exc.status}): creating a new one")
-        return self._create(body, prs, notes)
+        return self._create(render(prs, set(), entries.lines), prs, notes)
 
     def _create(self, body: str, prs: dict[str, PullRequestLink], notes: list[str]) -> Outcome:
-        try:
-            made: IssueInfo | None = self.gateway.create_issue(TITLE, body)
-        except AmbiguousWrite:
-            made = None  # it may exist: the listing below decides
-        ours = self.mine(self.gateway.issues_by(self.author))
+        """Create the issue. A create that failed without an answer may have landed: list, and
+        only when it is not there create again (as the sticky comment does)."""
+        made: IssueInfo | None = None
+        ours: list[IssueInfo] = []
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                made = self.gateway.create_issue(TITLE, body)
+            except AmbiguousWrite:
+                made = None  # it may exist: the listing below decides
+            ours = self.mine(self.gateway.issues_by(self.author))
+            if ours:
+                break
+            if made is None and attempt < CREATE_ATTEMPTS:
+                self.gateway.pause(attempt)
         if not ours:
             raise PublishError(
                 "the dashboard issue was not created (GitHub gave no clear answer); the next run retries"
@@ -244,10 +276,11 @@ class DashboardPublisher:
         )
         notes.append(f"closed #{duplicate.number}, a duplicate of #{keep.number} made by an overlapping run")
 
-    # ------------------------------------------------------------------ pull requests
+    # ------------------------------------------------------------------ ticks
 
     def _known_prs(self, existing: IssueInfo | None, dashboard: Board) -> dict[str, PullRequestLink]:
-        """Pull requests recorded in the body for entries still listed, with their state now."""
+        """Pull requests recorded in the body for entries still listed, with their state now;
+        only the bot's own (a number written into the body by hand proves nothing)."""
         if existing is None:
             return {}
         listed = {i.key for i in dashboard.selection.actionable()}
@@ -255,114 +288,186 @@ class DashboardPublisher:
         for key, (_, number) in boxes(existing.body).items():
             if number is None or key not in listed:
                 continue
-            found = next((p for p in self.gateway.pulls_from(branch_of(key)) if p.number == number), None)
-            if found is not None:
-                state = "merged" if found.merged else found.state
-                out[key] = PullRequestLink(
-                    found.number, found.html_url, "closed" if state == "merged" else state
-                )
+            found = self.gateway.pull(number)
+            if found is not None and ownership.pull_is_ours(found, key, self.author):
+                out[key] = _link(found)
         return out
+
+    def _authors(
+        self, existing: IssueInfo, tick: Tick | None
+    ) -> tuple[str, dict[str, str | None], str | None]:
+        """(the body the ticks were read from, each ticked box -> who ticked it or None, why the
+        edit history could not be read)."""
+        event: tuple[str, str, str] | None = None
+        covered: set[str] = set()
+        if tick is not None and tick.number == existing.number and tick.after is not None:
+            event = (tick.sender, tick.before, tick.after)
+            covered = ticks.event_ticks(tick.before, tick.after)
+        body, history, error = existing.body, {}, None
+        if ticked(body) - covered:  # boxes the event does not speak for: the edit history does
+            try:
+                body, edits = self.gateway.body_edits(existing.number)
+                history = ticks.history_ticks(body, edits, bot=self.author)
+            except (AmbiguousWrite, BudgetExhausted):
+                raise
+            except GatewayError as exc:  # e.g. no GraphQL on an old GitHub Enterprise
+                error = str(exc)  # those ticks are undone with this reason; the issue still gets out
+        found = ticks.authors(body, event=event, history=history)
+        return body, {k: (None if v == self.author else v) for k, v in found.items()}, error
 
     def _act_on_ticks(
         self,
         existing: IssueInfo,
         dashboard: Board,
         tick: Tick | None,
-        prs: Mapping[str, PullRequestLink],
+        prs: dict[str, PullRequestLink],
+        entries: Entries,
         notes: list[str],
-    ) -> dict[str, PullRequestLink]:
+    ) -> str:
+        """Act on every ticked box; returns the body the ticks were read from."""
         if not ticked(existing.body):
-            return {}
-        editor = None
-        try:
-            if tick is None or tick.number != existing.number:
-                editor = self.gateway.last_editor(existing.number)
-            keys, actor = candidate_ticks(existing.body, existing.number, tick, editor)
-            if not keys:
-                return {}
-            if actor is None or actor == self.author:
-                notes.append("ticked boxes ignored: who ticked them is unknown")
-                return {}
-            permission = self.gateway.permission(actor)
-        except (AmbiguousWrite, BudgetExhausted):
-            raise
-        except GatewayError as exc:  # e.g. no GraphQL on an old GitHub Enterprise: the issue still gets out
-            notes.append(f"ticked boxes ignored: who ticked them could not be checked ({exc})")
-            return {}
-        if not may_act(permission):
-            notes.append(f"ticked boxes ignored: {actor} has {permission} access, not write")
-            return {}
-        if not self.open_pull_requests:
-            notes.append("ticked boxes ignored: opening pull requests is off (input open-pull-requests)")
-            return {}
+            return existing.body
+        read, by, error = self._authors(existing, tick)
+        permissions: dict[str, str | None] = {}
         items = {i.key: i for i in dashboard.selection.actionable()}
-        out: dict[str, PullRequestLink] = {}
-        for key in sorted(keys):
-            item = items.get(key)
-            patch = dashboard.patches.get(key)
-            if item is None or patch is None:
-                notes.append(f"ticked entry {key} is no longer listed or has no patch: nothing opened")
-                continue
-            known = prs.get(key)
-            if known is not None and known.state != "open":
-                notes.append(f"entry {key}: pull request {known.number} was closed; not opening another")
-                continue
-            if self.dry_run:
-                notes.append(f"dry run: would open or update the pull request for {key}")
-                continue
-            title = f"Flaky list: {'add' if key.startswith('add-') else 'retire'} {item.test}"
-            try:
-                out[key] = self.open_pull_request(key, patch, title=title[:200], by=actor)
-            except (PatchDoesNotApply, GatewayError) as exc:
-                notes.append(f"entry {key}: pull request not opened: {exc}")
-        return out
-
-    def open_pull_request(self, key: str, patch: str, *, title: str, by: str) -> PullRequestLink:
-        """Make branch `flake-bot/<key>` the base branch plus `patch` and one open pull request
-        from it; an existing open one is updated, a closed one is never replaced."""
-        gw = self.gateway
-        branch = branch_of(key)
-        pulls = gw.pulls_from(branch)
-        for pull in pulls:
-            if pull.state != "open":
-                return PullRequestLink(pull.number, pull.html_url, "closed")
-        open_pull = pulls[0] if pulls else None
-        base_sha = gw.branch_sha(self.base_branch)
-        if base_sha is None:
-            raise PublishError(f"the base branch {self.base_branch!r} does not exist")
-        wanted = {
-            path: apply_diff(gw.file_at(path, self.base_branch)[0], part)
-            for path, part in split_diff(patch).items()
-        }
-        head_sha = gw.branch_sha(branch)
-        if head_sha is None:
-            try:
-                gw.create_branch(branch, base_sha)
-            except GatewayError as exc:
-                if exc.status != 422 and not isinstance(exc, AmbiguousWrite):  # 422: it exists already
+        for key, author in by.items():
+            if author is not None and author not in permissions:
+                try:
+                    permissions[author] = self.gateway.permission(author)
+                except (AmbiguousWrite, BudgetExhausted):
                     raise
-        current = {path: gw.file_at(path, branch) for path in wanted}
-        if any(current[p][0] != text for p, text in wanted.items()):
-            if head_sha is not None and head_sha != base_sha:
-                gw.reset_branch(branch, base_sha)  # our own branch: start again from the base
-                current = {path: gw.file_at(path, branch) for path in wanted}
-            for path, text in wanted.items():
-                if current[path][0] != text:
-                    gw.put_file(path, branch=branch, text=text, sha=current[path][1], message=title)
-        if open_pull is None:
-            body = (
-                "Opened by flake-bot from the flaky test dashboard, where the entry was ticked by "
-                f"{by} (write access checked). The patch and its evidence are in the dashboard issue."
+                except GatewayError:
+                    permissions[author] = None
+            item, patch = items.get(key), dashboard.patches.get(key)
+            verdict = ticks.judge_tick(
+                author,
+                permissions.get(author) if author else None,
+                open_pull_requests=self.open_pull_requests,
+                has_patch=item is not None and patch is not None,
+                history_error=error,
             )
+            if verdict.act is Act.OPEN and item is not None and patch is not None and author is not None:
+                verdict = self._open(key, patch, item.test, author, prs)
+            if verdict.act is Act.KEEP:
+                entries.keep.add(key)
+            if verdict.line:
+                entries.lines[key] = verdict.line
+                notes.append(f"entry {key}: {verdict.line}")
+        return read
+
+    def _open(
+        self, key: str, patch: str, test: str, by: str, prs: dict[str, PullRequestLink]
+    ) -> ticks.TickVerdict:
+        if self.dry_run:
+            return ticks.TickVerdict(Act.KEEP, "dry run: the pull request would be opened or updated")
+        remaining = self.gateway.remaining
+        if remaining is not None and remaining < PULL_REQUEST_REQUESTS + ISSUE_WRITE_REQUESTS:
+            return ticks.TickVerdict(
+                Act.KEEP, "not opened yet: this run's request budget ran short; the next run opens it"
+            )
+        title = f"Flaky list: {'add' if key.startswith('add-') else 'retire'} {test}"[:200]
+        try:
+            prs[key], skipped = self.open_pull_request(key, patch, title=title, by=by)
+        except (BranchRefused, PermissionDenied) as exc:  # ticking again alone would not help
+            return ticks.TickVerdict(Act.UNTICK, f"no pull request opened: {exc}")
+        except FlakeBotError as exc:  # GitHub failed, the budget ran out, the base moved
+            return ticks.TickVerdict(Act.KEEP, f"not opened yet ({exc}); the next run tries again")
+        if skipped:  # say why the pull request is not on the entry's first branch
+            return ticks.TickVerdict(Act.OPEN, "other branches left alone: " + "; ".join(skipped))
+        return ticks.TickVerdict(Act.OPEN)
+
+    # ------------------------------------------------------------------ pull requests
+
+    def _base_head(self) -> tuple[str, str]:
+        if self._base is None:
+            found = self.gateway.branch_head(self.base_branch)
+            if found is None:
+                raise GatewayError(f"the base branch {self.base_branch!r} does not exist")
+            self._base = found
+        return self._base
+
+    def open_pull_request(
+        self, key: str, patch: str, *, title: str, by: str
+    ) -> tuple[PullRequestLink, list[str]]:
+        """A pull request from a branch the bot provably made, holding exactly `patch` on the
+        base branch: the first of the entry's branch names that is free or the bot's own; and
+        why the names before it were left alone."""
+        gw = self.gateway
+        base, tree = self._base_head()
+        wanted = {
+            path: apply_diff(gw.get_file_text(path, base), part) for path, part in split_diff(patch).items()
+        }
+        shas = {path: blob_sha(text) for path, text in wanted.items()}
+        skipped = []
+        message = (
+            f"{title}\n\nTicked in the flaky test dashboard by {by}.\n\n{ownership.commit_marker(key)}\n"
+        )
+        for name in ownership.branch_names(key):
+            seen = gw.compare(base, name)
+            verdict = ownership.judge_branch(name, seen, gw.pulls_from(name), shas, key=key, bot=self.author)
+            if verdict.step is ownership.Step.SKIP:
+                skipped.append(verdict.reason)
+                continue
+            if verdict.step is ownership.Step.KEEP and seen is not None:
+                head = seen.head_sha  # nothing written: what was just compared stands
+            else:
+                head = gw.make_commit(parent=base, tree=tree, files=wanted, message=message)
+                if verdict.step is ownership.Step.CREATE:
+                    if not self._create_branch(name, head, base):
+                        skipped.append(f"{name} was created by someone else meanwhile")
+                        continue
+                else:
+                    gw.reset_branch(name, head)  # provably ours, checked just above
+                seen = gw.compare(base, name)  # what a pull request would show, right before it opens
+            why = ownership.ready_to_open(seen, shas, key=key, bot=self.author, made=head)
+            if why is not None:
+                raise BranchRefused(f"{name}: {why}")
+            if verdict.pull is not None:
+                return _link(verdict.pull), skipped
+            return self._create_pull(key, name, head, title, by), skipped
+        raise BranchRefused("no branch is free for it: " + "; ".join(skipped))
+
+    def _create_branch(self, name: str, head: str, base: str) -> bool:
+        """Point the new branch `name` at our commit; False when the name was taken meanwhile."""
+        try:
+            self.gateway.create_branch(name, head)
+            return True
+        except GatewayError as exc:
+            if exc.status != 422 and not isinstance(exc, AmbiguousWrite):
+                raise
+        now = self.gateway.compare(base, name)  # did our create land, or did someone else's?
+        return now is not None and now.head_sha == head
+
+    def _create_pull(self, key: str, branch: str, head: str, title: str, by: str) -> PullRequestLink:
+        gw = self.gateway
+        body = (
+            f"{ownership.pull_marker(key)}\n"
+            "Opened by flake-bot from the flaky test dashboard, where the entry was ticked by "
+            f"{by} (write access checked). The patch and its evidence are in the dashboard issue.\n"
+        )
+        made: PullInfo | None = None
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
-                open_pull = gw.create_pull(title=title, head=branch, base=self.base_branch, body=body)
+                made = gw.create_pull(title=title, head=branch, base=self.base_branch, body=body)
+                break
             except GatewayError as exc:
-                found = [p for p in gw.pulls_from(branch) if p.state == "open"]
-                if not found:
+                mine = [p for p in gw.pulls_from(branch) if ownership.pull_is_ours(p, key, self.author)]
+                made = next((p for p in mine if p.state == "open"), None)
+                if made is not None:
+                    break
+                if not isinstance(exc, AmbiguousWrite) or attempt == CREATE_ATTEMPTS:
                     raise PublishError(f"cannot open the pull request from {branch}: {exc}") from exc
-                open_pull = found[0]
-        return PullRequestLink(open_pull.number, open_pull.html_url, "open")
+                gw.pause(attempt)
+        assert made is not None
+        if made.head_sha and made.head_sha != head:
+            gw.close_pull(made.number)  # someone pushed between the check and the opening
+            raise BranchRefused(
+                f"{branch} moved as the pull request opened; closed pull request {made.number}"
+            )
+        return _link(made)
 
 
-def branch_of(key: str) -> str:
-    return f"flake-bot/{key}"
+def _link(pull: PullInfo) -> PullRequestLink:
+    return PullRequestLink(
+        pull.number, pull.html_url, "closed" if pull.merged or pull.state != "open" else "open"
+    )
