@@ -9,6 +9,7 @@ run fails in `standard` (and in the `also` jobs) the usual way unless the row sa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 
@@ -127,7 +128,7 @@ def standard(report: TriageReport):
         ({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPPPP"}, USUAL, (), Kind.FIRST_FAILURE),
     ],
 )
-def test_verdict_across_jobs(patterns: dict[str, str], symptom: str, also: tuple[str, ...], kind: Kind) -> None:
+def test_verdict_across_jobs(patterns: dict[str, str], symptom: str, also: tuple[str, ...], kind: Kind) -> None:  # noqa: E501
     finding = standard(judge(patterns, symptom=symptom, also=also))
     assert finding.kind is kind
 
@@ -216,3 +217,39 @@ def test_no_reassurance_against_the_evidence_here(here: str, sibling: str, sympt
     if finding.kind is Kind.FLAKY_OTHER_JOBS:
         assert here[-1:] != "?" and "F" not in here and "X" not in here
         assert not e.new_way and finding.across is not None and finding.across.matching
+
+
+def test_the_verdict_says_where_and_how_often() -> None:
+    from bot.render import outputs, render_text
+    from bot.render.evidence import brief, sentences
+    from bot.render.words import say_text
+
+    report = judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "nanbox": "PPPPPPPPPF"})
+    finding = standard(report)
+    assert finding.kind is Kind.FLAKY_OTHER_JOBS
+    assert brief(finding) == (
+        "failed this way in 1 other job (2 of 10 executions), last 2026-06-01; none of 10 executions here"
+    )
+    said = [say_text(s) for s in sentences(finding, "https://github.com/micropython/micropython")]
+    assert (
+        "In qemu_arm it failed 2 of 10 executions, alone between passes, 2 of them the way it fails now, "
+        "last in run 1007 on 2026-06-01; it passed there since."
+    ) in said
+    assert "no patch is proposed until its history in this job shows it flaky too." in said[-1]
+    assert "flaky in other jobs, first time here" in render_text(report)
+    (row,) = json.loads(outputs(report)["failures"])
+    assert row["verdict"] == "flaky-in-other-jobs" and not row["needs_look"] and not row["patch"]
+    jobs = {j["job"]: j for j in row["evidence"]["other_jobs"]}
+    assert jobs["qemu_arm"]["flaky"] and jobs["qemu_arm"]["same_symptom"] == 2
+    assert jobs["nanbox"]["streak"] == 1 and not jobs["nanbox"]["flaky"]
+
+
+def test_a_veto_is_explained() -> None:
+    from bot.render.evidence import sentences
+    from bot.render.words import say_text
+
+    finding = standard(judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "nanbox": "PFFFPPPPPP"}))
+    assert finding.kind is Kind.FIRST_FAILURE
+    said = [say_text(s) for s in sentences(finding, None)]
+    veto = "In nanbox its failures came in rows of up to 3: not a flake's pattern, so no other job vouches"
+    assert veto + " for it." in said
