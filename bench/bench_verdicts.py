@@ -53,7 +53,7 @@ TOKEN = "ghs_bench"  # noqa: S105 - the fake server checks it; not a secret
 REGISTRY = load_registry(None)
 JOBS = list(REGISTRY.jobs)
 START = datetime(2026, 4, 1, tzinfo=UTC)
-REASSURING = {"known-flake", "proven-flaky", "unlisted-flake"}
+REASSURING = {"known-flake", "proven-flaky", "unlisted-flake", "flaky-in-other-jobs"}
 
 # (test, job, rate): unlisted flaky tests, each failing its own way
 FLAKES = [
@@ -96,8 +96,13 @@ def symptom_text(test: str, regression: bool) -> tuple[str, str]:
 
 
 def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
+    return output_log(job, [(t, *symptom_text(t, regression)) for t, regression in failures])
+
+
+def output_log(job: str, failures: list[tuple[str, str, str]]) -> bytes:
+    """A failed job's log in which each (test, expected line, actual line) failed."""
     tests = "/home/runner/work/micropython/micropython/tests"
-    names = [t for t, _ in failures]
+    names = [t for t, _, _ in failures]
     run = "\n".join(
         [
             f"cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-{job}/micropython ./run-tests.py ",
@@ -111,9 +116,8 @@ def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
         ]
     )
     diffs = []
-    for test, regression in failures:
+    for test, exp, out in failures:
         mangled = test.replace("/", "_")
-        exp, out = symptom_text(test, regression)
         diffs += [
             f"--- {tests}/results/{mangled}.exp\t2026-05-02 10:04:00.000000000 +0000",
             f"+++ {tests}/results/{mangled}.out\t2026-05-02 10:04:00.000000000 +0000",
@@ -345,6 +349,96 @@ def part1(pushes: int, seed: int) -> None:
         server.stop()
 
 
+def part_seed(seed: int) -> None:
+    """The seed report's history (`seed_history.py`): how many failing tests are told re-run,
+    next to the ideal, and how thread/thread_gc1.py fares."""
+    from seed_history import JOB_FAILURES, build, ideal_reruns
+
+    history = build(seed)
+    server = FakeServer()
+    server.start()
+    try:
+        fake = FakeGitHub(server)
+        server.current = fake
+        fake.token = TOKEN
+        upstream = ROOT / "tests" / "data" / "upstream"
+        fake.add_file("tests/run-tests.py", (upstream / "tests" / "run-tests.py").read_text())
+        fake.add_file("tools/ci.sh", (upstream / "tools" / "ci.sh").read_text())
+        runs: dict[int, int] = {}  # push index -> run id
+        for i, created in enumerate(history.pushes):
+            failed = history.failed_jobs(i)
+            conclusion = "failure" if failed else "success"
+            run = fake.add_run(event="push", created_at=created, conclusion=conclusion)
+            runs[i] = run["id"]
+            readable: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+            for f in history.failures.get(i, ()):
+                readable[f.job].append((f.test, f.expected, f.actual))
+            for job in JOB_FAILURES:
+                if job in readable:
+                    fake.add_job(run["id"], job, "failure", log=output_log(job, readable[job]))
+                elif job in failed:
+                    fake.add_job(run["id"], job, "failure", log="expired")
+                else:
+                    fake.add_job(run["id"], job, "success", log="missing")
+        listed = {
+            (i, f.test)
+            for i, fs in history.failures.items()
+            for f in fs
+            if any(
+                REGISTRY.match(job, f.test, when=history.pushes[i].date()).verdict is not Verdict.NEW
+                for job in REGISTRY.jobs
+            )
+        }
+        ideal = ideal_reruns(history, listed)
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            store = tmp / "history.sqlite"
+            base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
+                    "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
+            code, out, took = run_cli(
+                ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
+                 "--event", "push", "--db", str(store)], base,
+            )  # fmt: skip
+            if code != 0:
+                raise SystemExit(f"sync failed: {out[-2000:]}")
+            expired = sum(len(v) for v in history.expired.values())
+            print(f"\nseed-shaped history: {len(history.pushes)} master pushes x {len(JOB_FAILURES)} jobs, "
+                  f"{expired} failed jobs with expired logs, {len(ideal)} failing tests in "
+                  f"{len(history.failures)} pushes with logs; initial sync {took:.1f} s")  # fmt: skip
+            verdicts: dict[tuple[int, str, str], str] = {}
+            for i in sorted(history.failures):
+                event_file = tmp / "event.json"
+                event_file.write_text(json.dumps(fake.workflow_run_event(runs[i], 1)))
+                output = tmp / "output"
+                output.write_text("")
+                env = {**base, "GITHUB_EVENT_PATH": str(event_file), "INPUT_HISTORY": str(store),
+                       "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
+                       "GITHUB_OUTPUT": str(output)}  # fmt: skip
+                code, out, _ = run_cli(["triage"], env)
+                if code != 0 or fake.errors:
+                    raise SystemExit(f"triage failed ({code}): {out[-2000:]} {fake.errors}")
+                for row in json.loads(runner_outputs(output.read_text())["failures"]):
+                    verdicts[(i, row["job"], row["test"])] = row["verdict"]
+    finally:
+        server.stop()
+    told = sum(1 for key in ideal if verdicts.get(key) in REASSURING)
+    should = sum(ideal.values())
+    wrong = [key for key, rerun in ideal.items() if not rerun and verdicts.get(key) in REASSURING]
+    print(f"failing tests told re-run: {told} of {len(ideal)} (ideal: {should} of {len(ideal)}, every "
+          f"failure but a test's first anywhere unless listed as flaky for some job that day)")  # fmt: skip
+    print(f"genuine first failures told re-run (must be 0): {len(wrong)}")
+    by_test: dict[str, list[str]] = defaultdict(list)
+    for (i, job, test), rerun in sorted(ideal.items()):
+        verdict = verdicts.get((i, job, test), "?")
+        mark = "ok" if (verdict in REASSURING) == rerun else "MISS"
+        by_test[test].append(f"{history.pushes[i]:%m-%d} {job}: {verdict} ({mark})")
+    for test, lines in by_test.items():
+        n = sum(1 for line in lines if any(f"{v} (" in line for v in REASSURING))
+        print(f"  {test}: re-run {n} of {len(lines)}")
+        for line in lines:
+            print(f"      {line}")
+
+
 def part2(runs: int) -> None:
     from bench_report import build
 
@@ -387,9 +481,14 @@ def main_bench() -> None:
     parser.add_argument("--pushes", type=int, default=400)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--store-runs", type=int, default=100_000)
+    parser.add_argument("--part", choices=["all", "simulated", "seed", "store"], default="all")
     args = parser.parse_args()
-    part1(args.pushes, args.seed)
-    part2(args.store_runs)
+    if args.part in ("all", "simulated"):
+        part1(args.pushes, args.seed)
+    if args.part in ("all", "seed"):
+        part_seed(args.seed)
+    if args.part in ("all", "store"):
+        part2(args.store_runs)
 
 
 if __name__ == "__main__":
