@@ -487,6 +487,32 @@ def part2(runs: int) -> None:
                 took = time.perf_counter() - t0
             print(f"evidence for 5 failing tests on {runs:,} runs ({label}): {took * 1000:.0f} ms "
                   f"({sizes} records; last: streak {evidence.streak.failures})")  # fmt: skip
+            across_cost(db, pairs, until, current, label, runs)
+
+
+def across_cost(db: Path, pairs: list[tuple[str, str]], until: datetime, current: object, label: str,
+                runs: int) -> None:  # fmt: skip
+    """What reading the other jobs adds when every one of the failing tests is a first failure
+    here (the only case in which triage reads them): one history per other job it failed in."""
+    from bot.across_jobs import across_jobs
+    from bot.evidence import RunRef
+    from bot.store.sqlite import HistoryStore
+
+    assert isinstance(current, RunRef)
+    with HistoryStore(db) as store:
+        t0 = time.perf_counter()
+        siblings = []
+        for test, job in pairs:
+            found = store.test_history(test, job, until=until, branch=None)
+
+            def lookup(t: str, j: str) -> object:
+                return store.test_history(t, j, until=until, branch=None)
+
+            across = across_jobs(test, job, "TIMEOUT", current, found, lookup, (), REGISTRY)  # type: ignore[arg-type]
+            siblings.append(len(across.siblings))
+        took = time.perf_counter() - t0
+    print(f"  the same with every other job they failed in read too ({label}): {took * 1000:.0f} ms "
+          f"({siblings} other jobs)")  # fmt: skip
 
 
 def main_bench() -> None:
