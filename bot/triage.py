@@ -481,9 +481,11 @@ def _across_kind(
     failing, a sibling failing in rows, 3 or more jobs of this run at once (several jobs)."""
     if kind not in FIRST_HERE or evidence is None or across is None or not across.flaky:
         return kind
-    if evidence.earlier_failures or evidence.new_way or evidence.streak.failures or evidence.streak.unknown:
+    # (no earlier failure here: FIRST_HERE says so; a new way is checked again for a job without
+    # executions, which `_kind` calls "new" before looking at symptoms)
+    if evidence.new_way or evidence.streak.failures or evidence.streak.unknown:
         return kind
-    if failure.runner is not Runner.RUN_TESTS or match.should_not_have_failed or match.symptom_mismatch:
+    if failure.runner is not Runner.RUN_TESTS or match.should_not_have_failed:
         return kind
     if failed_in_jobs >= WIDESPREAD_JOBS:
         return Kind.SEVERAL_JOBS

@@ -171,6 +171,20 @@ def test_listed_for_other_jobs_only() -> None:
     assert standard(judge({"standard": "PPPPPPPPPF"}, registry=listed("qemu_arm"))).kind is Kind.REGRESSION
     other = judge(quiet, registry=listed("qemu_arm"), runner=Runner.MULTITESTS)
     assert standard(other).kind is Kind.FIRST_FAILURE
+    # no execution of this job stored, and it failed another way elsewhere: not the listed flake
+    unlike = judge({"standard": "", "nanbox": "PPXPPPPPPP"}, registry=listed("qemu_arm"))
+    assert standard(unlike).kind is Kind.FLAKY_ELSEWHERE
+
+
+def test_a_test_kept_out_of_this_job_is_not_reassured_by_its_siblings() -> None:
+    """Excluded here for a reason that is not flakiness: it should not have run at all (so none
+    of its executions here count, and it stays "new")."""
+    entry = Entry(TEST, Mechanism.EXCLUDE, reason="needs a filesystem",
+                  functions=("ci_unix_standard_run_tests",))  # fmt: skip
+    kept_out = Registry(entries=(entry,), jobs=JOBS)
+    patterns = {"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}
+    assert standard(judge(patterns, registry=kept_out)).kind is Kind.NEW
+    assert standard(judge(patterns)).kind is Kind.FLAKY_OTHER_JOBS
 
 
 def test_other_jobs_are_read_only_for_a_first_failure_here() -> None:
