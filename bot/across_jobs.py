@@ -10,11 +10,14 @@ A sibling job lends its evidence only when it shows a flake's pattern there: fai
 between passes (no row of more than two), the symptom seen now among them, and a pass since its
 latest failure. A sibling that is failing in a row right now, or whose failures came in long
 rows, lends nothing and vetoes the others: that is how a regression spreads, not a flake.
+A job of another workflow is weaker evidence (another build, other conditions, possibly another
+registry): it lends its evidence only with `OTHER_WORKFLOW_MATCHES` failures the way it fails
+now, and vetoes all the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +31,11 @@ SIBLING_STREAK = 2
 SIBLING_ROW = 2
 #: At most this many other jobs are read (the workflow has about twenty).
 MAX_JOBS = 30
+#: Failures with the symptom seen now that a job of another workflow needs to lend evidence.
+OTHER_WORKFLOW_MATCHES = 2
+
+#: The other workflows' jobs the test failed in, with their histories: (workflow, job, history).
+OtherWorkflows = Callable[[str], Sequence[tuple[str, str, TestHistory]]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class SiblingRecord:
     same_symptom: int  # failures with the symptom seen now
     flipped: bool  # failed and passed on one commit there
     listed: bool = False  # upstream lists it as flaky for that job on the run's date
+    workflow: str = ""  # another workflow's (weaker evidence); "" for the triaged workflow's own
 
     @property
     def flaky(self) -> bool:
@@ -68,7 +77,11 @@ class AcrossJobs:
     @property
     def matching(self) -> tuple[SiblingRecord, ...]:
         """Jobs where it is a flake failing the way it fails now."""
-        return tuple(s for s in self.siblings if s.flaky and s.same_symptom > 0)
+        return tuple(
+            s
+            for s in self.siblings
+            if s.flaky and s.same_symptom >= (OTHER_WORKFLOW_MATCHES if s.workflow else 1)
+        )
 
     @property
     def listed(self) -> tuple[SiblingRecord, ...]:
@@ -99,6 +112,7 @@ def sibling(
     policy: ExclusionPolicy | None = None,
     *,
     listed: bool = False,
+    workflow: str = "",
 ) -> SiblingRecord:
     """Read the test's history in `job` (a job other than the triaged one)."""
     evidence: Evidence = assess(test, job, symptom, current, found, policy)
@@ -115,6 +129,7 @@ def sibling(
         same_symptom=sum(1 for e in failed if symptom and e.symptom == symptom),
         flipped=evidence.flipped,
         listed=listed,
+        workflow=workflow,
     )
 
 
@@ -136,9 +151,11 @@ def across_jobs(
     lookup: Callable[[str, str], TestHistory | None],
     listed_for: Iterable[str] = (),
     policy: ExclusionPolicy | None = None,
+    other_workflows: Sequence[tuple[str, str, TestHistory]] = (),
 ) -> AcrossJobs:
     """The test's record in every other job it failed in (from `here.elsewhere`), read through
-    `lookup(test, other_job)`, plus the jobs upstream lists it as flaky for (`listed_for`)."""
+    `lookup(test, other_job)`, plus the jobs upstream lists it as flaky for (`listed_for`), and
+    the jobs of other workflows it failed in (`other_workflows`: workflow, job, history)."""
     listed = [j for j in dict.fromkeys(listed_for) if j != job]
     siblings: list[SiblingRecord] = []
     for other in [*failed_elsewhere(here, job, current), *listed][:MAX_JOBS]:
@@ -148,6 +165,8 @@ def across_jobs(
         if found is None:
             found = TestHistory()
         siblings.append(sibling(test, other, symptom, current, found, policy, listed=other in listed))
+    for workflow, other, found in other_workflows[: max(0, MAX_JOBS - len(siblings))]:
+        siblings.append(sibling(test, other, symptom, current, found, policy, workflow=workflow))
     return AcrossJobs(symptom, tuple(siblings))
 
 

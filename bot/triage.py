@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot.across_jobs import AcrossJobs, across_jobs
+from bot.across_jobs import AcrossJobs, OtherWorkflows, across_jobs
 from bot.errors import FlakeBotError
 from bot.evidence import Evidence, RunRef, TestHistory, assess
 from bot.records import (
@@ -439,6 +439,7 @@ def _across_of(
     current: RunRef,
     lookup: HistoryLookup,
     registry: Registry,
+    other_workflows: OtherWorkflows | None = None,
 ) -> AcrossJobs | None:
     """The test's record in the other jobs, read only when it could change the verdict (a first
     failure here, judged with a history): the other jobs' histories cost a few queries each."""
@@ -448,7 +449,9 @@ def _across_of(
     if here is None:
         return None
     listed = listed_for(match, registry, failure.symptom)
-    return across_jobs(failure.test, match.job, failure.symptom, current, here, lookup, listed, registry)
+    others = other_workflows(failure.test) if other_workflows is not None else ()
+    test, symptom = failure.test, failure.symptom
+    return across_jobs(test, match.job, symptom, current, here, lookup, listed, registry, others)
 
 
 def listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
@@ -513,6 +516,7 @@ def triage(
     history: HistoryLookup | None = None,
     patch_policy: PatchPolicy = PatchPolicy(),
     on_default_branch: bool = True,
+    other_workflows: OtherWorkflows | None = None,
 ) -> TriageReport:
     """Judge every failure of one run attempt.
 
@@ -521,6 +525,8 @@ def triage(
     `on_default_branch` False says the run is not a push to the default branch (a pull request):
     a streak in the default branch's history then means the test fails there already. The
     patches the evidence allows are left as `candidates` for `write_patches`.
+    `other_workflows(test)` gives the jobs of other workflows the test failed in, with their
+    histories: weaker evidence for a first failure here (`bot.across_jobs`).
     """
     when = run.created_at.date()
     current = RunRef(run.id, run.attempt, run.head_sha, run.created_at)
@@ -578,7 +584,8 @@ def triage(
             )
             evidence = evidence_of(failure, item.job.name)
             kind = _kind(match, failure, len(failing_jobs.get(failure.test, ())), evidence, on_default_branch)
-            across = _across_of(kind, match, failure, evidence, current, history_of, registry)
+            across = _across_of(kind, match, failure, evidence, current, history_of, registry,
+                                other_workflows)  # fmt: skip
             kind = _across_kind(kind, match, failure, len(failing_jobs.get(failure.test, ())), evidence,
                                 across)  # fmt: skip
             finding = Finding(

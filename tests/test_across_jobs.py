@@ -69,7 +69,9 @@ def judge(
     registry: Registry = REGISTRY,
     history: bool = True,
     runner: Runner = Runner.RUN_TESTS,
+    qemu: dict[str, str] | None = None,
 ) -> TriageReport:
+    """`qemu`: the patterns of another workflow's jobs (weaker evidence)."""
     failure = TestFailure(TEST, runner, Outcome.FAIL, symptom=symptom)
     inputs = [
         JobInput(JobInfo(i + 1, RUN.id, 1, name, "completed", "failure"), LogState.PARSED,
@@ -80,9 +82,14 @@ def judge(
     def rates(test: str, job: str | None) -> FlakeRate:  # plenty, so only the verdict can refuse a patch
         return FlakeRate(test, job, 20, 600, 0.03, 0.05, since_last=5)
 
+    def other_workflows(test: str) -> list[tuple[str, str, TestHistory]]:
+        return [("ports_qemu.yml", job, TestHistory(here=records(p, job, symptom=USUAL, first_run=9000)))
+                for job, p in (qemu or {}).items()]  # fmt: skip
+
     return triage(
-        RUN, inputs, registry, rates=rates if history else None, history=world(patterns) if history else None
-    )
+        RUN, inputs, registry, rates=rates if history else None, history=world(patterns) if history else None,
+        other_workflows=other_workflows if qemu is not None else None,
+    )  # fmt: skip
 
 
 def standard(report: TriageReport):
@@ -267,3 +274,31 @@ def test_a_veto_is_explained() -> None:
     said = [say_text(s) for s in sentences(finding, None)]
     veto = "In nanbox its failures came in rows of up to 3: not a flake's pattern, so no other job vouches"
     assert veto + " for it." in said
+
+
+@pytest.mark.parametrize(
+    ("qemu", "kind"),
+    [
+        # another workflow's job is weaker evidence: one failure the same way is not enough ...
+        ({"qemu_arm": "PPPPPPPFPP"}, Kind.FIRST_FAILURE),
+        # ... two are, alone between passes, passing since
+        ({"qemu_arm": "PPFPPPPFPP"}, Kind.FLAKY_OTHER_JOBS),
+        # it vetoes all the same when failing in a row there now
+        ({"qemu_arm": "PPFPPPPFPP", "qemu_mips": "PPPPPPPPFF"}, Kind.FIRST_FAILURE),
+        # failing another way there only: no evidence for the way it fails now
+        ({"qemu_arm": "PPXPPPPXPP"}, Kind.FIRST_FAILURE),
+    ],
+)
+def test_other_workflows_are_weaker_evidence(qemu: dict[str, str], kind: Kind) -> None:
+    finding = standard(judge({"standard": "PPPPPPPPPP"}, qemu=qemu))
+    assert finding.kind is kind
+    if kind is Kind.FLAKY_OTHER_JOBS:
+        from bot.render.evidence import sentences
+        from bot.render.words import say_text
+
+        said = [say_text(x) for x in sentences(finding, None)]
+        assert any(x.startswith("In qemu_arm of the workflow ports_qemu.yml it failed 2 of 10") for x in said)
+
+
+def test_a_sibling_of_this_workflow_needs_one_failure_the_same_way() -> None:
+    assert standard(judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPFPP"})).kind is Kind.FLAKY_OTHER_JOBS

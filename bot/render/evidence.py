@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.across_jobs import AcrossJobs
+from bot.across_jobs import AcrossJobs, SiblingRecord
 from bot.evidence import Evidence, RunRef
 from bot.records import RunInfo
 from bot.triage import Finding, Kind
@@ -194,6 +194,11 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
     return out
 
 
+def _job(s: SiblingRecord) -> Sentence:
+    """A sibling job, with its workflow when it is another workflow's."""
+    return (Code(s.job), " of the workflow ", Code(s.workflow)) if s.workflow else (Code(s.job),)
+
+
 def _listed(items: Sequence[str]) -> list[Segment]:
     out: list[Segment] = []
     for i, item in enumerate(items):
@@ -226,7 +231,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
     for s in a.matching:
         head: list[Segment] = [
             "In ",
-            Code(s.job),
+            *_job(s),
             f" it failed {s.failures:,} of {_times(s.known)}, alone between passes, "
             f"{s.same_symptom:,} of them the way it fails now",
         ]
@@ -239,7 +244,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
             if s.streak
             else f" its failures came in rows of up to {s.longest_run:,}"
         )
-        out.append(("In ", Code(s.job), f"{why}: not a flake's pattern, so no other job vouches for it."))
+        out.append(("In ", *_job(s), f"{why}: not a flake's pattern, so no other job vouches for it."))
     if a.listed:
         out.append(("Upstream lists it as flaky for ", *_listed([s.job for s in a.listed]), "."))
     if f.kind is Kind.FLAKY_OTHER_JOBS:

@@ -73,6 +73,7 @@ def _across_json(a: AcrossJobs | None) -> list[dict[str, object]] | None:
     return [
         {
             "job": plain(s.job, 200, one_line=True),
+            "workflow": plain(s.workflow, 200, one_line=True) or None,
             "executions": s.known,
             "failures": s.failures,
             "isolated_failures": s.isolated,
