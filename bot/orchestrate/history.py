@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -60,6 +61,7 @@ def other_workflows_from(
     until = run.created_at - timedelta(seconds=1)
     branch, event = (default_branch, "push") if default_branch else (None, None)
 
+    @functools.cache  # a test failing in several jobs of the run is asked about once
     def others(test: str) -> list[tuple[str, str, TestHistory]]:
         if not workflow:
             return []
