@@ -29,6 +29,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.stats": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.across_jobs": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    "bot.spread": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
     # the triage run's decisions are pure; the I/O around them may use every edge but the CLI
