@@ -12,11 +12,19 @@ the truth the simulation knows. It prints the confusion table, regressions given
 verdict or a patch (must be 0), flakes with evidence told apart from first failures, and the
 requests and wall time per triage.
 
+The seed part (`--part seed`, `seed_history.py`) serves a history shaped like the seed report
+(575 master pushes, its per-job failure counts, the six flaky tests' 23 failures on their days
+and jobs, logs expired before the last 90 days), triages every failed push with a log in order,
+and prints how many failing tests are told re-run next to the ideal (every failure but a test's
+first anywhere, unless it was listed as flaky for some job that day), and how many genuine first
+failures were reassured (must be 0).
+
 Part 2 measures the evidence lookup alone on a 100,000-run store (built as bench_report.py
 builds it): the time `HistoryStore.test_history` + `bot.evidence.assess` add to a triage with
-five failing tests, cold (a fresh connection) and warm.
+five failing tests, cold (a fresh connection) and warm, and with the other jobs read too.
 
-    python bench/bench_verdicts.py [--pushes 400] [--seed 3] [--store-runs 100000]
+    python bench/bench_verdicts.py [--part all|simulated|seed|store] [--pushes 400] [--seed 3]
+                                   [--store-runs 100000]
 """
 
 from __future__ import annotations

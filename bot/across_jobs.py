@@ -157,13 +157,13 @@ def across_jobs(
     `lookup(test, other_job)`, plus the jobs upstream lists it as flaky for (`listed_for`), and
     the jobs of other workflows it failed in (`other_workflows`: workflow, job, history)."""
     listed = [j for j in dict.fromkeys(listed_for) if j != job]
+    failed = failed_elsewhere(here, job, current)
     siblings: list[SiblingRecord] = []
-    for other in [*failed_elsewhere(here, job, current), *listed][:MAX_JOBS]:
+    for other in [*failed, *listed][:MAX_JOBS]:
         if any(s.job == other for s in siblings):
             continue
-        found = lookup(test, other)
-        if found is None:
-            found = TestHistory()
+        # a job it is listed for but never failed in has nothing more to tell: not read
+        found = (lookup(test, other) if other in failed else None) or TestHistory()
         siblings.append(sibling(test, other, symptom, current, found, policy, listed=other in listed))
     for workflow, other, found in other_workflows[: max(0, MAX_JOBS - len(siblings))]:
         siblings.append(sibling(test, other, symptom, current, found, policy, workflow=workflow))
