@@ -448,13 +448,13 @@ def _across_of(
     here = lookup(failure.test, match.job)
     if here is None:
         return None
-    listed = listed_for(match, registry, failure.symptom)
+    listed = _listed_for(match, registry, failure.symptom)
     others = other_workflows(failure.test) if other_workflows is not None else ()
     test, symptom = failure.test, failure.symptom
     return across_jobs(test, match.job, symptom, current, here, lookup, listed, registry, others)
 
 
-def listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
+def _listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
     """The other jobs whose flaky entries in force cover the test (`match` is "flaky elsewhere"),
     leaving out entries whose known symptoms the failure does not match."""
     if match.verdict is not Verdict.FLAKY_ELSEWHERE or match.should_not_have_failed:
