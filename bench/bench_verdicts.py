@@ -12,11 +12,19 @@ the truth the simulation knows. It prints the confusion table, regressions given
 verdict or a patch (must be 0), flakes with evidence told apart from first failures, and the
 requests and wall time per triage.
 
+The seed part (`--part seed`, `seed_history.py`) serves a history shaped like the seed report
+(575 master pushes, its per-job failure counts, the six flaky tests' 23 failures on their days
+and jobs, logs expired before the last 90 days), triages every failed push with a log in order,
+and prints how many failing tests are told re-run next to the ideal (every failure but a test's
+first anywhere, unless it was listed as flaky for some job that day), and how many genuine first
+failures were reassured (must be 0).
+
 Part 2 measures the evidence lookup alone on a 100,000-run store (built as bench_report.py
 builds it): the time `HistoryStore.test_history` + `bot.evidence.assess` add to a triage with
-five failing tests, cold (a fresh connection) and warm.
+five failing tests, cold (a fresh connection) and warm, and with the other jobs read too.
 
-    python bench/bench_verdicts.py [--pushes 400] [--seed 3] [--store-runs 100000]
+    python bench/bench_verdicts.py [--part all|simulated|seed|store] [--pushes 400] [--seed 3]
+                                   [--store-runs 100000]
 """
 
 from __future__ import annotations
@@ -53,8 +61,9 @@ TOKEN = "ghs_bench"  # noqa: S105 - the fake server checks it; not a secret
 REGISTRY = load_registry(None)
 JOBS = list(REGISTRY.jobs)
 START = datetime(2026, 4, 1, tzinfo=UTC)
-REASSURING = {"known-flake", "proven-flaky", "unlisted-flake"}
+REASSURING = {"known-flake", "proven-flaky", "unlisted-flake", "flaky-in-other-jobs"}
 
+SPREAD_JOBS = ("standard", "coverage", "settrace_stackless", "nanbox")
 # (test, job, rate): unlisted flaky tests, each failing its own way
 FLAKES = [
     ("extmod/select_poll_eintr.py", "standard", 0.03),
@@ -67,6 +76,9 @@ FLAKES = [
     ("extmod/time_res.py", "float", 0.008),
     ("thread/mutate_bytearray.py", "qemu_mips", 0.005),
     ("stress/recursive_iternext.py", "sanitize_address", 0.005),
+    # one test flaky in several jobs, the same way (as thread_gc1.py is): its first failure in
+    # each job should be "flaky in other jobs", not "first failure here"
+    *(("extmod/asyncio_wait_task.py", job, 0.02) for job in SPREAD_JOBS),
 ]
 
 
@@ -85,6 +97,7 @@ REGRESSIONS = [
     Regression("float/float_format_ints.py", ("float", "float_clang", "nanbox"), 0.65, 0.68),  # several jobs
     Regression("thread/thread_lock5.py", ("qemu_arm",), 0.80, None),  # a flaky test turned regression
     Regression("extmod/vfs_blockdev_ioctl.py", ("coverage",), 0.90, None),  # to the end
+    Regression("extmod/asyncio_wait_task.py", ("float",), 0.72, 0.76),  # flaky in other jobs, regressing here
 ]
 
 
@@ -96,8 +109,13 @@ def symptom_text(test: str, regression: bool) -> tuple[str, str]:
 
 
 def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
+    return output_log(job, [(t, *symptom_text(t, regression)) for t, regression in failures])
+
+
+def output_log(job: str, failures: list[tuple[str, str, str]]) -> bytes:
+    """A failed job's log in which each (test, expected line, actual line) failed."""
     tests = "/home/runner/work/micropython/micropython/tests"
-    names = [t for t, _ in failures]
+    names = [t for t, _, _ in failures]
     run = "\n".join(
         [
             f"cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-{job}/micropython ./run-tests.py ",
@@ -111,9 +129,8 @@ def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
         ]
     )
     diffs = []
-    for test, regression in failures:
+    for test, exp, out in failures:
         mangled = test.replace("/", "_")
-        exp, out = symptom_text(test, regression)
         diffs += [
             f"--- {tests}/results/{mangled}.exp\t2026-05-02 10:04:00.000000000 +0000",
             f"+++ {tests}/results/{mangled}.out\t2026-05-02 10:04:00.000000000 +0000",
@@ -140,11 +157,12 @@ class Sim:
     triage: list[tuple[int, int, str]]  # (run id, attempt, event) to triage
     order: dict[int, tuple[int, str, bool]]  # run id -> (push index, event, logs expired)
 
-    def failed_before(self, run_id: int, attempt: int, job: str, test: str) -> bool:
-        """Did the store see this test fail in this job before this run (a readable push log)?"""
+    def failed_before(self, run_id: int, attempt: int, job: str, test: str, *, here: bool = True) -> bool:
+        """Did the store see this test fail in this job (`here`, else in another) before this run
+        (a readable push log)?"""
         index = self.order[run_id][0]
         for (r, a, j, t), _ in self.truth.items():
-            if (j, t) != (job, test):
+            if t != test or (j == job) is not here:
                 continue
             i, event, expired = self.order[r]
             if event == "push" and not expired and (i < index or (r == run_id and a < attempt)):
@@ -306,7 +324,11 @@ def part1(pushes: int, seed: int) -> None:
                     key = (run_id, attempt, row["job"], row["test"])
                     kind = sim.truth.get(key, "?")
                     earlier = sim.failed_before(run_id, attempt, row["job"], row["test"])
-                    if kind == "flake":
+                    if kind == "flake" and not earlier and sim.failed_before(
+                        run_id, attempt, row["job"], row["test"], here=False
+                    ):
+                        kind = "flake, first here, failed in other jobs"
+                    elif kind == "flake":
                         kind = "flake, failed before here" if earlier else "flake, first time here"
                     elif kind == "regression" and event != "push":
                         kind = "regression on master, in a PR"
@@ -320,11 +342,11 @@ def part1(pushes: int, seed: int) -> None:
         verdicts = sorted({v for c in confusion.values() for v in c})
         width = max(len(k) for k in confusion) + 2
         print()
-        print("truth \\ verdict".ljust(width) + "".join(f"{v:>17}" for v in verdicts) + f"{'patched':>9}")
+        print("truth \\ verdict".ljust(width) + "".join(f"{v:>21}" for v in verdicts) + f"{'patched':>9}")
         for kind in sorted(confusion):
             print(
                 kind.ljust(width)
-                + "".join(f"{confusion[kind][v]:>17}" for v in verdicts)
+                + "".join(f"{confusion[kind][v]:>21}" for v in verdicts)
                 + f"{patched[kind]:>9}"
             )
         print()
@@ -338,11 +360,104 @@ def part1(pushes: int, seed: int) -> None:
         first = confusion["flake, first time here"]
         print(f"flakes failing here for the first time, called 'first failure here': "
               f"{first['first-failure']} of {sum(first.values())}")  # fmt: skip
+        other = confusion["flake, first here, failed in other jobs"]
+        print(f"flakes failing here for the first time that failed in other jobs before, told re-run: "
+              f"{sum(n for v, n in other.items() if v in REASSURING)} of {sum(other.values())}")  # fmt: skip
         print(f"requests per triage: median {statistics.median(requests):.0f}, max {max(requests)}; "
               f"wall time per triage: median {statistics.median(walls) * 1000:.0f} ms, "
               f"max {max(walls) * 1000:.0f} ms")  # fmt: skip
     finally:
         server.stop()
+
+
+def part_seed(seed: int) -> None:
+    """The seed report's history (`seed_history.py`): how many failing tests are told re-run,
+    next to the ideal, and how thread/thread_gc1.py fares."""
+    from seed_history import JOB_FAILURES, build, ideal_reruns
+
+    history = build(seed)
+    server = FakeServer()
+    server.start()
+    try:
+        fake = FakeGitHub(server)
+        server.current = fake
+        fake.token = TOKEN
+        upstream = ROOT / "tests" / "data" / "upstream"
+        fake.add_file("tests/run-tests.py", (upstream / "tests" / "run-tests.py").read_text())
+        fake.add_file("tools/ci.sh", (upstream / "tools" / "ci.sh").read_text())
+        runs: dict[int, int] = {}  # push index -> run id
+        for i, created in enumerate(history.pushes):
+            failed = history.failed_jobs(i)
+            conclusion = "failure" if failed else "success"
+            run = fake.add_run(event="push", created_at=created, conclusion=conclusion)
+            runs[i] = run["id"]
+            readable: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+            for f in history.failures.get(i, ()):
+                readable[f.job].append((f.test, f.expected, f.actual))
+            for job in JOB_FAILURES:
+                if job in readable:
+                    fake.add_job(run["id"], job, "failure", log=output_log(job, readable[job]))
+                elif job in failed:
+                    fake.add_job(run["id"], job, "failure", log="expired")
+                else:
+                    fake.add_job(run["id"], job, "success", log="missing")
+        listed = {
+            (i, f.test)
+            for i, fs in history.failures.items()
+            for f in fs
+            if any(
+                REGISTRY.match(job, f.test, when=history.pushes[i].date()).verdict is not Verdict.NEW
+                for job in REGISTRY.jobs
+            )
+        }
+        ideal = ideal_reruns(history, listed)
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            store = tmp / "history.sqlite"
+            base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
+                    "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
+            code, out, took = run_cli(
+                ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
+                 "--event", "push", "--db", str(store)], base,
+            )  # fmt: skip
+            if code != 0:
+                raise SystemExit(f"sync failed: {out[-2000:]}")
+            expired = sum(len(v) for v in history.expired.values())
+            print(f"\nseed-shaped history: {len(history.pushes)} master pushes x {len(JOB_FAILURES)} jobs, "
+                  f"{expired} failed jobs with expired logs, {len(ideal)} failing tests in "
+                  f"{len(history.failures)} pushes with logs; initial sync {took:.1f} s")  # fmt: skip
+            verdicts: dict[tuple[int, str, str], str] = {}
+            for i in sorted(history.failures):
+                event_file = tmp / "event.json"
+                event_file.write_text(json.dumps(fake.workflow_run_event(runs[i], 1)))
+                output = tmp / "output"
+                output.write_text("")
+                env = {**base, "GITHUB_EVENT_PATH": str(event_file), "INPUT_HISTORY": str(store),
+                       "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
+                       "GITHUB_OUTPUT": str(output)}  # fmt: skip
+                code, out, _ = run_cli(["triage"], env)
+                if code != 0 or fake.errors:
+                    raise SystemExit(f"triage failed ({code}): {out[-2000:]} {fake.errors}")
+                for row in json.loads(runner_outputs(output.read_text())["failures"]):
+                    verdicts[(i, row["job"], row["test"])] = row["verdict"]
+    finally:
+        server.stop()
+    told = sum(1 for key in ideal if verdicts.get(key) in REASSURING)
+    should = sum(ideal.values())
+    wrong = [key for key, rerun in ideal.items() if not rerun and verdicts.get(key) in REASSURING]
+    print(f"failing tests told re-run: {told} of {len(ideal)} (ideal: {should} of {len(ideal)}, every "
+          f"failure but a test's first anywhere unless listed as flaky for some job that day)")  # fmt: skip
+    print(f"genuine first failures told re-run (must be 0): {len(wrong)}")
+    by_test: dict[str, list[str]] = defaultdict(list)
+    for (i, job, test), rerun in sorted(ideal.items()):
+        verdict = verdicts.get((i, job, test), "?")
+        mark = "ok" if (verdict in REASSURING) == rerun else "MISS"
+        by_test[test].append(f"{history.pushes[i]:%m-%d} {job}: {verdict} ({mark})")
+    for test, lines in by_test.items():
+        n = sum(1 for line in lines if any(f"{v} (" in line for v in REASSURING))
+        print(f"  {test}: re-run {n} of {len(lines)}")
+        for line in lines:
+            print(f"      {line}")
 
 
 def part2(runs: int) -> None:
@@ -380,6 +495,32 @@ def part2(runs: int) -> None:
                 took = time.perf_counter() - t0
             print(f"evidence for 5 failing tests on {runs:,} runs ({label}): {took * 1000:.0f} ms "
                   f"({sizes} records; last: streak {evidence.streak.failures})")  # fmt: skip
+            across_cost(db, pairs, until, current, label, runs)
+
+
+def across_cost(db: Path, pairs: list[tuple[str, str]], until: datetime, current: object, label: str,
+                runs: int) -> None:  # fmt: skip
+    """What reading the other jobs adds when every one of the failing tests is a first failure
+    here (the only case in which triage reads them): one history per other job it failed in."""
+    from bot.across_jobs import across_jobs
+    from bot.evidence import RunRef
+    from bot.store.sqlite import HistoryStore
+
+    assert isinstance(current, RunRef)
+    with HistoryStore(db) as store:
+        t0 = time.perf_counter()
+        siblings = []
+        for test, job in pairs:
+            found = store.test_history(test, job, until=until, branch=None)
+
+            def lookup(t: str, j: str) -> object:
+                return store.test_history(t, j, until=until, branch=None)
+
+            across = across_jobs(test, job, "TIMEOUT", current, found, lookup, (), REGISTRY)  # type: ignore[arg-type]
+            siblings.append(len(across.siblings))
+        took = time.perf_counter() - t0
+    print(f"  the same with every other job they failed in read too ({label}): {took * 1000:.0f} ms "
+          f"({siblings} other jobs)")  # fmt: skip
 
 
 def main_bench() -> None:
@@ -387,9 +528,14 @@ def main_bench() -> None:
     parser.add_argument("--pushes", type=int, default=400)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--store-runs", type=int, default=100_000)
+    parser.add_argument("--part", choices=["all", "simulated", "seed", "store"], default="all")
     args = parser.parse_args()
-    part1(args.pushes, args.seed)
-    part2(args.store_runs)
+    if args.part in ("all", "simulated"):
+        part1(args.pushes, args.seed)
+    if args.part in ("all", "seed"):
+        part_seed(args.seed)
+    if args.part in ("all", "store"):
+        part2(args.store_runs)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import stats
+from bot.spread import Spread, spread
 from bot.store.sqlite import HistoryStore, Window
+from bot.triage import PatchPolicy
 
 
 class _Entry(Protocol):
@@ -148,6 +150,7 @@ class Report:
     similar_groups: list[SimilarGroup]
     impacts: list[stats.Impact]
     entry_ages: list[stats.EntryAge]
+    spread: list[Spread] = field(default_factory=list)  # tests flaky in several jobs, per job
 
 
 def build_report(
@@ -191,7 +194,8 @@ def build_report(
         months=stats.monthly(store.monthly(window)),
         jobs=jobs,
         independence=stats.independence(jobs, view),
-        tests=stats.test_rates(test_tallies, days, policy),
+        tests=(per_test := stats.test_rates(test_tallies, days, policy)),
+        spread=spread(per_test, PatchPolicy(), _listed_now(registry, min(now, view.last or now).date())),
         co_failures=store.co_failures(window),
         attributions=attributions,
         unattributed=unattributed,
@@ -201,6 +205,18 @@ def build_report(
         # days since a flake count to the end of the history: a stale store is not a clean streak
         entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=min(now, view.last or now)),
     )
+
+
+def _listed_now(registry: RegistryView | None, today: date) -> Callable[[str, str], bool]:
+    """Whether upstream's list keeps a test's failures in a job from failing it now: ignored
+    there, or excluded (a test excluded as flaky cannot fail there at all)."""
+
+    def listed(test: str, job: str) -> bool:
+        if registry is None:
+            return False
+        return registry.ignores(job, test, today) or not registry.runs_test(job, test, today)
+
+    return listed
 
 
 def _groups(similar: Mapping[str, str], jobs: Sequence[stats.JobTally]) -> list[SimilarGroup]:
@@ -307,6 +323,11 @@ def to_json(report: Report) -> dict[str, Any]:
             {"entry": e.label, "test": e.test, "last_flake": _iso(e.last_flake),
              "executions_since": e.executions_since, "days_since": e.days_since}
             for e in report.entry_ages
+        ],
+        "several_jobs": [
+            {"test": x.test, "add_jobs": list(x.add_jobs),
+             "jobs": [{**_flake(j.rate), "listed": j.listed, "meets_rule": j.meets_rule} for j in x.jobs]}
+            for x in report.spread
         ],
     }
 

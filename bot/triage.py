@@ -14,11 +14,13 @@ without a failure flake-bot can see is said to have failed for a reason it could
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from bot.across_jobs import AcrossJobs, OtherWorkflows, across_jobs
 from bot.errors import FlakeBotError
 from bot.evidence import Evidence, RunRef, TestHistory, assess
 from bot.records import (
@@ -33,6 +35,7 @@ from bot.records import (
     TestFailure,
 )
 from bot.registry import Match, Registry, Verdict
+from bot.registry.model import Entry
 
 RatesLookup = Callable[[str, str | None], FlakeRate | None]
 HistoryLookup = Callable[[str, str], TestHistory | None]
@@ -70,6 +73,7 @@ class Kind(StrEnum):
     FIRST_FAILURE = "first-failure"
     SEVERAL_JOBS = "several-jobs"
     FAILED_BEFORE = "failed-before"
+    FLAKY_OTHER_JOBS = "flaky-in-other-jobs"
 
 
 LABELS: dict[Kind, str] = {
@@ -87,6 +91,7 @@ LABELS: dict[Kind, str] = {
     Kind.FIRST_FAILURE: "first failure here",
     Kind.SEVERAL_JOBS: "failing in several jobs at once",
     Kind.FAILED_BEFORE: "failed before, not like a flake",
+    Kind.FLAKY_OTHER_JOBS: "flaky in other jobs, first time here",
 }
 
 #: What a reader should do about each verdict (the docs' table says the same).
@@ -105,13 +110,14 @@ ADVICE: dict[Kind, str] = {
     Kind.FIRST_FAILURE: "look at the change",
     Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
     Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
+    Kind.FLAKY_OTHER_JOBS: "re-run; it fails this way in other jobs (no patch until it is flaky here too)",
 }
 
 #: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
 SETTLED = frozenset({Kind.KNOWN_FLAKE, Kind.IGNORED, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE,
-                     Kind.ON_DEFAULT_BRANCH})  # fmt: skip
+                     Kind.ON_DEFAULT_BRANCH, Kind.FLAKY_OTHER_JOBS})  # fmt: skip
 #: Verdicts whose failure a re-run should clear.
-FLAKES = frozenset({Kind.KNOWN_FLAKE, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE})
+FLAKES = frozenset({Kind.KNOWN_FLAKE, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE, Kind.FLAKY_OTHER_JOBS})
 
 
 class JobState(StrEnum):
@@ -172,6 +178,7 @@ class Finding:
     kind: Kind
     failed_in_jobs: tuple[str, ...] = ()
     evidence: Evidence | None = None
+    across: AcrossJobs | None = None  # its record in the other jobs (`bot.across_jobs`), when read
 
     @property
     def needs_look(self) -> bool:
@@ -267,6 +274,7 @@ class Counts:
     first_failures: int = 0
     several_jobs: int = 0
     failed_before: int = 0
+    flaky_other_jobs: int = 0
     not_a_test_failure: int = 0
     unreadable_logs: int = 0
     ignored: int = 0
@@ -312,6 +320,8 @@ class TriageReport:
             parts.append(_n(c.known_flakes, "known flake"))
         if c.unlisted_flakes:
             parts.append(_n(c.unlisted_flakes, "unlisted flake"))
+        if c.flaky_other_jobs:
+            parts.append(f"{c.flaky_other_jobs:,} flaky in other jobs")
         if c.on_default_branch:
             parts.append(f"{c.on_default_branch:,} also failing on the default branch")
         if c.needs_look:
@@ -416,6 +426,75 @@ def _kind(
     return Kind.FAILED_BEFORE
 
 
+#: Verdicts a test's record in other jobs may turn into "flaky in other jobs, first time here":
+#: it has not failed in this job before (or this job has no history yet), and nothing warned.
+FIRST_HERE = frozenset({Kind.FIRST_FAILURE, Kind.NEW, Kind.FLAKY_ELSEWHERE})
+
+
+def _across_of(
+    kind: Kind,
+    match: Match,
+    failure: TestFailure,
+    evidence: Evidence | None,
+    current: RunRef,
+    lookup: HistoryLookup,
+    registry: Registry,
+    other_workflows: OtherWorkflows | None = None,
+) -> AcrossJobs | None:
+    """The test's record in the other jobs, read only when it could change the verdict (a first
+    failure here, judged with a history): the other jobs' histories cost a few queries each."""
+    if kind not in FIRST_HERE or evidence is None:
+        return None
+    here = lookup(failure.test, match.job)
+    if here is None:
+        return None
+    listed = _listed_for(match, registry, failure.symptom)
+    others = other_workflows(failure.test) if other_workflows is not None else ()
+    test, symptom = failure.test, failure.symptom
+    return across_jobs(test, match.job, symptom, current, here, lookup, listed, registry, others)
+
+
+def _listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
+    """The other jobs whose flaky entries in force cover the test (`match` is "flaky elsewhere"),
+    leaving out entries whose known symptoms the failure does not match."""
+    if match.verdict is not Verdict.FLAKY_ELSEWHERE or match.should_not_have_failed:
+        return ()
+    entries = [e for e in match.entries if e.flaky and _symptom_fits(e, symptom)]
+    others = (name for name in registry.jobs if name != match.job)
+    return tuple(name for name in others if any(e.covers(registry.jobs[name]) for e in entries))
+
+
+def _symptom_fits(entry: Entry, symptom: str) -> bool:
+    return not entry.symptoms or not symptom or any(re.search(p, symptom) for p in entry.symptoms)
+
+
+def _across_kind(
+    kind: Kind,
+    match: Match,
+    failure: TestFailure,
+    failed_in_jobs: int,
+    evidence: Evidence | None,
+    across: AcrossJobs | None,
+) -> Kind:
+    """The cross-job rule, after `_kind`: a first failure here of a test that is a flake in other
+    jobs, failing there alone between passes the way it fails now and passing since (or on the
+    flaky list for them), is "flaky in other jobs, first time here": a re-run, no patch (the
+    patch rule stays per job). Every warning still wins: a streak here, even of one, or of
+    unknown outcomes (so two failures in a row here are a likely regression), a new way of
+    failing, a sibling failing in rows, 3 or more jobs of this run at once (several jobs)."""
+    if kind not in FIRST_HERE or evidence is None or across is None or not across.flaky:
+        return kind
+    # (no earlier failure here: FIRST_HERE says so; a new way is checked again for a job without
+    # executions, which `_kind` calls "new" before looking at symptoms)
+    if evidence.new_way or evidence.streak.failures or evidence.streak.unknown:
+        return kind
+    if failure.runner is not Runner.RUN_TESTS or match.should_not_have_failed:
+        return kind
+    if failed_in_jobs >= WIDESPREAD_JOBS:
+        return Kind.SEVERAL_JOBS
+    return Kind.FLAKY_OTHER_JOBS
+
+
 def _job_state(job: JobInput, failed: bool, counted: Sequence[TestFailure]) -> JobState:
     if job.report is None:
         return JobState.LOG_UNREADABLE if failed else JobState.PASSED
@@ -437,6 +516,7 @@ def triage(
     history: HistoryLookup | None = None,
     patch_policy: PatchPolicy = PatchPolicy(),
     on_default_branch: bool = True,
+    other_workflows: OtherWorkflows | None = None,
 ) -> TriageReport:
     """Judge every failure of one run attempt.
 
@@ -445,6 +525,8 @@ def triage(
     `on_default_branch` False says the run is not a push to the default branch (a pull request):
     a streak in the default branch's history then means the test fails there already. The
     patches the evidence allows are left as `candidates` for `write_patches`.
+    `other_workflows(test)` gives the jobs of other workflows the test failed in, with their
+    histories: weaker evidence for a first failure here (`bot.across_jobs`).
     """
     when = run.created_at.date()
     current = RunRef(run.id, run.attempt, run.head_sha, run.created_at)
@@ -460,6 +542,13 @@ def triage(
         if found is None:
             return None
         return assess(failure.test, job, failure.symptom, current, found, registry)
+
+    def history_of(test: str, job: str) -> TestHistory | None:
+        """The cache `evidence_of` fills: a sibling job's history is often another failure's own."""
+        key = (test, job)
+        if history is not None and key not in history_cache:
+            history_cache[key] = history(test, job)
+        return history_cache.get(key)
 
     rate_cache: dict[tuple[str, str | None], FlakeRate | None] = {}
 
@@ -495,6 +584,10 @@ def triage(
             )
             evidence = evidence_of(failure, item.job.name)
             kind = _kind(match, failure, len(failing_jobs.get(failure.test, ())), evidence, on_default_branch)
+            across = _across_of(kind, match, failure, evidence, current, history_of, registry,
+                                other_workflows)  # fmt: skip
+            kind = _across_kind(kind, match, failure, len(failing_jobs.get(failure.test, ())), evidence,
+                                across)  # fmt: skip
             finding = Finding(
                 job=item.job,
                 failure=failure,
@@ -506,6 +599,7 @@ def triage(
                 kind=kind,
                 failed_in_jobs=tuple(failing_jobs.get(failure.test, ())) if not failure.ignored else (),
                 evidence=evidence,
+                across=across,
             )
             (ignored if failure.ignored else counted).append(finding)
         staged.append((item, failed or bool(counted), counted, ignored))
@@ -663,6 +757,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         first_failures=by_kind[Kind.FIRST_FAILURE],
         several_jobs=by_kind[Kind.SEVERAL_JOBS],
         failed_before=by_kind[Kind.FAILED_BEFORE],
+        flaky_other_jobs=by_kind[Kind.FLAKY_OTHER_JOBS],
         not_a_test_failure=not_test,
         unreadable_logs=sum(1 for j in jobs if j.state is JobState.LOG_UNREADABLE),
         ignored=sum(len(j.ignored) for j in jobs),

@@ -269,3 +269,33 @@ def test_add_entries_of_two_workflows_have_distinct_ids_and_the_first_keeps_its_
     other = core.AddItem("misc/a.py", ("build_and_test_arm (sabrelite)",), False, (), workflow="qemu port")
     assert first.key == core.item_key("add", "misc/a.py")  # ids from before several workflows carry over
     assert other.key != first.key and other.key.startswith("add-")
+
+
+def test_add_item_shows_the_other_jobs_the_test_failed_in() -> None:
+    """A test flaking in several jobs is shown across all of them (issue 26): one patch for the
+    jobs where each meets the rule, and every other job with the reason it is left out."""
+    pairs = [
+        pair("thread/stress_aes.py", job="standard"),  # meets the rule: in the patch
+        pair("thread/stress_aes.py", job="macos", events=6, executions=90),  # meets it too
+        pair("thread/stress_aes.py", job="qemu_arm"),  # listed (excluded as flaky) there
+        pair("thread/stress_aes.py", job="minimal", events=1),  # below the rule
+        pair("thread/stress_aes.py", job="other", since_last=0),  # failing in its latest execution
+        pair("thread/stress_aes.py", job="third", max_jobs_at_once=3),
+        pair("thread/stress_aes.py", job="multi", runners=frozenset({"run-multitests"})),
+        pair("misc/a.py", job="minimal", events=1),  # another test: not shown
+    ]
+    items, _ = core.select_add(pairs, REGISTRY, PatchPolicy(), today=TODAY)
+    (item,) = items
+    assert item.jobs == ("macos", "standard")
+    assert [(o.pair.job, o.reason) for o in item.elsewhere] == [
+        ("multi", "failures from another test runner"),
+        ("other", "failing in its latest execution there: see Look at"),
+        ("qemu_arm", "listed as flaky there"),
+        ("third", "failed in 3 jobs of one run at once"),
+        ("minimal", "below the rule there"),
+    ]
+    both = [pair("extmod/vfs_lfs.py", job="standard"), pair("extmod/vfs_lfs.py", job="minimal")]
+    kept_out, _ = core.select_add(both, REGISTRY, PatchPolicy(), today=TODAY)
+    assert [(o.pair.job, o.reason) for o in kept_out[0].elsewhere] == [
+        ("minimal", "kept out of that job for another reason")
+    ]

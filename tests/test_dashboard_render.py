@@ -228,3 +228,21 @@ def test_culprit_range(streak: core.Streak | None, repo_url: str, expected: str)
     from bot.dashboard.render import culprit_range
 
     assert visible(culprit_range(streak, repo_url)) == expected
+
+
+def test_an_add_entry_shows_the_other_jobs_it_failed_in(tmp_path: Path) -> None:
+    from helpers.dashboard import default_failures
+
+    usual = default_failures(100)
+
+    def failures(day: int, job: str) -> list[TestFailure]:
+        extra = [TestFailure("misc/unlisted_flaky.py", Runner.RUN_TESTS, Outcome.TIMEOUT,
+                             symptom='TIMEOUT after "start"')]  # fmt: skip
+        return usual(day, job) + (extra if job == "qemu_arm" and day == 40 else [])
+
+    d = dashboard(tmp_path, failures=failures)
+    (item,) = d.selection.add
+    assert item.jobs == ("coverage",)
+    body = render_body(d)
+    shown = "left out of this patch: ` qemu_arm ` 1/90 = 1.1% (below the rule there)."
+    assert "Also failed in other jobs, " + shown in body

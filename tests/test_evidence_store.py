@@ -89,3 +89,29 @@ def test_default_branch_window_and_same_commit_runs_from_any_branch(tmp_path: Pa
         )  # fmt: skip
     assert found.default_branch
     assert sorted(r.run_id for r in found.here) == [1, 2]  # the PR run only as a run of this commit
+
+
+def test_failing_elsewhere_lists_other_workflows_jobs(tmp_path: Path) -> None:
+    """The weaker evidence across jobs (issue 26): where else, outside the triaged workflow, the
+    test failed, the most recent first; never the triaged workflow's own jobs nor a PR's."""
+    def other(run_id: int, hours: int, workflow: str, **kw: object) -> RunInfo:
+        return RunInfo(**{**run(run_id, hours).__dict__, "workflow_path": f".github/workflows/{workflow}",
+                          "workflow_name": workflow, **kw})  # fmt: skip
+
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.save_run(run(1, 0), [job(1, 11, "standard", "failure")], {11: failing()})
+        store.save_run(other(2, 1, "ports_qemu.yml"), [job(2, 21, "qemu_arm", "failure")], {21: failing()})
+        store.save_run(other(3, 2, "ports_windows.yml"), [job(3, 31, "msvc", "failure")], {31: failing()})
+        store.save_run(other(4, 3, "ports_qemu.yml", event="pull_request", branch="x"),
+                       [job(4, 41, "qemu_rv32", "failure")], {41: failing()})  # fmt: skip
+        store.save_run(other(5, 9, "ports_qemu.yml"), [job(5, 51, "qemu_mips", "failure")], {51: failing()})
+        until = T0 + timedelta(hours=5)
+        found = store.failing_elsewhere(
+            TEST, until=until, workflow="ports_unix.yml", branch="master", event="push"
+        )
+        anywhere = store.failing_elsewhere(TEST, until=until, workflow="unix port")
+    assert found == [
+        (".github/workflows/ports_windows.yml", "msvc"),
+        (".github/workflows/ports_qemu.yml", "qemu_arm"),
+    ]
+    assert (".github/workflows/ports_qemu.yml", "qemu_rv32") in anywhere and len(anywhere) == 3

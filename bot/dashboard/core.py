@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
@@ -93,6 +93,14 @@ class RetirePolicy:
 
 
 @dataclass(frozen=True)
+class OtherJob:
+    """A job the test failed in that an add item's patch leaves out, and why (fixed words)."""
+
+    pair: Pair
+    reason: str
+
+
+@dataclass(frozen=True)
 class AddItem:
     test: str
     jobs: tuple[str, ...]
@@ -102,6 +110,8 @@ class AddItem:
     # two workflows, each with its own patch and pull request; the first workflow's entries keep
     # the ids they had before the dashboard watched several (ticks and branches carry over)
     workflow: str = ""
+    # its record in the other jobs it failed in, so the patch's set of jobs reads against them
+    elsewhere: tuple[OtherJob, ...] = ()
 
     @property
     def key(self) -> str:
@@ -194,7 +204,9 @@ def select_add(
     and the candidates held back for a look (streaking, or failing in many jobs at once)."""
     by_test: dict[str, list[Pair]] = {}
     look: list[LookItem] = []
+    every: dict[str, list[Pair]] = {}
     for pair in pairs:
+        every.setdefault(pair.test, []).append(pair)
         if covered(registry, pair.test, pair.job, today) or _kept_out(registry, pair.test, pair.job, today):
             continue
         if not add_worthy(pair, policy) or pair.runners != {"run-tests"}:
@@ -220,8 +232,34 @@ def select_add(
         found.sort(key=lambda p: (-p.rate, p.job))
         widen = bool(flaky_entries(registry, test, today))
         items.append(AddItem(test, tuple(sorted(p.job for p in found)), widen, tuple(found)))
+    items = [replace(i, elsewhere=left_out(i, every, registry, policy, today)) for i in items]
     items.sort(key=lambda i: (-max(p.rate for p in i.pairs), i.test))
     return items, look
+
+
+def left_out(
+    item: AddItem, every: Mapping[str, Sequence[Pair]], registry: Registry, policy: PatchPolicy, today: date
+) -> tuple[OtherJob, ...]:
+    """The other jobs the test failed in, most flaky first, each with the reason the one patch
+    leaves it out: a test flaking in several jobs is shown across all of them, and the patch
+    covers exactly those where it meets the rule on its own."""
+    others = sorted((p for p in every.get(item.test, ()) if p.job not in item.jobs and p.events),
+                    key=lambda p: (-p.rate, p.job))  # fmt: skip
+    return tuple(OtherJob(p, _why_left_out(p, registry, policy, today)) for p in others)
+
+
+def _why_left_out(pair: Pair, registry: Registry, policy: PatchPolicy, today: date) -> str:
+    if covered(registry, pair.test, pair.job, today):
+        return "listed as flaky there"
+    if _kept_out(registry, pair.test, pair.job, today):
+        return "kept out of that job for another reason"
+    if pair.runners != {"run-tests"}:
+        return "failures from another test runner"
+    if streaking(pair):
+        return "failing in its latest execution there: see Look at"
+    if pair.max_jobs_at_once > policy.max_jobs_in_run:
+        return f"failed in {pair.max_jobs_at_once} jobs of one run at once"
+    return "below the rule there"
 
 
 def _symptom_known(entries: Sequence[Entry], symptom: str) -> bool | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from bot.across_jobs import MAX_JOBS, OtherWorkflows
 from bot.actions_env import ActionsEnv
 from bot.evidence import TestHistory
 from bot.records import FlakeRate, RunInfo
@@ -48,6 +50,28 @@ def history_from(
         )
 
     return history
+
+
+def other_workflows_from(
+    store: HistoryStore, run: RunInfo, workflow: str | None, default_branch: str | None = None
+) -> OtherWorkflows:
+    """The jobs of the store's other workflows in which a test failed, each with its history
+    there, before the triaged run (the default branch's pushes, as for `history_from`): weaker
+    evidence across jobs. A store that holds one workflow answers with nothing."""
+    until = run.created_at - timedelta(seconds=1)
+    branch, event = (default_branch, "push") if default_branch else (None, None)
+
+    @functools.cache  # a test failing in several jobs of the run is asked about once
+    def others(test: str) -> list[tuple[str, str, TestHistory]]:
+        if not workflow:
+            return []
+        found = store.failing_elsewhere(test, until=until, workflow=workflow, branch=branch, event=event)
+        return [
+            (path, job, store.test_history(test, job, until=until, workflow=path, branch=branch, event=event))
+            for path, job in found[:MAX_JOBS]
+        ]
+
+    return others
 
 
 def sync_history(

@@ -31,7 +31,7 @@ from bot.orchestrate.decisions import (
     plan_publishing,
     publish_failure,
 )
-from bot.orchestrate.history import history_from, rates_from, sync_history
+from bot.orchestrate.history import history_from, other_workflows_from, rates_from, sync_history
 from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry
@@ -192,6 +192,7 @@ def _judge(
                 registry,
                 rates=rates_from(store, registry, run.created_at, workflow),
                 history=history_from(store, run, workflow, default_branch),
+                other_workflows=other_workflows_from(store, run, workflow, default_branch),
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.across_jobs import AcrossJobs, SiblingRecord
 from bot.evidence import Evidence, RunRef
 from bot.records import RunInfo
 from bot.triage import Finding, Kind
@@ -78,6 +79,8 @@ def brief(f: Finding) -> str:
         return "on the flaky list, but not failing the known way"
     if kind in (Kind.WIDESPREAD, Kind.SEVERAL_JOBS):
         return f"failed in {len(f.failed_in_jobs)} jobs of this run"
+    if kind is Kind.FLAKY_OTHER_JOBS and f.across is not None and e is not None:
+        return across_brief(f.across, e)
     if e is None or e.known + e.unknown == 0:
         return "on the flaky list for other jobs only" if kind is Kind.FLAKY_ELSEWHERE else "no history here"
     if kind is Kind.PROVEN_FLAKY and e.same_commit_pass is not None:
@@ -110,7 +113,8 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
     if e is None:
         return []
     if e.known + e.unknown == 0:
-        return [("The history store holds no execution of this job before this run.",)]
+        none = "The history store holds no execution of this job before this run."
+        return [(none,), *across_sentences(f, base)]
     out: list[Sentence] = []
     where = _where(e)
     s = e.streak
@@ -186,7 +190,13 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
         if e.new_way:
             parts.append(". This failure is unlike all of them")
         out.append((*parts, "."))
+    out.extend(across_sentences(f, base))
     return out
+
+
+def _job(s: SiblingRecord) -> Sentence:
+    """A sibling job, with its workflow when it is another workflow's."""
+    return (Code(s.job), " of the workflow ", Code(s.workflow)) if s.workflow else (Code(s.job),)
 
 
 def _listed(items: Sequence[str]) -> list[Segment]:
@@ -195,4 +205,53 @@ def _listed(items: Sequence[str]) -> list[Segment]:
         if i:
             out.append(", ")
         out.append(Code(item))
+    return out
+
+
+def across_brief(a: AcrossJobs, e: Evidence) -> str:
+    """E.g. "failed this way in 2 other jobs (3 of 400 executions), last 2026-02-04; none of
+    120 here": numbers, dates and fixed words (job names are in the sentences, as code)."""
+    here = f"none of {_times(e.known)} here" if e.known else "no history here"
+    if a.matching:
+        failures = sum(s.same_symptom for s in a.matching)
+        known = sum(s.known for s in a.matching)
+        jobs = _times(len(a.matching), "other job")
+        last = f", last {a.last_seen:%Y-%m-%d}" if a.last_seen is not None else ""
+        return f"failed this way in {jobs} ({failures:,} of {_times(known)}){last}; {here}"
+    return f"on the flaky list for {_times(len(a.listed), 'other job')}; {here}"
+
+
+def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
+    """The test's record in the other jobs, when it was read: what lends the evidence and what
+    vetoes it (job names and symptoms are code)."""
+    a = f.across
+    if a is None or not a.siblings:
+        return []
+    out: list[Sentence] = []
+    for s in a.matching:
+        head: list[Segment] = [
+            "In ",
+            *_job(s),
+            f" it failed {s.failures:,} of {_times(s.known)}, alone between passes, "
+            f"{s.same_symptom:,} of them the way it fails now",
+        ]
+        if s.last_failure is not None:
+            head += [", last in ", _run(s.last_failure, base), f" on {s.last_failure.created:%Y-%m-%d}"]
+        out.append((*head, "; it passed there since."))
+    for s in a.vetoes:
+        why = (
+            f" it failed in its last {_times(s.streak)}"
+            if s.streak
+            else f" its failures came in rows of up to {s.longest_run:,}"
+        )
+        out.append(("In ", *_job(s), f"{why}: not a flake's pattern, so no other job vouches for it."))
+    if a.listed:
+        out.append(("Upstream lists it as flaky for ", *_listed([s.job for s in a.listed]), "."))
+    if f.kind is Kind.FLAKY_OTHER_JOBS:
+        out.append(
+            (
+                "It has not failed in this job before, so a re-run should clear it; no patch is "
+                "proposed until its history in this job shows it flaky too.",
+            )
+        )
     return out

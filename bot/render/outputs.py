@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.across_jobs import AcrossJobs
 from bot.evidence import Evidence
 from bot.records import FlakeRate
 from bot.render.evidence import repo_url
@@ -60,7 +61,32 @@ def _evidence_json(f: Finding, base: str | None) -> dict[str, object] | None:
         "longest_row": e.longest_run,
         "new_way": e.new_way,
         "earlier_symptoms": [plain(x, 200, one_line=True) for x in (*e.symptoms_here, *e.symptoms_elsewhere)],
+        "other_jobs": _across_json(f.across),
     }
+
+
+def _across_json(a: AcrossJobs | None) -> list[dict[str, object]] | None:
+    """The test's record in the other jobs (None: not read, as for any verdict but a first failure
+    here): per job, what made it lend evidence (`flaky`, `same_symptom`) or veto it."""
+    if a is None:
+        return None
+    return [
+        {
+            "job": plain(s.job, 200, one_line=True),
+            "workflow": plain(s.workflow, 200, one_line=True) or None,
+            "executions": s.known,
+            "failures": s.failures,
+            "isolated_failures": s.isolated,
+            "longest_row": s.longest_run,
+            "streak": s.streak,
+            "same_symptom": s.same_symptom,
+            "last_failing_run": s.last_failure.run_id if s.last_failure else None,
+            "last_seen": day(s.last_failure.created) if s.last_failure else None,
+            "listed": s.listed,
+            "flaky": s.flaky,
+        }
+        for s in a.siblings
+    ]
 
 
 def outputs(

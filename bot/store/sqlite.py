@@ -1030,6 +1030,27 @@ class HistoryStore:
         return out
 
 
+    def failing_elsewhere(
+        self,
+        test: str,
+        *,
+        until: datetime,
+        workflow: str,
+        branch: str | None = None,
+        event: str | None = None,
+    ) -> list[tuple[str, str]]:
+        """(workflow path, job) of the other workflows in which `test` failed up to `until`, the
+        most recent failure first: the weaker evidence across jobs (`bot.across_jobs`), read only
+        for a first failure here. `workflow` (a path, file name or display name) is the triaged one."""
+        where, params = self._where(Window(until=until, branch=branch, event=event))
+        rows = self._db.execute(
+            f"""SELECT r.workflow, o.job, max(r.created) FROM outcomes o JOIN runs r ON r.id = o.run_id
+                WHERE o.test = ? AND {where} AND NOT (r.workflow IN (?, ?) OR r.workflow_name = ?)
+                GROUP BY r.workflow, o.job ORDER BY max(r.created) DESC, r.workflow, o.job""",
+            [test, *params, workflow, f".github/workflows/{workflow}", workflow],
+        ).fetchall()
+        return [(str(w), str(j)) for w, j, _ in rows]
+
     def failure_runners(self, window: Window = Window()) -> dict[tuple[str, str], frozenset[str]]:
         """(test, job) -> the test runners its failures came from (run-tests, run-multitests...):
         upstream's flaky lists cover run-tests.py only, so only its failures can be patched there."""
