@@ -103,7 +103,9 @@ def render_text(report: JobReport, *, diffs: bool = False) -> str:
         if detail:
             out.append(f"           {detail}")
         if diffs and failure.diff:
-            out.extend(f"           | {escape(d)}" for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
+            # a tab is harmless on a terminal: shown as the spaces it stands for, not as \x09
+            out.extend(f"           | {escape(d.expandtabs(8))}"
+                       for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
     out.append(f"problems: {len(report.problems)}")
     for problem in report.problems:
         line = f"line {problem.line}" if problem.line else "line ?"

@@ -124,16 +124,20 @@ def _neutralise_marker(text: str) -> str:
 
 
 @_memo
-def inline(text: str, limit: int = 300) -> Md:
+def inline(text: str, limit: int = 300, *, refs: bool = True) -> Md:
     """Untrusted text as Markdown prose on one line.
 
     Every ASCII punctuation character is backslash-escaped (no emphasis, links, images,
     headings, lists, tables or code from input), `&`, `<` and `>` become entities (no HTML, no
     marker), whitespace runs collapse to one space (no line breaks, no indented code), and
-    mentions, references and URLs are broken with a zero-width space.
+    mentions, references and URLs are broken with a zero-width space; with `refs=False` (a
+    link's label: GitHub links and mentions nothing inside a link) they are left as they are,
+    so a run number in "run 19000002252" copies without an invisible character in it.
     """
     text = " ".join(clean(text).split())
-    text = _neutralise_refs(bound(text, limit))
+    text = bound(text, limit)
+    if refs:
+        text = _neutralise_refs(text)
     out = []
     for ch in text:
         if ch in _HTML_ENTITIES:
@@ -230,10 +234,9 @@ def link(text: str, url: str | None, limit: int = 200) -> Md:
     like a plain https URL is dropped and the label rendered as text, so a bad URL loses a link
     rather than injecting markup.
     """
-    label = inline(text, limit)
     if url is None or not _URL_OK.fullmatch(url) or "<!--" in url:
-        return label
-    return Md(f"[{label}](<{url}>)")
+        return inline(text, limit)
+    return Md(f"[{inline(text, limit, refs=False)}](<{url}>)")
 
 
 @_memo
