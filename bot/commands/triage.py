@@ -4,7 +4,7 @@ This is the action's main job. From a `workflow_run` event it reads the run's jo
 failed job's log (capped), parses it, matches every failing test against the registry in force on
 the run's date, adds historical rates from the history store (synced first, within the request
 budget), and publishes: the sticky PR comment, the check run on pushes, and always the job summary
-and step outputs. With `--log FILE --job NAME` it does the same for one log on disk, offline.
+and step outputs. With `--log FILE [--job NAME]` it does the same for one log on disk, offline.
 
 Settings come from the action's inputs (`INPUT_*`), overridden by command-line options. The exit
 status is 0 whenever the analysis ran, whatever it found: a red triage must not look like a broken

@@ -88,7 +88,6 @@ class RunTestsParser(RunnerParser):
         self._in_summary = False
         self._failed: list[str] = []
         self._failed_line: int | None = None
-        self._failed_count = 0
         self._ignored: list[str] = []
         self._ignored_line: int | None = None
         self._summary_cut = False
@@ -176,13 +175,17 @@ class RunTestsParser(RunnerParser):
         if not match or match.group(2) in ("performed", "found"):
             return False
         kind, names = match.group(2), match.group(4)
-        self._tally.add(match)
-        if kind == "failed":
+        # counted here rather than through Tally.add: a big job log has tens of thousands of these
+        if kind == "passed":
+            self._tally.passed = int(match.group(1))
+        elif kind == "failed":
             self._failed = [n for n in split_names(names) if TEST_PATH.fullmatch(n) or "/" not in n]
-            self._failed_count, self._failed_line = int(match.group(1)), line.number
+            self._tally.failed = int(match.group(1))
+            self._failed_line = line.number
             self._summary_cut = self._summary_cut or line.truncated
         elif kind.startswith("had known-flaky"):
             self._ignored = [m.group(1) for m in _FLAKY.finditer(names or "")]
+            self._tally.ignored = int(match.group(1))
             self._ignored_line = line.number
             self._summary_cut = self._summary_cut or line.truncated
         return True
@@ -237,8 +240,9 @@ class RunTestsParser(RunnerParser):
         why = None if self._overflow or self._summary_cut else self._tally.shortfall(
             len(self._failed), len(self._ignored))
         listed = {*failed, *ignored}
-        unlisted = [(path, number) for path, number in self._fail_lines.items()
-                    if path not in listed and path.rsplit("/", 1)[-1].removesuffix(".py") not in listed]
+        unlisted = [(path, self._fail_lines[path]) for path in self._fail_lines.keys() - listed
+                    if path.rsplit("/", 1)[-1].removesuffix(".py") not in listed]  # pre-v1.26 basenames
+        unlisted.sort(key=lambda item: item[1])  # in log order
         if why is None and unlisted and not self._summary_cut:
             why = f"{len(unlisted)} tests with a FAIL line are not in it"
         if why is not None:
