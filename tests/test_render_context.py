@@ -142,3 +142,25 @@ def test_a_binary_registry_is_a_one_line_error(tmp_path: Path, capsys: pytest.Ca
     [line] = capsys.readouterr().err.splitlines()
     assert line.endswith("cannot read registry: it is binary data, not a YAML registry")
     assert "codec" not in line
+
+
+def test_dashboard_reads_as_meant_in_its_source_and_rendered(tmp_path: Path) -> None:
+    """The dashboard is read as an issue body, also in its Markdown source: flake-bot's own
+    sentences (a look item's detail) are not backslash-escaped there, and the rendered page has
+    no stray backslash outside code and no invisible character next to a digit."""
+    from helpers.dashboard import NOW, seed
+
+    from bot.dashboard import build, core
+    from bot.dashboard.render import render_body
+    from bot.triage import PatchPolicy
+
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        seed(store)
+        board = build.build(store, load_registry(None), workflow="unix port", branch="master", days=90,
+                            now=NOW, add_policy=PatchPolicy(), retire_policy=core.RetirePolicy())
+    body = render_body(build.Board((board,)), prs={}, pr_mode=False)
+    details = [item.detail for item in board.selection.look]
+    assert details and all(f": {detail}" in body for detail in details)
+    rendered = analyse(body)
+    assert "\\" not in "".join(rendered.prose)
+    assert not re.search(f"\\d{ZWSP}|{ZWSP}\\d", "".join(rendered.text))

@@ -152,6 +152,8 @@ def inline(text: str, limit: int = 300, *, refs: bool = True) -> Md:
 # What flake-bot's own sentences are made of: letters, digits, spaces and punctuation that starts
 # no Markdown, HTML, link, mention or reference in the middle of a line.
 _PROSE = re.compile(r"[A-Za-z0-9 ,.;:()%'/?!=+\-–—…·’\"]*")
+# Digits only, as many as a commit SHA prefix GitHub would link, standing alone.
+_LONG_NUMBER = re.compile(r"(?<![\w.,])(\d{7,})(?![\w])")
 # ...nor at the start of one: a list item, a setext underline.
 _PROSE_LINE_START = re.compile(r"(?:[-+=]+|\d{1,9}[.)])(?: |$)")
 
@@ -169,7 +171,10 @@ def prose(text: str, limit: int = 1_000) -> Md:
     text = " ".join(text.split())
     if len(text) > limit or not _PROSE.fullmatch(text) or _PROSE_LINE_START.match(text) or "://" in text:
         return inline(text, limit)
-    return Md(_neutralise_refs(text))
+    # A long number (a run id) could be taken for a commit: a code span stops the link without
+    # an invisible character that would be copied with the number.
+    parts = _LONG_NUMBER.split(text)
+    return Md("".join(f"`{part}`" if odd % 2 else _neutralise_refs(part) for odd, part in enumerate(parts)))
 
 
 @_memo
