@@ -14,7 +14,11 @@ one by one (step headers, diffs), so a harder case.
   ratio parse/grep (target: at most 5);
 - peak RSS of the parsing process (target: under 100 MB whatever the log size).
 
-Usage: ``python bench/bench_parse.py [--mb 200] [--keep PATH]``
+``--against DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/base main``) also
+parses the same log with that checkout's ``bot`` package, alternating with this one, ``--rounds``
+(default 5) each: on a shared machine whose speed drifts, only alternating runs compare two parsers fairly.
+
+Usage: ``python bench/bench_parse.py [--mb 200] [--keep PATH] [--against DIR]``
 """
 
 from __future__ import annotations
@@ -129,6 +133,8 @@ def main() -> int:
         default="one-job",
         help="what the big log is made of (see the module docstring)",
     )
+    parser.add_argument("--against", type=Path, help="also time the parser of this checkout, alternating")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds with --against")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "big-job.log"
@@ -157,7 +163,27 @@ def main() -> int:
         ratio_cpu, ratio_wall = parse_cpu / grep_cpu, parse_wall / grep_wall
         print(f"parse/grep ratio: {ratio_cpu:.1f} (CPU), {ratio_wall:.1f} (wall); target <= 5")
         print(f"peak RSS of the parsing process: {max(int(r[2]) for r in runs) / 1024:.1f} MB (target < 100)")
+        if args.against:
+            _alternate(path, args.against, grep_cpu, args.rounds)
     return 0
+
+
+def _alternate(path: Path, other: Path, grep_cpu: float, rounds: int) -> None:
+    """Best CPU time of this parser and of `other`'s over alternating rounds."""
+    best: dict[Path, float] = {}
+    found: dict[Path, str] = {}
+    for _ in range(rounds):
+        for code in (ROOT, other):
+            env = {**os.environ, "PYTHONPATH": str(code)}
+            child = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
+                                   check=True, env=env, cwd=code)
+            out = child.stdout.split()
+            best[code] = min(best.get(code, float("inf")), float(out[1]))
+            found[code] = f"{out[3]} failures, {out[4]} problems, complete={out[5]}"
+    for code, name in ((ROOT, "this checkout"), (other, str(other))):
+        print(f"alternating, {name}: {best[code]:.2f} s CPU (best of {rounds}), ratio to grep "
+              f"{best[code] / grep_cpu:.1f}; {found[code]}")
+    print(f"this checkout / {other}: {best[ROOT] / best[other]:.2f}x CPU time")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,11 @@ IDLE_MARKERS = (b"#", b"=", b"|", b"*", b"run-tests.py", b"FAILURE", b"/results/
                 b"undefined",
                 b"ld: ")
 IDLE_LINES_BEFORE_SKIP = 200
+# The runner's last words in every job log GitHub serves (also for failed and cancelled jobs): a
+# job log that does not end with them was cut, even when the cut falls between two steps.
+JOB_LOG_END = b"Cleaning up orphan processes"
+# How much of a log's start is checked for being text at all (see _not_text).
+_HEAD_BYTES = 4096
 # Line kinds as module globals: read for every line, and an enum member read through its class
 # costs several times more (see bot.joblog).
 _TEXT, _STEP, _HEADER, _ERROR = LineKind.TEXT, LineKind.STEP, LineKind.HEADER, LineKind.ERROR
@@ -139,6 +144,8 @@ class JobParser:
         self.print_failures_step: str | None = None
         self.last_line = 0
         self.recognised = False  # anything at all was understood (a step, a runner, make ...)
+        self.ends_as_job_log = False  # the bytes end with JOB_LOG_END (set by parse_job_log)
+        self.not_text: str | None = None  # why the first bytes are not UTF-8 text (see _not_text)
 
     # -- LineSink -----------------------------------------------------------------------
 
@@ -374,13 +381,16 @@ class JobParser:
         stamped = self.reader is not None and self.reader.timestamped
         if not (self.recognised or stamped or self.steps or self.failures or self.problems):
             empty = self.reader is not None and self.reader.bytes == 0
-            self._problem(ProblemKind.STEP, "the log is empty" if empty else
+            self._problem(ProblemKind.UNREADABLE, "the log is empty" if empty else self.not_text or
                           "nothing in this log looks like a GitHub job log or test runner output",
                           None, incomplete=True)
         reader = self.reader
         if reader is not None and reader.ended_mid_line and reader.timestamped:
             self._problem(ProblemKind.TRUNCATED, "the log ends in the middle of a line", self.last_line,
                           incomplete=True)
+        elif stamped and not self.ends_as_job_log:
+            self._problem(ProblemKind.TRUNCATED, "the log ends before the job did (no 'Cleaning up orphan "
+                          "processes' line at its end)", self.last_line, incomplete=True)
         self._attach_print_failures()
         return JobReport(
             job=self.job,
@@ -392,6 +402,22 @@ class JobParser:
         )
 
 
+def _not_text(head: bytes) -> str | None:
+    """Why a log's first bytes cannot be a job log or runner output: GitHub serves UTF-8 text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        head[1:200:2].count(0) > 40 and head[0:200:2].count(0) == 0
+    ):
+        return "the log is UTF-16 text, not UTF-8 as GitHub serves job logs"
+    if b"\0" in head:
+        return "the log is binary data (it has NUL bytes), not text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the window's end
+            return "the log is not UTF-8 text"
+    return None
+
+
 def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobReport:
     """Read one job log (GitHub job-log format or raw runner output) into a ``JobReport``.
 
@@ -400,9 +426,15 @@ def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobRepo
     parser = JobParser(job)
     reader = LogReader(parser)
     parser.reader = reader
+    head = tail = b""
     for chunk in chunks:
+        if len(head) < _HEAD_BYTES:
+            head += chunk[: _HEAD_BYTES - len(head)]
         reader.feed(chunk)
+        tail = (tail + chunk[-len(JOB_LOG_END) - 8 :])[-len(JOB_LOG_END) - 8 :]
     reader.close()
+    parser.not_text = _not_text(head)
+    parser.ends_as_job_log = tail.rstrip().endswith(JOB_LOG_END)
     return parser.report()
 
 

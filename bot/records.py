@@ -48,6 +48,7 @@ class ProblemKind(StrEnum):
     STEP = "step"
     TRUNCATED = "truncated"
     CANCELLED = "cancelled"
+    UNREADABLE = "unreadable"  # empty, binary, not UTF-8, or nothing like a job log: no verdict
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,15 @@ class JobReport:
     problems: tuple[Problem, ...] = ()
     failed_step: str | None = None
     steps: tuple[str, ...] = field(default=())
+
+    @property
+    def unreadable(self) -> str | None:
+        """Why nothing could be read from the log (empty, binary ...), or None if it was read.
+
+        Such a log says nothing about the job, so it is never "no failures"."""
+        if self.failures:
+            return None
+        return next((p.message for p in self.problems if p.kind is ProblemKind.UNREADABLE), None)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import stats
+from bot.clean_record import clean_record
+from bot.registry.model import Registry
 from bot.spread import Spread, spread
 from bot.store.sqlite import HistoryStore, Window
 from bot.triage import PatchPolicy
@@ -174,17 +176,6 @@ def build_report(
     attributions, unattributed = stats.attribute(
         job_tallies, store.observed_causes(window), days, policy, now=now.date(), similar=similar
     )
-    probes: list[tuple[str, str]] = []
-    if registry is not None:
-        known = sorted({t.test for t in test_tallies})
-        for entry in registry.entries:
-            if not entry.flaky:
-                continue
-            label = f"{entry.test} ({entry.where()})"
-            tests = [t for t in known if entry.matches_test(t)]
-            if not tests and _EXACT_PATH.fullmatch(entry.test):
-                tests = [entry.test]
-            probes.extend((label, t) for t in tests)
     return Report(
         window=window,
         generated_at=now,
@@ -202,8 +193,9 @@ def build_report(
         similar=similar,
         similar_groups=_groups(similar, job_tallies),
         impacts=stats.impact(job_tallies, store.sole_causes(window), attributions),
-        # days since a flake count to the end of the history: a stale store is not a clean streak
-        entry_ages=stats.entry_ages(probes, test_tallies, days, policy, now=min(now, view.last or now)),
+        # ages count to the history's last run: a stale store is not a clean streak, and data
+        # dated after this machine's clock gives no negative age
+        entry_ages=_entry_ages(registry, test_tallies, days, policy, end=view.last or now),
     )
 
 
@@ -217,6 +209,33 @@ def _listed_now(registry: RegistryView | None, today: date) -> Callable[[str, st
         return registry.ignores(job, test, today) or not registry.runs_test(job, test, today)
 
     return listed
+def _entry_ages(
+    registry: RegistryView | None,
+    tallies: Sequence[stats.TestTally],
+    days: Sequence[stats.ExecutionDay],
+    policy: stats.ExclusionPolicy | None,
+    *,
+    end: datetime,
+) -> list[stats.EntryAge]:
+    """Per flaky entry and test it names: the clean record where the entry acts (the dashboard's
+    retire rule counts the same, `bot.clean_record`)."""
+    if not isinstance(registry, Registry):
+        return []
+    known = sorted({t.test for t in tallies})
+    out = []
+    for entry in registry.entries:
+        if not entry.flaky:
+            continue
+        label = f"{entry.test} ({entry.where()})"
+        tests = [t for t in known if entry.matches_test(t)]
+        if not tests and _EXACT_PATH.fullmatch(entry.test):
+            tests = [entry.test]
+        for test in tests:
+            record = clean_record(registry, entry, test, tallies, days, today=end.date(), policy=policy)
+            last = record.last_flake
+            out.append(stats.EntryAge(test, label, last, record.executions_since,
+                                      max(0, (end - last).days) if last else None))
+    return sorted(out, key=lambda e: (-e.executions_since, e.test, e.label))
 
 
 def _groups(similar: Mapping[str, str], jobs: Sequence[stats.JobTally]) -> list[SimilarGroup]:

@@ -414,32 +414,3 @@ def impact(
         )
         out.append(Impact(test, sum(per_job.values()), predicted))
     return sorted(out, key=lambda i: (-i.predicted_pass_if_ignored, i.test))
-
-
-def entry_ages(
-    probes: Iterable[tuple[str, str]],
-    tallies: Sequence[TestTally],
-    days: Sequence[ExecutionDay],
-    registry: ExclusionPolicy | None = None,
-    *,
-    now: datetime,
-) -> list[EntryAge]:
-    """For each (registry entry label, test): executions since the test last flaked.
-
-    Counted in the jobs that run the test (for an `exclude` entry, the jobs where it is not
-    excluded), so a long clean streak there is the evidence for retiring the entry.
-    """
-    out = []
-    for label, test in probes:
-        last = max((t.last_seen for t in tallies if t.test == test), default=None)
-        since = executions_of(test, days, registry, after=last.date() if last else None)
-        out.append(
-            EntryAge(
-                test=test,
-                label=label,
-                last_flake=last,
-                executions_since=sum(since.values()),
-                days_since=(now - last).days if last else None,
-            )
-        )
-    return sorted(out, key=lambda e: (-e.executions_since, e.test, e.label))

@@ -204,6 +204,12 @@ class JobTriage:
     failed_step: str | None = None
 
     @property
+    def report_unreadable(self) -> bool:
+        """The log was fetched but holds nothing readable (see `JobReport.unreadable`)."""
+        unreadable = any(p.kind is ProblemKind.UNREADABLE for p in self.problems)
+        return self.state is JobState.LOG_UNREADABLE and unreadable
+
+    @property
     def other_failure(self) -> bool:
         """Failing tests and, besides them, a build error, runner error or failed step."""
         return self.state is JobState.TEST_FAILURES and any(p.kind in FAILURE_PROBLEMS for p in self.problems)
@@ -496,7 +502,7 @@ def _across_kind(
 
 
 def _job_state(job: JobInput, failed: bool, counted: Sequence[TestFailure]) -> JobState:
-    if job.report is None:
+    if job.report is None or (job.report.unreadable and not counted):
         return JobState.LOG_UNREADABLE if failed else JobState.PASSED
     if counted:
         return JobState.TEST_FAILURES
@@ -769,9 +775,10 @@ def check_conclusion(report: TriageReport) -> str:
     """The check run's conclusion: red only when something needs a look.
 
     The workflow run itself is already red; the check adds "neutral" when every failure is a
-    known flake failing as usual, or when nothing could be read (saying "unknown", not "fine").
+    known flake failing as usual, or when a log could not be fetched (saying "unknown", not
+    "fine"). A log that was fetched but is no log (empty, binary) needs a look: it is broken.
     """
-    if report.counts.needs_look:
+    if report.counts.needs_look or any(j.failed and j.report_unreadable for j in report.jobs):
         return "failure"
     if report.counts.jobs_failed or report.run_unexplained:
         return "neutral"

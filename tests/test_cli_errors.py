@@ -143,7 +143,7 @@ def test_sync_a_later_404_is_not_blamed_on_the_arguments(
     [
         ["parse-log", "no-such.log"],
         ["triage", "--log", "no-such.log", "--job", "coverage"],
-        ["triage", "--log", str(SAMPLE)],
+        ["triage", "--job", "coverage"],
         ["match", "--job", "qemu_arm", "--test", "thread/thread_gc1.py", "--registry", "no-such.yml"],
         ["report", "--db", "no-such.sqlite"],
         ["report", "--db", "no-such.sqlite", "--since", "2026/01/01"],

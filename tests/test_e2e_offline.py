@@ -57,9 +57,9 @@ def test_bundled_sample_logs_triage(capsys: pytest.CaptureFixture[str]) -> None:
         assert text.startswith("flake-bot: ") and data["headline"] in text
 
 
-def test_log_without_job_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["triage", "--log", str(tmp_path / "x.log")]) == 2
-    assert "--log and --job go together" in capsys.readouterr().err
+def test_job_without_log_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["triage", "--job", "standard"]) == 2
+    assert "--job goes with --log" in capsys.readouterr().err
     assert main(["triage", "--log", str(tmp_path / "missing.log"), "--job", "standard"]) == 2
 
 

@@ -320,10 +320,11 @@ def test_hostile_long_lines_are_fast_and_bounded() -> None:
 
 
 def test_empty_or_unrecognisable_log_is_never_clean() -> None:
-    for data, says in ((b"", "empty"), (bytes(range(256)) * 50, "nothing in this log")):
+    for data, says in ((b"", "empty"), (bytes(range(256)) * 50, "binary")):
         report = parse_job_log([data])
         assert not report.complete and report.failures == ()
-        assert [p.kind for p in report.problems] == [ProblemKind.STEP] and says in report.problems[0].message
+        assert [p.kind for p in report.problems] == [ProblemKind.UNREADABLE]
+        assert says in report.problems[0].message
 
 
 def test_step_list_is_bounded() -> None:

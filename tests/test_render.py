@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from helpers.gfm import Rendered, analyse, github_refs, visible
+from helpers.gfm import Rendered, analyse, github_refs, shown, visible
 from helpers.histories import history
 from helpers.hostile import HOSTILE_PIECES
 from hypothesis import given, settings
@@ -446,8 +446,9 @@ def test_earlier_attempts_are_carried_over_and_listed() -> None:
         '[flake-bot attempt 9001/3]: # "sha=89abcde failures=4 known=1 look=2 unreadable=1"',
         '[flake-bot attempt 9001/4]: # "sha=89abcde failures=4 known=1 look=2 unreadable=1"',
     ]
-    text = visible("".join(analyse(second).prose))
-    earlier = "Earlier (newest first): run 9001 attempt 3 on : 4 failures, 1 known flake, 2 need a look"
+    text = shown(second)
+    earlier = ("Earlier (newest first): run 9001 attempt 3 on 89abcde: "
+               "4 failures, 1 known flake, 2 need a look")
     assert earlier + ", could not read 1 log." in text
     # Publishing the same attempt again (a retried write) does not list it as earlier.
     assert render_comment(rerun, previous=second) == second

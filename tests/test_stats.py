@@ -171,22 +171,6 @@ def test_impact_removes_only_the_failures_the_test_alone_caused() -> None:
     assert impacts[1].predicted_pass_if_ignored == pytest.approx((1 - 9 / 100) * (1 - 5 / 100))
 
 
-def test_entry_age_counts_executions_after_the_last_flake() -> None:
-    tallies = [TestTally("t.py", "coverage", 1, 0, datetime(2026, 2, 1, 9, tzinfo=UTC), ())]
-    ages = stats.entry_ages(
-        [("t.py (ignored)", "t.py"), ("never.py (ignored)", "never.py")],
-        tallies,
-        DAYS,
-        None,
-        now=datetime(2026, 5, 1, tzinfo=UTC),
-    )
-    by_test = {a.test: a for a in ages}
-    assert by_test["t.py"].executions_since == 10  # the April executions of both jobs
-    assert by_test["t.py"].days_since == 88
-    assert by_test["never.py"].last_flake is None
-    assert by_test["never.py"].executions_since == 30
-
-
 FULL_SUITE = ("settrace_stackless", "standard_v2", "standard")
 
 

@@ -25,6 +25,8 @@ from fake_github import FakeGitHub
 from logfmt import Step, job_log
 
 from bot.cli import main
+from bot.render.environment import percent
+from bot.render.report import TOP_JOBS
 
 FIGURES = Path(__file__).resolve().parent / "data" / "reference-figures.yaml"
 
@@ -322,6 +324,8 @@ def test_reference_history_is_reproduced_through_sync_and_report(
     for t in data["tests"]:
         row = next(r for r in rows if r and r[0] == t["test"] and len(r) == 9)
         assert row[1:3] == (str(t["events"]), str(t["executions"]))
-        for j in t["jobs"]:
-            rate, low, high = (f"{100 * j[k]:.1f}%" for k in ("rate", "low", "high"))
+        for j in t["jobs"][:TOP_JOBS]:  # the most events first; the rest as "+N more"
+            rate, low, high = (percent(j[k]) for k in ("rate", "low", "high"))
             assert f"{j['job']} {j['events']}/{j['executions']} = {rate} ({low}–{high})" in row[6]
+        more = len(t["jobs"]) - TOP_JOBS
+        assert row[6].endswith(f", +{more} more") if more > 0 else "more" not in row[6]

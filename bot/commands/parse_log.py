@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "##[group] markers) or raw output of MicroPython's test runners, and list each "
             "failing test with its runner, pass, outcome (fail/timeout/crash), symptom and log "
             "line, plus anything else that made the job fail. Exit status 0 when the log was "
-            "read, 2 when it could not be read.",
+            "read, 1 when it holds nothing readable (empty, binary, not UTF-8: 'could not read "
+            "the log'), 2 when it could not be opened.",
             width=78,
         ),
         epilog=(
@@ -75,12 +76,19 @@ def to_json(report: JobReport) -> str:
     return inert_json(report.to_json())
 
 
+def _log_line(report: JobReport) -> str:
+    """How much of the log was read, in the words `triage --log` uses too."""
+    if report.unreadable:
+        return f"log: could not read the log: {report.unreadable}"
+    return "log: complete" if report.complete else "log: NOT fully understood (see problems)"
+
+
 def render_text(report: JobReport, *, diffs: bool = False) -> str:
     """The human-readable report; every line starts with fixed text, never with log content."""
     ignored = sum(1 for f in report.failures if f.ignored)
     out = [
         f"job: {escape(report.job)}",
-        "log: complete" if report.complete else "log: NOT fully understood (see problems)",
+        _log_line(report),
         f"failed step: {escape(report.failed_step)}",
         f"failures: {len(report.failures) - ignored} real, {ignored} ignored as known-flaky",
     ]
@@ -95,7 +103,9 @@ def render_text(report: JobReport, *, diffs: bool = False) -> str:
         if detail:
             out.append(f"           {detail}")
         if diffs and failure.diff:
-            out.extend(f"           | {escape(d)}" for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
+            # a tab is harmless on a terminal: shown as the spaces it stands for, not as \x09
+            out.extend(f"           | {escape(d.expandtabs(8))}"
+                       for d in failure.diff.splitlines()[:DIFF_PREVIEW_LINES])
     out.append(f"problems: {len(report.problems)}")
     for problem in report.problems:
         line = f"line {problem.line}" if problem.line else "line ?"
@@ -110,4 +120,4 @@ def run(args: argparse.Namespace) -> int:
     text = to_json(report) if args.json else render_text(report, diffs=args.diff)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
-    return 0
+    return 1 if report.unreadable else 0

@@ -4,7 +4,7 @@ This is the action's main job. From a `workflow_run` event it reads the run's jo
 failed job's log (capped), parses it, matches every failing test against the registry in force on
 the run's date, adds historical rates from the history store (synced first, within the request
 budget), and publishes: the sticky PR comment, the check run on pushes, and always the job summary
-and step outputs. With `--log FILE --job NAME` it does the same for one log on disk, offline.
+and step outputs. With `--log FILE [--job NAME]` it does the same for one log on disk, offline.
 
 Settings come from the action's inputs (`INPUT_*`), overridden by command-line options. The exit
 status is 0 whenever the analysis ran, whatever it found: a red triage must not look like a broken
@@ -127,8 +127,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Read each failed job's log of a completed workflow run, judge every failing test against the "
             "known-flaky registry and the history, and publish a sticky PR comment, a check run on pushes, "
             "the job summary and the step outputs. Settings come from the action inputs (INPUT_*) and the "
-            "GITHUB_* environment; options below override them. With --log and --job, triage one log file "
-            "offline and print the result."
+            "GITHUB_* environment; options below override them. With --log, triage one log file "
+            "offline and print the result (--job only when the log does not name its job)."
         ),
     )
     parser.add_argument(
@@ -143,7 +143,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--log", help="offline: a job log file (.gz and - for stdin work too)", metavar="FILE"
     )
-    parser.add_argument("--job", help="offline: the job's name, e.g. standard or qemu_arm", metavar="NAME")
+    parser.add_argument(
+        "--job",
+        help="offline: the job's name, e.g. standard or qemu_arm (default: the name the log gives; "
+        "when both exist and differ, the log's is used)",
+        metavar="NAME",
+    )
     parser.add_argument(
         "--date",
         type=day,
@@ -162,9 +167,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     env = ActionsEnv.from_environ()
-    if args.log or args.job:
-        if not (args.log and args.job):
-            raise InputError("--log and --job go together")
+    if args.job and not args.log:
+        raise InputError("--job goes with --log (the job of an offline log)")
+    if args.log:
         return _run_offline(args, env)
     try:
         return _run_event(args, env)
@@ -265,14 +270,24 @@ class _FirstDay:
 
 
 def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
+    from bot.commands._job import choose_job
     from bot.parse import open_log, parse_job_log
 
     registry_file = args.registry or env.input("registry") or None
-    # a log has no workflow: the job name picks the one workflow that has such a job
-    registry = load_registry(registry_file).section_of(args.job)
+    loaded = load_registry(registry_file)
     seen = _FirstDay()
     with open_log(args.log) as chunks:
-        job_report = parse_job_log(seen.watch(chunks), job=args.job)
+        job_report = parse_job_log(seen.watch(chunks))
+    if job_report.unreadable and not (args.job or job_report.job):
+        job_name = "(unnamed)"  # nothing to judge: the verdict is "could not read the log" anyway
+    else:
+        choice = choose_job(args.job, job_report.job, {j for s in loaded.sections() for j in s.jobs})
+        for warning in choice.warnings:
+            print(f"flake-bot: warning: {warning}", file=sys.stderr)
+        job_name = choice.job
+    job_report = dataclasses.replace(job_report, job=job_name)
+    # a log has no workflow: the job name picks the one workflow that has such a job
+    registry = loaded.section_of(job_name)
     day = args.date or seen.day or datetime.now(UTC).date()
     if args.date:
         day_from = "--date"
@@ -280,12 +295,14 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         day_from = "the log's first timestamp" if seen.day else "today; the log has no timestamp"
     log_name = "standard input" if args.log == "-" else f"Log file {Path(args.log).name}"
     source = (
-        f"{log_name}, job {args.job}. "
+        f"{log_name}, job {job_name}. "
         f"Registry: {Path(registry_file).name if registry_file else 'bundled'}, as in force on "
         f"{day.isoformat()} ({day_from})."
     )
     created = datetime.combine(day, time(12, 0), tzinfo=UTC)
-    failed = bool(job_report.failed_step) or any(not f.ignored for f in job_report.failures)
+    # Offline there is no job conclusion: a log that was not wholly read may hide a failure.
+    failed = (bool(job_report.failed_step) or not job_report.complete
+              or any(not f.ignored for f in job_report.failures))
     run_info = RunInfo(
         id=0,
         attempt=1,
@@ -303,7 +320,7 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         id=0,
         run_id=0,
         attempt=1,
-        name=args.job,
+        name=job_name,
         status="completed",
         conclusion="failure" if failed else "success",
     )
@@ -334,4 +351,4 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         sys.stdout.write(inert_json(payload) + "\n")
     else:
         say(env, render_text(report, source=source))
-    return 0
+    return 1 if report.counts.unreadable_logs else 0

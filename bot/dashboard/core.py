@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot import stats
+from bot.clean_record import clean_record
 from bot.registry.model import Entry, Mechanism, Registry
 from bot.triage import PatchPolicy
 
@@ -300,11 +301,6 @@ def select_look(pairs: Iterable[Pair], registry: Registry, *, today: date) -> li
     return out
 
 
-def entry_jobs(registry: Registry, entry: Entry) -> tuple[str, ...]:
-    """The jobs an entry acts in."""
-    return tuple(sorted(name for name, spec in registry.jobs.items() if entry.covers(spec)))
-
-
 def select_retire(
     registry: Registry,
     tallies: Sequence[stats.TestTally],
@@ -329,15 +325,8 @@ def select_retire(
         tests = [t for t in known if entry.matches_test(t)]
         if not tests and _EXACT_PATH.fullmatch(entry.test):
             tests = [entry.test]
-        acting = entry_jobs(registry, entry)
         for test in tests:
-            if entry.mechanism is Mechanism.IGNORE:
-                evidence_jobs = acting
-            else:  # an excluded test runs only where it is not excluded
-                evidence_jobs = tuple(sorted(j for j in registry.jobs if registry.runs_test(j, test, today)))
-            item = _retire_item(
-                entry, test, acting, evidence_jobs, tallies, days, registry, policy, now, first
-            )
+            item = _retire_item(entry, test, tallies, days, registry, policy, now, first)
             if item is not None:
                 out.append(item)
     out.sort(key=lambda i: (-i.executions_since, i.test))
@@ -347,8 +336,6 @@ def select_retire(
 def _retire_item(
     entry: Entry,
     test: str,
-    acting: tuple[str, ...],
-    evidence_jobs: tuple[str, ...],
     tallies: Sequence[stats.TestTally],
     days: Sequence[stats.ExecutionDay],
     registry: Registry,
@@ -356,21 +343,17 @@ def _retire_item(
     now: datetime,
     first: datetime | None,
 ) -> RetireItem | None:
-    seen = stats.executions_of(test, days, registry)
-    evidence_jobs = tuple(j for j in evidence_jobs if seen.get(j))  # jobs the window holds
-    if not acting or not evidence_jobs:
+    record = clean_record(registry, entry, test, tallies, days, today=now.date())
+    if not record.acting or not record.evidence_jobs:
         return None
-    mine = [t for t in tallies if t.test == test and t.job in evidence_jobs]
-    last = max((t.last_seen for t in mine), default=None)
-    ran = stats.executions_of(test, days, registry, after=last.date() if last else None)
-    since = sum(n for job, n in ran.items() if job in evidence_jobs)
-    start = last or first
+    start = record.last_flake or first
     if start is None:
         return None
     clean_days = (now - start).days
-    if since < policy.min_executions or clean_days < policy.min_days:
+    if record.executions_since < policy.min_executions or clean_days < policy.min_days:
         return None
-    return RetireItem(test, entry, acting, evidence_jobs, last, since, clean_days)
+    return RetireItem(test, entry, record.acting, record.evidence_jobs, record.last_flake,
+                      record.executions_since, clean_days)
 
 
 def select(

@@ -344,7 +344,11 @@ def load_registry(path: str | Path | None = None) -> Registry:
     file = Path(path) if path is not None else bundled_registry_path()
     try:
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # the codec's own words ("can't decode byte 0xd0 in position 24") say nothing to a user
+        what = "binary data" if b"\0" in exc.object[:4096] else "not UTF-8 text"
+        raise RegistryError(f"{file}: cannot read registry: it is {what}, not a YAML registry") from None
+    except OSError as exc:
         raise RegistryError(f"{file}: cannot read registry: {exc}") from None
     return _parsed(text, str(file))
 

@@ -18,6 +18,7 @@ What is marked depends on where the text comes from:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -72,9 +73,21 @@ def _num(value: int) -> Md:
     return Md(f"{int(value):,}")
 
 
+def percent(value: float, digits: int = 1) -> str:
+    """A share as a percentage, e.g. 0.2512 -> "25.1%".
+
+    A share too small for `digits` keeps two significant digits ("0.0042%"), never "0.0%",
+    which reads as "never"; below a millionth of a percent it is "< 0.000001%".
+    """
+    share = 100 * float(value)
+    if 0 < share < 10**-digits:
+        places = 1 - math.floor(math.log10(share))
+        return f"{share:.{places}f}%" if places <= 6 else "< 0.000001%"
+    return f"{share:.{digits}f}%"
+
+
 def _pct(value: float, digits: int = 1) -> Md:
-    """A share as a percentage, e.g. 0.2512 -> "25.1%"."""
-    return Md(f"{100 * float(value):.{digits}f}%")
+    return Md(percent(value, digits))
 
 
 def _dec(value: float, digits: int = 1) -> Md:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from bot.report import CrossTest, Report
 
 MAX_ROWS = 100  # per test table: a broken build can fail hundreds of tests; the JSON keeps them all
+# Per-job figures shown in a test's row: a test flaky in twenty jobs would otherwise fill the cell
+# with a wall of text that pushes "Last seen" and "Symptoms" off screen; the JSON keeps every job.
+TOP_JOBS = 3
 
 
 def _why_unattributed(report: Report) -> dict[str, str]:
@@ -50,6 +53,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "single_job_share": report.histogram.get(1, 0) / failed if failed else 0.0,
         "failing_jobs": sum(1 for j in report.jobs if j.rate.events),
         "max_rows": MAX_ROWS,
+        "top_jobs": TOP_JOBS,
         "similar_groups": [g for g in report.similar_groups if len(g.jobs) > 1],
         "why_unattributed": _why_unattributed(report),
     }

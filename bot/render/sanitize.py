@@ -124,16 +124,20 @@ def _neutralise_marker(text: str) -> str:
 
 
 @_memo
-def inline(text: str, limit: int = 300) -> Md:
+def inline(text: str, limit: int = 300, *, refs: bool = True) -> Md:
     """Untrusted text as Markdown prose on one line.
 
     Every ASCII punctuation character is backslash-escaped (no emphasis, links, images,
     headings, lists, tables or code from input), `&`, `<` and `>` become entities (no HTML, no
     marker), whitespace runs collapse to one space (no line breaks, no indented code), and
-    mentions, references and URLs are broken with a zero-width space.
+    mentions, references and URLs are broken with a zero-width space; with `refs=False` (a
+    link's label: GitHub links and mentions nothing inside a link) they are left as they are,
+    so a run number in "run 19000002252" copies without an invisible character in it.
     """
     text = " ".join(clean(text).split())
-    text = _neutralise_refs(bound(text, limit))
+    text = bound(text, limit)
+    if refs:
+        text = _neutralise_refs(text)
     out = []
     for ch in text:
         if ch in _HTML_ENTITIES:
@@ -148,6 +152,8 @@ def inline(text: str, limit: int = 300) -> Md:
 # What flake-bot's own sentences are made of: letters, digits, spaces and punctuation that starts
 # no Markdown, HTML, link, mention or reference in the middle of a line.
 _PROSE = re.compile(r"[A-Za-z0-9 ,.;:()%'/?!=+\-–—…·’\"]*")
+# Digits only, as many as a commit SHA prefix GitHub would link, standing alone.
+_LONG_NUMBER = re.compile(r"(?<![\w.,])(\d{7,})(?![\w])")
 # ...nor at the start of one: a list item, a setext underline.
 _PROSE_LINE_START = re.compile(r"(?:[-+=]+|\d{1,9}[.)])(?: |$)")
 
@@ -165,7 +171,10 @@ def prose(text: str, limit: int = 1_000) -> Md:
     text = " ".join(text.split())
     if len(text) > limit or not _PROSE.fullmatch(text) or _PROSE_LINE_START.match(text) or "://" in text:
         return inline(text, limit)
-    return Md(_neutralise_refs(text))
+    # A long number (a run id) could be taken for a commit: a code span stops the link without
+    # an invisible character that would be copied with the number.
+    parts = _LONG_NUMBER.split(text)
+    return Md("".join(f"`{part}`" if odd % 2 else _neutralise_refs(part) for odd, part in enumerate(parts)))
 
 
 @_memo
@@ -230,10 +239,9 @@ def link(text: str, url: str | None, limit: int = 200) -> Md:
     like a plain https URL is dropped and the label rendered as text, so a bad URL loses a link
     rather than injecting markup.
     """
-    label = inline(text, limit)
     if url is None or not _URL_OK.fullmatch(url) or "<!--" in url:
-        return label
-    return Md(f"[{label}](<{url}>)")
+        return inline(text, limit)
+    return Md(f"[{inline(text, limit, refs=False)}](<{url}>)")
 
 
 @_memo

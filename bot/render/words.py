@@ -25,6 +25,7 @@ PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.STEP: "a step failed",
     ProblemKind.TRUNCATED: "log truncated or not fully understood",
     ProblemKind.CANCELLED: "cancelled",
+    ProblemKind.UNREADABLE: "could not read the log",
 }
 
 _LOG_STATE_WORDS: dict[LogState, str] = {
@@ -199,7 +200,9 @@ def _unique(items: Iterable[str]) -> list[str]:
 def job_status(job: JobTriage) -> str:
     """One sentence about the job as a whole, from its state: fixed words and numbers only."""
     if job.state is JobState.LOG_UNREADABLE:
-        return "could not read the log: " + _LOG_STATE_WORDS[job.log_state]
+        # the parser's reason (fixed words, never log text) when the log was fetched but is no log
+        reason = next((p.message for p in job.problems if p.kind is ProblemKind.UNREADABLE), None)
+        return "could not read the log: " + (reason or _LOG_STATE_WORDS[job.log_state])
     if job.state is JobState.UNEXPLAINED:
         return "failed for a reason flake-bot could not find"
     if job.state is JobState.NOT_A_TEST_FAILURE:

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from bot.joblog import LogLine
-from bot.records import Outcome, Problem, Runner, TestFailure, TestPass
+from bot.records import Outcome, Problem, ProblemKind, Runner, TestFailure, TestPass
 
 # A job has ~1000 tests per pass; a log claiming more failures than this in one invocation
 # is broken or hostile, and every further record would only cost memory.
@@ -88,6 +88,55 @@ class RunnerParser(ABC):
     @abstractmethod
     def finish(self) -> Result:
         """Close the invocation and return what it found."""
+
+
+@dataclass
+class Tally:
+    """The counts a runner's summary states (run-tests, natmodtests, multitests, perfbench alike).
+
+    "performed" = passed + failed + ignored, and each list line names as many tests as its count.
+    The optional lines (ignored, skipped, failed) are printed only when non-empty, so a log cut
+    between two summary lines looks whole line by line; only the counts show that it is not.
+    """
+
+    performed: int | None = None
+    passed: int | None = None
+    failed: int = 0
+    ignored: int = 0
+
+    def add(self, match: re.Match[str]) -> None:
+        """Count one SUMMARY line."""
+        kind, number = match.group(2), int(match.group(1))
+        if kind == "performed":
+            self.performed = number
+        elif kind == "passed":
+            self.passed = number
+        elif kind == "failed":
+            self.failed = number
+        elif kind.startswith("had known-flaky"):
+            self.ignored = number
+
+    def shortfall(self, listed_failed: int, listed_ignored: int = 0) -> str | None:
+        """Why the summary does not add up, or None when it does (or is a dry run's, uncounted)."""
+        if self.performed is None:
+            return None
+        if self.passed is None:
+            return f"it says {self.performed} tests performed and nothing more"
+        if self.passed + self.failed + self.ignored != self.performed:
+            return (f"{self.performed} performed but {self.passed} passed, {self.failed} failed"
+                    f" and {self.ignored} ignored")
+        if listed_failed != self.failed:
+            return f"it says {self.failed} tests failed but lists {listed_failed}"
+        if listed_ignored != self.ignored:
+            return f"it says {self.ignored} tests had known-flaky failures but lists {listed_ignored}"
+        return None
+
+
+def summary_problem(runner: Runner, why: str, line: int | None) -> Problem:
+    """The note on an invocation whose summary does not add up: its failures come from FAIL lines."""
+    return Problem(ProblemKind.TRUNCATED,
+                   f"the summary of {runner.value} is cut or does not add up ({why}); every test with a "
+                   "FAIL line is reported as a failure", line=line)
 
 
 def record_failure(table: dict[str, Found], test: str, runner: Runner, line: int) -> Found:

@@ -15,7 +15,16 @@ import re
 from bot import symptom
 from bot.joblog import LogLine
 from bot.records import Runner
-from bot.runners.base import SUMMARY, TEST_PATH, Found, Result, RunnerParser, record_failure
+from bot.runners.base import (
+    SUMMARY,
+    TEST_PATH,
+    Found,
+    Result,
+    RunnerParser,
+    Tally,
+    record_failure,
+    summary_problem,
+)
 from bot.runners.diff import DiffReader
 from bot.runners.perfbench import HEADER
 
@@ -46,6 +55,7 @@ class MultitestsParser(RunnerParser):
         self._truth_seen = False
         self._summary_line: int | None = None
         self._failed: list[tuple[str, int]] = []
+        self._tally = Tally()
 
     @property
     def skip_markers(self) -> tuple[bytes, ...] | None:
@@ -84,6 +94,7 @@ class MultitestsParser(RunnerParser):
             match = SUMMARY.match(text)
             if not match or match.group(2) == "performed":
                 return False
+            self._tally.add(match)
             if match.group(2) == "failed":
                 self._failed = [(n, line.number) for n in (match.group(4) or "").split()
                                 if TEST_PATH.fullmatch(n)]
@@ -109,12 +120,22 @@ class MultitestsParser(RunnerParser):
         match = SUMMARY.match(text)
         if match and match.group(2) == "performed":
             self._summary_line = line.number
+            self._tally.add(match)
             self._current = None
         return True  # anything else between tests is the runner's or a test's stray output
 
     def finish(self) -> Result:
         self._end_diff()
+        seen = set(self._tests)
         for name, number in self._failed:
             self._fail(name, number)
-        return Result(Runner.MULTITESTS, failures=list(self._tests.values()),
-                      summary=self._summary_line is not None)
+        result = Result(Runner.MULTITESTS, failures=list(self._tests.values()),
+                        summary=self._summary_line is not None)
+        if result.summary:
+            unlisted = seen - {name for name, _ in self._failed}
+            why = self._tally.shortfall(len(self._failed)) or (
+                f"{len(unlisted)} tests with a FAIL line are not in it" if unlisted else None)
+            if why is not None:
+                result.complete = False
+                result.problems.append(summary_problem(Runner.MULTITESTS, why, self._summary_line))
+        return result

@@ -13,7 +13,16 @@ import re
 from bot import symptom
 from bot.joblog import LogLine
 from bot.records import Outcome, Runner
-from bot.runners.base import SUMMARY, TEST_PATH, Found, Result, RunnerParser, record_failure
+from bot.runners.base import (
+    SUMMARY,
+    TEST_PATH,
+    Found,
+    Result,
+    RunnerParser,
+    Tally,
+    record_failure,
+    summary_problem,
+)
 
 HEADER = re.compile(r"N=\d+ M=\d+ n_average=\d+")
 _ANY_RESULT = re.compile(r"\S+\.py: ")
@@ -29,6 +38,9 @@ class PerfbenchParser(RunnerParser):
         self._header_seen = False
         self._tests: dict[str, Found] = {}
         self._summary_line: int | None = None
+        self._tally = Tally()
+        self._seen: set[str] = set()  # tests with a failure line, before the summary
+        self._listed: set[str] = set()
 
     @property
     def skip_markers(self) -> tuple[bytes, ...] | None:
@@ -47,14 +59,18 @@ class PerfbenchParser(RunnerParser):
             match = SUMMARY.match(text)
             if not match or match.group(2) == "performed":
                 return False
+            self._tally.add(match)
             if match.group(2) == "failed":
                 for name in (match.group(4) or "").split():
                     if TEST_PATH.fullmatch(name):
+                        self._listed.add(name)
                         self._add(name, line.number)
             return True
         match = SUMMARY.match(text)
         if match and match.group(2) == "performed":
             self._summary_line = line.number
+            self._tally.add(match)
+            self._seen = set(self._tests)
             return True
         result = _RESULT.fullmatch(text)
         if result:
@@ -70,5 +86,13 @@ class PerfbenchParser(RunnerParser):
         return bool(_ANY_RESULT.match(text)) or not text.strip()
 
     def finish(self) -> Result:
-        return Result(Runner.PERFBENCH, failures=list(self._tests.values()),
-                      summary=self._summary_line is not None)
+        result = Result(Runner.PERFBENCH, failures=list(self._tests.values()),
+                        summary=self._summary_line is not None)
+        if result.summary:
+            unlisted = self._seen - self._listed
+            why = self._tally.shortfall(len(self._listed)) or (
+                f"{len(unlisted)} tests with a failure line are not in it" if unlisted else None)
+            if why is not None:
+                result.complete = False
+                result.problems.append(summary_problem(Runner.PERFBENCH, why, self._summary_line))
+        return result

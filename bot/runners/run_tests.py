@@ -27,7 +27,9 @@ from bot.runners.base import (
     Found,
     Result,
     RunnerParser,
+    Tally,
     split_names,
+    summary_problem,
 )
 
 _FAIL = re.compile(r"(?:^|\s)(TRUTH )?FAIL  (\S+)(?: - (.*))?")
@@ -86,10 +88,10 @@ class RunTestsParser(RunnerParser):
         self._in_summary = False
         self._failed: list[str] = []
         self._failed_line: int | None = None
-        self._failed_count = 0
         self._ignored: list[str] = []
         self._ignored_line: int | None = None
         self._summary_cut = False
+        self._tally = Tally()
         self._error: str | None = None
         self._error_line: int | None = None
         self._traceback: list[str] | None = None
@@ -118,6 +120,7 @@ class RunTestsParser(RunnerParser):
         if match and match.group(2) in ("performed", "found"):
             self._in_summary = True
             self._summary_line = line.number
+            self._tally.add(match)
             return True
         if not self._kind_known and self._undecided >= 0:
             self._undecided += 1
@@ -172,12 +175,17 @@ class RunTestsParser(RunnerParser):
         if not match or match.group(2) in ("performed", "found"):
             return False
         kind, names = match.group(2), match.group(4)
-        if kind == "failed":
+        # counted here rather than through Tally.add: a big job log has tens of thousands of these
+        if kind == "passed":
+            self._tally.passed = int(match.group(1))
+        elif kind == "failed":
             self._failed = [n for n in split_names(names) if TEST_PATH.fullmatch(n) or "/" not in n]
-            self._failed_count, self._failed_line = int(match.group(1)), line.number
+            self._tally.failed = int(match.group(1))
+            self._failed_line = line.number
             self._summary_cut = self._summary_cut or line.truncated
         elif kind.startswith("had known-flaky"):
             self._ignored = [m.group(1) for m in _FLAKY.finditer(names or "")]
+            self._tally.ignored = int(match.group(1))
             self._ignored_line = line.number
             self._summary_cut = self._summary_cut or line.truncated
         return True
@@ -211,6 +219,39 @@ class RunTestsParser(RunnerParser):
             found.outcome, found.symptom = self._symptoms[path]
         return found
 
+    def _from_summary(self, result: Result) -> None:
+        """The summary's failed and ignored tests; and, when the summary is cut or its counts and
+        FAIL lines do not agree, every FAIL line it does not list, as a plain failure."""
+        runner = result.runner.value
+        failed = self._resolve(self._failed)
+        if self._summary_cut and failed:
+            failed.pop()  # the last name may be cut in half
+        ignored = self._ignored[:-1] if self._summary_cut and self._ignored else self._ignored
+        for path in failed[:MAX_FAILURES_PER_INVOCATION]:
+            result.failures.append(self._found(path, self._failed_line, ignored=False))
+        for path in ignored[:MAX_FAILURES_PER_INVOCATION]:
+            result.failures.append(self._found(path, self._ignored_line, ignored=True))
+        if self._summary_cut or len(failed) > MAX_FAILURES_PER_INVOCATION:
+            result.complete = False
+            result.problems.append(Problem(
+                ProblemKind.TRUNCATED, f"the summary of {runner} is too long; some names are lost",
+                line=self._failed_line or self._ignored_line))
+        # a cut summary line already says names are lost; its counts cannot add up either
+        why = None if self._overflow or self._summary_cut else self._tally.shortfall(
+            len(self._failed), len(self._ignored))
+        listed = {*failed, *ignored}
+        unlisted = [(path, self._fail_lines[path]) for path in self._fail_lines.keys() - listed
+                    if path.rsplit("/", 1)[-1].removesuffix(".py") not in listed]  # pre-v1.26 basenames
+        unlisted.sort(key=lambda item: item[1])  # in log order
+        if why is None and unlisted and not self._summary_cut:
+            why = f"{len(unlisted)} tests with a FAIL line are not in it"
+        if why is not None:
+            result.complete = False
+            result.problems.append(summary_problem(result.runner, why, self._summary_line))
+        if why is not None or self._summary_cut:
+            for path, number in unlisted[:MAX_FAILURES_PER_INVOCATION]:
+                result.failures.append(self._found(path, number, ignored=False))
+
     def finish(self) -> Result:
         runner = Runner.NATMODTESTS if self._natmod else Runner.RUN_TESTS
         result = Result(runner, summary=self._summary_line is not None)
@@ -220,25 +261,7 @@ class RunTestsParser(RunnerParser):
                 "run-tests.py crashed (traceback cut off)" if self._traceback is not None else None)
             result.error_line = self._error_line
         else:
-            failed = self._resolve(self._failed)
-            if self._summary_cut and failed:
-                failed.pop()  # the last name may be cut in half
-            ignored = self._ignored[:-1] if self._summary_cut and self._ignored else self._ignored
-            for path in failed[:MAX_FAILURES_PER_INVOCATION]:
-                result.failures.append(self._found(path, self._failed_line, ignored=False))
-            for path in ignored[:MAX_FAILURES_PER_INVOCATION]:
-                result.failures.append(self._found(path, self._ignored_line, ignored=True))
-            if self._summary_cut or len(failed) > MAX_FAILURES_PER_INVOCATION:
-                result.complete = False
-                result.problems.append(Problem(
-                    ProblemKind.TRUNCATED, f"the summary of {runner} is too long; some names are lost",
-                    line=self._failed_line or self._ignored_line))
-            elif self._failed_count != len(self._failed):
-                result.complete = False
-                result.problems.append(Problem(
-                    ProblemKind.RUNNER_ERROR,
-                    f"{runner} says {self._failed_count} tests failed but lists {len(self._failed)}",
-                    line=self._failed_line))
+            self._from_summary(result)
         if self._overflow:
             result.complete = False
         return result

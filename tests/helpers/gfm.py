@@ -42,6 +42,7 @@ class Rendered:
 
     elements: list[tuple[str, tuple[tuple[str, str | None], ...]]] = field(default_factory=list)
     prose: list[str] = field(default_factory=list)  # text outside <code>/<pre>
+    text: list[str] = field(default_factory=list)  # all the text a reader sees, in order
     plain: list[str] = field(default_factory=list)  # text outside <code>/<pre>/<a>: GitHub's filters act here
     code: list[str] = field(default_factory=list)  # text of each <code> element
     headings: list[str] = field(default_factory=list)
@@ -95,6 +96,7 @@ class _Walker(HTMLParser):
             self._heading = None
 
     def handle_data(self, data: str) -> None:
+        self.out.text.append(data)
         if self._heading is not None:
             self._heading.append(data)
         if "code" in self.stack or "pre" in self.stack:
@@ -127,6 +129,12 @@ def github_refs(text: str | Rendered) -> list[str]:
     if isinstance(text, Rendered):
         text = "".join(text.plain)
     return [m.group(0) for m in _REFS.finditer(text)]
+
+
+def shown(markdown: str) -> str:
+    """Everything a reader sees of rendered Markdown (code included), as one string: what the
+    text means must survive escaping, with no stray backslash or invisible character."""
+    return "".join(analyse(markdown).text)
 
 
 def visible(text: str) -> str:

@@ -36,6 +36,7 @@ def msvc_log(*, mpy_fails: bool = False) -> bytes:
         first = _text("windows-msvc-run-tests.txt")
         for line in ("FAIL  extmod/vfs_posix_paths.py \n", "1 tests failed: extmod/vfs_posix_paths.py\n"):
             first = first.replace(line, "")
+        first = first.replace("810 tests passed", "811 tests passed")  # the counts still add up
         steps = [
             Step("python run-tests.py", first, name="Run tests"),
             Step("python run-tests.py --via-mpy -d basics float micropython",
