@@ -431,11 +431,28 @@ def parse_job_log(chunks: Iterable[bytes], *, job: str | None = None) -> JobRepo
         if len(head) < _HEAD_BYTES:
             head += chunk[: _HEAD_BYTES - len(head)]
         reader.feed(chunk)
-        tail = (tail + chunk[-len(JOB_LOG_END) - 8 :])[-len(JOB_LOG_END) - 8 :]
+        tail = (tail + chunk[-_TAIL_BYTES:])[-_TAIL_BYTES:]
     reader.close()
     parser.not_text = _not_text(head)
-    parser.ends_as_job_log = tail.rstrip().endswith(JOB_LOG_END)
+    parser.ends_as_job_log = ends_as_job_log(tail)
     return parser.report()
+
+
+_TAIL_BYTES = 4096
+_ORPHAN_KILLED = re.compile(rb"Terminate orphan process: pid \(\d+\) \(.*\)")
+_STAMP = re.compile(rb"^\d{4}-\d\d-\d\dT[\d:.]+Z ?")
+
+
+def ends_as_job_log(tail: bytes) -> bool:
+    """Whether a log's last bytes are the runner's own closing: 'Cleaning up orphan processes',
+    followed only by the 'Terminate orphan process: pid (N) (name)' lines the runner prints for
+    each process a step left behind (a hung test binary is exactly that), so a job whose tests left
+    a process running is not mistaken for a cut log."""
+    lines = [_STAMP.sub(b"", line).strip() for line in tail.splitlines()]
+    lines = [line for line in lines if line]
+    while lines and _ORPHAN_KILLED.fullmatch(lines[-1]):
+        lines.pop()
+    return bool(lines) and lines[-1] == JOB_LOG_END
 
 
 def _chunks(stream: IO[bytes] | gzip.GzipFile, path: str) -> Iterator[bytes]:

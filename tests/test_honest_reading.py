@@ -19,7 +19,7 @@ from logfmt import REAL_LOGS, Step, job_log, real_log
 from bot.cli import main
 from bot.commands._job import choose_job
 from bot.errors import InputError
-from bot.parse import parse_job_log
+from bot.parse import ends_as_job_log, parse_job_log
 from bot.records import JobInfo, LogState, ProblemKind, RunInfo
 from bot.registry import load_registry
 from bot.triage import JobInput, check_conclusion, triage
@@ -99,6 +99,23 @@ def test_a_job_log_cut_between_steps_is_not_whole() -> None:
     cut = whole[: whole.rindex(b"\n", 0, whole.index(b"##[group]Run tools/ci.sh")) + 1]  # whole lines
     report = parse_job_log([cut])
     assert not report.complete and any("ends before the job did" in p.message for p in report.problems)
+
+
+@pytest.mark.parametrize(("tail", "whole"), [
+    (b"2026-03-01T10:00:01.0000000Z Cleaning up orphan processes\n", True),
+    (b"2026-03-01T10:00:01.0000000Z Cleaning up orphan processes", True),
+    # the runner kills what a step left running (a hung micropython) after that line
+    (b"2026-03-01T10:00:01.0000000Z Cleaning up orphan processes\n"
+     b"2026-03-01T10:00:01.1000000Z Terminate orphan process: pid (4242) (micropython)\n"
+     b"2026-03-01T10:00:01.2000000Z Terminate orphan process: pid (4243) (python3)\n", True),
+    (b"2026-03-01T10:00:01.0000000Z Post job cleanup.\n", False),
+    (b"2026-03-01T10:00:01.1000000Z Terminate orphan process: pid (4242) (micropython)\n", False),
+    (b"2026-03-01T10:00:01.0000000Z Cleaning up orphan processes\n"
+     b"2026-03-01T10:00:02.0000000Z FAIL  thread/thread_gc1.py\n", False),
+    (b"", False),
+])
+def test_a_job_log_ends_with_the_runners_cleanup_and_the_orphans_it_killed(tail: bytes, whole: bool) -> None:
+    assert ends_as_job_log(tail) is whole
 
 
 def _wrapped(name: str) -> bytes:
