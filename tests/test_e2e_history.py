@@ -96,7 +96,7 @@ def test_small_budget_stops_the_sync_not_the_report(
     assert "stopped early" in result.stderr
 
 
-def test_damaged_history_file_is_reported_and_skipped(
+def test_a_file_not_ours_is_left_untouched_and_a_store_beside_it_used(
     fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
 ) -> None:
     store = tmp_path / "h.sqlite"
@@ -104,6 +104,10 @@ def test_damaged_history_file_is_reported_and_skipped(
 
     result = action.run(history["id"], history=str(store))
 
-    assert result.code == 0
-    assert "rates left out" in result.stdout
+    assert result.code == 0, result.stderr
+    assert store.read_bytes() == b"this is not a database" * 100
+    assert "is not a flake-bot history store (not an SQLite file): left untouched" in result.stdout
+    assert f"using {tmp_path / 'h.flake-bot.sqlite'} instead" in result.stdout
+    # the store beside it was built from GitHub within the budget: the rates are there
+    assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
     assert len(fake_github.check_runs()) == 1
