@@ -222,8 +222,8 @@ class GitHubGateway:
 
     def job_log(self, job_id: int, *, max_bytes: int, time_limit: float | None = None) -> LogDownload:
         """Start streaming a job's log. Raises `LogUnavailable` (status 410: expired, 404: none).
-        The download ends with a `GatewayError` once it has taken `time_limit` seconds (default:
-        the gateway's `download_limit`), however steadily its bytes come."""
+        The download ends with a `GatewayError` once it has taken the gateway's `download_limit`
+        or `time_limit` seconds, the shorter, however steadily its bytes come."""
         url = f"{self._base}/actions/jobs/{int(job_id)}/logs"
 
         def locate() -> str:
@@ -244,7 +244,7 @@ class GitHubGateway:
             policy=self._policy,
             timeout=self._timeout,
             max_bytes=max_bytes,
-            time_limit=self._download_limit if time_limit is None else time_limit,
+            time_limit=self._download_limit if time_limit is None else min(time_limit, self._download_limit),
         )
 
     # ------------------------------------------------------------------ pull requests

@@ -51,7 +51,6 @@ MAX_RUN_AGE = timedelta(days=35)  # GitHub ends any workflow run after 35 days
 GAP_AFTER = 3  # syncs in a row a run's jobs must fail (5xx, time-out) before it is a gap; 404: at once
 DOWN_AFTER = 3  # runs in a row failing in one sync: GitHub is down, not the runs; stop
 LOG_TRIES = 3  # syncs that try to download one log before it stays a gap
-DOWNLOAD_LIMIT = 300.0  # seconds one log download may take, however steadily its bytes trickle in
 
 
 class Gateway(Protocol):
@@ -127,6 +126,7 @@ class SyncResult:
     error: GatewayError | None = None
     skipped: list[str] = field(default_factory=list)  # what GitHub would not give this time, and why
     gaps: int = 0  # gaps in the store after the sync (runs and logs), counted as unknown
+    began: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def line(self) -> str:
         text = (
@@ -181,10 +181,12 @@ def _check_time(options: SyncOptions) -> None:
         raise OutOfTime()
 
 
-def _download_limit(options: SyncOptions) -> float:
+def _download_limit(options: SyncOptions) -> float | None:
+    """What is left before the deadline, for one log download (the gateway has a limit of its
+    own for every download, however steadily its bytes trickle in)."""
     if options.deadline is None:
-        return DOWNLOAD_LIMIT
-    return max(1.0, min(DOWNLOAD_LIMIT, options.deadline - time.monotonic()))
+        return None
+    return max(1.0, options.deadline - time.monotonic())
 
 
 class Progress:
@@ -521,7 +523,8 @@ def _retry_log_gaps(
     """Logs earlier syncs could not download, tried again after the new runs (each at most
     `LOG_TRIES` times in all: a log host that trickles would cost every sync its download
     limit). Read now, or found expired, the gap is filled."""
-    for run_id, attempt, job_id, name in store.log_gaps(workflow=options.only_workflow, tries=LOG_TRIES):
+    gaps = store.log_gaps(workflow=options.only_workflow, tries=LOG_TRIES, before=result.began)
+    for run_id, attempt, job_id, name in gaps:
         _check_time(options)
         job = JobInfo(id=job_id, run_id=run_id, attempt=attempt, name=name, status="completed",
                       conclusion="failure")  # fmt: skip
@@ -534,7 +537,7 @@ def _retry_log_gaps(
 
 
 def _read_log(
-    gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: int, time_limit: float
+    gateway: Gateway, job: JobInfo, parse: LogParser, max_log_bytes: int, time_limit: float | None
 ) -> tuple[JobReport | LogState, str]:
     """Stream and parse one log. A log cut at the size cap is kept but marked incomplete, so
     nothing downstream calls what was not read "clean".

@@ -246,6 +246,11 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _instant(value: datetime) -> str:
+    """`_ts` to the microsecond: which sync noted a failure, when two syncs share a second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _dt(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
@@ -521,7 +526,7 @@ class HistoryStore:
             db.execute(
                 """INSERT OR REPLACE INTO fetch_failures (run_id, job_id, reason, times, gap, last)
                    VALUES (?, ?, ?, ?, ?, ?)""",
-                (run_id, job_id, reason[:300], times, int(gap), _ts(now)),
+                (run_id, job_id, reason[:300], times, int(gap), _instant(now)),
             )
         return gap
 
@@ -540,17 +545,21 @@ class HistoryStore:
         )
         return [(int(a), int(b), str(c), int(d)) for a, b, c, d in rows]
 
-    def log_gaps(self, *, workflow: str | None, tries: int) -> list[tuple[int, int, int, str]]:
+    def log_gaps(
+        self, *, workflow: str | None, tries: int, before: datetime
+    ) -> list[tuple[int, int, int, str]]:
         """(run id, attempt, job id, job name) of logs that could not be downloaded, tried fewer
-        than `tries` times, newest first; only `workflow`'s (its path) when given."""
+        than `tries` times and last before `before` (not by the sync running now), newest
+        first; only `workflow`'s (its path) when given."""
         mine = "" if workflow is None else "AND r.workflow = ?"
         rows = self._db.execute(
             f"""SELECT j.run_id, j.attempt, j.job_id, j.name FROM fetch_failures f
                 JOIN jobs j ON j.run_id = f.run_id AND j.job_id = f.job_id
                 JOIN runs r ON r.id = f.run_id
-                WHERE f.job_id != 0 AND f.times < ? AND j.log_state = '{LogState.NOT_FETCHED.value}' {mine}
+                WHERE f.job_id != 0 AND f.times < ? AND f.last < ?
+                  AND j.log_state = '{LogState.NOT_FETCHED.value}' {mine}
                 ORDER BY r.created DESC, j.job_id""",
-            (tries,) if workflow is None else (tries, workflow),
+            (tries, _instant(before)) if workflow is None else (tries, _instant(before), workflow),
         )
         return [(int(a), int(b), int(c), str(d)) for a, b, c, d in rows]
 
