@@ -111,3 +111,24 @@ def test_a_file_not_ours_is_left_untouched_and_a_store_beside_it_used(
     # the store beside it was built from GitHub within the budget: the rates are there
     assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
     assert len(fake_github.check_runs()) == 1
+
+
+def test_a_damaged_store_of_ours_is_set_aside_and_rebuilt_within_the_budget(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    """Left in place, the cache would save the damaged file again and every later triage would
+    go without history: it is moved aside (kept for a bug report) and the history rebuilt."""
+    store = tmp_path / "h.sqlite"
+    assert action.run(history["id"], history=str(store)).code == 0
+    with store.open("r+b") as f:  # a torn write: garbage over the second page
+        f.seek(4096)
+        f.write(b"\xab" * 4096)
+    damaged = store.read_bytes()
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    assert f"history store {store} is damaged (" in result.stdout  # a warning on the run
+    [aside] = tmp_path.glob("h.sqlite.broken-*")
+    assert aside.read_bytes() == damaged
+    assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")

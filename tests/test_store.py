@@ -153,7 +153,7 @@ def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:
 def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite"
     path.write_bytes(b"this is not a database, just some text " * 100)
-    with pytest.raises(InputError, match="is not a flake-bot history store .not an SQLite file."):
+    with pytest.raises(InputError, match=r"is not a flake-bot history store \(not an SQLite file\)"):
         HistoryStore(path)
 
 

@@ -119,8 +119,6 @@ def _gaps_json(gaps: list[tuple[int, int, str, int]]) -> list[dict[str, object]]
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.db).is_file():
-        raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
     window = Window(
         since=_utc(args.since, "--since"),
         until=_utc(args.until, "--until", end=True),

@@ -120,7 +120,8 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
     except sqlite3.DatabaseError as exc:
         problems = [str(exc)]
     if problems != ["ok"]:
-        return Finding(Kind.DAMAGED, "; ".join(problems)[:300], marked=marked, version=version)
+        why = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
+        return Finding(Kind.DAMAGED, why[:300], marked=marked, version=version)
     return Finding(Kind.OURS, marked=marked, version=version)
 
 

@@ -369,7 +369,10 @@ class HistoryStore:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself after some errors (a full disk): a second ROLLBACK would
+            # replace the error that says what happened with "no transaction is active"
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
