@@ -14,7 +14,9 @@ does the grouping; Python sees a few thousand rows at most.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -56,10 +58,12 @@ from bot.store.opening import (
 DEFAULT_PATH = "flake-bot-history.sqlite"
 MAX_SYMPTOMS = 5  # distinct symptoms kept per (test, job): enough to see a change of symptom
 SAME_COMMIT_SPAN = timedelta(days=14)  # how far apart two runs of one commit are looked for
-# Runs written between two checkpoints of the WAL into the main file: what a killed job loses at
-# most (the Actions cache saves the main file only). A checkpoint of 25 runs' pages costs a few
-# milliseconds; a run costs 1-3 requests, so 25 runs are seconds of a sync.
-CHECKPOINT_EVERY = 25
+# Runs written, or seconds spent writing, between two checkpoints of the WAL into the main file:
+# what a killed job loses at most (the Actions cache saves the main file only). A checkpoint
+# costs a few milliseconds; a run costs 1-3 requests of ~0.1-0.3 s each, so checkpoints take
+# well under 1% of a sync.
+CHECKPOINT_EVERY = 10
+CHECKPOINT_SECONDS = 15.0
 # Syncs that ask for one run's jobs before it stays a gap for good (until GitHub lists a new
 # attempt of it): a deleted run costs a request each time it is asked for.
 RUN_TRIES = 6
@@ -278,6 +282,7 @@ class HistoryStore:
         self._job_rows_cache: dict[Window, list[_JobRow]] = {}
         self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
         self._unchecked = 0  # runs written since the last checkpoint
+        self._checked_at = time.monotonic()
         finding = inspect(self.path, SCHEMA_VERSION)
         if finding.kind is Kind.MISSING and not create:
             hint = f"fill one with `flake-bot sync --db {self.path} ...`"
@@ -294,20 +299,47 @@ class HistoryStore:
             raise BrokenStore(broken_message(self.path, finding, remedy=remedy), finding)
         self.created = finding.kind is Kind.MISSING
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
+            if self.created:
+                self._create()
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise store_failure(self.path, exc) from exc
         try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._configure(self._db)
             self._migrate()
         except BaseException as exc:
             self._db.close()
             if isinstance(exc, sqlite3.Error):
                 raise store_failure(self.path, exc) from exc
             raise
+
+    def _configure(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA foreign_keys = ON")
+        self.journal_mode = str(db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        db.execute("PRAGMA synchronous = NORMAL")
+
+    def _create(self) -> None:
+        """A new store appears whole or not at all: built beside the path, marked, migrated and
+        checkpointed, then linked into place. Created in place, a job killed in its first
+        second would leave an empty file, or one whose schema is only in the uncached -wal,
+        which every later run would refuse as not ours."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
+        temporary = self.path.with_name(f".{self.path.name}.new-{os.getpid()}")
+        temporary.unlink(missing_ok=True)
+        db = sqlite3.connect(temporary, isolation_level=None, timeout=30)
+        try:
+            self._db = db
+            self._configure(db)
+            self._migrate()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        try:
+            os.link(temporary, self.path)  # never over a store another process just made
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -330,10 +362,11 @@ class HistoryStore:
         `CHECKPOINT_EVERY` runs and when it stops."""
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._unchecked = 0
+        self._checked_at = time.monotonic()
 
     def _written(self, runs: int) -> None:
         self._unchecked += runs
-        if self._unchecked >= CHECKPOINT_EVERY:
+        if self._unchecked >= CHECKPOINT_EVERY or time.monotonic() - self._checked_at >= CHECKPOINT_SECONDS:
             self.checkpoint()
 
     @property
