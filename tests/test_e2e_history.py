@@ -132,3 +132,17 @@ def test_a_damaged_store_of_ours_is_set_aside_and_rebuilt_within_the_budget(
     [aside] = tmp_path.glob("h.sqlite.broken-*")
     assert aside.read_bytes() == damaged
     assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
+
+
+def test_the_time_limit_stops_the_sync_and_the_report_still_goes_out(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    fake_github.delay("GET", r"/runs/\d+/jobs$", seconds=0.4, times=None)  # a slow GitHub
+
+    result = action.run(history["id"], history=str(tmp_path / "h.sqlite"), time_limit="1s")
+
+    assert result.code == 0, result.stderr
+    assert "stopped early (time limit reached)" in result.stderr and "runs left" in result.stderr
+    # the sync gave up on the history, not the triage: its own failure is reported and published
+    [check] = fake_github.check_runs()
+    assert [a["path"] for a in check["annotations"]] == ["tests/micropython/const.py"]
