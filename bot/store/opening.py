@@ -67,8 +67,10 @@ def _ro_uri(path: Path, *, immutable: bool) -> str:
     return f"file:{urllib.parse.quote(str(path.absolute()))}?{query}"
 
 
-def inspect(path: Path, schema_version: int) -> Finding:
-    """What `path` holds, found without writing to it or beside it."""
+def inspect(path: Path, schema_version: int, *, check: bool = True) -> Finding:
+    """What `path` holds, found without writing to it or beside it. `check` runs SQLite's
+    quick_check over the whole file (0.1-0.3 s for 100,000 runs): the writers, which can
+    rebuild a damaged store, want it; a reader meets a corrupt page as an error anyway."""
     if path.parent.exists() and not path.parent.is_dir():
         raise InputError(f"history store {path}: {path.parent} is a file, not a directory; pass another path")
     if not path.exists():
@@ -93,12 +95,12 @@ def inspect(path: Path, schema_version: int) -> Finding:
     except sqlite3.Error as exc:
         return Finding(Kind.FOREIGN, f"SQLite cannot open it ({exc})")
     try:
-        return _look_inside(db, schema_version, header_marked=app_id == APPLICATION_ID)
+        return _look_inside(db, schema_version, header_marked=app_id == APPLICATION_ID, check=check)
     finally:
         db.close()
 
 
-def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: bool) -> Finding:
+def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: bool, check: bool) -> Finding:
     try:
         app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -116,7 +118,9 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
         why = f"schema version {version}, newer than this flake-bot's ({schema_version})"
         return Finding(Kind.FUTURE, why, marked=marked, version=version)
     try:
-        problems = [str(r[0]) for r in db.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})")]
+        problems = (
+            [str(r[0]) for r in db.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})")] if check else ["ok"]
+        )
     except sqlite3.DatabaseError as exc:
         problems = [str(exc)]
     if problems != ["ok"]:

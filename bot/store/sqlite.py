@@ -272,18 +272,18 @@ def _stored_run(r: Sequence[Any]) -> RunInfo:
 class HistoryStore:
     """A SQLite history of workflow runs. Use as a context manager, or call `close()`."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, create: bool = True, check: bool = True) -> None:
         """Open the store at `path`, or with `create` make one where nothing exists (`created`
         then says so). Anything else at `path` is refused before a byte of it is written:
         `NotOurStore` for a file flake-bot did not make, `BrokenStore` for a damaged store or one
-        from a newer flake-bot (see `bot.store.opening`)."""
+        from a newer flake-bot (see `bot.store.opening`; `check`: look for damage first)."""
         self.path = Path(path)
         self._run_days_cache: dict[Window, list[_RunDay]] = {}
         self._job_rows_cache: dict[Window, list[_JobRow]] = {}
         self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
         self._unchecked = 0  # runs written since the last checkpoint
         self._checked_at = time.monotonic()
-        finding = inspect(self.path, SCHEMA_VERSION)
+        finding = inspect(self.path, SCHEMA_VERSION, check=check)
         if finding.kind is Kind.MISSING and not create:
             hint = f"fill one with `flake-bot sync --db {self.path} ...`"
             raise InputError(f"no history store at {self.path}; {hint}")
