@@ -28,12 +28,13 @@ def env(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
     return fake_github
 
 
-def failed_runs(fake: FakeGitHub, count: int) -> list[tuple[int, int]]:
-    """`count` runs an hour apart, each with a failed `coverage` job (readable log) and a green
-    `macos`: every one needs its jobs fetched. Returns (run id, coverage job id), oldest first."""
+def failed_runs(fake: FakeGitHub, count: int, start: datetime = T0) -> list[tuple[int, int]]:
+    """`count` runs an hour apart from `start`, each with a failed `coverage` job (readable log)
+    and a green `macos`: every one needs its jobs fetched. Returns (run id, coverage job id),
+    oldest first."""
     out = []
     for i in range(count):
-        when = T0 + timedelta(hours=i)
+        when = start + timedelta(hours=i)
         run = fake.add_run(created_at=when, conclusion="failure")
         job = fake.add_job(run["id"], "coverage", "failure", log=failed_job_log("coverage", when))
         fake.add_job(run["id"], "macos", "success", log="missing")
@@ -174,3 +175,20 @@ def test_a_bad_deadline_is_an_input_error(
     assert exc.value.code == 2
     assert "is not a time limit such as 600, 90s, 20m or 1h" in capsys.readouterr().err
     assert not (tmp_path / "h.sqlite").exists()
+
+
+def test_the_dashboard_says_how_many_gaps_its_window_holds(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    runs = failed_runs(env, 4, start=datetime.now(UTC) - timedelta(days=3))
+    env.fail("GET", rf"/runs/{runs[1][0]}/jobs$", 404)
+    db = tmp_path / "h.sqlite"
+    assert cli_sync(db, "--branch", "master", "--event", "push") == 0
+    capsys.readouterr()
+
+    assert main(["dashboard", "--offline", "--dry-run", "--history", str(db)]) == 0
+    out = capsys.readouterr().out
+    said = "1 runs or job logs GitHub would not give (deleted, or failing every time) are counted as unknown"
+    assert said in out
