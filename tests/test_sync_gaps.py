@@ -151,7 +151,7 @@ def test_the_deadline_stops_fetching_keeps_what_is_stored_and_the_next_sync_resu
     env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = failed_runs(env, 30)
-    env.delay("GET", r"/jobs$", seconds=0.1, times=15)  # the first sync is slow, the next is not
+    env.delay("GET", r"/jobs$", seconds=0.1, times=12)  # the first sync is slow, the next is not
     db = tmp_path / "h.sqlite"
 
     began = time.monotonic()
