@@ -23,6 +23,7 @@ from enum import Enum
 from pathlib import Path
 
 from bot.errors import InputError, StoreError
+from bot.store.errors import SQLITE_CORRUPT, SQLITE_NOTADB, store_failure
 
 APPLICATION_ID = 0x666C6B62  # "flkb": PRAGMA application_id of every store flake-bot writes
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -43,8 +44,6 @@ class Kind(Enum):
 class Finding:
     kind: Kind
     why: str = ""  # for the one-line message
-    marked: bool = False  # carries APPLICATION_ID already (else it is stamped on first write)
-    version: int = 0
 
 
 class NotOurStore(InputError):
@@ -96,8 +95,15 @@ def inspect(path: Path, schema_version: int, *, check: bool = True) -> Finding:
         return Finding(Kind.FOREIGN, f"SQLite cannot open it ({exc})")
     try:
         return _look_inside(db, schema_version, header_marked=app_id == APPLICATION_ID, check=check)
+    except sqlite3.DatabaseError as exc:
+        raise store_failure(path, exc) from exc  # busy, I/O: not a verdict on the file
     finally:
         db.close()
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in str(exc)
 
 
 def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: bool, check: bool) -> Finding:
@@ -106,9 +112,11 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if not _corrupt(exc):
+            raise
         # The header said SQLite but the schema cannot be read: whose it is cannot be told.
         if header_marked:
-            return Finding(Kind.DAMAGED, str(exc), marked=True)
+            return Finding(Kind.DAMAGED, str(exc))
         return Finding(Kind.FOREIGN, f"an SQLite file SQLite cannot read ({exc})")
     marked = app_id == APPLICATION_ID
     if not marked and not tables >= OUR_TABLES:
@@ -116,17 +124,19 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
         return Finding(Kind.FOREIGN, f"an SQLite file without flake-bot's tables ({shown})")
     if version > schema_version:
         why = f"schema version {version}, newer than this flake-bot's ({schema_version})"
-        return Finding(Kind.FUTURE, why, marked=marked, version=version)
+        return Finding(Kind.FUTURE, why)
     try:
         problems = (
             [str(r[0]) for r in db.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})")] if check else ["ok"]
         )
     except sqlite3.DatabaseError as exc:
+        if not _corrupt(exc):
+            raise
         problems = [str(exc)]
     if problems != ["ok"]:
         why = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
-        return Finding(Kind.DAMAGED, why[:300], marked=marked, version=version)
-    return Finding(Kind.OURS, marked=marked, version=version)
+        return Finding(Kind.DAMAGED, why[:300])
+    return Finding(Kind.OURS)
 
 
 def set_aside(path: Path, now: datetime | None = None) -> Path:
