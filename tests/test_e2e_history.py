@@ -146,3 +146,31 @@ def test_the_time_limit_stops_the_sync_and_the_report_still_goes_out(
     # the sync gave up on the history, not the triage: its own failure is reported and published
     [check] = fake_github.check_runs()
     assert [a["path"] for a in check["annotations"]] == ["tests/micropython/const.py"]
+
+
+def test_a_read_only_store_costs_the_rates_not_the_report(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    store = tmp_path / "h.sqlite"
+    assert action.run(history["id"], history=str(store)).code == 0
+    real = sqlite3.connect
+
+    def read_only(*args: object, **kwargs: object) -> sqlite3.Connection:
+        """As on a read-only file (the suite may run as root, who can write any file)."""
+        db = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not kwargs.get("uri"):
+            db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    fake_github.add_run(event="push", created_at="2026-05-03T10:00:00Z", conclusion="success")
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    said = f"history store {store} unusable, rates left out: history store {store} is read-only"
+    assert said in result.stdout
+    [check] = fake_github.check_runs()  # published (updated) all the same
+    assert [a["path"] for a in check["annotations"]] == ["tests/micropython/const.py"]

@@ -45,6 +45,7 @@ from bot.render import (
     render_text,
 )
 from bot.render.sanitize import link, plain
+from bot.store.errors import UnusableStore
 from bot.store.sqlite import open_healing
 from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
 
@@ -200,7 +201,7 @@ def _judge(
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )
-    except (StoreError, sqlite3.Error, OSError) as exc:
+    except (StoreError, UnusableStore, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         warn(env, f"history store {path} unusable, rates left out: {exc}")
         report = triage(

@@ -23,6 +23,11 @@ SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
+class UnusableStore(InputError):
+    """The history path given cannot hold a store we may write: read-only, through a file, or a
+    file that is not ours (exit 2). The action goes on without history instead."""
+
+
 REBUILD = "run `flake-bot sync` to set it aside and build a new one from GitHub"
 FULL = "free space there and run again; the runs already written are kept"
 READ_ONLY = "make it writable, or pass a path you can write"
@@ -38,11 +43,11 @@ def store_failure(path: Path, exc: BaseException) -> FlakeBotError:
         if code == SQLITE_FULL or "disk is full" in text:
             return StoreError(f"history store {path}: no space left on its file system ({text}); {FULL}")
         if code == SQLITE_READONLY or "readonly" in text:
-            return InputError(f"history store {path} is read-only ({text}); {READ_ONLY}")
+            return UnusableStore(f"history store {path} is read-only ({text}); {READ_ONLY}")
         if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text:
             return StoreError(f"history store {path} is damaged ({text}); {REBUILD}")
         if code == SQLITE_CANTOPEN:
-            return InputError(f"history store {path} cannot be opened ({text}); pass a path you can write")
+            return UnusableStore(f"history store {path} cannot be opened ({text}); pass a path you can write")
         return StoreError(f"history store {path}: {text}")
     if isinstance(exc, OSError):
         reason = exc.strerror or text
@@ -50,8 +55,8 @@ def store_failure(path: Path, exc: BaseException) -> FlakeBotError:
             return StoreError(f"history store {path}: no space left on its file system ({reason}); {FULL}")
         if exc.errno == errno.ENOTDIR:
             why = f"a folder on its path is a file ({reason})"
-            return InputError(f"history store {path}: {why}; pass another path")
+            return UnusableStore(f"history store {path}: {why}; pass another path")
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return InputError(f"history store {path} is read-only ({reason}); {READ_ONLY}")
+            return UnusableStore(f"history store {path} is read-only ({reason}); {READ_ONLY}")
         return StoreError(f"history store {path}: {reason}")
     return StoreError(f"history store {path}: {text}")

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from bot.errors import InputError, StoreError
-from bot.store.errors import SQLITE_CORRUPT, SQLITE_NOTADB, store_failure
+from bot.errors import StoreError
+from bot.store.errors import SQLITE_CORRUPT, SQLITE_NOTADB, UnusableStore, store_failure
 
 APPLICATION_ID = 0x666C6B62  # "flkb": PRAGMA application_id of every store flake-bot writes
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -46,7 +46,7 @@ class Finding:
     why: str = ""  # for the one-line message
 
 
-class NotOurStore(InputError):
+class NotOurStore(UnusableStore):
     """The path holds a file flake-bot did not make: refused, left untouched (exit 2)."""
 
 
@@ -71,7 +71,8 @@ def inspect(path: Path, schema_version: int, *, check: bool = True) -> Finding:
     quick_check over the whole file (0.1-0.3 s for 100,000 runs): the writers, which can
     rebuild a damaged store, want it; a reader meets a corrupt page as an error anyway."""
     if path.parent.exists() and not path.parent.is_dir():
-        raise InputError(f"history store {path}: {path.parent} is a file, not a directory; pass another path")
+        why = f"{path.parent} is a file, not a directory"
+        raise UnusableStore(f"history store {path}: {why}; pass another path")
     if not path.exists():
         return Finding(Kind.MISSING)
     if not path.is_file():
