@@ -25,6 +25,7 @@ Quick reference (see the method docstrings for details):
     fake.reset_connection(method, path_regex, times=1, apply=False, garbage=b"")
     fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
+    fake.trickle(method, path_regex, seconds, times=1)   (the body a byte every `seconds`)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
 
