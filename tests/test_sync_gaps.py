@@ -15,8 +15,8 @@ from test_sync_acceptance import failed_job_log
 
 from bot.cli import main
 from bot.gateway.client import GitHubGateway
-from bot.store.history_sync import GAP_AFTER
-from bot.store.sqlite import HistoryStore
+from bot.store.history_sync import GAP_AFTER, LOG_TRIES
+from bot.store.sqlite import RUN_TRIES, HistoryStore
 
 T0 = datetime(2026, 2, 2, 8, tzinfo=UTC)
 
@@ -192,3 +192,24 @@ def test_the_dashboard_says_how_many_gaps_its_window_holds(
     out = capsys.readouterr().out
     said = "1 runs or job logs GitHub would not give (deleted, or failing every time) are counted as unknown"
     assert said in out
+
+
+def test_gaps_are_asked_for_a_bounded_number_of_times(
+    env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleted run costs a request per sync only until RUN_TRIES; a trickling log host costs a
+    download limit per sync only until LOG_TRIES."""
+    monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "download_limit", 0.2)
+    runs = failed_runs(env, 3)
+    deleted, (_, trickled) = runs[0][0], runs[2]
+    env.fail("GET", rf"/runs/{deleted}/jobs$", 404, times=None)
+    env.trickle("GET", rf"^/_blob/job-logs/{trickled}\.txt", seconds=0.05, times=None)
+    db = tmp_path / "h.sqlite"
+
+    for _ in range(RUN_TRIES + 2):
+        assert cli_sync(db) == 0
+    capsys.readouterr()
+
+    assert len(env.requests_to("GET", rf"/runs/{deleted}/jobs$")) == RUN_TRIES
+    assert len(env.requests_to("GET", rf"/jobs/{trickled}/logs$")) == LOG_TRIES
+    assert len(report_json(db, capsys)["gaps"]) == 2
