@@ -47,6 +47,7 @@ from bot.store.errors import store_failure
 from bot.store.opening import (
     APPLICATION_ID,
     BrokenStore,
+    Finding,
     Kind,
     NotOurStore,
     beside,
@@ -283,7 +284,9 @@ class HistoryStore:
         self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
         self._unchecked = 0  # runs written since the last checkpoint
         self._checked_at = time.monotonic()
-        finding = inspect(self.path, SCHEMA_VERSION, check=check)
+        # ":memory:" (tests of the SQL) is SQLite's own database in memory: no file to look at
+        memory = str(path) == ":memory:"
+        finding = Finding(Kind.MISSING) if memory else inspect(self.path, SCHEMA_VERSION, check=check)
         if finding.kind is Kind.MISSING and not create:
             hint = f"fill one with `flake-bot sync --db {self.path} ...`"
             raise InputError(f"no history store at {self.path}; {hint}")
@@ -299,7 +302,7 @@ class HistoryStore:
             raise BrokenStore(broken_message(self.path, finding, remedy=remedy), finding)
         self.created = finding.kind is Kind.MISSING
         try:
-            if self.created:
+            if self.created and not memory:
                 self._create()
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except (sqlite3.DatabaseError, OSError) as exc:
