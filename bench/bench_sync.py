@@ -12,13 +12,29 @@ real `flake-bot sync` command against it:
    worth it only over the log-retention window).
 
     python bench/bench_sync.py
+
+Kill-and-resume mode: the first sync runs as its own process and is killed (SIGKILL) at N
+random moments; after each kill only the main file is kept (what the Actions cache saves) and
+the next process resumes from it. Prints, per kill, the runs the killed sync had committed and
+those the main file kept, then the requests all the pieces cost against one uninterrupted sync,
+and checks that the resumed store equals the uninterrupted one.
+
+The fake answers in microseconds, GitHub in about a tenth of a second: `--latency` (default
+50 ms a request) keeps a sync long enough for kills to land in it.
+
+    python bench/bench_sync.py --kill 8 [--seed 1] [--latency 0.05]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
+import random
+import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +48,7 @@ from fake_github import FakeGitHub, FakeServer  # noqa: E402
 from test_sync_acceptance import failed_job_log, seed_reference_history  # noqa: E402
 
 from bot.cli import main  # noqa: E402
+from bot.store.sqlite import CHECKPOINT_EVERY, HistoryStore  # noqa: E402
 
 
 def run_sync(fake: FakeGitHub, db: Path, *extra: str) -> tuple[int, str, int, float]:
@@ -101,5 +118,94 @@ def main_bench() -> int:
     return 0 if ok else 1
 
 
+def sync_process(fake: FakeGitHub, db: Path) -> subprocess.Popen[bytes]:
+    argv = ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
+            "--event", "push", "--db", str(db)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "bot", *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def committed(db: Path) -> int:
+    """Complete runs, read through the -wal when one lies beside the file."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM runs WHERE complete = 1").fetchone()[0])
+    finally:
+        con.close()
+
+
+def state(db: Path) -> tuple[object, ...]:
+    with HistoryStore(db) as s:
+        return (s.overview(), s.job_tallies(), s.test_tallies(), s.counts())
+
+
+def kill_bench(kills: int, seed: int, latency: float) -> int:
+    server = FakeServer()
+    server.start()
+    os.environ.pop("GITHUB_TOKEN", None)
+    os.environ["GITHUB_API_URL"] = server.url
+    rng = random.Random(seed)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = FakeGitHub(server)
+            server.current = fake
+            truth = seed_reference_history(fake)
+            fake.delay("*", r".", seconds=latency, times=None)
+            whole = Path(tmp) / "whole" / "h.sqlite"
+            whole.parent.mkdir()
+            began = time.monotonic()
+            assert sync_process(fake, whole).wait() == 0
+            took = time.monotonic() - began
+            baseline = len(fake.requests)
+            print(f"uninterrupted first sync: {baseline} requests, {took:.1f} s with {latency * 1000:.0f} ms "
+                  f"a request (process start included); checkpoint every {CHECKPOINT_EVERY} runs")
+
+            db = Path(tmp) / "piece0" / "h.sqlite"
+            db.parent.mkdir()
+            lost_total = 0
+            processes = 1  # the last one, not killed
+            left = took  # of the sync, roughly: each kill lands within it, as a job's timeout would
+            for kill in range(1, kills + 1):
+                sent = len(fake.requests)
+                processes += 1
+                proc = sync_process(fake, db)
+                moment = rng.uniform(0.5, left)
+                left = max(4.0, left - max(0.0, moment - 1.0))  # a process takes a second or two to start
+                time.sleep(moment)
+                ended = proc.poll() is not None
+                proc.kill()
+                proc.wait()
+                written = committed(db) if db.exists() else 0
+                cached = Path(tmp) / f"piece{kill}" / "h.sqlite"
+                cached.parent.mkdir()
+                if db.exists():
+                    shutil.copy(db, cached)  # the main file only: the -wal is not cached
+                kept = committed(cached) if cached.exists() else 0
+                lost_total += written - kept
+                note = " (had already finished)" if ended else ""
+                print(f"kill {kill} after {moment:4.1f} s{note}: {len(fake.requests) - sent:3d} requests, "
+                      f"{written:3d} runs committed, {kept:3d} kept in the main file, "
+                      f"{written - kept:2d} lost with the -wal")  # fmt: skip
+                db = cached
+                if kept == len(truth.runs):
+                    print(f"  the sync was done after kill {kill}")
+                    break
+            assert sync_process(fake, db).wait() == 0
+            total = len(fake.requests) - baseline
+            same = state(db) == state(whole)
+            print(f"resumed to completion: {total} requests in {processes} processes against {baseline} "
+                  f"uninterrupted: {total - baseline:+d} ({(total - baseline) / baseline:+.0%}); "
+                  f"{lost_total} runs lost with the -wal in all; same store: {same}")  # fmt: skip
+            return 0 if same else 1
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
-    sys.exit(main_bench())
+    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_argument("--kill", type=int, metavar="N", help="kill-and-resume mode: N kills")
+    cli.add_argument("--seed", type=int, default=1, help="seed of the kill moments (default 1)")
+    cli.add_argument("--latency", type=float, default=0.05, help="seconds the fake takes a request (0.05)")
+    options = cli.parse_args()
+    sys.exit(kill_bench(options.kill, options.seed, options.latency) if options.kill else main_bench())

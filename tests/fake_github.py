@@ -26,6 +26,7 @@ Quick reference (see the method docstrings for details):
     fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
     fake.meanwhile(method, path_regex, action, after=False, times=1)  (someone acts at that moment)
+    fake.trickle(method, path_regex, seconds, times=1)   (the body a byte every `seconds`)
     fake.expire_blob_urls()
     fake.requests, fake.requests_to(method, path_regex), fake.api_requests()
 
@@ -89,7 +90,7 @@ class _Fault:
     method: str
     pattern: re.Pattern[str]
     times: int | None  # None = forever
-    kind: str  # "respond" | "reset" | "delay" | "cut" | "together"
+    kind: str  # "respond" | "reset" | "delay" | "cut" | "together" | "trickle"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -132,6 +133,7 @@ def _default_body(status: int) -> bytes:
 
 
 CLOSE_AFTER = "fake.close_after"  # environ key: this answer must end its connection
+TRICKLE = "fake.trickle"  # environ key: (seconds, stop event): send the body a byte at a time
 
 
 class _KeepAliveHandler(WSGIRequestHandler):
@@ -171,7 +173,15 @@ class _KeepAliveHandler(WSGIRequestHandler):
             if environ.get(CLOSE_AFTER):
                 self.send_header("Connection", "close")  # also sets self.close_connection
             self.end_headers()
-            if self.command != "HEAD":
+            if environ.get(TRICKLE) and self.command != "HEAD":
+                seconds, stop = environ[TRICKLE]
+                for i in range(len(body)):
+                    if stop.wait(seconds):  # the fake is closing: the test is over
+                        self.close_connection = True
+                        return
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+            elif self.command != "HEAD":
                 self.wfile.write(body)
             self.wfile.flush()
         except OSError:  # the client went away (it timed out, or a fault reset the socket)
@@ -650,6 +660,14 @@ class FakeGitHub:
                 _Fault(method.upper(), re.compile(path_regex), times, "delay", seconds=seconds)
             )
 
+    def trickle(self, method: str, path_regex: str, seconds: float, times: int | None = 1) -> None:
+        """Answer normally but send the body one byte every `seconds`: each read gets a byte
+        before any read time-out, so only a limit on the whole download ends it."""
+        with self._lock:
+            self._faults.append(
+                _Fault(method.upper(), re.compile(path_regex), times, "trickle", seconds=seconds)
+            )
+
     def hold_together(self, method: str, path_regex: str, count: int) -> None:
         """Hold each of the next `count` matching requests until all of them have arrived, then
         answer them normally: concurrent clients overlap exactly there, whatever the machine's
@@ -947,7 +965,10 @@ class FakeGitHub:
                 answer = self._route(request, record)
                 self._run_hooks(record, after=True)
                 return answer
-            effect = self._route(request, record) if fault.apply or fault.kind == "cut" else None
+            effect = self._route(request, record) if fault.apply or fault.kind in ("cut", "trickle") else None
+            if fault.kind == "trickle" and effect is not None:
+                request.environ[TRICKLE] = (fault.seconds, self._closed)
+                return effect
             if fault.kind in ("reset", "cut"):
                 request.environ[CLOSE_AFTER] = True
             if fault.kind == "reset":

@@ -20,6 +20,7 @@ from helpers.e2e import Action
         ("max-log-mb", "-1", "input max-log-mb must be a positive number"),
         ("request-budget", "lots", "input request-budget must be a positive number"),
         ("dry-run", "maybe", "input dry-run must be true or false"),
+        ("time-limit", "soon", "input time-limit: 'soon' is not a time limit such as 600, 90s, 20m or 1h"),
     ],
 )
 def test_bad_input(

@@ -96,7 +96,7 @@ def test_small_budget_stops_the_sync_not_the_report(
     assert "stopped early" in result.stderr
 
 
-def test_damaged_history_file_is_reported_and_skipped(
+def test_a_file_not_ours_is_left_untouched_and_a_store_beside_it_used(
     fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
 ) -> None:
     store = tmp_path / "h.sqlite"
@@ -104,6 +104,73 @@ def test_damaged_history_file_is_reported_and_skipped(
 
     result = action.run(history["id"], history=str(store))
 
-    assert result.code == 0
-    assert "rates left out" in result.stdout
+    assert result.code == 0, result.stderr
+    assert store.read_bytes() == b"this is not a database" * 100
+    assert "is not a flake-bot history store (not an SQLite file): left untouched" in result.stdout
+    assert f"using {tmp_path / 'h.flake-bot.sqlite'} instead" in result.stdout
+    # the store beside it was built from GitHub within the budget: the rates are there
+    assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
     assert len(fake_github.check_runs()) == 1
+
+
+def test_a_damaged_store_of_ours_is_set_aside_and_rebuilt_within_the_budget(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    """Left in place, the cache would save the damaged file again and every later triage would
+    go without history: it is moved aside (kept for a bug report) and the history rebuilt."""
+    store = tmp_path / "h.sqlite"
+    assert action.run(history["id"], history=str(store)).code == 0
+    with store.open("r+b") as f:  # a torn write: garbage over the second page
+        f.seek(4096)
+        f.write(b"\xab" * 4096)
+    damaged = store.read_bytes()
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    assert f"history store {store} is damaged (" in result.stdout  # a warning on the run
+    [aside] = tmp_path.glob("h.sqlite.broken-*")
+    assert aside.read_bytes() == damaged
+    assert "4 times in the last 60 executions of this job" in result.summary.replace("\\", "")
+
+
+def test_the_time_limit_stops_the_sync_and_the_report_still_goes_out(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path
+) -> None:
+    fake_github.delay("GET", r"/runs/\d+/jobs$", seconds=0.4, times=None)  # a slow GitHub
+
+    result = action.run(history["id"], history=str(tmp_path / "h.sqlite"), time_limit="1s")
+
+    assert result.code == 0, result.stderr
+    assert "stopped early (time limit reached)" in result.stderr and "runs left" in result.stderr
+    # the sync gave up on the history, not the triage: its own failure is reported and published
+    [check] = fake_github.check_runs()
+    assert [a["path"] for a in check["annotations"]] == ["tests/micropython/const.py"]
+
+
+def test_a_read_only_store_costs_the_rates_not_the_report(
+    fake_github: FakeGitHub, history: dict, action: Action, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    store = tmp_path / "h.sqlite"
+    assert action.run(history["id"], history=str(store)).code == 0
+    real = sqlite3.connect
+
+    def read_only(*args: object, **kwargs: object) -> sqlite3.Connection:
+        """As on a read-only file (the suite may run as root, who can write any file)."""
+        db = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not kwargs.get("uri"):
+            db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    fake_github.add_run(event="push", created_at="2026-05-03T10:00:00Z", conclusion="success")
+
+    result = action.run(history["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    said = f"history store {store} unusable, rates left out: history store {store} is read-only"
+    assert said in result.stdout
+    [check] = fake_github.check_runs()  # published (updated) all the same
+    assert [a["path"] for a in check["annotations"]] == ["tests/micropython/const.py"]

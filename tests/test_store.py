@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreError
+from bot.errors import InputError, StoreError
 from bot.records import (
     JobInfo,
     JobReport,
@@ -26,6 +26,7 @@ from bot.records import (
     TestFailure,
     TestPass,
 )
+from bot.store.opening import APPLICATION_ID
 from bot.store.sqlite import SCHEMA_VERSION, HistoryStore, Window
 
 GC1 = "thread/thread_gc1.py"
@@ -129,7 +130,9 @@ def test_a_store_of_the_first_schema_is_migrated_forward_with_its_data(tmp_path:
     db.commit()
     db.close()
     with HistoryStore(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
+        # made before the marker, recognised by its tables, marked from now on
+        assert s._db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert s.overview().runs == 1 and s.overview().failed_runs == 1
         indexes = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "runs_by_set_day" in indexes
@@ -139,6 +142,7 @@ def test_a_store_of_the_first_schema_is_migrated_forward_with_its_data(tmp_path:
 
 def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite"
+    HistoryStore(path).close()
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
@@ -149,7 +153,7 @@ def test_a_store_from_a_newer_flake_bot_is_refused(tmp_path: Path) -> None:
 def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite"
     path.write_bytes(b"this is not a database, just some text " * 100)
-    with pytest.raises(StoreError, match="cannot open history store"):
+    with pytest.raises(InputError, match=r"is not a flake-bot history store \(not an SQLite file\)"):
         HistoryStore(path)
 
 
@@ -383,7 +387,7 @@ def test_a_missing_directory_is_created_and_an_unusable_path_is_a_clear_error(tm
         assert s.schema_version == SCHEMA_VERSION
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match="cannot open history store"):
+    with pytest.raises(InputError, match="is a file, not a directory"):
         HistoryStore(blocker / "history.sqlite")
 
 

@@ -273,8 +273,9 @@ def test_bad_arguments_are_input_errors(
     assert "YYYY-MM-DD" in capsys.readouterr().err
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"not a database" * 200)
-    assert cli_sync(bad) == 1
-    assert "cannot open history store" in capsys.readouterr().err
+    assert cli_sync(bad) == 2
+    assert "is not a flake-bot history store (not an SQLite file): left untouched" in capsys.readouterr().err
+    assert bad.read_bytes() == b"not a database" * 200
 
 
 class Terminal(io.StringIO):

@@ -9,6 +9,7 @@ import argparse
 from datetime import date
 
 from bot.actions_env import ActionsEnv
+from bot.errors import InputError
 from bot.store.sqlite import DEFAULT_PATH
 
 
@@ -19,6 +20,27 @@ def day(text: str) -> date:
     except ValueError:
         message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
         raise argparse.ArgumentTypeError(message) from None
+
+
+def duration(text: str) -> float:
+    """argparse type of a time limit: seconds, or a number with `s`, `m` or `h` (`20m`, `1h`)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time limit such as 600, 90s, 20m or 1h")
+    return seconds
+
+
+def time_limit(value: str) -> float:
+    """The action's `time-limit` input, in seconds."""
+    try:
+        return duration(value)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(f"input time-limit: {exc}") from None
 
 
 def history_store() -> argparse.ArgumentParser:

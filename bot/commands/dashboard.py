@@ -18,10 +18,11 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from bot.actions_env import ActionsEnv, print_untrusted, read_event
-from bot.commands._options import setting
+from bot.commands._options import setting, time_limit
 from bot.dashboard import core
 from bot.errors import FlakeBotError, InputError, PermissionDenied, PublishError, StoreError
 from bot.registry import Registry, load_registry
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, str] = {
     "retire-after": "300,30",
     "dashboard-days": "90",
     "open-pull-requests": "false",
+    "time-limit": "10m",
 }
 MODES = ("triage", "dashboard")
 MIN_SHARE = 10  # a second turn with fewer requests than this would list a page and stop
@@ -64,6 +66,7 @@ class Settings:
     open_pull_requests: bool
     offline: bool
     repo_dir: str | None
+    deadline: float | None = None  # `time.monotonic()` after which the sync fetches nothing more
 
 
 def _pair(
@@ -171,6 +174,7 @@ def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
         open_pull_requests=_bool("open-pull-requests", get("open-pull-requests")),
         offline=bool(args.offline),
         repo_dir=args.repo_dir,
+        deadline=monotonic() + time_limit(get("time-limit")),
     )
 
 
@@ -218,6 +222,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--dry-run", action="store_true", default=None, help="print the issue body; post nothing"
+    )
+    parser.add_argument(
+        "--time-limit", metavar="TIME", help="stop syncing after TIME (600, 90s, 20m; default 10m)"
     )
     parser.add_argument("--offline", action="store_true", help="no GitHub requests: the history file only")
     parser.add_argument(
@@ -391,6 +398,13 @@ def _online(
     event_path = Path(args.event) if args.event else env.event_path
     if event_path is not None and event_path.is_file():
         event = read_event(event_path)
+    from bot.store.sqlite import open_healing
+
+    store, notes = open_healing(Path(settings.history or ""), beside_foreign=True)
+    store.close()
+    for line in notes:
+        _note(line)
+    settings = dataclasses.replace(settings, history=str(store.path))
     branch = settings.branch or gateway.default_branch()
     workflows = _watched(settings, registry, gateway)
     publisher = DashboardPublisher(
@@ -481,6 +495,10 @@ def _sync_all(
     for turn in range(2):
         cut: list[str] = []
         for i, path in enumerate(todo):
+            if settings.deadline is not None and monotonic() >= settings.deadline:
+                lines += [f"{PurePosixPath(p).name}: history sync skipped: the time limit is reached"
+                          for p in todo[i:]]  # fmt: skip
+                return lines
             left = settings.request_budget - gateway.requests_made - reserve
             if left < (1 if turn == 0 else MIN_SHARE):
                 if turn == 0:
@@ -522,6 +540,7 @@ def _sync(
         default_branch=branch,
         only_workflow=workflow_path,
         reread_since=datetime.now(UTC) - timedelta(days=settings.days),
+        deadline=settings.deadline,
     )
     from bot.gateway.client import GitHubGateway
 

@@ -13,6 +13,7 @@ from bot.commands._options import day, history_store, run_filters
 from bot.errors import InputError
 from bot.registry import Registry
 from bot.render.report import render_across, render_report
+from bot.render.sanitize import inline
 from bot.report import across_json, across_workflows, build_report, to_json
 from bot.store.sqlite import HistoryStore, Window
 
@@ -72,6 +73,7 @@ def _per_workflow(
     registry: Registry | None,
     now: datetime,
     output: str,
+    gaps: list[tuple[int, int, str, int]],
 ) -> str:
     """One report per workflow (each judged by its own registry section), after the tests that
     failed in more than one of them: job names repeat across workflows (`build`), so one report
@@ -85,14 +87,38 @@ def _per_workflow(
         own = dataclasses.replace(window, workflow=key)
         reports.append(build_report(store, own, now=now, registry=judged))
     if output == "json":
-        doc = {"across_workflows": across_json(workflows, tests), "reports": [to_json(r) for r in reports]}
+        doc = {
+            "across_workflows": across_json(workflows, tests),
+            "reports": [to_json(r) for r in reports],
+            "gaps": _gaps_json(gaps),
+        }
         return inert_json(doc) + "\n"
-    return "\n".join([render_across(workflows, tests), *(render_report(r) for r in reports)])
+    text = "\n".join([render_across(workflows, tests), *(render_report(r) for r in reports)])
+    return text + _gaps_markdown(gaps)
+
+
+def _gaps_markdown(gaps: list[tuple[int, int, str, int]]) -> str:
+    """The gaps of the window: without them a run GitHub would not give (deleted, or failing
+    every time) would silently shrink the denominators, or look like a pass."""
+    if not gaps:
+        return ""
+    runs = sum(1 for _, job, _, _ in gaps if job == 0)
+    shown = "; ".join(
+        f"run {run_id}" + (f" job {job}" if job else "") + f": {inline(reason, 200)}"
+        for run_id, job, reason, _ in gaps[:10]
+    )
+    more = f"; {len(gaps) - 10} more" if len(gaps) > 10 else ""
+    return (
+        f"\n**Gaps:** {runs} runs and {len(gaps) - runs} job logs that GitHub would not give are "
+        f"counted as unknown, neither passed nor failed ({shown}{more}).\n"
+    )
+
+
+def _gaps_json(gaps: list[tuple[int, int, str, int]]) -> list[dict[str, object]]:
+    return [{"run_id": r, "job_id": j or None, "reason": why, "syncs_failed": n} for r, j, why, n in gaps]
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.db).is_file():
-        raise InputError(f"no history store at {args.db}; fill one with `flake-bot sync --db {args.db} ...`")
     window = Window(
         since=_utc(args.since, "--since"),
         until=_utc(args.until, "--until", end=True),
@@ -106,15 +132,20 @@ def run(args: argparse.Namespace) -> int:
 
         registry = load_registry(args.registry)
     now = datetime.now(UTC)
-    with HistoryStore(args.db) as store:
+    # no integrity check of the whole file first: a report reads only, and meets damage anyway
+    with HistoryStore(args.db, create=False, check=False) as store:
+        gaps = store.gaps(window)
         workflows = store.workflows(window) if args.workflow is None else []
         if len(workflows) > 1:
-            text = _per_workflow(store, window, workflows, registry, now, args.format)
+            text = _per_workflow(store, window, workflows, registry, now, args.format, gaps)
         else:
             # job names, runners and exclusion places are the workflow's own
             judged = registry.judging(args.workflow or "", *(w[0] for w in workflows)) if registry else None
             report = build_report(store, window, now=now, registry=judged)
-            text = inert_json(to_json(report)) + "\n" if args.format == "json" else render_report(report)
+            if args.format == "json":
+                text = inert_json(to_json(report) | {"gaps": _gaps_json(gaps)}) + "\n"
+            else:
+                text = render_report(report) + _gaps_markdown(gaps)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

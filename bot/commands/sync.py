@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Iterable
 
-from bot.commands._options import day, history_store, run_filters
+from bot.commands._options import day, duration, history_store, run_filters
 from bot.errors import BudgetExhausted, InputError, RateLimited
 from bot.records import JobReport
 from bot.store.history_sync import Progress, SyncOptions, SyncResult, sync
-from bot.store.sqlite import HistoryStore
+from bot.store.sqlite import open_healing
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -72,6 +73,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stop after N API requests; the next sync resumes (default: no limit)",
     )
     parser.add_argument(
+        "--deadline",
+        type=duration,
+        metavar="TIME",
+        help="stop fetching after TIME (seconds, or e.g. 20m): what is stored stays, the next sync "
+        "resumes (default: no limit)",
+    )
+    parser.add_argument(
         "--scan-green",
         action="store_true",
         help="also read the logs of successful jobs of pushes to the default branch, to record "
@@ -111,6 +119,7 @@ def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     # Imported here: PyGithub takes a while to import and other commands never need it.
     from bot.gateway.client import GitHubGateway
 
@@ -130,9 +139,13 @@ def run(args: argparse.Namespace) -> int:
         since=args.since,
         scan_green=args.scan_green,
         default_branch=args.default_branch or args.branch or "master",
+        deadline=None if args.deadline is None else started + args.deadline,
     )
     token = os.environ.get("GITHUB_TOKEN") or None
-    with HistoryStore(args.db) as store:
+    store, notes = open_healing(args.db)
+    for note in notes:
+        print(f"sync: {note}", file=sys.stderr)
+    with store:
         result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
     _refuse_misconfiguration(args, result, token)
     print(result.line(), file=sys.stderr)
@@ -140,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         print("sync: GITHUB_TOKEN is not set; GitHub allows 60 requests an hour without it", file=sys.stderr)
     if result.stopped == "interrupted":
         return 130
-    if result.stopped and not isinstance(result.error, BudgetExhausted):
+    if result.stopped and result.stopped.startswith("terminated"):
+        return 143
+    if result.stopped and result.error is not None and not isinstance(result.error, BudgetExhausted):
         return 1
     return 0

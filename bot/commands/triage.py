@@ -26,10 +26,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path, PurePosixPath
+from time import monotonic
 from typing import TypeVar
 
 from bot.actions_env import ActionsEnv, inert_json, read_event
-from bot.commands._options import day, setting
+from bot.commands._options import day, setting, time_limit
 from bot.errors import FlakeBotError, InputError, PublishError
 from bot.orchestrate.console import say
 from bot.orchestrate.decisions import CheckRunMode, CommentMode, Settings
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, str] = {
     "max-log-mb": "32",
     "request-budget": "300",
     "dry-run": "false",
+    "time-limit": "10m",
 }
 
 # ---------------------------------------------------------------------------- settings
@@ -113,6 +115,7 @@ def settings_from(args: argparse.Namespace, env: ActionsEnv) -> Settings:
         max_log_bytes=int(_positive("max-log-mb", get("max-log-mb"), float) * 1024 * 1024),
         request_budget=int(_positive("request-budget", get("request-budget"), int)),
         dry_run=dry == "true",
+        deadline=monotonic() + time_limit(get("time-limit")),
     )
 
 
@@ -329,7 +332,11 @@ def _run_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
         from bot.orchestrate.history import history_from, rates_from
         from bot.store.sqlite import HistoryStore
 
-        with HistoryStore(args.history) as store:
+        store = HistoryStore(args.history)
+        if store.created:
+            note = f"new empty history store at {args.history}: no history to judge with"
+            print(f"flake-bot: {note}", file=sys.stderr)
+        with store:
             report = triage(
                 run_info,
                 inputs,

@@ -203,6 +203,7 @@ class Board:
     across: tuple[CrossTest, ...] = ()
     # retire entries held back: key -> (test, the other workflows where it still flakes)
     held_back: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    gaps: int = 0  # runs and logs in the window GitHub would not give: counted as unknown
 
     @property
     def selection(self) -> core.Selection:
@@ -275,4 +276,4 @@ def build_board(
             seen.add(item.key)
         sections[i] = replace(d, selection=replace(d.selection, retire=tuple(kept)))
     across = watched_across(across_workflows(store, window), [d.workflow for d in sections])
-    return Board(tuple(sections), across, held)
+    return Board(tuple(sections), across, held, gaps=len(store.gaps(window)))

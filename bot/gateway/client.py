@@ -92,6 +92,7 @@ class GitHubGateway:
         max_wait_total: float = 300.0,
         request_budget: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        download_limit: float = 300.0,
     ) -> None:
         if not _REPO.fullmatch(repo):
             raise InputError(f"repository must look like OWNER/NAME, got {repo[:100]!r}")
@@ -99,6 +100,7 @@ class GitHubGateway:
             raise InputError(f"GitHub API URL must start with https:// or http://, got {api_url[:100]!r}")
         self.repo = repo
         self._timeout = timeout
+        self._download_limit = download_limit  # wall time of one log download: `timeout` is per read
         self._github = Github(
             auth=Auth.Token(token) if token else None,
             base_url=api_url.rstrip("/"),
@@ -219,8 +221,10 @@ class GitHubGateway:
         for data in self._pages(url, params, key="workflow_runs", permission=ACTIONS_READ):
             yield convert.run_info(data)
 
-    def job_log(self, job_id: int, *, max_bytes: int) -> LogDownload:
-        """Start streaming a job's log. Raises `LogUnavailable` (status 410: expired, 404: none)."""
+    def job_log(self, job_id: int, *, max_bytes: int, time_limit: float | None = None) -> LogDownload:
+        """Start streaming a job's log. Raises `LogUnavailable` (status 410: expired, 404: none).
+        The download ends with a `GatewayError` once it has taken the gateway's `download_limit`
+        or `time_limit` seconds, the shorter, however steadily its bytes come."""
         url = f"{self._base}/actions/jobs/{int(job_id)}/logs"
 
         def locate() -> str:
@@ -241,6 +245,7 @@ class GitHubGateway:
             policy=self._policy,
             timeout=self._timeout,
             max_bytes=max_bytes,
+            time_limit=self._download_limit if time_limit is None else min(time_limit, self._download_limit),
         )
 
     # ------------------------------------------------------------------ pull requests

@@ -4,15 +4,20 @@ PyGithub is used for the API call that yields the signed URL; the blob itself is
 plain `requests` because PyGithub never streams (a 70 MB log would sit in memory) and would
 send our token along. The signed URL lives about a minute, so it is fetched right before the
 download and fetched once more if the blob host refuses it (403/404). The log size is
-attacker-controlled: reading stops at `max_bytes` and says so.
+attacker-controlled: reading stops at `max_bytes` and says so. So is its pace: the read time-out
+restarts with every byte, so a host trickling a byte a second would hold a sync for days; each
+download also has a wall-clock limit (`time_limit`), checked between reads that return whatever
+has arrived (`read1`) rather than wait for a full chunk.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import requests
+import urllib3.exceptions
 
 from bot.errors import GatewayError
 from bot.gateway.policy import HttpError, RetryPolicy
@@ -38,7 +43,12 @@ class LogDownload:
         reopen: Callable[[], requests.Response] | None = None,
         resumes: int = 2,
         chunk_size: int = CHUNK_SIZE,
+        time_limit: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
+        self._ends = None if time_limit is None else clock() + time_limit
+        self._time_limit = time_limit
         self._response = response
         self._max_bytes = max_bytes
         self._reopen = reopen
@@ -56,7 +66,12 @@ class LogDownload:
         try:
             while True:
                 try:
-                    for chunk in self._response.iter_content(self._chunk_size):
+                    for chunk in self._chunks():
+                        if self._ends is not None and self._clock() > self._ends:
+                            raise GatewayError(
+                                f"{BLOB_WHAT}: took longer than {self._time_limit:g} s "
+                                f"({self.bytes_read} bytes read)"
+                            )
                         if skip:
                             dropped = min(skip, len(chunk))
                             chunk, skip = chunk[dropped:], skip - dropped
@@ -82,6 +97,20 @@ class LogDownload:
                     skip = self.bytes_read
         finally:
             self.close()
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The body as it arrives: `read1` returns what one read of the socket gave (a trickle
+        comes a byte at a time), where `iter_content` would wait for a whole chunk. Errors are
+        raised as `requests` would raise them, for the resume logic."""
+        raw = self._response.raw
+        while True:
+            try:
+                chunk = raw.read1(self._chunk_size, decode_content=True)
+            except urllib3.exceptions.HTTPError as exc:
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            if not chunk:
+                return
+            yield chunk
 
     def read(self) -> bytes:
         """The whole (capped) log in memory, for callers that parse it at once."""
@@ -116,6 +145,7 @@ def open_log(
     policy: RetryPolicy,
     timeout: float,
     max_bytes: int,
+    time_limit: float | None = None,
 ) -> LogDownload:
     """Get a fresh signed URL from `locate` and start the download (headers only, body streamed)."""
 
@@ -135,4 +165,4 @@ def open_log(
             raise GatewayError(f"{BLOB_WHAT}: answered {response.status_code}", response.status_code)
         return response
 
-    return LogDownload(fresh(), max_bytes=max_bytes, reopen=fresh)
+    return LogDownload(fresh(), max_bytes=max_bytes, reopen=fresh, time_limit=time_limit)

@@ -55,6 +55,8 @@ class Settings:
     max_log_bytes: int
     request_budget: int
     dry_run: bool
+    # `time.monotonic()` after which the history sync stops fetching (input `time-limit`)
+    deadline: float | None = None
 
 
 # ---------------------------------------------------------------------------- the budget

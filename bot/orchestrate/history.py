@@ -75,9 +75,16 @@ def other_workflows_from(
 
 
 def sync_history(
-    store: HistoryStore, env: ActionsEnv, repo: str, run: RunInfo, default_branch: str, budget: int
+    store: HistoryStore,
+    env: ActionsEnv,
+    repo: str,
+    run: RunInfo,
+    default_branch: str,
+    budget: int,
+    deadline: float | None = None,
 ) -> str:
-    """Bring the store up to date with the default branch's pushes; returns a line for the log.
+    """Bring the store up to date with the default branch's pushes, fetching nothing after
+    `deadline` (`time.monotonic()`); returns a line for the log.
 
     A gateway of its own, so that the sync's requests are bounded by `budget`, not by what is
     left of the triage's."""
@@ -94,7 +101,11 @@ def sync_history(
             store,
             gateway,
             SyncOptions(
-                workflow=workflow, branch=default_branch, event="push", default_branch=default_branch
+                workflow=workflow,
+                branch=default_branch,
+                event="push",
+                default_branch=default_branch,
+                deadline=deadline,
             ),
             parse=lambda chunks, job: parse_job_log(chunks, job=job),
         )

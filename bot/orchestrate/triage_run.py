@@ -45,7 +45,8 @@ from bot.render import (
     render_text,
 )
 from bot.render.sanitize import link, plain
-from bot.store.sqlite import HistoryStore
+from bot.store.errors import UnusableStore
+from bot.store.sqlite import open_healing
 from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
 
 # ---------------------------------------------------------------------------- the run
@@ -173,8 +174,13 @@ def _judge(
         return write_patches(report, patcher), ""
     path = Path(settings.history)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with HistoryStore(path) as store:
+        store, notes = open_healing(path, beside_foreign=True)
+        for note in notes:
+            if note.startswith("new empty"):
+                print(f"flake-bot: {plain(note, 500, one_line=True)}", file=sys.stderr)
+            else:
+                warn(env, note)
+        with store:
             failures = sum(len(i.report.failures) for i in inputs if i.report)
             budget = history_sync_budget(
                 budget=settings.request_budget, requests_made=gateway.requests_made, failures=failures
@@ -184,7 +190,7 @@ def _judge(
                 # A re-run of an older push: the listing stops above it, so mark it to fetch again
                 # (every attempt, passing jobs included) or its new attempt is never recorded.
                 store.record_listed_runs([run])
-            line = sync_history(store, env, repo, run, default_branch, budget)
+            line = sync_history(store, env, repo, run, default_branch, budget, settings.deadline)
             workflow = run.workflow_path or None
             report = triage(
                 run,
@@ -196,7 +202,7 @@ def _judge(
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )
-    except (StoreError, sqlite3.Error, OSError) as exc:
+    except (StoreError, UnusableStore, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         warn(env, f"history store {path} unusable, rates left out: {exc}")
         report = triage(

@@ -14,7 +14,9 @@ does the grouping; Python sees a few thousand rows at most.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,9 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any, NamedTuple
 
-from bot.errors import StoreError
+from bot.errors import InputError, StoreError
 from bot.evidence import JobRecord, TestHistory
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, ProblemKind, RunInfo
 from bot.stats import (
@@ -40,10 +43,31 @@ from bot.stats import (
     executions_of,
     flake_rate,
 )
+from bot.store.errors import store_failure
+from bot.store.opening import (
+    APPLICATION_ID,
+    BrokenStore,
+    Finding,
+    Kind,
+    NotOurStore,
+    beside,
+    broken_message,
+    inspect,
+    set_aside,
+)
 
 DEFAULT_PATH = "flake-bot-history.sqlite"
 MAX_SYMPTOMS = 5  # distinct symptoms kept per (test, job): enough to see a change of symptom
 SAME_COMMIT_SPAN = timedelta(days=14)  # how far apart two runs of one commit are looked for
+# Runs written, or seconds spent writing, between two checkpoints of the WAL into the main file:
+# what a killed job loses at most (the Actions cache saves the main file only). A checkpoint
+# costs a few milliseconds; a run costs 1-3 requests of ~0.1-0.3 s each, so checkpoints take
+# well under 1% of a sync.
+CHECKPOINT_EVERY = 10
+CHECKPOINT_SECONDS = 15.0
+# Syncs that ask for one run's jobs before it stays a gap for good (until GitHub lists a new
+# attempt of it): a deleted run costs a request each time it is asked for.
+RUN_TRIES = 6
 
 # Run conclusions that say nothing about the code: excluded from every rate.
 NOT_A_RESULT = ("cancelled", "skipped", "neutral", "stale", "action_required")
@@ -189,6 +213,21 @@ _MIGRATIONS: tuple[str, ...] = (
     INSERT INTO listing_gaps (listing, before)
         SELECT '*', min(created) FROM runs WHERE complete = 0 HAVING min(created) IS NOT NULL;
     """,
+    # 3 -> 4: what GitHub would not give (a run's jobs, a job's log), so that one deleted or
+    # always-failing run is tried again on later syncs without blocking the runs after it, and
+    # becomes a *gap* (counted as unknown, said in the report) once it failed `times` syncs in a
+    # row. job_id 0 stands for the run's jobs listing.
+    """
+    CREATE TABLE fetch_failures (
+        run_id INTEGER NOT NULL,
+        job_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        times INTEGER NOT NULL,
+        gap INTEGER NOT NULL,
+        last TEXT NOT NULL,
+        PRIMARY KEY (run_id, job_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -212,6 +251,11 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _instant(value: datetime) -> str:
+    """`_ts` to the microsecond: which sync noted a failure, when two syncs share a second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _dt(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
@@ -229,35 +273,104 @@ def _stored_run(r: Sequence[Any]) -> RunInfo:
 class HistoryStore:
     """A SQLite history of workflow runs. Use as a context manager, or call `close()`."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, create: bool = True, check: bool = True) -> None:
+        """Open the store at `path`, or with `create` make one where nothing exists (`created`
+        then says so). Anything else at `path` is refused before a byte of it is written:
+        `NotOurStore` for a file flake-bot did not make, `BrokenStore` for a damaged store or one
+        from a newer flake-bot (see `bot.store.opening`; `check`: look for damage first)."""
         self.path = Path(path)
         self._run_days_cache: dict[Window, list[_RunDay]] = {}
         self._job_rows_cache: dict[Window, list[_JobRow]] = {}
         self._days_cache: dict[tuple[Window, tuple[date, ...]], list[ExecutionDay]] = {}
+        self._unchecked = 0  # runs written since the last checkpoint
+        self._checked_at = time.monotonic()
+        # ":memory:" (tests of the SQL) is SQLite's own database in memory: no file to look at
+        memory = str(path) == ":memory:"
+        finding = Finding(Kind.MISSING) if memory else inspect(self.path, SCHEMA_VERSION, check=check)
+        if finding.kind is Kind.MISSING and not create:
+            hint = f"fill one with `flake-bot sync --db {self.path} ...`"
+            raise InputError(f"no history store at {self.path}; {hint}")
+        if finding.kind is Kind.FOREIGN:
+            raise NotOurStore(
+                f"{self.path} is not a flake-bot history store ({finding.why}): left untouched; "
+                "pass the path of a history store, or a new path for a new one"
+            )
+        if finding.kind in (Kind.DAMAGED, Kind.FUTURE):
+            remedy = "run `flake-bot sync` to set it aside and build a new one from GitHub"
+            if finding.kind is Kind.FUTURE:
+                remedy = "upgrade flake-bot, or " + remedy
+            raise BrokenStore(broken_message(self.path, finding, remedy=remedy), finding)
+        self.created = finding.kind is Kind.MISSING
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
+            if self.created and not memory:
+                self._create()
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"cannot open history store {self.path}: {exc}") from exc
+            raise store_failure(self.path, exc) from exc
         try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._configure(self._db)
             self._migrate()
         except BaseException as exc:
             self._db.close()
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise StoreError(f"cannot open history store {self.path}: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise store_failure(self.path, exc) from exc
             raise
+
+    def _configure(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA foreign_keys = ON")
+        self.journal_mode = str(db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        db.execute("PRAGMA synchronous = NORMAL")
+
+    def _create(self) -> None:
+        """A new store appears whole or not at all: built beside the path, marked, migrated and
+        checkpointed, then linked into place. Created in place, a job killed in its first
+        second would leave an empty file, or one whose schema is only in the uncached -wal,
+        which every later run would refuse as not ours."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. .flake-bot/ on a first run
+        temporary = self.path.with_name(f".{self.path.name}.new-{os.getpid()}")
+        temporary.unlink(missing_ok=True)
+        db = sqlite3.connect(temporary, isolation_level=None, timeout=30)
+        try:
+            self._db = db
+            self._configure(db)
+            self._migrate()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        try:
+            os.link(temporary, self.path)  # never over a store another process just made
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> HistoryStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Closes (which checkpoints the WAL into the file); an SQLite error raised while the
+        store was in use leaves as the one-line error that says what to do about it."""
         self.close()
+        if isinstance(exc, sqlite3.Error):
+            raise store_failure(self.path, exc) from exc
 
     def close(self) -> None:
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file. The Actions cache keeps the main file only, so what
+        is only in the WAL when a runner kills the job is lost; `sync` calls this every
+        `CHECKPOINT_EVERY` runs and when it stops."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._unchecked = 0
+        self._checked_at = time.monotonic()
+
+    def _written(self, runs: int) -> None:
+        self._unchecked += runs
+        if self._unchecked >= CHECKPOINT_EVERY or time.monotonic() - self._checked_at >= CHECKPOINT_SECONDS:
+            self.checkpoint()
 
     @property
     def schema_version(self) -> int:
@@ -276,6 +389,11 @@ class HistoryStore:
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {target}")
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        if int(self._db.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
+            # a store made before the marker, recognised by its tables: marked from now on
+            with self._transaction():
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -287,7 +405,10 @@ class HistoryStore:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite rolls back by itself after some errors (a full disk): a second ROLLBACK would
+            # replace the error that says what happened with "no transaction is active"
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -356,6 +477,7 @@ class HistoryStore:
                     ),
                 )
                 changed += 1
+        self._written(changed)
         return changed
 
     def pending_runs(self, *, workflow: str | None = None) -> list[RunInfo]:
@@ -365,7 +487,11 @@ class HistoryStore:
         rows = self._db.execute(
             f"""SELECT id, attempt, workflow_name, workflow, event, branch, head_sha, created, status,
                       conclusion, html_url
-               FROM runs WHERE complete = 0 AND status = 'completed' {mine} ORDER BY created DESC, id DESC""",
+               FROM runs r WHERE complete = 0 AND status = 'completed' {mine}
+               AND coalesce((SELECT times FROM fetch_failures f WHERE f.run_id = r.id AND f.job_id = 0),
+                            0) < {RUN_TRIES}
+               ORDER BY coalesce((SELECT times FROM fetch_failures f WHERE f.run_id = r.id AND f.job_id = 0),
+                                 0), created DESC, id DESC""",
             () if workflow is None else (workflow,),
         ).fetchall()
         return [_stored_run(r) for r in rows]
@@ -412,6 +538,7 @@ class HistoryStore:
         with self._transaction() as db:
             self._upsert_run(db, run, jobs_state, self._job_set(db, ran) if ran else None)
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
+            db.execute("DELETE FROM fetch_failures WHERE run_id = ?", (run.id,))  # the gap is filled
             for job in jobs:
                 found = logs.get(job.id, LogState.NOT_FETCHED)
                 state = LogState.PARSED if isinstance(found, JobReport) else found
@@ -424,6 +551,78 @@ class HistoryStore:
                 )
                 if isinstance(found, JobReport):
                     self._insert_report(db, run.id, job.attempt, job.name, found)
+        self._written(1)
+
+    def note_failure(self, run_id: int, job_id: int, reason: str, *, gap_after: int, now: datetime) -> bool:
+        """Remember that GitHub would not give a run's jobs (`job_id` 0) or a job's log, once per
+        sync; returns True when it is now a gap: failed `gap_after` syncs in a row (1: at once)."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT times FROM fetch_failures WHERE run_id = ? AND job_id = ?", (run_id, job_id)
+            ).fetchone()
+            times = (int(row[0]) if row else 0) + 1
+            gap = times >= gap_after
+            db.execute(
+                """INSERT OR REPLACE INTO fetch_failures (run_id, job_id, reason, times, gap, last)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (run_id, job_id, reason[:300], times, int(gap), _instant(now)),
+            )
+        return gap
+
+    def gaps(self, window: Window | None = None) -> list[tuple[int, int, str, int]]:
+        """(run id, job id or 0, reason, syncs failed) of what is recorded as a gap, newest first;
+        with `window`, only runs in it (their conclusion may be unknown: any run listed counts)."""
+        where, params = "1", list[object]()
+        if window is not None:
+            where, params = self._where(window)
+            where = where.replace("r.complete = 1", "1")
+        rows = self._db.execute(
+            f"""SELECT f.run_id, f.job_id, f.reason, f.times FROM fetch_failures f
+                JOIN runs r ON r.id = f.run_id WHERE f.gap = 1 AND {where}
+                ORDER BY r.created DESC, f.run_id DESC, f.job_id""",
+            params,
+        )
+        return [(int(a), int(b), str(c), int(d)) for a, b, c, d in rows]
+
+    def log_gaps(
+        self, *, workflow: str | None, tries: int, before: datetime
+    ) -> list[tuple[int, int, int, str]]:
+        """(run id, attempt, job id, job name) of logs that could not be downloaded, tried fewer
+        than `tries` times and last before `before` (not by the sync running now), newest
+        first; only `workflow`'s (its path) when given."""
+        mine = "" if workflow is None else "AND r.workflow = ?"
+        rows = self._db.execute(
+            f"""SELECT j.run_id, j.attempt, j.job_id, j.name FROM fetch_failures f
+                JOIN jobs j ON j.run_id = f.run_id AND j.job_id = f.job_id
+                JOIN runs r ON r.id = f.run_id
+                WHERE f.job_id != 0 AND f.times < ? AND f.last < ?
+                  AND j.log_state = '{LogState.NOT_FETCHED.value}' {mine}
+                ORDER BY r.created DESC, j.job_id""",
+            (tries, _instant(before)) if workflow is None else (tries, _instant(before), workflow),
+        )
+        return [(int(a), int(b), int(c), str(d)) for a, b, c, d in rows]
+
+    def save_log(self, run_id: int, attempt: int, job: str, found: JobReport | LogState) -> None:
+        """A log read (or found expired) after its run was written: the job's outcomes and
+        problems replaced, its gap filled."""
+        state = LogState.PARSED if isinstance(found, JobReport) else found
+        complete = found.complete if isinstance(found, JobReport) else None
+        key = (run_id, attempt, job)
+        with self._transaction() as db:
+            db.execute(
+                """UPDATE jobs SET log_state = ?, log_complete = ?
+                   WHERE run_id = ? AND attempt = ? AND name = ?""",
+                (state.value, complete, *key),
+            )
+            db.execute("DELETE FROM outcomes WHERE run_id = ? AND attempt = ? AND job = ?", key)
+            db.execute("DELETE FROM problems WHERE run_id = ? AND attempt = ? AND job = ?", key)
+            if isinstance(found, JobReport):
+                self._insert_report(db, run_id, attempt, job, found)
+            db.execute(
+                """DELETE FROM fetch_failures WHERE run_id = ? AND job_id IN (
+                       SELECT job_id FROM jobs WHERE run_id = ? AND attempt = ? AND name = ?)""",
+                (run_id, *key),
+            )
 
     def save_inferred_run(self, run: RunInfo, template: int) -> None:
         """Store a green run without asking for its jobs: they are those of run `template` (a
@@ -434,6 +633,8 @@ class HistoryStore:
                 raise StoreError(f"run {template} is not in the store, so it cannot stand for run {run.id}")
             self._upsert_run(db, run, JobsState.INFERRED, row[0])
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
+            db.execute("DELETE FROM fetch_failures WHERE run_id = ?", (run.id,))
+        self._written(1)
 
     @staticmethod
     def _job_set(db: sqlite3.Connection, jobs: Iterable[tuple[str, str | None]]) -> int:
@@ -459,6 +660,8 @@ class HistoryStore:
         with self._transaction() as db:
             self._upsert_run(db, run, JobsState.NONE)
             db.execute("DELETE FROM jobs WHERE run_id = ?", (run.id,))
+            db.execute("DELETE FROM fetch_failures WHERE run_id = ?", (run.id,))
+        self._written(1)
 
     @staticmethod
     def _upsert_run(
@@ -533,7 +736,11 @@ class HistoryStore:
         ).fetchone()[0]
         out = {
             "runs": self._db.execute("SELECT count(*) FROM runs WHERE complete = 1").fetchone()[0],
-            "pending": self._db.execute("SELECT count(*) FROM runs WHERE complete = 0").fetchone()[0],
+            "pending": self._db.execute(
+                """SELECT count(*) FROM runs WHERE complete = 0 AND id NOT IN (
+                       SELECT run_id FROM fetch_failures WHERE job_id = 0 AND gap = 1)"""
+            ).fetchone()[0],
+            "gaps": self._db.execute("SELECT count(*) FROM fetch_failures WHERE gap = 1").fetchone()[0],
             "jobs": latest + earlier,  # executions recorded, fetched or inferred
             "outcomes": self._db.execute("SELECT count(*) FROM outcomes").fetchone()[0],
             "problems": self._db.execute("SELECT count(*) FROM problems").fetchone()[0],
@@ -1067,3 +1274,36 @@ class HistoryStore:
 def _when(text: str) -> datetime:
     """`_dt` for the many timestamps of an evidence lookup: fromisoformat is ~20x faster than strptime."""
     return datetime.fromisoformat(text)
+
+
+def open_healing(path: str | Path, *, beside_foreign: bool = False) -> tuple[HistoryStore, list[str]]:
+    """The store for a writer that can rebuild it from GitHub (`sync`, the action), and the lines
+    that say what opening it took.
+
+    A store of ours that is damaged or from a newer flake-bot is moved aside
+    (`<path>.broken-<date>`) and a new one built in its place: left there, the cache would save
+    it again and every later run would go without history. A file that is not ours is never
+    touched; with `beside_foreign` (the action, which must not fail over its cache) a store of
+    our own next to it is used instead, otherwise it is refused.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    try:
+        store = HistoryStore(path)
+    except BrokenStore as exc:
+        moved = set_aside(path)
+        what = "is from a newer flake-bot" if exc.finding.kind is Kind.FUTURE else "is damaged"
+        notes.append(f"history store {path} {what} ({exc.finding.why}): moved to {moved.name}, "
+                     "building a new one from GitHub")  # fmt: skip
+        store = HistoryStore(path)
+        return store, notes
+    except NotOurStore as exc:
+        if not beside_foreign:
+            raise
+        other = beside(path)
+        store, more = open_healing(other)
+        notes.append(f"{exc}; using {other} instead")
+        return store, [*notes, *more]
+    if store.created:
+        notes.append(f"new empty history store at {path}")
+    return store, notes
