@@ -24,6 +24,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from bot.changepoint import onset
 from bot.stats import ExclusionPolicy
 
 
@@ -167,6 +168,7 @@ class Evidence:
     symptoms_elsewhere: tuple[str, ...]
     new_way: bool  # a symptom none of its earlier failures (any job) had
     default_branch: bool  # the history is the default branch's own
+    flaky_since: FlakyOnset | None = None  # its failure rate rose at some run (`bot.changepoint`)
 
     @property
     def earlier_failures(self) -> bool:
@@ -234,6 +236,7 @@ def assess(
         symptoms_elsewhere=tuple(s for s in elsewhere if s not in here)[:MAX_SYMPTOMS],
         new_way=bool(symptom) and bool(earlier) and symptom not in earlier,
         default_branch=history.default_branch,
+        flaky_since=flaky_onset(runs),
     )
 
 
@@ -282,3 +285,52 @@ def _episodes(runs: Sequence[Execution]) -> tuple[int, int]:
             row = 0
         previous = e.result
     return isolated, longest
+
+
+@dataclass(frozen=True)
+class FlakyOnset:
+    """Where a test's failure rate in a job rose (see `bot.changepoint`): the cause lies between
+    `last_quiet` (the last execution surely before the change; None: the history starts inside
+    the plausible range) and `first_failure` (the first failure after it)."""
+
+    last_quiet: RunRef | None
+    first_failure: RunRef
+    failures_before: int
+    executions_before: int
+    failures_after: int
+    executions_after: int
+    unknown: int  # executions of unknown outcome between `last_quiet` and `first_failure`
+    p_value: float
+
+
+def flaky_onset(runs: Sequence[Execution]) -> FlakyOnset | None:
+    """The change-point test on the known outcomes, oldest first.
+
+    Beyond the store's window of recent executions the history holds only failures and the
+    execution after each: that can only make the rate before a start point look higher than it
+    was, so there the test errs towards "steady" (an unlisted flake, which still needs the
+    patch rule's evidence), never towards a false start point.
+    """
+    known = [e for e in runs if e.result is not Result.UNKNOWN]
+    found = onset([e.result is Result.FAIL for e in known])
+    if found is None:
+        return None
+    quiet = known[found.earliest - 1].ref if found.earliest > 0 else None
+    first = known[found.first_failure].ref
+    unknown = sum(
+        1
+        for e in runs
+        if e.result is Result.UNKNOWN
+        and (quiet is None or _before(quiet, e.ref))
+        and _before(e.ref, first)
+    )
+    return FlakyOnset(
+        last_quiet=quiet,
+        first_failure=first,
+        failures_before=found.failures_before,
+        executions_before=found.executions_before,
+        failures_after=found.failures_after,
+        executions_after=found.executions_after,
+        unknown=unknown,
+        p_value=found.p_value,
+    )

@@ -70,6 +70,7 @@ class Kind(StrEnum):
     FIRST_FAILURE = "first-failure"
     SEVERAL_JOBS = "several-jobs"
     FAILED_BEFORE = "failed-before"
+    NEWLY_FLAKY = "newly-flaky"
 
 
 LABELS: dict[Kind, str] = {
@@ -87,6 +88,7 @@ LABELS: dict[Kind, str] = {
     Kind.FIRST_FAILURE: "first failure here",
     Kind.SEVERAL_JOBS: "failing in several jobs at once",
     Kind.FAILED_BEFORE: "failed before, not like a flake",
+    Kind.NEWLY_FLAKY: "newly flaky — failing now and then since an earlier run: may be a real regression",
 }
 
 #: What a reader should do about each verdict (the docs' table says the same).
@@ -105,6 +107,7 @@ ADVICE: dict[Kind, str] = {
     Kind.FIRST_FAILURE: "look at the change",
     Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
     Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
+    Kind.NEWLY_FLAKY: "find the cause between the last quiet run and the first failure; never exclude it",
 }
 
 #: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
@@ -271,6 +274,7 @@ class Counts:
     unreadable_logs: int = 0
     ignored: int = 0
     problems: int = 0
+    newly_flaky: int = 0
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ class TriageReport:
             (c.first_failures, "first failure here"),
             (c.several_jobs, "failing in several jobs at once"),
             (c.failed_before, "failed before in rows, not like a flake"),
+            (c.newly_flaky, "newly flaky since an earlier run"),
             (c.new, "new, with no history to judge by"),
             (c.new_symptom, "known flaky failing in a new way"),
             (c.widespread, "known flaky failing in several jobs at once"),
@@ -403,6 +408,8 @@ def _kind(
         return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
     if evidence.new_way:
         return Kind.NEW_WAY
+    if newly_flaky(evidence):
+        return Kind.NEWLY_FLAKY
     if evidence.same_commit_pass is not None:
         return Kind.PROVEN_FLAKY
     if streak:
@@ -414,6 +421,12 @@ def _kind(
     if evidence.intermittent or evidence.flipped_commits:
         return Kind.UNLISTED_FLAKE
     return Kind.FAILED_BEFORE
+
+
+def newly_flaky(evidence: Evidence) -> bool:
+    """Its failure rate here rose at some run and it is not failing every time since (that is a
+    streak, told as one): a change made it flaky, so the cause is a commit, not the test."""
+    return evidence.flaky_since is not None and evidence.streak.failures == 0
 
 
 def _job_state(job: JobInput, failed: bool, counted: Sequence[TestFailure]) -> JobState:
@@ -603,7 +616,7 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
 #: Verdicts that rule out a patch however often the test failed: each is missing a flake's
 #: evidence (the renderers say which, `bot/render/words.py`).
 NOT_A_FLAKE = frozenset({Kind.NEW_WAY, Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH, Kind.SEVERAL_JOBS,
-                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE})  # fmt: skip
+                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE, Kind.NEWLY_FLAKY})  # fmt: skip
 
 
 def _propose_patches(
@@ -667,6 +680,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         unreadable_logs=sum(1 for j in jobs if j.state is JobState.LOG_UNREADABLE),
         ignored=sum(len(j.ignored) for j in jobs),
         problems=sum(len(j.problems) for j in jobs),
+        newly_flaky=by_kind[Kind.NEWLY_FLAKY],
     )
 
 

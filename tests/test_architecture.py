@@ -27,6 +27,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.symptom": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.registry": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "jinja2"),
     "bot.stats": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
+    "bot.changepoint": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage",
+                        "bot.evidence", "jinja2"),
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),

@@ -32,6 +32,11 @@ def rates_from(
     return rates
 
 
+#: Executions of the job read for each failure's evidence: a long quiet stretch before a start
+#: point is what lets `bot.changepoint` tell a newly flaky test from a steady flake.
+RECENT = 1000
+
+
 def history_from(
     store: HistoryStore, run: RunInfo, workflow: str | None = None, default_branch: str | None = None
 ) -> HistoryLookup:
@@ -44,7 +49,7 @@ def history_from(
 
     def history(test: str, job: str) -> TestHistory:
         return store.test_history(
-            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event
+            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event, recent=RECENT
         )
 
     return history

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.evidence import Evidence, RunRef
+from bot.evidence import Evidence, FlakyOnset, RunRef
 from bot.records import RunInfo
 from bot.triage import Finding, Kind
 
@@ -89,6 +89,8 @@ def brief(f: Finding) -> str:
         if e.streak.unknown:
             text += f" ({e.streak.unknown:,} unknown)"
         return text
+    if kind is Kind.NEWLY_FLAKY and e.flaky_since is not None:
+        return _onset_brief(e.flaky_since)
     if kind is Kind.NEW_WAY:
         return f"{_times(e.failures, 'earlier failure')}, none failing this way"
     if kind is Kind.FIRST_FAILURE:
@@ -159,6 +161,8 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "read), so this may not be its first failure in a row.",
             )
         )
+    if e.flaky_since is not None and f.kind is Kind.NEWLY_FLAKY:
+        out.extend(_onset_sentences(e.flaky_since, where, base))
     if e.failures:
         text = f"It failed {e.failures:,} times in {_times(e.known)} {where} with a known outcome"
         if e.isolated:
@@ -195,4 +199,49 @@ def _listed(items: Sequence[str]) -> list[Segment]:
         if i:
             out.append(", ")
         out.append(Code(item))
+    return out
+
+
+def _onset_brief(o: FlakyOnset) -> str:
+    return (
+        f"failed {o.failures_after:,} of {_times(o.executions_after)} since run {o.first_failure.run_id}, "
+        f"{o.failures_before:,} of {o.executions_before:,} before"
+    )
+
+
+def _onset_sentences(o: FlakyOnset, where: str, base: str | None) -> list[Sentence]:
+    """The start point of a new flakiness and where its cause lies, like a streak's culprit range
+    but wider: at a rate of a few percent, the runs right before the first failure may already
+    have had the bug and passed by chance."""
+    out: list[Sentence] = [
+        (
+            f"Its failure rate {where} rose: {o.failures_after:,} failures in {_times(o.executions_after)} "
+            "since ",
+            _run(o.first_failure, base),
+            " on ",
+            _commit(o.first_failure, base),
+            f", against {o.failures_before:,} in {_times(o.executions_before)} before "
+            f"(change-point test, p = {o.p_value:.2g} after correcting for every start point tried).",
+        )
+    ]
+    if o.last_quiet is None:
+        out.append(("The store's history starts inside the range where the change may lie.",))
+        return out
+    compare = (
+        f"{base}/compare/{o.last_quiet.sha}...{o.first_failure.sha}"
+        if base and _short(o.last_quiet.sha) != "?" and _short(o.first_failure.sha) != "?"
+        else None
+    )
+    gaps = f" ({_times(o.unknown)} between them with an unknown outcome)" if o.unknown else ""
+    out.append(
+        (
+            "Last quiet run: ",
+            _run(o.last_quiet, base),
+            " on ",
+            _commit(o.last_quiet, base),
+            f"{gaps}; find the cause in ",
+            Link("the changes between it and the first failure", compare),
+            ".",
+        )
+    )
     return out

@@ -45,6 +45,8 @@ _NOT_A_FLAKE_WORDS: dict[Kind, str] = {
     Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
     Kind.NEW: "there is no history of it in this job to show it is flaky",
     Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
+    Kind.NEWLY_FLAKY: "it started failing now and then at an earlier run, after a long quiet stretch: a "
+    "change made it flaky, and a patch would hide that change's bug",
 }
 
 

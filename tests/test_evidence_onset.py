@@ -1,0 +1,79 @@
+"""Newly flaky (issue 23): a test that starts failing now and then at some run is a regression
+with a culprit range, never an unlisted flake to ignore. Histories as in `helpers/histories.py`
+(P pass, F fail the usual way, ? unknown outcome), oldest first; the triaged run fails after them."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.histories import BEFORE, history
+from test_evidence import RUN, SHA, USUAL, judge
+
+from bot.evidence import RunRef, assess
+from bot.render.evidence import brief, sentences
+from bot.render.words import note_sentence, say_md, say_text
+from bot.triage import FLAKES, Kind, NoteReason
+
+QUIET = "P" * 300
+
+
+def onset_of(pattern: str):
+    found = history(pattern, "standard", symptom=USUAL)
+    return assess("basics/t.py", "standard", USUAL, RunRef(RUN.id, 1, SHA, BEFORE), found).flaky_since
+
+
+@pytest.mark.parametrize("every", [4, 10, 20])  # 25%, 10%, 5% since the start point
+def test_flaky_since_a_run_is_a_regression_without_a_patch(every: int) -> None:
+    pattern = QUIET + ("P" * (every - 1) + "F") * 4 + "P"
+    report = judge(history(pattern, "standard", symptom=USUAL), events=20)
+    (finding,) = report.findings
+    assert finding.kind is Kind.NEWLY_FLAKY and finding.needs_look
+    assert finding.kind not in FLAKES
+    assert not report.candidates and report.counts.newly_flaky == 1
+    # the rates alone would have earned a patch: the note says why there is none
+    (note,) = report.notes
+    assert note.reason is NoteReason.NOT_A_FLAKE and "made it flaky" in say_text(note_sentence(note))
+    onset = finding.evidence.flaky_since if finding.evidence else None
+    assert onset is not None
+    assert onset.first_failure.run_id == 1000 + 300 + every - 1
+    assert onset.last_quiet is not None and onset.last_quiet.run_id < onset.first_failure.run_id
+
+
+def test_the_same_failures_spread_over_the_whole_history_are_an_unlisted_flake() -> None:
+    pattern = ("P" * 79 + "F") * 4 + "P" * 10  # steady 1.25%, as long as the store knows
+    report = judge(history(pattern, "standard", symptom=USUAL), events=20)
+    (finding,) = report.findings
+    assert finding.kind is Kind.UNLISTED_FLAKE and report.candidates
+    assert finding.evidence is not None and finding.evidence.flaky_since is None
+
+
+def test_a_flake_that_stopped_is_not_newly_flaky() -> None:
+    assert onset_of(("P" * 9 + "F") * 20 + "P" * 300) is None
+
+
+def test_a_start_point_straddled_by_unknown_outcomes_puts_them_in_the_range() -> None:
+    """Failed jobs with expired logs right where the change happened: the last quiet run is the
+    last known pass before them, and the words say how many lie between."""
+    onset = onset_of(QUIET + "???" + "FPPPPPPFPPPPPF" + "P")
+    assert onset is not None
+    assert onset.last_quiet is not None and onset.last_quiet.run_id <= 1000 + 299
+    assert onset.first_failure.run_id == 1000 + 303
+    assert onset.unknown == 3
+
+
+def test_a_streak_stays_a_streak() -> None:
+    """Failing in every execution since the start: the streak's verdict (its range is exact)."""
+    (finding,) = judge(history(QUIET + "PPPFPPPPFPPFF", "standard", symptom=USUAL)).findings
+    assert finding.kind is Kind.REGRESSION
+
+
+def test_words_name_the_quiet_run_the_first_failure_and_the_compare_link() -> None:
+    pattern = QUIET + ("P" * 9 + "F") * 4 + "P"
+    (finding,) = judge(history(pattern, "standard", symptom=USUAL)).findings
+    assert brief(finding).startswith("failed 4 of 32 executions since run 1309, 0 of 309 before")
+    base = "https://github.com/micropython/micropython"
+    text = [say_text(s) for s in sentences(finding, base)]
+    rose = "Its failure rate in this job rose: 4 failures in 32 executions since run 1309"
+    assert any(t.startswith(rose) for t in text), text
+    quiet = next(s for s in sentences(finding, base) if say_text(s).startswith("Last quiet run: run "))
+    assert f"{base}/compare/" in say_md(quiet)
+    assert "find the cause in the changes between it and the first failure" in say_text(quiet)
