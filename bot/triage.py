@@ -71,6 +71,7 @@ class Kind(StrEnum):
     SEVERAL_JOBS = "several-jobs"
     FAILED_BEFORE = "failed-before"
     NEWLY_FLAKY = "newly-flaky"
+    HIDDEN_REGRESSION = "ignored-failing-since"
 
 
 LABELS: dict[Kind, str] = {
@@ -89,6 +90,8 @@ LABELS: dict[Kind, str] = {
     Kind.SEVERAL_JOBS: "failing in several jobs at once",
     Kind.FAILED_BEFORE: "failed before, not like a flake",
     Kind.NEWLY_FLAKY: "newly flaky — failing now and then since an earlier run: may be a real regression",
+    Kind.HIDDEN_REGRESSION: "listed, but failing in every run since an earlier one: a real regression "
+    "hidden by the ignore list",
 }
 
 #: What a reader should do about each verdict (the docs' table says the same).
@@ -108,6 +111,8 @@ ADVICE: dict[Kind, str] = {
     Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
     Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
     Kind.NEWLY_FLAKY: "find the cause between the last quiet run and the first failure; never exclude it",
+    Kind.HIDDEN_REGRESSION: "find the cause between the last pass and the first failure: the ignore list "
+    "keeps the job green, so nothing else will tell",
 }
 
 #: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
@@ -200,6 +205,11 @@ class JobTriage:
     failed_step: str | None = None
 
     @property
+    def hidden(self) -> tuple[Finding, ...]:
+        """Ignored failures of a test failing in every run since an earlier one: failures again."""
+        return tuple(f for f in self.ignored if f.kind is Kind.HIDDEN_REGRESSION)
+
+    @property
     def other_failure(self) -> bool:
         """Failing tests and, besides them, a build error, runner error or failed step."""
         return self.state is JobState.TEST_FAILURES and any(p.kind in FAILURE_PROBLEMS for p in self.problems)
@@ -275,6 +285,7 @@ class Counts:
     ignored: int = 0
     problems: int = 0
     newly_flaky: int = 0
+    hidden_regressions: int = 0  # ignored failures of a test failing in every run since an earlier one
 
 
 @dataclass(frozen=True)
@@ -291,7 +302,7 @@ class TriageReport:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for j in self.jobs for f in j.findings)
+        return tuple(f for j in self.jobs for f in (*j.findings, *j.hidden))
 
     @property
     def failed_jobs(self) -> tuple[JobTriage, ...]:
@@ -303,6 +314,9 @@ class TriageReport:
         c = self.counts
         if self.run_unexplained:
             return f"No failed job found, yet the run's conclusion is {self.run.conclusion}"
+        if c.jobs_failed == 0 and c.hidden_regressions:
+            hidden = _n(c.hidden_regressions, "ignored failure")
+            return f"{hidden} of a test failing in every run: needs a look"
         if c.jobs_failed == 0:
             text = "No failures"
             if c.ignored:
@@ -336,6 +350,7 @@ class TriageReport:
             (c.several_jobs, "failing in several jobs at once"),
             (c.failed_before, "failed before in rows, not like a flake"),
             (c.newly_flaky, "newly flaky since an earlier run"),
+            (c.hidden_regressions, "listed, but failing in every run since an earlier one"),
             (c.new, "new, with no history to judge by"),
             (c.new_symptom, "known flaky failing in a new way"),
             (c.widespread, "known flaky failing in several jobs at once"),
@@ -388,7 +403,7 @@ def _kind(
     while for a pull request it means the test is failing there already.
     """
     if failure.ignored:
-        return Kind.IGNORED
+        return _ignored_kind(evidence)
     streak = evidence.streak.failures if evidence is not None else 0
     streak_kind = (
         Kind.ON_DEFAULT_BRANCH
@@ -421,6 +436,16 @@ def _kind(
     if evidence.intermittent or evidence.flipped_commits:
         return Kind.UNLISTED_FLAKE
     return Kind.FAILED_BEFORE
+
+
+def _ignored_kind(evidence: Evidence | None) -> Kind:
+    """An ignored failure is a flake's until the test fails in every run: then the ignore list
+    hides a regression. Green jobs' logs are often not read, so a listed test's outcome there is
+    unknown: a streak counts only when its failures are at least twice its unknown outcomes."""
+    streak = evidence.streak if evidence is not None else None
+    if streak is not None and streak.failures >= KNOWN_FLAKE_STREAK and 2 * streak.unknown <= streak.failures:
+        return Kind.HIDDEN_REGRESSION
+    return Kind.IGNORED
 
 
 def newly_flaky(evidence: Evidence) -> bool:
@@ -464,7 +489,7 @@ def triage(
     history_cache: dict[tuple[str, str], TestHistory | None] = {}
 
     def evidence_of(failure: TestFailure, job: str) -> Evidence | None:
-        if history is None or failure.ignored:
+        if history is None:
             return None
         key = (failure.test, job)
         if key not in history_cache:
@@ -658,9 +683,10 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
     not_test = sum(
         1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED) or j.other_failure
     )
-    needs = sum(n for kind, n in by_kind.items() if kind not in SETTLED) + not_test
+    hidden = sum(len(j.hidden) for j in jobs)
+    needs = sum(n for kind, n in by_kind.items() if kind not in SETTLED) + not_test + hidden
     return Counts(
-        failures=len(findings) + not_test,
+        failures=len(findings) + not_test + hidden,
         jobs_failed=sum(1 for j in jobs if j.failed),
         known_flakes=by_kind[Kind.KNOWN_FLAKE],
         needs_look=needs,
@@ -681,6 +707,7 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         ignored=sum(len(j.ignored) for j in jobs),
         problems=sum(len(j.problems) for j in jobs),
         newly_flaky=by_kind[Kind.NEWLY_FLAKY],
+        hidden_regressions=hidden,
     )
 
 

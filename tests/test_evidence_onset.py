@@ -77,3 +77,19 @@ def test_words_name_the_quiet_run_the_first_failure_and_the_compare_link() -> No
     quiet = next(s for s in sentences(finding, base) if say_text(s).startswith("Last quiet run: run "))
     assert f"{base}/compare/" in say_md(quiet)
     assert "find the cause in the changes between it and the first failure" in say_text(quiet)
+
+
+def test_the_failures_output_gives_the_start_point_and_its_range() -> None:
+    import json
+
+    from bot.render import outputs
+
+    report = judge(history(QUIET + ("P" * 9 + "F") * 4 + "P", "standard", symptom=USUAL))
+    (row,) = json.loads(outputs(report)["failures"])
+    e = row["evidence"]
+    assert row["verdict"] == "newly-flaky" and row["needs_look"] and not row["patch"]
+    assert e["flaky_since_run"] == 1309 and e["last_quiet_run"] < 1309
+    assert e["flaky_compare_url"].endswith(f"/compare/{e['last_quiet_sha']}...{e['flaky_since_sha']}")
+    steady = judge(history(("P" * 79 + "F") * 4 + "P" * 10, "standard", symptom=USUAL))
+    (row,) = json.loads(outputs(steady)["failures"])
+    assert row["evidence"]["flaky_since_run"] is None and row["evidence"]["flaky_compare_url"] is None

@@ -89,6 +89,11 @@ def brief(f: Finding) -> str:
         if e.streak.unknown:
             text += f" ({e.streak.unknown:,} unknown)"
         return text
+    if kind is Kind.HIDDEN_REGRESSION:
+        text = f"ignored, yet failed in the last {_times(e.streak.failures)} {_where(e)}"
+        if e.streak.first_failure is not None:
+            text += f", since run {e.streak.first_failure.run_id}"
+        return text + (f" ({e.streak.unknown:,} unknown)" if e.streak.unknown else "")
     if kind is Kind.NEWLY_FLAKY and e.flaky_since is not None:
         return _onset_brief(e.flaky_since)
     if kind is Kind.NEW_WAY:

@@ -1,0 +1,107 @@
+"""Ignored failures (issue 23, item 2): every one is in the `failures` output, and one of a test
+failing in every run since an earlier one is a regression the ignore list hides: it needs a
+look in the comment's table, the check run's annotations and the headline, even when the job
+failed for another test. Histories as in `helpers/histories.py` (P pass, F fail, ? unknown)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from helpers.histories import history
+from test_evidence import RUN, USUAL
+
+from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, Runner, TestFailure
+from bot.registry.model import Entry, JobSpec, Mechanism, Registry
+from bot.render import outputs, render_check, render_comment
+from bot.render.annotations import check_annotations
+from bot.triage import JobInput, Kind, TriageReport, check_conclusion, triage
+
+LISTED = "thread/thread_gc1.py"
+OTHER = "basics/other.py"
+REGISTRY = Registry(
+    entries=(Entry(LISTED, Mechanism.IGNORE, reason="races", flaky=True, since=date(2026, 1, 1)),),
+    jobs={"standard": JobSpec("standard", "linux")},
+)
+
+
+def judge(listed_history: str, *, other_fails: bool = True) -> TriageReport:
+    """A master push whose standard job failed for OTHER (if `other_fails`) and ignored LISTED."""
+    failures = [TestFailure(LISTED, Runner.RUN_TESTS, Outcome.FAIL, ignored=True, symptom=USUAL)]
+    if other_fails:
+        failures.insert(0, TestFailure(OTHER, Runner.RUN_TESTS, Outcome.FAIL, symptom="boom"))
+    conclusion = "failure" if other_fails else "success"
+    job = JobInput(
+        JobInfo(1, RUN.id, RUN.attempt, "standard", "completed", conclusion),
+        LogState.PARSED,
+        JobReport("standard", True, failures=tuple(failures)),
+    )
+
+    def lookup(test: str, job: str):
+        return history(listed_history if test == LISTED else "PPPPPPPP", job, symptom=USUAL)
+
+    def rates(test: str, job: str | None) -> FlakeRate:
+        return FlakeRate(test, job, 3, 100, 0.0, 1.0, since_last=0)
+
+    return triage(replace(RUN, conclusion=conclusion), [job], REGISTRY, rates=rates, history=lookup)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind"),
+    [
+        ("PPPPFPPPP", Kind.IGNORED),  # flaky, as listed
+        ("PPPPPPPFF", Kind.HIDDEN_REGRESSION),  # failing in every run since two runs ago
+        ("PPPPF?FFF", Kind.HIDDEN_REGRESSION),  # ... through one unknown outcome
+        ("PPPPPPPPF", Kind.IGNORED),  # one earlier failure: a flake's pattern still
+        ("PPPF??F??", Kind.IGNORED),  # unread green jobs between: no evidence of a streak
+        ("PPFFFFFFP", Kind.IGNORED),  # the streak ended: it passed in its latest execution
+        ("", Kind.IGNORED),  # no history
+    ],
+)
+def test_an_ignored_test_into_a_streak_and_out(pattern: str, kind: Kind) -> None:
+    report = judge(pattern)
+    (ignored,) = report.jobs[0].ignored
+    assert ignored.kind is kind
+    hidden = kind is Kind.HIDDEN_REGRESSION
+    assert ignored.needs_look is hidden
+    assert (ignored in report.findings) is hidden
+    assert report.counts.hidden_regressions == int(hidden)
+    # OTHER is a first failure either way; the hidden regression is one more failure needing a look
+    assert (report.counts.failures, report.counts.needs_look) == (1 + hidden, 1 + hidden)
+
+
+def test_every_ignored_failure_is_in_the_failures_output() -> None:
+    rows = json.loads(outputs(judge("PPPPFPPPP"))["failures"])
+    assert [(r["test"], r["verdict"], r["needs_look"]) for r in rows] == [
+        (OTHER, "first-failure", True),
+        (LISTED, "ignored", False),
+    ]
+    rows = json.loads(outputs(judge("PPPPPPPFF"))["failures"])
+    assert [(r["test"], r["verdict"], r["needs_look"]) for r in rows] == [
+        (OTHER, "first-failure", True),
+        (LISTED, "ignored-failing-since", True),
+    ]
+    assert rows[1]["evidence"]["streak"] == 2 and rows[1]["evidence"]["first_failing_run"] == 1007
+
+
+def test_a_hidden_regression_is_told_in_the_table_annotations_and_headline() -> None:
+    report = judge("PPPPPPPFF")
+    levels = {a["path"]: a["annotation_level"] for a in check_annotations(report)}
+    assert levels == {f"tests/{OTHER}": "failure", f"tests/{LISTED}": "failure"}
+    (note,) = [a["message"] for a in check_annotations(report) if a["path"] == f"tests/{LISTED}"]
+    assert note.startswith("listed, but failing in every run since an earlier one: a real regression hidden")
+    assert "Last pass: run 1006" in note
+    comment = render_comment(report)
+    assert "a real regression hidden by the ignore list" in comment
+    assert "ignored, yet failed in the last 2 executions in this job, since run 1007" in comment
+    assert "listed, but failing in every run since an earlier one" in render_check(report).summary
+    assert "2 need a look" in report.headline and check_conclusion(report) == "failure"
+
+
+def test_a_hidden_regression_alone_in_a_read_green_job_still_needs_a_look() -> None:
+    report = judge("PPPPPPPFF", other_fails=False)
+    assert report.counts.jobs_failed == 0
+    assert report.headline == "1 ignored failure of a test failing in every run: needs a look"
+    assert check_conclusion(report) == "failure" and not report.reassuring
