@@ -80,6 +80,29 @@ class Regression:
     end_frac: float | None
 
 
+@dataclass(frozen=True)
+class NewFlake:
+    """`test` starts failing now and then in `job` at `rate` from push index `start_frac` on (a
+    race brought in by that commit), failing the way flakes do: a regression all the same."""
+
+    test: str
+    job: str
+    rate: float
+    start_frac: float
+
+
+NEW_FLAKES = [
+    NewFlake("extmod/select_poll_race.py", "standard", 0.25, 0.45),
+    NewFlake("misc/heap_race.py", "coverage", 0.10, 0.40),
+    NewFlake("thread/thread_race.py", "qemu_arm", 0.05, 0.35),
+]
+
+# A test run-tests.py ignores in `standard` (so its failures leave the job green): flaky at 3%,
+# then failing in every run from 0.75 to 0.85 of the pushes (a regression the ignore list hides),
+# then flaky again. Green `standard` logs are read (--scan-green, as the dashboard's sync does).
+IGNORED_TEST, IGNORED_JOB, IGNORED_RATE = "thread/thread_gc1.py", "standard", 0.03
+IGNORED_STREAK = (0.75, 0.85)
+
 REGRESSIONS = [
     Regression("basics/int_big_div.py", ("standard",), 0.50, 0.53),  # fixed after a few pushes
     Regression("float/float_format_ints.py", ("float", "float_clang", "nanbox"), 0.65, 0.68),  # several jobs
@@ -95,21 +118,24 @@ def symptom_text(test: str, regression: bool) -> tuple[str, str]:
     return "done", "TIMEOUT waiting for event"
 
 
-def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
+def failing_log(job: str, failures: list[tuple[str, bool]], ignored: tuple[str, ...] = ()) -> bytes:
     tests = "/home/runner/work/micropython/micropython/tests"
     names = [t for t, _ in failures]
+    flaky = [f"{len(ignored)} tests had known-flaky failures (ignored): "
+             + " ".join(f"{t} [flaky: GC race condition]" for t in ignored)] if ignored else []  # fmt: skip
     run = "\n".join(
         [
             f"cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-{job}/micropython ./run-tests.py ",
             "platform=linux arch=x64 thread=unsafe float=64-bit unicode",
             "pass  basics/int1.py ",
-            *(f"FAIL  {t} " for t in names),
-            f"{len(names) + 1} tests performed (61 individual testcases)",
+            *(f"FAIL  {t} " for t in (*names, *ignored)),
+            f"{len(names) + len(ignored) + 1} tests performed (61 individual testcases)",
             "1 tests passed",
-            f"{len(names)} tests failed: {' '.join(names)}",
-            "make: *** [Makefile:258: test] Error 1",
+            *flaky,
+            *([f"{len(names)} tests failed: {' '.join(names)}", "make: *** [Makefile:258: test] Error 1"]
+              if names else []),
         ]
-    )
+    )  # fmt: skip
     diffs = []
     for test, regression in failures:
         mangled = test.replace("/", "_")
@@ -124,6 +150,9 @@ def failing_log(job: str, failures: list[tuple[str, bool]]) -> bytes:
             "",
             f"FAILURE {tests}/results/{mangled}",
         ]
+    if not names:  # a green job: run-tests.py ignored every failure
+        step = Step(f"tools/ci.sh unix_{job}_run_tests", run + "\n", name="Run main test suite")
+        return job_log([step], job=job)
     return job_log(
         [
             Step(f"tools/ci.sh unix_{job}_run_tests", run + "\n", exit_code=2, name="Run main test suite"),

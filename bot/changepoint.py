@@ -97,20 +97,10 @@ def onset(
     n = len(failed)
     positions = [i for i, f in enumerate(failed) if f]
     k = len(positions)
-    candidates = k - min_after + 1
-    if candidates <= 0 or min_after <= 0:
+    best = _best(failed, positions, min_after)
+    if best is None or best[0] > false_alarm:
         return None
-    best: tuple[float, int] | None = None
-    for j in range(candidates):  # j: how many failures fall before the start point
-        start = positions[j]
-        p = upper_tail(n, k, n - start, k - j)
-        if best is None or p < best[0]:
-            best = (p, j)
-    assert best is not None
-    p, j = best
-    corrected = min(1.0, p * candidates)
-    if corrected > false_alarm:
-        return None
+    corrected, j = best
     start = positions[j]
     if (k - j) / (n - start) <= (j / start if start else 1.0):
         return None  # no rise after all (a history of failures only)
@@ -123,6 +113,24 @@ def onset(
         executions_after=n - start,
         p_value=corrected,
     )
+
+
+def rise_p_value(failed: Sequence[bool], *, min_after: int = MIN_FAILURES_AFTER) -> float:
+    """The corrected p-value `onset` compares with its threshold; 1 when there is no start point
+    to try. A small one short of the threshold is a hint of a rise: reason to wait before
+    proposing to ignore the test."""
+    best = _best(failed, [i for i, f in enumerate(failed) if f], min_after)
+    return 1.0 if best is None else best[0]
+
+
+def _best(failed: Sequence[bool], positions: Sequence[int], min_after: int) -> tuple[float, int] | None:
+    """(corrected p-value, failures before the start point) of the most significant start point."""
+    n, k = len(failed), len(positions)
+    candidates = k - min_after + 1
+    if candidates <= 0 or min_after <= 0:
+        return None
+    p, j = min((upper_tail(n, k, n - positions[j], k - j), j) for j in range(candidates))
+    return min(1.0, p * candidates), j
 
 
 def _earliest(failed: Sequence[bool], positions: Sequence[int], start: int) -> int:

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from bot.changepoint import onset
+from bot.changepoint import onset, rise_p_value
 from bot.stats import ExclusionPolicy
 
 
@@ -169,6 +169,7 @@ class Evidence:
     new_way: bool  # a symptom none of its earlier failures (any job) had
     default_branch: bool  # the history is the default branch's own
     flaky_since: FlakyOnset | None = None  # its failure rate rose at some run (`bot.changepoint`)
+    rise_p: float = 1.0  # that test's corrected p-value, even when short of a verdict
 
     @property
     def earlier_failures(self) -> bool:
@@ -237,6 +238,7 @@ def assess(
         new_way=bool(symptom) and bool(earlier) and symptom not in earlier,
         default_branch=history.default_branch,
         flaky_since=flaky_onset(runs),
+        rise_p=rise_p_value([e.result is Result.FAIL for e in runs if e.result is not Result.UNKNOWN]),
     )
 
 

@@ -231,6 +231,7 @@ class NoteReason(StrEnum):
     CROWDED_JOB = "crowded-job"  # `count` unlisted failures in `job` at once: a shared cause
     NOT_A_FLAKE = "not-a-flake"  # often enough, but the verdict `kind` is no flake's
     STILL_FAILING = "still-failing"  # failed in its latest execution too, no pass since
+    RECENT = "recent"  # its failures crowd into its latest executions: it may be newly flaky
 
 
 @dataclass(frozen=True)
@@ -604,7 +605,8 @@ def write_patches(report: TriageReport, patcher: Patcher) -> TriageReport:
 
 def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
     """Whether the policy lets flake-bot propose excluding this failure's test in this job."""
-    return _has_flake_evidence(finding, policy) and not looks_persistent(finding.job_rate)
+    steady = not looks_persistent(finding.job_rate) and not rising(finding)
+    return _has_flake_evidence(finding, policy) and steady
 
 
 def _has_flake_evidence(finding: Finding, policy: PatchPolicy) -> bool:
@@ -638,6 +640,18 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
     return rate is not None and rate.events > 0 and rate.since_last == 0
 
 
+#: A patch hides a test's failures for good, so it waits while even a weak sign of a recent rise
+#: in its failure rate (a change-point p-value, corrected, below this) leaves "newly flaky" open:
+#: the verdict itself needs `bot.changepoint.FALSE_ALARM`, and a rise at 5% takes a few more
+#: failures to reach it. A steady flake's patch is only delayed: the p-value is rarely this low.
+PATCH_STEADY_P = 0.25
+
+
+def rising(finding: Finding) -> bool:
+    """Its failures crowd into its latest executions enough to doubt they are a steady flake's."""
+    return finding.evidence is not None and finding.evidence.rise_p < PATCH_STEADY_P
+
+
 #: Verdicts that rule out a patch however often the test failed: each is missing a flake's
 #: evidence (the renderers say which, `bot/render/words.py`).
 NOT_A_FLAKE = frozenset({Kind.NEW_WAY, Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH, Kind.SEVERAL_JOBS,
@@ -667,6 +681,9 @@ def _propose_patches(
             continue
         if looks_persistent(finding.job_rate):
             notes.append(Note(NoteReason.STILL_FAILING, test=test, job=job))
+            continue
+        if rising(finding):
+            notes.append(Note(NoteReason.RECENT, test=test, job=job))
             continue
         by_test[finding.failure.test][finding.job.name] = finding.job_rate
     candidates = tuple(

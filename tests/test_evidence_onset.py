@@ -93,3 +93,18 @@ def test_the_failures_output_gives_the_start_point_and_its_range() -> None:
     steady = judge(history(("P" * 79 + "F") * 4 + "P" * 10, "standard", symptom=USUAL))
     (row,) = json.loads(outputs(steady)["failures"])
     assert row["evidence"]["flaky_since_run"] is None and row["evidence"]["flaky_compare_url"] is None
+
+
+def test_a_hint_of_a_rise_short_of_the_verdict_holds_the_patch_back() -> None:
+    """Two failures in the last 20 of 121 executions: not enough to call it newly flaky (p about
+    0.01), enough to wait before hiding it; the same failures spread out earn the patch."""
+    recent = judge(history("P" * 100 + "PPPPPPPPPF" * 2 + "P", "standard", symptom=USUAL))
+    (finding,) = recent.findings
+    assert finding.kind is Kind.UNLISTED_FLAKE and finding.evidence is not None
+    assert 0.005 < finding.evidence.rise_p < 0.25
+    assert not recent.candidates
+    (note,) = recent.notes
+    assert note.reason is NoteReason.RECENT
+    assert "crowd into its latest executions" in say_text(note_sentence(note))
+    spread = judge(history("PPPPPPPPPF" + "P" * 100 + "PPPPPPPPPF" + "P", "standard", symptom=USUAL))
+    assert spread.findings[0].kind is Kind.UNLISTED_FLAKE and spread.candidates and not spread.notes

@@ -231,6 +231,14 @@ def note_sentence(note: Note) -> Sentence:
         )
     if note.reason is NoteReason.NOT_A_FLAKE and note.kind is not None:
         return ("No patch for ", *test, *where, f": {_NOT_A_FLAKE_WORDS[note.kind]}.")
+    if note.reason is NoteReason.RECENT:
+        return (
+            "No patch for ",
+            *test,
+            *where,
+            " yet: its failures crowd into its latest executions there, which is how a test a change "
+            "made flaky starts. flake-bot will propose one once the failures look spread over time.",
+        )
     if note.reason is NoteReason.STILL_FAILING:
         return (
             "No patch for ",
