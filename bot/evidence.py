@@ -83,6 +83,9 @@ class TestHistory:
     elsewhere: tuple[JobRecord, ...] = ()
     default_branch: bool = False
     capped: bool = False
+    # executions of this commit in pull-request attempts (`bot.store.pull_attempts`): read for
+    # same-commit flips only, so a contributor's branch never moves a rate or a streak
+    same_commit: tuple[JobRecord, ...] = ()
 
 
 class Execution(NamedTuple):
@@ -216,6 +219,8 @@ def assess(
         ),
         None,
     )
+    if same is None:
+        same = pull_request_pass(test, job, current, history.same_commit, policy)
     flipped = sum(1 for sha, results in by_sha.items() if sha != current.sha and len(results) == 2)
 
     here = _symptoms(e.symptom for e in failures)
@@ -287,6 +292,16 @@ def _episodes(runs: Sequence[Execution]) -> tuple[int, int]:
             row = 0
         previous = e.result
     return isolated, longest
+
+
+def pull_request_pass(
+    test: str, job: str, current: RunRef, records: Iterable[JobRecord], policy: ExclusionPolicy | None = None
+) -> RunRef | None:
+    """The latest pull-request execution of this very commit, before this attempt, where the test
+    passed in this job: an earlier attempt of the run, or another run of the commit."""
+    mine = (r for r in records if r.job == job and r.sha == current.sha and current.sha)
+    runs = executions(mine, test, policy, before=current)
+    return next((e.ref for e in reversed(runs) if e.result is Result.PASS), None)
 
 
 @dataclass(frozen=True)

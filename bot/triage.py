@@ -420,7 +420,7 @@ def _kind(
         if failed_in_jobs >= WIDESPREAD_JOBS:
             return Kind.WIDESPREAD
         return streak_kind if streak >= KNOWN_FLAKE_STREAK else Kind.KNOWN_FLAKE
-    if evidence is None or evidence.known + evidence.unknown == 0:
+    if evidence is None or (evidence.known + evidence.unknown == 0 and evidence.same_commit_pass is None):
         return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
     if evidence.new_way:
         return Kind.NEW_WAY

@@ -22,6 +22,7 @@ from bot.gateway.client import GitHubGateway
 from bot.gateway.tree import ApiTree
 from bot.orchestrate.console import say, warn
 from bot.orchestrate.decisions import (
+    PULL_REQUEST_EVENTS,
     PublishFailure,
     PublishPlan,
     Settings,
@@ -195,6 +196,7 @@ def _judge(
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )
+            _record_pull_attempt(store, run, inputs)
     except (StoreError, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         warn(env, f"history store {path} unusable, rates left out: {exc}")
@@ -203,6 +205,15 @@ def _judge(
         )
         line = ""
     return write_patches(report, patcher), line
+
+
+def _record_pull_attempt(store: HistoryStore, run: RunInfo, inputs: Sequence[JobInput]) -> None:
+    """A pull request's attempt, kept for its later attempts' same-commit flips (after judging:
+    an attempt is never its own evidence), apart from the default branch's history."""
+    from bot.store.pull_attempts import save_pull_attempt
+
+    if run.event in PULL_REQUEST_EVENTS:
+        save_pull_attempt(store, run, [(i.job, i.report) for i in inputs])
 
 
 # ---------------------------------------------------------------------------- publishing

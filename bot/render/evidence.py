@@ -47,10 +47,14 @@ def _short(sha: str) -> str:
     return sha[:7] if re.fullmatch(r"[0-9a-f]{7,40}", sha) else "?"
 
 
-def _run(ref: RunRef, base: str | None) -> Link:
-    text = f"run {ref.run_id}" + (f" attempt {ref.attempt}" if ref.attempt > 1 else "")
+def _run(ref: RunRef, base: str | None, this_run: int | None = None) -> Link:
+    """A link to one attempt of a run; an attempt of `this_run` (the triaged one) is named so."""
+    mine = ref.run_id == this_run
+    text = f"attempt {ref.attempt} of this run" if mine else f"run {ref.run_id}" + (
+        f" attempt {ref.attempt}" if ref.attempt > 1 else ""
+    )
     url = f"{base}/actions/runs/{ref.run_id}" if base else None
-    if url and ref.attempt > 1:
+    if url and (ref.attempt > 1 or mine):
         url += f"/attempts/{ref.attempt}"
     return Link(text, url)
 
@@ -81,7 +85,7 @@ def brief(f: Finding) -> str:
     if e is None or e.known + e.unknown == 0:
         return "on the flaky list for other jobs only" if kind is Kind.FLAKY_ELSEWHERE else "no history here"
     if kind is Kind.PROVEN_FLAKY and e.same_commit_pass is not None:
-        return f"passed on this commit in run {e.same_commit_pass.run_id}"
+        return f"passed on this commit in {_run(e.same_commit_pass, None, f.job.run_id).text}"
     if kind in (Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH):
         text = f"failed in the last {_times(e.streak.failures)} {_where(e)}"
         if e.streak.first_failure is not None:
@@ -127,7 +131,7 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "It passed on this same commit (",
                 _commit(e.same_commit_pass, base),
                 ") in ",
-                _run(e.same_commit_pass, base),
+                _run(e.same_commit_pass, base, f.job.run_id),
                 ": nothing in the code changed between the two results.",
             )
         )
