@@ -274,6 +274,12 @@ def simulate(fake: FakeGitHub, pushes: int, rng: random.Random) -> Sim:
             order[pr_run["id"]] = (i, "pull_request", False)
             if add_jobs(pr_run["id"], 1, i, pr_flakes, pr_regs, expired=False):
                 to_triage.append((pr_run["id"], 1, "pull_request"))
+                # the contributor re-runs every job: a flaky test that passed on attempt 1 fails now
+                test, job, _ = rng.choice([f for f in FLAKES if f[0] not in pr_flakes.get(f[1], [])])
+                fake.add_attempt(pr_run["id"], conclusion="failure")
+                add_jobs(pr_run["id"], 2, i, {job: [test]}, pr_regs, expired=False)
+                truth[(pr_run["id"], 2, job, test)] = "flake, passed on attempt 1"
+                to_triage.append((pr_run["id"], 2, "pull_request"))
     return Sim(fake, truth, to_triage, order)
 
 
@@ -359,7 +365,9 @@ def part1(pushes: int, seed: int) -> None:
                     elif kind == "regression":
                         kind = "regression, later push" if earlier else "regression, first push"
                     confusion[kind][row["verdict"]] += 1
-                    seen.append((run_id, attempt, event, row["job"], row["test"], row["verdict"]))
+                    passed = (row["evidence"] or {}).get("same_commit_pass_run")
+                    named = " (attempt 1 of this run)" if passed == run_id and attempt == 2 else ""
+                    seen.append((run_id, attempt, event, row["job"], row["test"], row["verdict"] + named))
                     if row["patch"]:
                         patched[kind] += 1
                     if kind.startswith("regression") and (row["verdict"] in REASSURING or row["patch"]):
@@ -428,6 +436,9 @@ def issue23(sim: Sim, seen: list[tuple[int, int, str, str, str, str]], confusion
     told = sum(1 for v in knowable if v == "ignored-failing-since")
     print(f"ignored streaks told: {told} of {len(knowable)} triaged ignored failures at least two runs into "
           f"the streak ({len(streak) - len(knowable)} earlier)")  # fmt: skip
+    flips = [v for r, a, _, j, t, v in seen if sim.truth.get((r, a, j, t)) == "flake, passed on attempt 1"]
+    told = sum(1 for v in flips if v == "proven-flaky (attempt 1 of this run)")
+    print(f"pull-request flips told (proven flaky, passed on attempt 1 of this run): {told} of {len(flips)}")
     outside = confusion["ignored flake"]
     false, total = outside["ignored-failing-since"], sum(outside.values())
     print(f"ignored flakes outside the streak told as one: {false} of {total}")
