@@ -439,12 +439,22 @@ def _kind(
     return Kind.FAILED_BEFORE
 
 
+#: Failures in a row, in the logs that were read, that make an ignored test's streak whatever
+#: the unknown outcomes between them: at a flake's few percent, three in a row happen by chance
+#: about once in 10,000 read logs.
+IGNORED_STREAK_READ = 3
+
+
 def _ignored_kind(evidence: Evidence | None) -> Kind:
     """An ignored failure is a flake's until the test fails in every run: then the ignore list
-    hides a regression. Green jobs' logs are often not read, so a listed test's outcome there is
-    unknown: a streak counts only when its failures are at least twice its unknown outcomes."""
+    hides a regression. Green jobs' logs are often not read (only a sync with --scan-green reads
+    them), so a listed test's outcome there is unknown: a streak of `KNOWN_FLAKE_STREAK` counts
+    when its failures are at least twice its unknown outcomes, one of `IGNORED_STREAK_READ`
+    whatever the unknowns."""
     streak = evidence.streak if evidence is not None else None
-    if streak is not None and streak.failures >= KNOWN_FLAKE_STREAK and 2 * streak.unknown <= streak.failures:
+    if streak is None or streak.failures < KNOWN_FLAKE_STREAK:
+        return Kind.IGNORED
+    if 2 * streak.unknown <= streak.failures or streak.failures >= IGNORED_STREAK_READ:
         return Kind.HIDDEN_REGRESSION
     return Kind.IGNORED
 

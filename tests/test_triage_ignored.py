@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
+from fake_github import FakeGitHub
+from helpers.e2e import Action
 from helpers.histories import history
+from logfmt import Step, job_log
 from test_evidence import RUN, USUAL
 
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, Runner, TestFailure
@@ -55,7 +59,8 @@ def judge(listed_history: str, *, other_fails: bool = True) -> TriageReport:
         ("PPPPPPPFF", Kind.HIDDEN_REGRESSION),  # failing in every run since two runs ago
         ("PPPPF?FFF", Kind.HIDDEN_REGRESSION),  # ... through one unknown outcome
         ("PPPPPPPPF", Kind.IGNORED),  # one earlier failure: a flake's pattern still
-        ("PPPF??F??", Kind.IGNORED),  # unread green jobs between: no evidence of a streak
+        ("PPPF??F??", Kind.IGNORED),  # unread green jobs between: no evidence of a streak yet
+        ("PF??F??F?", Kind.HIDDEN_REGRESSION),  # ... until three read logs in a row show it failing
         ("PPFFFFFFP", Kind.IGNORED),  # the streak ended: it passed in its latest execution
         ("", Kind.IGNORED),  # no history
     ],
@@ -105,3 +110,52 @@ def test_a_hidden_regression_alone_in_a_read_green_job_still_needs_a_look() -> N
     assert report.counts.jobs_failed == 0
     assert report.headline == "1 ignored failure of a test failing in every run: needs a look"
     assert check_conclusion(report) == "failure" and not report.reassuring
+
+
+def _standard_log(ignored: bool) -> bytes:
+    """Job `standard` failing on micropython/const.py, with thread/thread_gc1.py's failure ignored
+    by run-tests.py when `ignored` (its summary line, in the runner's own format)."""
+    run = [
+        "cd ../../tests && MICROPY_MICROPYTHON=../ports/unix/build-standard/micropython ./run-tests.py ",
+        "platform=linux arch=x64 thread=unsafe float=64-bit unicode",
+        "pass  basics/int1.py ",
+        "FAIL  micropython/const.py ",
+        *(["FAIL  thread/thread_gc1.py "] if ignored else []),
+        f"{3 if ignored else 2} tests performed (61 individual testcases)",
+        "1 tests passed",
+        *(["1 tests had known-flaky failures (ignored): thread/thread_gc1.py [flaky: GC race condition]"]
+          if ignored else []),
+        "1 tests failed: micropython/const.py",
+        "make: *** [Makefile:258: test] Error 1",
+    ]  # fmt: skip
+    text = "\n".join(run) + "\n"
+    step = Step("tools/ci.sh unix_standard_run_tests", text, exit_code=2, name="Run main test suite")
+    return job_log([step], job="standard")
+
+
+def test_a_master_push_failing_elsewhere_tells_the_hidden_regression(
+    fake_github: FakeGitHub, action: Action, tmp_path: Path
+) -> None:
+    """Ten pushes; every other one failed `standard` on const.py, and from push 4 on the ignored
+    thread_gc1.py failed in each of those logs (the green pushes between were not read). The next
+    push fails on const.py again: thread_gc1.py is told, annotated as a failure on the check run."""
+    fake = fake_github
+    for i in range(10):
+        failed = i % 2 == 0
+        push = fake.add_run(event="push", created_at=f"2026-04-{1 + i:02d}T08:00:00Z",
+                            conclusion="failure" if failed else "success")  # fmt: skip
+        log = _standard_log(ignored=i >= 4) if failed else "missing"
+        fake.add_job(push["id"], "standard", "failure" if failed else "success", log=log)
+    current = fake.add_run(event="push", created_at="2026-04-20T08:00:00Z")
+    fake.add_job(current["id"], "standard", "failure", log=_standard_log(ignored=True))
+
+    result = action.run(current["id"], history=str(tmp_path / "h.sqlite"))
+
+    assert result.code == 0, result.stderr
+    verdicts = {r["test"]: r["verdict"] for r in result.failures}
+    assert verdicts["thread/thread_gc1.py"] == "ignored-failing-since"
+    [check] = fake.check_runs()
+    assert check["conclusion"] == "failure"
+    levels = {a["path"]: a["annotation_level"] for a in check["annotations"]}
+    assert levels["tests/thread/thread_gc1.py"] == "failure"
+    assert "a real regression hidden by the ignore list" in result.summary
