@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from helpers.histories import BEFORE, history
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_evidence import RUN, SHA, USUAL, judge
 
 from bot.evidence import RunRef, assess
@@ -108,3 +110,23 @@ def test_a_hint_of_a_rise_short_of_the_verdict_holds_the_patch_back() -> None:
     assert "crowd into its latest executions" in say_text(note_sentence(note))
     spread = judge(history("PPPPPPPPPF" + "P" * 100 + "PPPPPPPPPF" + "P", "standard", symptom=USUAL))
     assert spread.findings[0].kind is Kind.UNLISTED_FLAKE and spread.candidates and not spread.notes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=400),
+    st.text(alphabet="PPPPPPPPPF?", min_size=10, max_size=80),
+)
+def test_newly_flaky_or_recent_is_never_patched(quiet: int, tail: str) -> None:
+    """Whatever the quiet stretch and what follows: a test called newly flaky, or whose failures
+    crowd into its latest executions, gets no patch; a rise is never called a flake."""
+    report = judge(history("P" * quiet + tail + "P", "standard", symptom=USUAL), events=20)
+    (finding,) = report.findings
+    e = finding.evidence
+    assert e is not None
+    if finding.kind is Kind.NEWLY_FLAKY:
+        assert e.flaky_since is not None and finding.needs_look
+    if e.flaky_since is not None:
+        assert finding.kind not in FLAKES
+    if e.flaky_since is not None or e.rise_p < 0.25:
+        assert not report.candidates
