@@ -2,7 +2,7 @@
 
 Pure: the history store hands over small `JobRecord` tuples (one per execution of the job it
 knows about) and this module reads them the way a maintainer would, before any verdict is
-given. Four questions matter, because they call for opposite actions:
+given. Five questions matter, because they call for opposite actions:
 
 - did the test fail *and* pass on the very same commit (a re-run, or another run of that sha)?
   Then nothing in the code changed between the two results: it is flaky, proven;
@@ -10,6 +10,8 @@ given. Four questions matter, because they call for opposite actions:
   and the culprit lies between the last pass and the first failure;
 - did it fail before with passes in between (intermittent), the way it usually fails?
 - does it fail now in a way none of its earlier failures did?
+- did its failure rate rise at some run (`bot.changepoint`)? Then a change made it flaky: the
+  cause is a commit, and ignoring the test would hide it.
 
 An execution whose outcome cannot be known (a failed job whose log expired, or a green job of a
 test the runner ignores, whose log was not read) is neither a pass nor a failure: it is counted

@@ -7,8 +7,9 @@ purpose: the worst thing flake-bot can do is call a real regression "flaky", so 
 reassuring only with evidence: the registry covered this test in this job on the run's date and
 its symptom does not contradict the known ones ("known flake here"), or the history shows it
 passing on this very commit or failing now and then, alone, the way it usually does (see
-`bot.evidence`). A streak, a new symptom or a failure in several jobs at once is never called a
-flake; an unreadable log is "could not read the log", never "no failures"; and a job that failed
+`bot.evidence`). A streak, a new symptom, a rise in its failure rate or a failure in several
+jobs at once is never called a flake, and an ignored failure is a failure again once the test
+fails in every run; an unreadable log is "could not read the log", never "no failures"; and a job that failed
 without a failure flake-bot can see is said to have failed for a reason it could not find.
 """
 
