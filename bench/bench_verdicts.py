@@ -275,7 +275,8 @@ def simulate(fake: FakeGitHub, pushes: int, rng: random.Random) -> Sim:
             if add_jobs(pr_run["id"], 1, i, pr_flakes, pr_regs, expired=False):
                 to_triage.append((pr_run["id"], 1, "pull_request"))
                 # the contributor re-runs every job: a flaky test that passed on attempt 1 fails now
-                test, job, _ = rng.choice([f for f in FLAKES if f[0] not in pr_flakes.get(f[1], [])])
+                passed = [f for f in FLAKES if f[0] not in pr_flakes.get(f[1], []) + pr_regs.get(f[1], [])]
+                test, job, _ = rng.choice(passed)
                 fake.add_attempt(pr_run["id"], conclusion="failure")
                 add_jobs(pr_run["id"], 2, i, {job: [test]}, pr_regs, expired=False)
                 truth[(pr_run["id"], 2, job, test)] = "flake, passed on attempt 1"
@@ -416,13 +417,20 @@ def issue23(sim: Sim, seen: list[tuple[int, int, str, str, str, str]], confusion
             if (j, t) == (n.job, n.test) and sim.order[r][1] == "push" and not sim.order[r][2]
         )
         number = {(r, a): k + 1 for k, (_, a, r) in enumerate(fails)}
-        called = sorted(
-            number[(r, a)] for r, a, event, j, t, v in seen
-            if (j, t) == (n.job, n.test) and event == "push" and v == "newly-flaky"
+        verdicts = sorted(
+            (number[(r, a)], v) for r, a, event, j, t, v in seen
+            if (j, t) == (n.job, n.test) and event == "push"
         )  # fmt: skip
-        delay = f"at its failure {called[0]}" if called else "not in the pushes simulated"
+        first = next((k for k, v in verdicts if v == "newly-flaky"), None)
+        before = Counter(
+            "reassuring" if v in REASSURING else "another warning"
+            for k, v in verdicts if first is None or k < first
+        )  # fmt: skip
+        delay = f"at its failure {first}" if first else "not in the pushes simulated"
         print(f"  {n.test} in {n.job}, flaky at {n.rate:.0%} from push {int(n.start_frac * pushes)}: "
-              f"{len(fails)} failures, first called newly flaky {delay}")  # fmt: skip
+              f"{len(fails)} failures, first called newly flaky {delay}; before that, triaged "
+              f"{before['reassuring']} times as a flake, {before['another warning']} times with another "
+              "warning (first failure, likely regression)")  # fmt: skip
     flakes = Counter(v for (_, _, _, j, t, v) in seen if (t, j) in {(t, j) for t, j, _ in FLAKES})
     misread = flakes["newly-flaky"]
     print(f"steady flakes (0.5-3%) misread as newly flaky: {misread} of {sum(flakes.values())} triaged "
