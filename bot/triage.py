@@ -655,7 +655,7 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
 #: in its failure rate (a change-point p-value, corrected, below this) leaves "newly flaky" open:
 #: the verdict itself needs `bot.changepoint.FALSE_ALARM`, and a rise at 5% takes a few more
 #: failures to reach it. A steady flake's patch is only delayed: the p-value is rarely this low.
-PATCH_STEADY_P = 0.25
+PATCH_STEADY_P = 0.5
 
 
 def rising(finding: Finding) -> bool:

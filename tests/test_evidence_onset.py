@@ -13,7 +13,7 @@ from test_evidence import RUN, SHA, USUAL, judge
 from bot.evidence import RunRef, assess
 from bot.render.evidence import brief, sentences
 from bot.render.words import note_sentence, say_md, say_text
-from bot.triage import FLAKES, Kind, NoteReason
+from bot.triage import FLAKES, PATCH_STEADY_P, Kind, NoteReason
 
 QUIET = "P" * 300
 
@@ -103,7 +103,7 @@ def test_a_hint_of_a_rise_short_of_the_verdict_holds_the_patch_back() -> None:
     recent = judge(history("P" * 100 + "PPPPPPPPPF" * 2 + "P", "standard", symptom=USUAL))
     (finding,) = recent.findings
     assert finding.kind is Kind.UNLISTED_FLAKE and finding.evidence is not None
-    assert 0.005 < finding.evidence.rise_p < 0.25
+    assert 0.005 < finding.evidence.rise_p < PATCH_STEADY_P
     assert not recent.candidates
     (note,) = recent.notes
     assert note.reason is NoteReason.RECENT
@@ -128,5 +128,5 @@ def test_newly_flaky_or_recent_is_never_patched(quiet: int, tail: str) -> None:
         assert e.flaky_since is not None and finding.needs_look
     if e.flaky_since is not None:
         assert finding.kind not in FLAKES
-    if e.flaky_since is not None or e.rise_p < 0.25:
+    if e.flaky_since is not None or e.rise_p < PATCH_STEADY_P:
         assert not report.candidates
