@@ -115,3 +115,28 @@ def test_a_re_run_on_a_pull_request_is_told_proven_flaky_through_the_action(
     assert f"/actions/runs/{run['id']}/attempts/1" in comment["body"]
     with HistoryStore(store) as history_store:
         assert history_store.run_state(run["id"]) is None  # the default branch's history is untouched
+
+
+def test_an_attempt_that_cannot_be_recorded_costs_a_warning_not_the_evidence(
+    fake_github: FakeGitHub, action: Action, tmp_path: Path
+) -> None:
+    fake = fake_github
+    store = tmp_path / "h.sqlite"
+    with HistoryStore(store) as history_store:  # a file whose pull_jobs table is not ours
+        history_store._db.execute("CREATE TABLE pull_jobs (x)")
+    for i in range(5):
+        push = fake.add_run(event="push", created_at=f"2026-04-{1 + i:02d}T08:00:00Z")
+        fake.add_job(push["id"], "standard", "success", log="missing")
+    pr = fake.add_pull(head_sha="cd" * 20, head_branch="feature")
+    run = fake.add_run(
+        event="pull_request", branch="feature", head_sha=pr["head"]["sha"], pull_requests=[pr["number"]],
+        created_at="2026-04-20T10:00:00Z",
+    )  # fmt: skip
+    fake.add_job(run["id"], "standard", "failure", log=const_only_log())
+
+    result = action.run(run["id"], history=str(store))
+
+    assert result.code == 0, result.stderr
+    (row,) = result.failures
+    assert row["verdict"] == "first-failure"  # judged with the history all the same
+    assert "could not record this pull request attempt" in result.stdout

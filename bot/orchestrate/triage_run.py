@@ -196,7 +196,10 @@ def _judge(
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )
-            _record_pull_attempt(store, run, inputs)
+            try:
+                _record_pull_attempt(store, run, inputs)
+            except sqlite3.Error as exc:  # the report stands: only later attempts lose this evidence
+                warn(env, f"could not record this pull request attempt in {path}: {exc}")
     except (StoreError, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         warn(env, f"history store {path} unusable, rates left out: {exc}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.evidence import JobRecord
 from bot.records import JobInfo, JobReport, ProblemKind, RunInfo
@@ -83,14 +84,10 @@ def pull_records(store: HistoryStore, sha: str, job: str, test: str) -> tuple[Jo
     """The recorded pull-request executions of `job` on commit `sha`, for one test."""
     if not sha:
         return ()
-    rows = _db(store).execute(
-        """SELECT j.run_id, j.attempt, j.created, j.conclusion, j.log_read, j.log_complete, j.past_build,
-                  f.test IS NOT NULL, coalesce(f.symptom, '')
-           FROM pull_jobs j LEFT JOIN pull_failures f
-             ON f.run_id = j.run_id AND f.attempt = j.attempt AND f.job = j.job AND f.test = ?
-           WHERE j.head_sha = ? AND j.job = ?""",
-        (test, sha, job),
-    ).fetchall()
+    try:
+        rows = _query(store, sha, job, test)
+    except sqlite3.Error:  # tables not as we write them: triage warns when it fails to record
+        return ()
     return tuple(
         JobRecord(int(r[0]), int(r[1]), sha, datetime.strptime(r[2], _TIME).replace(tzinfo=UTC), job,
                   str(r[3]), log_read=bool(r[4]), log_complete=bool(r[5]), past_build=bool(r[6]),
@@ -98,3 +95,14 @@ def pull_records(store: HistoryStore, sha: str, job: str, test: str) -> tuple[Jo
         for r in rows
         if r[3] in RAN_JOB
     )
+
+
+def _query(store: HistoryStore, sha: str, job: str, test: str) -> list[tuple[Any, ...]]:
+    return _db(store).execute(
+        """SELECT j.run_id, j.attempt, j.created, j.conclusion, j.log_read, j.log_complete, j.past_build,
+                  f.test IS NOT NULL, coalesce(f.symptom, '')
+           FROM pull_jobs j LEFT JOIN pull_failures f
+             ON f.run_id = j.run_id AND f.attempt = j.attempt AND f.job = j.job AND f.test = ?
+           WHERE j.head_sha = ? AND j.job = ?""",
+        (test, sha, job),
+    ).fetchall()
