@@ -86,7 +86,7 @@ def pull_records(store: HistoryStore, sha: str, job: str, test: str) -> tuple[Jo
         return ()
     try:
         rows = _query(store, sha, job, test)
-    except sqlite3.Error:  # tables not as we write them: triage warns when it fails to record
+    except sqlite3.Error:  # no tables yet, or not as we write them (triage warns when it records)
         return ()
     return tuple(
         JobRecord(int(r[0]), int(r[1]), sha, datetime.strptime(r[2], _TIME).replace(tzinfo=UTC), job,
@@ -98,7 +98,8 @@ def pull_records(store: HistoryStore, sha: str, job: str, test: str) -> tuple[Jo
 
 
 def _query(store: HistoryStore, sha: str, job: str, test: str) -> list[tuple[Any, ...]]:
-    return _db(store).execute(
+    """Reading creates nothing: a store that never judged a pull request has no such tables."""
+    return store._db.execute(
         """SELECT j.run_id, j.attempt, j.created, j.conclusion, j.log_read, j.log_complete, j.past_build,
                   f.test IS NOT NULL, coalesce(f.symptom, '')
            FROM pull_jobs j LEFT JOIN pull_failures f
