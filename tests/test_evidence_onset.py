@@ -4,7 +4,12 @@ with a culprit range, never an unlisted flake to ignore. Histories as in `helper
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
+from fake_github import FakeGitHub
+from helpers.e2e import Action, const_only_log
 from helpers.histories import BEFORE, history
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +21,7 @@ from bot.render.words import note_sentence, say_md, say_text
 from bot.triage import FLAKES, PATCH_STEADY_P, Kind, NoteReason
 
 QUIET = "P" * 300
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def onset_of(pattern: str):
@@ -130,3 +136,34 @@ def test_newly_flaky_or_recent_is_never_patched(quiet: int, tail: str) -> None:
         assert finding.kind not in FLAKES
     if e.flaky_since is not None or e.rise_p < PATCH_STEADY_P:
         assert not report.candidates
+
+
+def test_a_test_that_became_flaky_on_master_is_told_through_the_action(
+    fake_github: FakeGitHub, action: Action, tmp_path: Path
+) -> None:
+    """120 quiet master pushes, then const.py failing alone at pushes 124, 131 and 137: the next
+    failure is newly flaky, with the last quiet run and the compare range, and no patch even
+    though 3 failures in 141 executions would meet a patch policy of 1% over 20."""
+    fake = fake_github
+    pushes = []
+    for i in range(141):
+        failed = i in (124, 131, 137)
+        push = fake.add_run(event="push", created_at=(BEFORE - timedelta(hours=200 - i)).strftime(ISO),
+                            conclusion="failure" if failed else "success")  # fmt: skip
+        fake.add_job(push["id"], "standard", "failure" if failed else "success",
+                     log=const_only_log() if failed else "missing")  # fmt: skip
+        pushes.append(push)
+    current = fake.add_run(event="push", created_at=BEFORE.strftime(ISO))
+    fake.add_job(current["id"], "standard", "failure", log=const_only_log())
+
+    result = action.run(current["id"], history=str(tmp_path / "h.sqlite"), suggest_patches="0.01,20")
+
+    assert result.code == 0, result.stderr
+    (row,) = result.failures
+    assert (row["verdict"], row["needs_look"], row["patch"]) == ("newly-flaky", True, False)
+    e = row["evidence"]
+    assert e["flaky_since_run"] == pushes[124]["id"]
+    assert e["last_quiet_run"] is not None and e["last_quiet_run"] < pushes[124]["id"]
+    assert "Last quiet run" in result.summary and "/compare/" in result.summary
+    [check] = fake.check_runs()
+    assert check["conclusion"] == "failure"
