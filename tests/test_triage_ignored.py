@@ -58,6 +58,8 @@ def judge(listed_history: str, *, other_fails: bool = True) -> TriageReport:
         ("PPPPFPPPP", Kind.IGNORED),  # flaky, as listed
         ("PPPPPPPFF", Kind.HIDDEN_REGRESSION),  # failing in every run since two runs ago
         ("PPPPF?FFF", Kind.HIDDEN_REGRESSION),  # ... through one unknown outcome
+        ("PPPPPPF?F", Kind.HIDDEN_REGRESSION),  # two failures, one unknown between: still a streak
+        ("PPPPPF??F", Kind.IGNORED),  # two failures, two unknowns: not yet
         ("PPPPPPPPF", Kind.IGNORED),  # one earlier failure: a flake's pattern still
         ("PPPF??F??", Kind.IGNORED),  # unread green jobs between: no evidence of a streak yet
         ("PF??F??F?", Kind.HIDDEN_REGRESSION),  # ... until three read logs in a row show it failing
