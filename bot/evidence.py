@@ -2,7 +2,7 @@
 
 Pure: the history store hands over small `JobRecord` tuples (one per execution of the job it
 knows about) and this module reads them the way a maintainer would, before any verdict is
-given. Four questions matter, because they call for opposite actions:
+given. Five questions matter, because they call for opposite actions:
 
 - did the test fail *and* pass on the very same commit (a re-run, or another run of that sha)?
   Then nothing in the code changed between the two results: it is flaky, proven;
@@ -10,6 +10,8 @@ given. Four questions matter, because they call for opposite actions:
   and the culprit lies between the last pass and the first failure;
 - did it fail before with passes in between (intermittent), the way it usually fails?
 - does it fail now in a way none of its earlier failures did?
+- did its failure rate rise at some run (`bot.changepoint`)? Then a change made it flaky: the
+  cause is a commit, and ignoring the test would hide it.
 
 An execution whose outcome cannot be known (a failed job whose log expired, or a green job of a
 test the runner ignores, whose log was not read) is neither a pass nor a failure: it is counted
@@ -24,6 +26,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from bot.changepoint import onset, rise_p_value
 from bot.stats import ExclusionPolicy
 
 
@@ -82,6 +85,9 @@ class TestHistory:
     elsewhere: tuple[JobRecord, ...] = ()
     default_branch: bool = False
     capped: bool = False
+    # executions of this commit in pull-request attempts (`bot.store.pull_attempts`): read for
+    # same-commit flips only, so a contributor's branch never moves a rate or a streak
+    same_commit: tuple[JobRecord, ...] = ()
 
 
 class Execution(NamedTuple):
@@ -167,6 +173,8 @@ class Evidence:
     symptoms_elsewhere: tuple[str, ...]
     new_way: bool  # a symptom none of its earlier failures (any job) had
     default_branch: bool  # the history is the default branch's own
+    flaky_since: FlakyOnset | None = None  # its failure rate rose at some run (`bot.changepoint`)
+    rise_p: float = 1.0  # that test's corrected p-value, even when short of a verdict
 
     @property
     def earlier_failures(self) -> bool:
@@ -213,6 +221,8 @@ def assess(
         ),
         None,
     )
+    if same is None:
+        same = pull_request_pass(test, job, current, history.same_commit, policy)
     flipped = sum(1 for sha, results in by_sha.items() if sha != current.sha and len(results) == 2)
 
     here = _symptoms(e.symptom for e in failures)
@@ -234,6 +244,8 @@ def assess(
         symptoms_elsewhere=tuple(s for s in elsewhere if s not in here)[:MAX_SYMPTOMS],
         new_way=bool(symptom) and bool(earlier) and symptom not in earlier,
         default_branch=history.default_branch,
+        flaky_since=flaky_onset(runs),
+        rise_p=rise_p_value([e.result is Result.FAIL for e in runs if e.result is not Result.UNKNOWN]),
     )
 
 
@@ -282,3 +294,62 @@ def _episodes(runs: Sequence[Execution]) -> tuple[int, int]:
             row = 0
         previous = e.result
     return isolated, longest
+
+
+def pull_request_pass(
+    test: str, job: str, current: RunRef, records: Iterable[JobRecord], policy: ExclusionPolicy | None = None
+) -> RunRef | None:
+    """The latest pull-request execution of this very commit, before this attempt, where the test
+    passed in this job: an earlier attempt of the run, or another run of the commit."""
+    mine = (r for r in records if r.job == job and r.sha == current.sha and current.sha)
+    runs = executions(mine, test, policy, before=current)
+    return next((e.ref for e in reversed(runs) if e.result is Result.PASS), None)
+
+
+@dataclass(frozen=True)
+class FlakyOnset:
+    """Where a test's failure rate in a job rose (see `bot.changepoint`): the cause lies between
+    `last_quiet` (the last execution surely before the change; None: the history starts inside
+    the plausible range) and `first_failure` (the first failure after it)."""
+
+    last_quiet: RunRef | None
+    first_failure: RunRef
+    failures_before: int
+    executions_before: int
+    failures_after: int
+    executions_after: int
+    unknown: int  # executions of unknown outcome between `last_quiet` and `first_failure`
+    p_value: float
+
+
+def flaky_onset(runs: Sequence[Execution]) -> FlakyOnset | None:
+    """The change-point test on the known outcomes, oldest first.
+
+    Beyond the store's window of recent executions the history holds only failures and the
+    execution after each: that can only make the rate before a start point look higher than it
+    was, so there the test errs towards "steady" (an unlisted flake, which still needs the
+    patch rule's evidence), never towards a false start point.
+    """
+    known = [e for e in runs if e.result is not Result.UNKNOWN]
+    found = onset([e.result is Result.FAIL for e in known])
+    if found is None:
+        return None
+    quiet = known[found.earliest - 1].ref if found.earliest > 0 else None
+    first = known[found.first_failure].ref
+    unknown = sum(
+        1
+        for e in runs
+        if e.result is Result.UNKNOWN
+        and (quiet is None or _before(quiet, e.ref))
+        and _before(e.ref, first)
+    )
+    return FlakyOnset(
+        last_quiet=quiet,
+        first_failure=first,
+        failures_before=found.failures_before,
+        executions_before=found.executions_before,
+        failures_after=found.failures_after,
+        executions_after=found.executions_after,
+        unknown=unknown,
+        p_value=found.p_value,
+    )

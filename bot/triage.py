@@ -7,8 +7,9 @@ purpose: the worst thing flake-bot can do is call a real regression "flaky", so 
 reassuring only with evidence: the registry covered this test in this job on the run's date and
 its symptom does not contradict the known ones ("known flake here"), or the history shows it
 passing on this very commit or failing now and then, alone, the way it usually does (see
-`bot.evidence`). A streak, a new symptom or a failure in several jobs at once is never called a
-flake; an unreadable log is "could not read the log", never "no failures"; and a job that failed
+`bot.evidence`). A streak, a new symptom, a rise in its failure rate or a failure in several
+jobs at once is never called a flake, and an ignored failure is a failure again once the test
+fails in every run; an unreadable log is "could not read the log", never "no failures"; and a job that failed
 without a failure flake-bot can see is said to have failed for a reason it could not find.
 """
 
@@ -74,6 +75,8 @@ class Kind(StrEnum):
     SEVERAL_JOBS = "several-jobs"
     FAILED_BEFORE = "failed-before"
     FLAKY_OTHER_JOBS = "flaky-in-other-jobs"
+    NEWLY_FLAKY = "newly-flaky"
+    HIDDEN_REGRESSION = "ignored-failing-since"
 
 
 LABELS: dict[Kind, str] = {
@@ -92,6 +95,9 @@ LABELS: dict[Kind, str] = {
     Kind.SEVERAL_JOBS: "failing in several jobs at once",
     Kind.FAILED_BEFORE: "failed before, not like a flake",
     Kind.FLAKY_OTHER_JOBS: "flaky in other jobs, first time here",
+    Kind.NEWLY_FLAKY: "newly flaky — failing now and then since an earlier run: may be a real regression",
+    Kind.HIDDEN_REGRESSION: "listed, but failing in every run since an earlier one: a real regression "
+    "hidden by the ignore list",
 }
 
 #: What a reader should do about each verdict (the docs' table says the same).
@@ -111,6 +117,9 @@ ADVICE: dict[Kind, str] = {
     Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
     Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
     Kind.FLAKY_OTHER_JOBS: "re-run; it fails this way in other jobs (no patch until it is flaky here too)",
+    Kind.NEWLY_FLAKY: "find the cause between the last quiet run and the first failure; never exclude it",
+    Kind.HIDDEN_REGRESSION: "find the cause between the last pass and the first failure: the ignore list "
+    "keeps the job green, so nothing else will tell",
 }
 
 #: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
@@ -210,6 +219,11 @@ class JobTriage:
         return self.state is JobState.LOG_UNREADABLE and unreadable
 
     @property
+    def hidden(self) -> tuple[Finding, ...]:
+        """Ignored failures of a test failing in every run since an earlier one: failures again."""
+        return tuple(f for f in self.ignored if f.kind is Kind.HIDDEN_REGRESSION)
+
+    @property
     def other_failure(self) -> bool:
         """Failing tests and, besides them, a build error, runner error or failed step."""
         return self.state is JobState.TEST_FAILURES and any(p.kind in FAILURE_PROBLEMS for p in self.problems)
@@ -231,6 +245,7 @@ class NoteReason(StrEnum):
     CROWDED_JOB = "crowded-job"  # `count` unlisted failures in `job` at once: a shared cause
     NOT_A_FLAKE = "not-a-flake"  # often enough, but the verdict `kind` is no flake's
     STILL_FAILING = "still-failing"  # failed in its latest execution too, no pass since
+    RECENT = "recent"  # its failures crowd into its latest executions: it may be newly flaky
 
 
 @dataclass(frozen=True)
@@ -285,6 +300,8 @@ class Counts:
     unreadable_logs: int = 0
     ignored: int = 0
     problems: int = 0
+    newly_flaky: int = 0
+    hidden_regressions: int = 0  # ignored failures of a test failing in every run since an earlier one
 
 
 @dataclass(frozen=True)
@@ -301,7 +318,7 @@ class TriageReport:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for j in self.jobs for f in j.findings)
+        return tuple(f for j in self.jobs for f in (*j.findings, *j.hidden))
 
     @property
     def failed_jobs(self) -> tuple[JobTriage, ...]:
@@ -313,6 +330,9 @@ class TriageReport:
         c = self.counts
         if self.run_unexplained:
             return f"No failed job found, yet the run's conclusion is {self.run.conclusion}"
+        if c.jobs_failed == 0 and c.hidden_regressions:
+            hidden = _n(c.hidden_regressions, "ignored failure")
+            return f"{hidden} of a test failing in every run: needs a look"
         if c.jobs_failed == 0:
             text = "No failures"
             if c.ignored:
@@ -347,6 +367,8 @@ class TriageReport:
             (c.first_failures, "first failure here"),
             (c.several_jobs, "failing in several jobs at once"),
             (c.failed_before, "failed before in rows, not like a flake"),
+            (c.newly_flaky, "newly flaky since an earlier run"),
+            (c.hidden_regressions, "listed, but failing in every run since an earlier one"),
             (c.new, "new, with no history to judge by"),
             (c.new_symptom, "known flaky failing in a new way"),
             (c.widespread, "known flaky failing in several jobs at once"),
@@ -399,7 +421,7 @@ def _kind(
     while for a pull request it means the test is failing there already.
     """
     if failure.ignored:
-        return Kind.IGNORED
+        return _ignored_kind(evidence)
     streak = evidence.streak.failures if evidence is not None else 0
     streak_kind = (
         Kind.ON_DEFAULT_BRANCH
@@ -415,10 +437,12 @@ def _kind(
         if failed_in_jobs >= WIDESPREAD_JOBS:
             return Kind.WIDESPREAD
         return streak_kind if streak >= KNOWN_FLAKE_STREAK else Kind.KNOWN_FLAKE
-    if evidence is None or evidence.known + evidence.unknown == 0:
+    if evidence is None or (evidence.known + evidence.unknown == 0 and evidence.same_commit_pass is None):
         return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
     if evidence.new_way:
         return Kind.NEW_WAY
+    if newly_flaky(evidence):
+        return Kind.NEWLY_FLAKY
     if evidence.same_commit_pass is not None:
         return Kind.PROVEN_FLAKY
     if streak:
@@ -501,6 +525,32 @@ def _across_kind(
     return Kind.FLAKY_OTHER_JOBS
 
 
+#: Failures in a row, in the logs that were read, that make an ignored test's streak whatever
+#: the unknown outcomes between them: at a flake's few percent, three in a row happen by chance
+#: about once in 10,000 read logs.
+IGNORED_STREAK_READ = 3
+
+
+def _ignored_kind(evidence: Evidence | None) -> Kind:
+    """An ignored failure is a flake's until the test fails in every run: then the ignore list
+    hides a regression. Green jobs' logs are often not read (only a sync with --scan-green reads
+    them), so a listed test's outcome there is unknown: a streak of `KNOWN_FLAKE_STREAK` counts
+    when its failures are at least twice its unknown outcomes, one of `IGNORED_STREAK_READ`
+    whatever the unknowns."""
+    streak = evidence.streak if evidence is not None else None
+    if streak is None or streak.failures < KNOWN_FLAKE_STREAK:
+        return Kind.IGNORED
+    if 2 * streak.unknown <= streak.failures or streak.failures >= IGNORED_STREAK_READ:
+        return Kind.HIDDEN_REGRESSION
+    return Kind.IGNORED
+
+
+def newly_flaky(evidence: Evidence) -> bool:
+    """Its failure rate here rose at some run and it is not failing every time since (that is a
+    streak, told as one): a change made it flaky, so the cause is a commit, not the test."""
+    return evidence.flaky_since is not None and evidence.streak.failures == 0
+
+
 def _job_state(job: JobInput, failed: bool, counted: Sequence[TestFailure]) -> JobState:
     if job.report is None or (job.report.unreadable and not counted):
         return JobState.LOG_UNREADABLE if failed else JobState.PASSED
@@ -539,7 +589,7 @@ def triage(
     history_cache: dict[tuple[str, str], TestHistory | None] = {}
 
     def evidence_of(failure: TestFailure, job: str) -> Evidence | None:
-        if history is None or failure.ignored:
+        if history is None:
             return None
         key = (failure.test, job)
         if key not in history_cache:
@@ -666,7 +716,8 @@ def write_patches(report: TriageReport, patcher: Patcher) -> TriageReport:
 
 def patch_worthy(finding: Finding, policy: PatchPolicy) -> bool:
     """Whether the policy lets flake-bot propose excluding this failure's test in this job."""
-    return _has_flake_evidence(finding, policy) and not looks_persistent(finding.job_rate)
+    steady = not looks_persistent(finding.job_rate) and not rising(finding)
+    return _has_flake_evidence(finding, policy) and steady
 
 
 def _has_flake_evidence(finding: Finding, policy: PatchPolicy) -> bool:
@@ -700,10 +751,22 @@ def looks_persistent(rate: FlakeRate | None) -> bool:
     return rate is not None and rate.events > 0 and rate.since_last == 0
 
 
+#: A patch hides a test's failures for good, so it waits while even a weak sign of a recent rise
+#: in its failure rate (a change-point p-value, corrected, below this) leaves "newly flaky" open:
+#: the verdict itself needs `bot.changepoint.FALSE_ALARM`, and a rise at 5% takes a few more
+#: failures to reach it. A steady flake's patch is only delayed: the p-value is rarely this low.
+PATCH_STEADY_P = 0.5
+
+
+def rising(finding: Finding) -> bool:
+    """Its failures crowd into its latest executions enough to doubt they are a steady flake's."""
+    return finding.evidence is not None and finding.evidence.rise_p < PATCH_STEADY_P
+
+
 #: Verdicts that rule out a patch however often the test failed: each is missing a flake's
 #: evidence (the renderers say which, `bot/render/words.py`).
 NOT_A_FLAKE = frozenset({Kind.NEW_WAY, Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH, Kind.SEVERAL_JOBS,
-                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE})  # fmt: skip
+                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE, Kind.NEWLY_FLAKY})  # fmt: skip
 
 
 def _propose_patches(
@@ -730,6 +793,9 @@ def _propose_patches(
         if looks_persistent(finding.job_rate):
             notes.append(Note(NoteReason.STILL_FAILING, test=test, job=job))
             continue
+        if rising(finding):
+            notes.append(Note(NoteReason.RECENT, test=test, job=job))
+            continue
         by_test[finding.failure.test][finding.job.name] = finding.job_rate
     candidates = tuple(
         PatchCandidate(test, tuple(evidence), tuple(evidence.values())) for test, evidence in by_test.items()
@@ -745,9 +811,10 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
     not_test = sum(
         1 for j in jobs if j.state in (JobState.NOT_A_TEST_FAILURE, JobState.UNEXPLAINED) or j.other_failure
     )
-    needs = sum(n for kind, n in by_kind.items() if kind not in SETTLED) + not_test
+    hidden = sum(len(j.hidden) for j in jobs)
+    needs = sum(n for kind, n in by_kind.items() if kind not in SETTLED) + not_test + hidden
     return Counts(
-        failures=len(findings) + not_test,
+        failures=len(findings) + not_test + hidden,
         jobs_failed=sum(1 for j in jobs if j.failed),
         known_flakes=by_kind[Kind.KNOWN_FLAKE],
         needs_look=needs,
@@ -768,6 +835,8 @@ def _count(jobs: Sequence[JobTriage]) -> Counts:
         unreadable_logs=sum(1 for j in jobs if j.state is JobState.LOG_UNREADABLE),
         ignored=sum(len(j.ignored) for j in jobs),
         problems=sum(len(j.problems) for j in jobs),
+        newly_flaky=by_kind[Kind.NEWLY_FLAKY],
+        hidden_regressions=hidden,
     )
 
 

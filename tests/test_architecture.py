@@ -28,6 +28,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.registry": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "jinja2"),
     "bot.stats": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.clean_record": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "jinja2"),
+    "bot.changepoint": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage",
+                        "bot.evidence", "jinja2"),
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.across_jobs": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.spread": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),

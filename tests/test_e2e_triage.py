@@ -262,7 +262,10 @@ def test_outputs_json_is_parseable_and_bounded(fake_github: FakeGitHub, action: 
     fake_github.add_job(run["id"], "standard", "failure", log=standard_log())
     result = action.run(run["id"], check_run="off")
     rows = json.loads(result.outputs["failures"])
-    assert len(rows) == 7 and all(r["job"] == "standard" for r in rows)
+    assert len(rows) == 9 and all(r["job"] == "standard" for r in rows)
+    # the failures first, then those run-tests.py ignored (issue 23: every failure is in the output)
+    assert [r["verdict"] == "ignored" for r in rows] == [False] * 7 + [True] * 2
+    assert not any(r["needs_look"] for r in rows[7:])
     assert writes(fake_github) == []
 
 

@@ -369,7 +369,8 @@ def test_terminal_text_lists_everything_plainly() -> None:
 def test_outputs_are_json_and_counts() -> None:
     out = outputs(scenario("\n\x1b[1m@x"))
     rows = json.loads(out["failures"])
-    assert [r["verdict"] for r in rows] == ["known-flake", "unlisted-flake", "flaky-elsewhere"]
+    assert [r["verdict"] for r in rows] == ["known-flake", "unlisted-flake", "flaky-elsewhere", "ignored"]
+    rows = rows[:3]
     # the history of each test in its job, as action.yml promises ("rate"); None without history
     assert [r["rate"] for r in rows] == [
         None,

@@ -53,6 +53,9 @@ class PairEvidence:
     streak: Streak | None = None
     flips: int | None = None  # commits on which it both failed and passed in this job
     new_way: bool | None = None  # its latest symptom is one none of its earlier failures had
+    # its failure rate rose at `first_run` after a quiet stretch ending at `last_pass_sha`
+    # (`bot.changepoint`); `failures` counts those since
+    flaky_since: Streak | None = None
 
 
 class EvidenceSource(Protocol):
@@ -138,7 +141,7 @@ class RetireItem:
 class LookItem:
     test: str
     job: str
-    reason: str  # "streak" | "new-way" | "together"
+    reason: str  # "streak" | "newly-flaky" | "new-way" | "together"
     pair: Pair
     listed: bool
     detail: str  # plain words; untrusted parts are escaped by the template
@@ -189,6 +192,12 @@ def streaking(pair: Pair) -> bool:
     return pair.events > 0 and pair.since_last == 0
 
 
+def newly_flaky(pair: Pair) -> bool:
+    """Its failure rate rose at some run (the evidence source's change-point test): an ignore
+    entry would hide the change that made it flaky."""
+    return pair.evidence.flaky_since is not None
+
+
 def add_worthy(pair: Pair, policy: PatchPolicy) -> bool:
     """The counts meet the rule (whether it is covered or persistent is judged by the caller)."""
     return (
@@ -212,8 +221,8 @@ def select_add(
             continue
         if not add_worthy(pair, policy) or pair.runners != {"run-tests"}:
             continue  # upstream's lists cover run-tests.py only: no patch there hides another runner's
-        if streaking(pair):
-            continue  # listed under look as a streak by select_look
+        if streaking(pair) or newly_flaky(pair):
+            continue  # listed under look by select_look
         if pair.max_jobs_at_once > policy.max_jobs_in_run:
             look.append(
                 LookItem(
@@ -287,6 +296,15 @@ def select_look(pairs: Iterable[Pair], registry: Registry, *, today: date) -> li
                 detail = "failed in its latest execution, with no pass since"
             out.append(LookItem(pair.test, pair.job, "streak", pair, listed, detail))
             continue
+        onset = pair.evidence.flaky_since
+        if onset is not None and not listed:
+            since = f"since run {onset.first_run}" if onset.first_run else "lately"
+            detail = (
+                f"newly flaky: {onset.failures} failures {since} after a quiet stretch, a change made it "
+                "flaky, so no patch is offered"
+            )
+            out.append(LookItem(pair.test, pair.job, "newly-flaky", pair, listed, detail))
+            continue
         if not listed or not pair.symptoms:
             continue
         entries = [e for e in flaky_entries(registry, pair.test, today) if e.covers(registry.job(pair.job))]
@@ -296,7 +314,7 @@ def select_look(pairs: Iterable[Pair], registry: Registry, *, today: date) -> li
             if unknown:
                 detail += f" ({len(unknown)} of {len(pair.symptoms)} symptoms unknown to the entry)"
             out.append(LookItem(pair.test, pair.job, "new-way", pair, listed, detail))
-    order = {"streak": 0, "new-way": 1, "together": 2}
+    order = {"streak": 0, "newly-flaky": 1, "new-way": 2, "together": 3}
     out.sort(key=lambda i: (order[i.reason], i.test, i.job))
     return out
 

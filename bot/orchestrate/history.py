@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -34,20 +35,29 @@ def rates_from(
     return rates
 
 
+#: Executions of the job read for each failure's evidence: a long quiet stretch before a start
+#: point is what lets `bot.changepoint` tell a newly flaky test from a steady flake.
+RECENT = 1000
+
+
 def history_from(
     store: HistoryStore, run: RunInfo, workflow: str | None = None, default_branch: str | None = None
 ) -> HistoryLookup:
     """The records behind each failure's evidence, from the store only (no request), strictly
     before the triaged run plus its own earlier attempts. With `default_branch`, the job's
     history is that branch's pushes, so a streak there reads "failing on the default branch";
-    same-commit runs count from any branch."""
+    same-commit runs count from any branch, and so do the pull-request attempts triage recorded
+    (`bot.store.pull_attempts`), for same-commit flips only."""
+    from bot.store.pull_attempts import pull_records
+
     until = run.created_at - timedelta(seconds=1)
     branch, event = (default_branch, "push") if default_branch else (None, None)
 
     def history(test: str, job: str) -> TestHistory:
-        return store.test_history(
-            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event
+        found = store.test_history(
+            test, job, until=until, run=run, workflow=workflow, branch=branch, event=event, recent=RECENT
         )
+        return replace(found, same_commit=pull_records(store, run.head_sha, job, test))
 
     return history
 

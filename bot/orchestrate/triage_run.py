@@ -22,6 +22,7 @@ from bot.gateway.client import GitHubGateway
 from bot.gateway.tree import ApiTree
 from bot.orchestrate.console import say, warn
 from bot.orchestrate.decisions import (
+    PULL_REQUEST_EVENTS,
     PublishFailure,
     PublishPlan,
     Settings,
@@ -46,7 +47,7 @@ from bot.render import (
 )
 from bot.render.sanitize import link, plain
 from bot.store.errors import UnusableStore
-from bot.store.sqlite import open_healing
+from bot.store.sqlite import HistoryStore, open_healing
 from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
 
 # ---------------------------------------------------------------------------- the run
@@ -202,6 +203,10 @@ def _judge(
                 patch_policy=settings.patch_policy,
                 on_default_branch=on_default,
             )
+            try:
+                _record_pull_attempt(store, run, inputs)
+            except sqlite3.Error as exc:  # the report stands: only later attempts lose this evidence
+                warn(env, f"could not record this pull request attempt in {path}: {exc}")
     except (StoreError, UnusableStore, sqlite3.Error, OSError) as exc:
         # A damaged cache must not cost the report: judge without history and say why.
         warn(env, f"history store {path} unusable, rates left out: {exc}")
@@ -210,6 +215,15 @@ def _judge(
         )
         line = ""
     return write_patches(report, patcher), line
+
+
+def _record_pull_attempt(store: HistoryStore, run: RunInfo, inputs: Sequence[JobInput]) -> None:
+    """A pull request's attempt, kept for its later attempts' same-commit flips (after judging:
+    an attempt is never its own evidence), apart from the default branch's history."""
+    from bot.store.pull_attempts import save_pull_attempt
+
+    if run.event in PULL_REQUEST_EVENTS:
+        save_pull_attempt(store, run, [(i.job, i.report) for i in inputs])
 
 
 # ---------------------------------------------------------------------------- publishing

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.across_jobs import AcrossJobs, SiblingRecord
-from bot.evidence import Evidence, RunRef
+from bot.evidence import Evidence, FlakyOnset, RunRef
 from bot.records import RunInfo
 from bot.triage import Finding, Kind
 
@@ -48,10 +48,14 @@ def _short(sha: str) -> str:
     return sha[:7] if re.fullmatch(r"[0-9a-f]{7,40}", sha) else "?"
 
 
-def _run(ref: RunRef, base: str | None) -> Link:
-    text = f"run {ref.run_id}" + (f" attempt {ref.attempt}" if ref.attempt > 1 else "")
+def _run(ref: RunRef, base: str | None, this_run: int | None = None) -> Link:
+    """A link to one attempt of a run; an attempt of `this_run` (the triaged one) is named so."""
+    mine = ref.run_id == this_run
+    text = f"attempt {ref.attempt} of this run" if mine else f"run {ref.run_id}" + (
+        f" attempt {ref.attempt}" if ref.attempt > 1 else ""
+    )
     url = f"{base}/actions/runs/{ref.run_id}" if base else None
-    if url and ref.attempt > 1:
+    if url and (ref.attempt > 1 or mine):
         url += f"/attempts/{ref.attempt}"
     return Link(text, url)
 
@@ -84,7 +88,7 @@ def brief(f: Finding) -> str:
     if e is None or e.known + e.unknown == 0:
         return "on the flaky list for other jobs only" if kind is Kind.FLAKY_ELSEWHERE else "no history here"
     if kind is Kind.PROVEN_FLAKY and e.same_commit_pass is not None:
-        return f"passed on this commit in run {e.same_commit_pass.run_id}"
+        return f"passed on this commit in {_run(e.same_commit_pass, None, f.job.run_id).text}"
     if kind in (Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH):
         text = f"failed in the last {_times(e.streak.failures)} {_where(e)}"
         if e.streak.first_failure is not None:
@@ -92,6 +96,13 @@ def brief(f: Finding) -> str:
         if e.streak.unknown:
             text += f" ({e.streak.unknown:,} unknown)"
         return text
+    if kind is Kind.HIDDEN_REGRESSION:
+        text = f"ignored, yet failed in the last {_times(e.streak.failures)} {_where(e)}"
+        if e.streak.first_failure is not None:
+            text += f", since run {e.streak.first_failure.run_id}"
+        return text + (f" ({e.streak.unknown:,} unknown)" if e.streak.unknown else "")
+    if kind is Kind.NEWLY_FLAKY and e.flaky_since is not None:
+        return _onset_brief(e.flaky_since)
     if kind is Kind.NEW_WAY:
         return f"{_times(e.failures, 'earlier failure')}, none failing this way"
     if kind is Kind.FIRST_FAILURE:
@@ -124,7 +135,7 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "It passed on this same commit (",
                 _commit(e.same_commit_pass, base),
                 ") in ",
-                _run(e.same_commit_pass, base),
+                _run(e.same_commit_pass, base, f.job.run_id),
                 ": nothing in the code changed between the two results.",
             )
         )
@@ -163,6 +174,8 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "read), so this may not be its first failure in a row.",
             )
         )
+    if e.flaky_since is not None and f.kind is Kind.NEWLY_FLAKY:
+        out.extend(_onset_sentences(e.flaky_since, where, base))
     if e.failures:
         text = f"It failed {e.failures:,} times in {_times(e.known)} {where} with a known outcome"
         if e.isolated:
@@ -254,4 +267,49 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "proposed until its history in this job shows it flaky too.",
             )
         )
+    return out
+
+
+def _onset_brief(o: FlakyOnset) -> str:
+    return (
+        f"failed {o.failures_after:,} of {_times(o.executions_after)} since run {o.first_failure.run_id}, "
+        f"{o.failures_before:,} of {o.executions_before:,} before"
+    )
+
+
+def _onset_sentences(o: FlakyOnset, where: str, base: str | None) -> list[Sentence]:
+    """The start point of a new flakiness and where its cause lies, like a streak's culprit range
+    but wider: at a rate of a few percent, the runs right before the first failure may already
+    have had the bug and passed by chance."""
+    out: list[Sentence] = [
+        (
+            f"Its failure rate {where} rose: {o.failures_after:,} failures in {_times(o.executions_after)} "
+            "since ",
+            _run(o.first_failure, base),
+            " on ",
+            _commit(o.first_failure, base),
+            f", against {o.failures_before:,} in {_times(o.executions_before)} before "
+            f"(change-point test, p = {o.p_value:.2g} after correcting for every start point tried).",
+        )
+    ]
+    if o.last_quiet is None:
+        out.append(("The store's history starts inside the range where the change may lie.",))
+        return out
+    compare = (
+        f"{base}/compare/{o.last_quiet.sha}...{o.first_failure.sha}"
+        if base and _short(o.last_quiet.sha) != "?" and _short(o.first_failure.sha) != "?"
+        else None
+    )
+    gaps = f" ({_times(o.unknown)} between them with an unknown outcome)" if o.unknown else ""
+    out.append(
+        (
+            "Last quiet run: ",
+            _run(o.last_quiet, base),
+            " on ",
+            _commit(o.last_quiet, base),
+            f"{gaps}; find the cause in ",
+            Link("the changes between it and the first failure", compare),
+            ".",
+        )
+    )
     return out

@@ -64,9 +64,10 @@ def _views(report: TriageReport, detail: Detail) -> list[JobView]:
     for job in report.jobs:
         if not job.failed and not job.ignored:
             continue
-        full = tuple(f for f in job.findings if id(f) in full_ids)
-        listed = tuple(f for f in job.findings if id(f) in listed_ids)
-        views.append(JobView(job, full, listed, len(job.findings) - len(full) - len(listed)))
+        shown = (*job.findings, *job.hidden)  # an ignored test failing in every run is a failure again
+        full = tuple(f for f in shown if id(f) in full_ids)
+        listed = tuple(f for f in shown if id(f) in listed_ids)
+        views.append(JobView(job, full, listed, len(shown) - len(full) - len(listed)))
     return views
 
 

@@ -62,6 +62,7 @@ def _evidence_json(f: Finding, base: str | None) -> dict[str, object] | None:
         "new_way": e.new_way,
         "earlier_symptoms": [plain(x, 200, one_line=True) for x in (*e.symptoms_here, *e.symptoms_elsewhere)],
         "other_jobs": _across_json(f.across),
+        **_onset_json(e, base),
     }
 
 
@@ -87,6 +88,26 @@ def _across_json(a: AcrossJobs | None) -> list[dict[str, object]] | None:
         }
         for s in a.siblings
     ]
+
+
+def _onset_json(e: Evidence, base: str | None) -> dict[str, object]:
+    """Where its failure rate rose (`bot.changepoint`): all None when it did not."""
+    o = e.flaky_since
+    quiet = o.last_quiet if o is not None else None
+    compare = f"{base}/compare/{quiet.sha}...{o.first_failure.sha}" if base and o and quiet else None
+    return {
+        "flaky_since_run": o.first_failure.run_id if o else None,
+        "flaky_since_sha": o.first_failure.sha if o else None,
+        "last_quiet_run": quiet.run_id if quiet else None,
+        "last_quiet_sha": quiet.sha if quiet else None,
+        "flaky_compare_url": compare,
+    }
+
+
+def _ignored(report: TriageReport) -> list[Finding]:
+    """Failures run-tests.py ignored (verdict "ignored"), after the failures: a later step sees
+    every failing test, and those failing in every run are among the failures already."""
+    return [f for j in report.jobs for f in j.ignored if f.kind is Kind.IGNORED]
 
 
 def outputs(
@@ -115,7 +136,7 @@ def outputs(
             "evidence": _evidence_json(f, repo_url(report.run)),
             "patch": f.patch is not None,
         }
-        for f in report.findings[:max_failures]
+        for f in [*report.findings, *_ignored(report)][:max_failures]
     ]
     kept: list[str] = []
     used = 2  # the brackets

@@ -46,6 +46,8 @@ _NOT_A_FLAKE_WORDS: dict[Kind, str] = {
     Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
     Kind.NEW: "there is no history of it in this job to show it is flaky",
     Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
+    Kind.NEWLY_FLAKY: "it started failing now and then at an earlier run, after a long quiet stretch: a "
+    "change made it flaky, and a patch would hide that change's bug",
 }
 
 
@@ -232,6 +234,14 @@ def note_sentence(note: Note) -> Sentence:
         )
     if note.reason is NoteReason.NOT_A_FLAKE and note.kind is not None:
         return ("No patch for ", *test, *where, f": {_NOT_A_FLAKE_WORDS[note.kind]}.")
+    if note.reason is NoteReason.RECENT:
+        return (
+            "No patch for ",
+            *test,
+            *where,
+            " yet: its failures crowd into its latest executions there, which is how a test a change "
+            "made flaky starts. flake-bot will propose one once the failures look spread over time.",
+        )
     if note.reason is NoteReason.STILL_FAILING:
         return (
             "No patch for ",
