@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 
-from bot.errors import InputError
+from bot.errors import FlakeBotError
 from bot.registry.ci_sh import CiScript, expand, line_filters, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry, WorkflowSpec
 from bot.registry.source import SourceTree
@@ -47,9 +47,10 @@ _MAX_REASON = 200
 
 
 def _read_optional(tree: SourceTree, path: str) -> str | None:
+    """A file a checkout (or a tree read through the API, whose errors are not InputErrors) may lack."""
     try:
         return tree.read_text(path)
-    except InputError:
+    except FlakeBotError:
         return None
 
 
@@ -89,7 +90,9 @@ def _job_spec(tree: SourceTree, script: CiScript, file: str, job: WorkflowJob) -
     for directory, board, target in _make_calls("\n".join(texts)):
         makefile = f"{directory}/Makefile"
         text = _read_optional(tree, makefile)
-        if text is None:
+        if text is None:  # still a test target, though its exclusions cannot be read
+            missing = f"make -C {directory}" + (f" BOARD={board}" if board else "") + f" {target}"
+            targets += [missing] if missing not in targets else []
             continue
         if board is None:
             default = _BOARD_DEFAULT_RE.search(text)
@@ -202,6 +205,34 @@ def read_workflow_section(
         if not any(e.test == entry.test and e.places == entry.places for e in unique):
             unique.append(entry)
     return WorkflowSpec(file, name, specs), unique
+
+
+def read_sections(tree: SourceTree, script: CiScript, also: str | None = None) -> tuple[WorkflowSpec, ...]:
+    """Every covered workflow the checkout has (and `also`, a workflow file someone named), with
+    each job's ci.sh functions, places and test targets: what the patch writer needs to know
+    which jobs run run-tests.py and on which platform."""
+    files = list(COVERED)
+    if also:
+        base = also.rsplit("/", 1)[-1]
+        if base not in files:
+            files.append(base)
+    sections: list[WorkflowSpec] = []
+    for file in files:
+        path = f"{WORKFLOWS_DIR}/{file}"
+        text = _read_optional(tree, path)
+        if text is None:
+            continue
+        name, jobs = read_workflow(text, path)
+        sections.append(
+            WorkflowSpec(file, name, {job.name: _job_spec(tree, script, file, job) for job in jobs})
+        )
+    return tuple(sections)
+
+
+def runs_run_tests(spec: JobSpec) -> bool:
+    """Whether a job runs tests/run-tests.py: through a ci.sh function with a run-tests.py
+    command, a port's test target, or a workflow run line (`targets` lists each way it does)."""
+    return bool(spec.targets)
 
 
 def read_all_upstream(tree: SourceTree, as_of: date) -> Registry:
