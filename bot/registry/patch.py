@@ -51,7 +51,7 @@ from bot.registry.platforms import (
 )
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
-from bot.registry.upstream import read_sections, runs_run_tests
+from bot.registry.upstream import COVERED, read_sections, runs_run_tests
 from bot.registry.upstream_sync import CI_SH, RUN_TESTS
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
@@ -476,7 +476,7 @@ class _Reach:
             return ""
         oses = ", ".join(sorted({job.os for job in self.others}))
         return (
-            f"; that also {verb} it in {tally(self.others)} (every job on {oses}: {IGNORE_DICT} "
+            f"; that also {verb} it in {tally(self.others, COVERED)} (every job on {oses}: {IGNORE_DICT} "
             "cannot tell jobs on one platform apart)"
         )
 
@@ -603,8 +603,8 @@ def _ignore_remove(
         more = f" and {len(reach.others) - 6} more" if len(reach.others) > 6 else ""
         raise PatchRefused(
             f"removing {test} from {IGNORE_DICT} ({at}, ignored {_on(existing.platforms)}) for {where} "
-            f"would also stop ignoring it in {tally(reach.others)} ({listed}{more}), because the dict "
-            "applies per platform, not per job; name those jobs with --job too, or give --all-jobs"
+            f"would also stop ignoring it in {tally(reach.others, COVERED)} ({listed}{more}), because the "
+            "dict applies per platform, not per job; name those jobs with --job too, or give --all-jobs"
         )
     if reach.after == ABSENT:
         if not existing.alone:

@@ -86,12 +86,15 @@ def _short(workflow: str) -> str:
     return workflow.rsplit("/", 1)[-1].removeprefix("ports_").removesuffix(".yml").removesuffix(".yaml")
 
 
-def tally(jobs: Sequence[SuiteJob]) -> str:
-    """`19 unix jobs and 1 webassembly job`: the jobs counted per workflow, in a sentence."""
+def tally(jobs: Sequence[SuiteJob], order: Sequence[str] = ()) -> str:
+    """`19 unix jobs and 1 webassembly job`: the jobs counted per workflow, in a sentence, the
+    workflows in `order` first (in that order), then the others by name."""
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.workflow] = counts.get(job.workflow, 0) + 1
-    parts = [f"{n} {_short(w)} job{'s' if n != 1 else ''}" for w, n in counts.items()]
+    rank = {w: i for i, w in enumerate(order)}
+    ranked = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    parts = [f"{n} {_short(w)} job{'s' if n != 1 else ''}" for w, n in ranked]
     if len(parts) <= 1:
         return "".join(parts) or "no job"
     return ", ".join(parts[:-1]) + " and " + parts[-1]

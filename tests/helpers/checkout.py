@@ -61,3 +61,17 @@ def ruff_format_check(files: list[Path]) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+FIVE = Path(__file__).resolve().parents[1] / "data" / "five-workflows"
+
+
+def make_five_checkout(root: Path) -> Path:
+    """A checkout of the five-workflow fixture (tests/data/five-workflows), in git, with its tests."""
+    repo = root / "five"
+    shutil.copytree(FIVE, repo, ignore=shutil.ignore_patterns("README.md", "tests.txt"))
+    for test in (FIVE / "tests.txt").read_text().split():
+        (repo / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "tests" / test).write_text("print('ok')\n")
+    subprocess.run(["git", "init", "-q", "--template=", str(repo)], check=True)
+    return repo
