@@ -14,7 +14,6 @@ would apply, plus flake-bot's own round trip:
 from __future__ import annotations
 
 import re
-
 import subprocess
 import sys
 from collections.abc import Iterator
