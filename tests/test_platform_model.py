@@ -120,5 +120,6 @@ def test_platform_table(entry: Platforms, op: object, jobs_oses: set[str], expec
 def test_tally_counts_per_workflow() -> None:
     jobs = [SuiteJob("ports_unix.yml", f"u{i}", "linux") for i in range(19)]
     jobs += [SuiteJob("ports_qemu.yml", "q", "linux"), SuiteJob("ports_zephyr.yml", "build", "linux")]
-    assert tally(jobs) == "19 unix jobs, 1 qemu job and 1 zephyr job"
+    assert tally(jobs) == "1 qemu job, 19 unix jobs and 1 zephyr job"  # by name without an order
+    assert tally(jobs, ["ports_unix.yml", "ports_qemu.yml"]) == "19 unix jobs, 1 qemu job and 1 zephyr job"
     assert tally(jobs[:2]) == "2 unix jobs" and tally([]) == "no job"
