@@ -247,7 +247,7 @@ def test_report_impossible_day(store: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_match_names_the_known_jobs_when_the_job_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
-    """A typo (qemu-arm for qemu_arm) still gets an answer, but stderr gives the closest names of every workflow."""
+    """A typo (qemu-arm for qemu_arm) is answered; stderr gives the closest names of each workflow."""
     assert main(["match", "--job", "qemu-arm", "--test", "thread/stress_aes.py"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("new: ")
