@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers.checkout import (
     TEST_PATHS,
+    apply_in_memory,
     git_apply_check,
     make_checkout,
     pristine_registry,
@@ -680,34 +681,6 @@ def test_removing_from_a_shared_function_says_who_else_is_affected(repo: Path, r
     assert result.jobs == ("longlong (ports_unix.yml)", "nanbox (ports_unix.yml)")
     apply(repo, result.diff or "")
     assert "extmod/random_basic.py" not in excluded_set(repo, "ci_unix_32bit_run_tests")
-
-
-def apply_in_memory(text: str, diff: str) -> str:
-    """A minimal unified-diff applier (context must match exactly), to check hundreds of patches fast."""
-    old = text.splitlines(keepends=True)
-    out: list[str] = []
-    position = 0
-    lines = diff.splitlines(keepends=True)[2:]
-    index = 0
-    while index < len(lines):
-        header = lines[index]
-        assert header.startswith("@@ -"), header
-        start = int(header[4:].split(",")[0].split(" ")[0]) - 1
-        out.extend(old[position:start])
-        position = start
-        index += 1
-        while index < len(lines) and not lines[index].startswith("@@"):
-            line = lines[index]
-            if line.startswith((" ", "-")):
-                assert old[position] == line[1:], (old[position], line)
-                position += 1
-                if line.startswith(" "):
-                    out.append(line[1:])
-            elif line.startswith("+"):
-                out.append(line[1:])
-            index += 1
-    out.extend(old[position:])
-    return "".join(out)
 
 
 def test_every_exclude_patch_changes_exactly_one_test(repo: Path, registry: Registry) -> None:

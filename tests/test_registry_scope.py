@@ -9,19 +9,27 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.checkout import make_five_checkout
+from helpers.checkout import FIVE, apply_in_memory, make_five_checkout
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.errors import InputError
-from bot.registry import CheckoutTree, Registry, dump_registry, load_registry
+from bot.registry import CheckoutTree, MemoryTree, Registry, dump_registry, load_registry
+from bot.registry.ci_sh import read_ci_sh
+from bot.registry.model import Entry, Mechanism
 from bot.registry.patch import PatchRefused, PatchStyle, suggest_patch
 from bot.registry.platforms import SuiteJob, reaches
 from bot.registry.run_tests_py import read_ignore_dict
-from bot.registry.upstream import read_all_upstream, runs_run_tests, sync_all
+from bot.registry.scope import drift_workflow, sync_workflow
+from bot.registry.upstream import read_all_upstream, read_sections, runs_run_tests, sync_all
+from bot.registry.upstream_sync import CI_SH as CI
+from bot.registry.upstream_sync import RUN_TESTS
 
 DAY = date(2026, 8, 19)
 MSVC = "build-vs (x64, Release, 2022, windows-2022, [17, 18), v143)"
@@ -362,3 +370,89 @@ def test_match_asks_for_workflow_only_when_two_have_the_job(
     assert main([*base, "--job", "build_and_test_rv23"]) == 0
     err = capsys.readouterr().err
     assert "not in the registry" in err and "'build_and_test_rv32' (ports_qemu.yml)" in err
+
+
+# ---- the patch changes exactly the jobs it names, for any entry, job and direction ---------------
+
+FIVE_FILES = {
+    str(path.relative_to(FIVE)): path.read_text()
+    for path in FIVE.rglob("*")
+    if path.is_file() and path.name not in ("README.md", "tests.txt")
+}
+FIVE_TESTS = tuple((FIVE / "tests.txt").read_text().split())
+FIVE_SUITE = [
+    SuiteJob(s.file, name, spec.os)
+    for s in read_sections(MemoryTree(FIVE_FILES, FIVE_TESTS), read_ci_sh(FIVE_FILES[CI], CI))
+    for name, spec in s.jobs.items()
+    if runs_run_tests(spec)
+]
+IGNORED = read_ignore_dict(FIVE_FILES[RUN_TESTS])
+assert IGNORED is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    test=st.sampled_from([i.test for i in IGNORED.items] + ["thread/stress_aes.py", "float/math_fun.py"]),
+    named=st.lists(st.sampled_from(FIVE_SUITE), min_size=1, max_size=3, unique=True),
+    remove=st.booleans(),
+)
+def test_any_patch_changes_exactly_the_jobs_it_names(test: str, named: list[SuiteJob], remove: bool) -> None:
+    """Over every entry of the fixture's dict and any jobs of any workflows: the jobs whose failures
+    are ignored before and after the patch (read back from the patched dict) are the jobs the
+    patch says it changes, and a change to a job nobody named is written only with --all-jobs."""
+    registry = Registry()
+    tree = MemoryTree(FIVE_FILES, FIVE_TESTS)
+    jobs = [j.name for j in named]
+    if len({j.workflow for j in named if j.name == "build"}) > 1 or len(set(jobs)) < len(jobs):
+        return  # `build` of two workflows cannot be named in one request (that needs --workflow)
+    workflow = next((j.workflow for j in named if j.name == "build"), None)
+    if workflow is not None and any(j.workflow != workflow for j in named):
+        return
+    before_platforms = {i.test: i.platforms for i in IGNORED.items}.get(test, ())
+    try:
+        result = suggest_patch(tree, registry, test=test, jobs=jobs, remove=remove, workflow=workflow)
+    except PatchRefused as refused:
+        assert (remove and "--all-jobs" in str(refused)) or (not remove and "excluded" not in str(refused))
+        if not remove:
+            return
+        result = suggest_patch(
+            tree, registry, test=test, jobs=jobs, remove=True, workflow=workflow, all_jobs=True
+        )
+    after_text = apply_in_memory(FIVE_FILES[RUN_TESTS], result.diff) if result.diff else FIVE_FILES[RUN_TESTS]
+    after_dict = read_ignore_dict(after_text)
+    assert after_dict is not None
+    after_platforms = {i.test: i.platforms for i in after_dict.items}.get(test, ())
+    changed = {j.label() for j in FIVE_SUITE if reaches(before_platforms, j) != reaches(after_platforms, j)}
+    assert changed == set(result.jobs)
+    assert all(reaches(after_platforms, j) != remove for j in named) or result.diff is None
+
+
+def test_uncovered_workflow_is_bad_input(repo: Path, registry: Registry, tmp_path: Path) -> None:
+    reg = write_registry(tmp_path, registry)
+    for action in (["check", str(reg)], ["sync", "-o", str(reg)]):
+        assert main(["registry", *action, "--repo-dir", str(repo), "--workflow", "ports_esp32.yml"]) == 2
+
+
+def test_sync_adds_a_section_the_registry_lacks_and_keeps_a_shared_functions_other_part(
+    repo: Path, registry: Registry
+) -> None:
+    read = read_all_upstream(CheckoutTree(repo), DAY)
+    without = replace(
+        registry, workflows=tuple(s for s in registry.workflows if s.file != "ports_zephyr.yml")
+    )
+    added = sync_workflow(without, read, "ports_zephyr.yml", DAY)
+    assert [s.file for s in added.sections()] == [s.file for s in without.sections()] + ["ports_zephyr.yml"]
+    assert drift_workflow(added, read, "ports_zephyr.yml") == []
+    # One entry for two functions of two workflows: a zephyr sync that closes the zephyr part
+    # leaves the unix part as it was.
+    shared = Entry(
+        "basics/int_big.py", Mechanism.EXCLUDE, functions=("ci_unix_minimal_run_tests", "ci_zephyr_run_tests")
+    )
+    mixed = replace(registry, entries=(shared, *registry.entries))
+    synced = sync_workflow(mixed, read, "ports_zephyr.yml", DAY)
+    unix_part = [
+        e
+        for e in synced.entries
+        if e.test == "basics/int_big.py" and "ci_unix_minimal_run_tests" in e.functions
+    ]
+    assert unix_part == [replace(shared, functions=("ci_unix_minimal_run_tests",))]

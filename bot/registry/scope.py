@@ -15,15 +15,18 @@ from dataclasses import replace
 from datetime import date
 
 from bot.errors import InputError
-from bot.registry.model import Entry, Mechanism, Registry, WorkflowSpec
+from bot.registry.model import Entry, Mechanism, Registry, WorkflowSpec, shown
 from bot.registry.upstream import COVERED, WORKFLOWS_DIR, drift_all, sync_all
 
 
 def workflow_file(key: str) -> str:
-    """`--workflow` as a bare file name, whatever form it was given in (ports_qemu.yml or its path)."""
+    """`--workflow` as a bare file name, whatever form it was given in (ports_qemu.yml, its path,
+    or the workflow's display name, which the sections resolve)."""
     base = key.strip().rsplit("/", 1)[-1]
-    if not base:
-        raise InputError(f"--workflow '{key}' names no file; e.g. {COVERED[1]}")
+    if not base or (base.endswith((".yml", ".yaml")) and base not in COVERED):
+        raise InputError(
+            f"--workflow '{shown(key)}' is not a covered workflow; the registry covers {', '.join(COVERED)}"
+        )
     return base
 
 
