@@ -599,11 +599,10 @@ def _ignore_remove(
             f"{test} is not ignored in {where} ({at}, ignored {_on(existing.platforms)}); nothing to remove."
         )
     if reach.others and not request.all_jobs:
-        listed = ", ".join(f"'{j.name}' ({j.workflow})" for j in reach.others[:6])
-        more = f" and {len(reach.others) - 6} more" if len(reach.others) > 6 else ""
+        listed = ", ".join(f"'{shown(j.name)}' ({j.workflow})" for j in reach.others)  # each one to name
         raise PatchRefused(
             f"removing {test} from {IGNORE_DICT} ({at}, ignored {_on(existing.platforms)}) for {where} "
-            f"would also stop ignoring it in {tally(reach.others, COVERED)} ({listed}{more}), because the "
+            f"would also stop ignoring it in {tally(reach.others, COVERED)} ({listed}), because the "
             "dict applies per platform, not per job; name those jobs with --job too, or give --all-jobs"
         )
     if reach.after == ABSENT:
