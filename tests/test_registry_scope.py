@@ -179,6 +179,15 @@ def test_a_job_that_never_runs_run_tests_is_refused_with_the_reason(
         suggest_patch(CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=[job], style=style)
 
 
+def test_a_build_only_job_beside_test_jobs_is_left_out_with_a_note(repo: Path, registry: Registry) -> None:
+    result = suggest_patch(
+        CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=["standard", "reproducible"]
+    )
+    assert result.diff and "for standard: ignored on linux" in result.message
+    assert "Left out: job 'reproducible' (ports_unix.yml) never runs tests/run-tests.py" in result.message
+    assert "reproducible (ports_unix.yml)" not in result.jobs
+
+
 def test_a_name_two_workflows_have_needs_workflow(repo: Path, registry: Registry) -> None:
     with pytest.raises(
         InputError, match=r"job 'build' is in ports_webassembly\.yml and ports_zephyr\.yml; add --workflow"

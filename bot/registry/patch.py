@@ -187,10 +187,12 @@ class _Checkout:
     def runs_tests(self, job: _Job) -> bool:
         if runs_run_tests(job.spec) or self.verified:
             return runs_run_tests(job.spec)
-        # The registry records test targets for its other workflows only; its first section's
-        # jobs (the unix port's) are taken at their word.
+        # The registry records test targets for its other workflows only; for its first section
+        # (the unix port's) upstream's naming says it: the steps that run the suite are *_run_tests.
         section = next(s for s in self.sections if _file_of(s) == job.workflow)
-        return not any(runs_run_tests(spec) for spec in section.jobs.values())
+        if any(runs_run_tests(spec) for spec in section.jobs.values()):
+            return False
+        return any("run_tests" in function for function in job.spec.functions)
 
     def suite(self) -> list[SuiteJob]:
         """Every job that runs run-tests.py, in every workflow: where the ignore dict applies."""
@@ -293,15 +295,24 @@ def _resolve(checkout: _Checkout, names: Sequence[str], workflow: str | None) ->
             else "see the jobs with: flake-bot registry sync --repo-dir DIR"
         )
         raise InputError(f"unknown job '{shown(name)}' in {checkout.origin}; {hint}")
-    for job in found:
-        if not checkout.runs_tests(job):
-            runs = ", ".join(job.spec.functions) or "no ci.sh function"
-            raise PatchRefused(
-                f"job '{shown(job.name)}' ({job.workflow}) never runs tests/run-tests.py (it runs {runs}, "
-                "none of which runs the test suite: a build-only job), so no test failure there is "
-                f"run-tests.py's to ignore or exclude"
-            )
     return tuple(found)
+
+
+def _build_only(checkout: _Checkout, named: tuple[_Job, ...]) -> tuple[tuple[_Job, ...], str]:
+    """The named jobs that run run-tests.py, and a note on those left out; every named job a
+    build-only one is refused, since no failure there is run-tests.py's."""
+    idle = [job for job in named if not checkout.runs_tests(job)]
+    if not idle:
+        return named, ""
+    why = "; ".join(
+        f"job '{shown(job.name)}' ({job.workflow}) never runs tests/run-tests.py (it runs "
+        f"{', '.join(job.spec.functions) or 'no ci.sh function'}, none of which runs the test suite: a "
+        "build-only job)"
+        for job in idle
+    )
+    if len(idle) == len(named):
+        raise PatchRefused(f"{why}, so no test failure there is run-tests.py's to ignore or exclude")
+    return tuple(job for job in named if job not in idle), f"Left out: {why}."
 
 
 def _refuse_other_runner(test: str) -> None:
@@ -349,13 +360,15 @@ def suggest_patch(
     ci_text = tree.read_text(CI_SH) if style == PatchStyle.EXCLUDE else _optional_text(tree, CI_SH)
     script = read_ci_sh(ci_text, CI_SH) if ci_text is not None else None
     checkout = _read_checkout(tree, registry, workflow, script)
-    named = _resolve(checkout, jobs, workflow)
+    named, left_out = _build_only(checkout, _resolve(checkout, jobs, workflow))
     request = _Request(test, named, checkout, reason, remove, chosen, all_jobs)
     if style == PatchStyle.IGNORE:
         result = _ignore_patch(tree, request, script)
     else:
         assert script is not None and ci_text is not None
         result = _exclude_patch(tree, request, script, ci_text)
+    if left_out:
+        result = replace(result, message=f"{result.message} {left_out}")
     if checkout.note:
         return replace(result, message=f"{result.message} (Note: {checkout.note}.)")
     return result

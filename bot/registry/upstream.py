@@ -37,8 +37,8 @@ COVERED = (
     "ports_zephyr.yml",
 )
 #: Make targets of a port that run tests/run-tests.py (test_natmod runs run-natmodtests.py,
-#: which upstream's exclusion lists do not cover).
-TEST_TARGETS = ("test", "test_full", "test_min")
+#: which upstream's exclusion lists do not cover; the unix nanbox job runs test_full_no_native).
+TEST_TARGETS = ("test", "test_full", "test_min", "test_full_no_native", "test_gcov")
 _MAKE_RE = re.compile(r"(?:^|[\s;&(])make\s+([^\n;&|]*)")
 _ASSIGN_RE = re.compile(r"^\s*(RUN_TESTS\w*)\s*(?:\+|:|\?)?=\s*(.*)$")
 _BOARD_DEFAULT_RE = re.compile(r"^\s*BOARD\s*\?=\s*(\S+)\s*$", re.MULTILINE)
