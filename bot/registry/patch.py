@@ -173,19 +173,19 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Checkout:
-    """Every covered workflow's jobs (ci.sh functions, places, test targets, runner OS), and
-    where they were read."""
+    """Every covered workflow's jobs (ci.sh functions, test targets, runner OS), and where they
+    were read."""
 
     sections: tuple[WorkflowSpec, ...]
     origin: str
-    note: str = ""  # why the jobs are not the checkout's own
-    verified: bool = True  # whether `targets` says which jobs run run-tests.py
+    note: str = ""  # why the named jobs are not the checkout's own
+    borrowed: frozenset[str] = frozenset()  # workflow files whose jobs are the registry's
 
     def jobs(self) -> list[_Job]:
         return [_Job(_file_of(s), spec) for s in self.sections for spec in s.jobs.values()]
 
     def runs_tests(self, job: _Job) -> bool:
-        if runs_run_tests(job.spec) or self.verified:
+        if runs_run_tests(job.spec) or job.workflow not in self.borrowed:
             return runs_run_tests(job.spec)
         # The registry records test targets for its other workflows only; for its first section
         # (the unix port's) upstream's naming says it: the steps that run the suite are *_run_tests.
@@ -238,20 +238,37 @@ def _optional_text(tree: SourceTree, path: str) -> str | None:
 def _read_checkout(
     tree: SourceTree, registry: Registry, workflow: str | None, script: CiScript | None
 ) -> _Checkout:
-    """The checkout's own workflows say which jobs run run-tests.py, how, and on which OS; the
-    registry's copy is only a fallback for a tree that lacks ci.sh or every covered workflow."""
+    """The jobs as the checkout's own files say: with `workflow`, that workflow's (the jobs named
+    are there) and the registry's copy of the others (what the platforms also reach; reading
+    them too would cost the action a request each); without, every covered workflow it has. The
+    registry stands in whole only for a tree without ci.sh or without the workflow(s)."""
+    everything = registry.sections()
     if script is not None:
-        sections = read_sections(tree, script, workflow)
-        if sections:
-            return _Checkout(sections, "the checkout")
-        missing = "covered workflow (.github/workflows/ports_*.yml)"
+        if workflow:
+            file = workflow.rsplit("/", 1)[-1]
+            mine = read_sections(tree, script, [file]) if file.endswith((".yml", ".yaml")) else ()
+            if not mine:  # a display name: the registry knows which file it is
+                named = next((s for s in everything if s.is_called(workflow) and s.file), None)
+                mine = read_sections(tree, script, [_file_of(named)]) if named else ()
+            if mine:
+                own = mine[0]
+                others = tuple(
+                    s for s in everything if s.jobs and not (s.is_called(own.file) or s.name == own.name)
+                )
+                return _Checkout(mine + others, "the checkout", borrowed=frozenset(map(_file_of, others)))
+            missing = f"workflow {workflow}"
+        else:
+            sections = read_sections(tree, script)
+            if sections:
+                return _Checkout(sections, "the checkout")
+            missing = "covered workflow (.github/workflows/ports_*.yml)"
     else:
         missing = CI_SH
     return _Checkout(
-        registry.sections(),
+        everything,
         "the registry",
         f"the checkout has no readable {missing}, so the jobs are the registry's",
-        verified=False,
+        borrowed=frozenset(map(_file_of, everything)),
     )
 
 

@@ -15,7 +15,7 @@ assignment or recipe line per filter list, `-e`/`--exclude` words) and say nothi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -82,15 +82,19 @@ def _function_text(script: CiScript, names: Iterable[str]) -> str:
     return "\n".join(parts)
 
 
-def _job_spec(tree: SourceTree, script: CiScript, file: str, job: WorkflowJob) -> JobSpec:
+def _job_spec(
+    tree: SourceTree, script: CiScript, file: str, job: WorkflowJob, *, read_files: bool = True
+) -> JobSpec:
+    """A job's functions, places and test targets; without `read_files`, no Makefile or board file
+    is read (the patch writer, which may pay a request per file, needs only the targets)."""
     functions = script.closure(job.functions)
     places: list[str] = []
     targets: list[str] = []
     texts = [run for _, run in job.runs] + [_function_text(script, functions)]
     for directory, board, target in _make_calls("\n".join(texts)):
         makefile = f"{directory}/Makefile"
-        text = _read_optional(tree, makefile)
-        if text is None:  # still a test target, though its exclusions cannot be read
+        text = _read_optional(tree, makefile) if read_files else None
+        if text is None:  # still a test target, though its exclusions are not read
             missing = f"make -C {directory}" + (f" BOARD={board}" if board else "") + f" {target}"
             targets += [missing] if missing not in targets else []
             continue
@@ -207,15 +211,12 @@ def read_workflow_section(
     return WorkflowSpec(file, name, specs), unique
 
 
-def read_sections(tree: SourceTree, script: CiScript, also: str | None = None) -> tuple[WorkflowSpec, ...]:
-    """Every covered workflow the checkout has (and `also`, a workflow file someone named), with
-    each job's ci.sh functions, places and test targets: what the patch writer needs to know
-    which jobs run run-tests.py and on which platform."""
-    files = list(COVERED)
-    if also:
-        base = also.rsplit("/", 1)[-1]
-        if base not in files:
-            files.append(base)
+def read_sections(
+    tree: SourceTree, script: CiScript, files: Sequence[str] = COVERED
+) -> tuple[WorkflowSpec, ...]:
+    """The workflows of `files` the checkout has (bare file names), each job with its ci.sh
+    functions and test targets: what the patch writer needs to know which jobs run run-tests.py
+    and on which platform. Only the workflow files are read (no Makefile or board file)."""
     sections: list[WorkflowSpec] = []
     for file in files:
         path = f"{WORKFLOWS_DIR}/{file}"
@@ -223,9 +224,8 @@ def read_sections(tree: SourceTree, script: CiScript, also: str | None = None) -
         if text is None:
             continue
         name, jobs = read_workflow(text, path)
-        sections.append(
-            WorkflowSpec(file, name, {job.name: _job_spec(tree, script, file, job) for job in jobs})
-        )
+        specs = {job.name: _job_spec(tree, script, file, job, read_files=False) for job in jobs}
+        sections.append(WorkflowSpec(file, name, specs))
     return tuple(sections)
 
 
