@@ -73,9 +73,12 @@ def test_body_renders_as_github_markdown(tmp_path: Path) -> None:
     assert "Add to the flaky list (1)" in page.headings and "Look at (2)" in page.headings
     # one checkbox per entry with a patch, each on its own task-list item
     boxes = [attrs for tag, attrs in page.elements if tag == "input" and ("type", "checkbox") in attrs]
-    assert len(boxes) == len(d.patches) >= 2
+    assert len(boxes) == len(d.patches) >= 1
+    # Retiring a None entry seen stale in unix jobs only would also change the other workflows' jobs.
+    notes = [n for section in d.sections for n in section.patch_notes.values()]
+    assert any("would also stop ignoring it in 6 qemu jobs" in n for n in notes)
     assert f"<!-- flake-bot-pr:{key} -->" in body
-    assert '+    "misc/unlisted_flaky.py": ("intermittent failure in CI", None),' in body
+    assert '+    "misc/unlisted_flaky.py": ("intermittent failure in CI", ("linux",)),' in body
     assert body.count("```mermaid") == 2
     # a recorded pull request replaces "open" with "update", keeping its number in the marker
     linked = render_body(

@@ -174,7 +174,8 @@ def test_first_run_creates_one_issue_the_next_updates_it(
     assert issue["title"] == "Flaky test dashboard" and issue["state"] == "open"
     body = issue["body"]
     assert "Add to the flaky list (1)" in body and "### ` misc/unlisted_flaky.py `" in body
-    assert '+    "misc/unlisted_flaky.py": ("intermittent failure in CI", None),' in body  # patch via the API
+    # patch via the API; ("linux",): the jobs named all run on Linux, None would reach macOS and Windows too
+    assert '+    "misc/unlisted_flaky.py": ("intermittent failure in CI", ("linux",)),' in body
     assert "Read from 12 job logs out of 12 job executions" in body  # green logs scanned too
     assert first.outputs["dashboard-url"] == issue["html_url"]
     assert "# Flaky test dashboard" in first.summary and MARKER not in first.summary
@@ -282,7 +283,7 @@ def test_ticked_box_opens_one_pull_request(fake_github: FakeGitHub, synced: Dash
     [pull] = fake_github.pulls()
     assert pull["head"]["ref"] == f"flake-bot/{key}" and pull["base"]["ref"] == "master"
     patched = fake_github.branch_files(f"flake-bot/{key}")["tests/run-tests.py"]
-    assert '    "misc/unlisted_flaky.py": ("intermittent failure in CI", None),\n' in patched
+    assert '    "misc/unlisted_flaky.py": ("intermittent failure in CI", ("linux",)),\n' in patched
     assert (
         fake_github.branch_files("master")["tests/run-tests.py"]
         == (UPSTREAM / "tests/run-tests.py").read_text()
@@ -485,7 +486,7 @@ def test_two_workflows_get_a_section_each_after_the_cross_workflow_table(
     # diluted by the unix port's 12 (rates are never borrowed across workflows)
     assert f"#### ` {QEMU_ONLY} `" in qemu
     assert f"| ` {QEMU_JOB} ` | 3 / {QEMU_RUNS} |" in qemu
-    assert f'+    "{QEMU_ONLY}": ("intermittent failure in CI", None),' in qemu  # patch for its own jobs
+    assert f'+    "{QEMU_ONLY}": ("intermittent failure in CI", ("linux",)),' in qemu
     assert "Add to the flaky list (1)" in unix and "#### ` misc/unlisted_flaky.py `" in unix
     adds = [k for k in boxes(body) if k.startswith("add-")]
     assert len(adds) == 2  # the qemu entry's id is its own, not the unix one's

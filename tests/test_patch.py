@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers.checkout import (
     TEST_PATHS,
+    apply_in_memory,
     git_apply_check,
     make_checkout,
     pristine_registry,
@@ -256,7 +257,7 @@ def test_a_job_the_checkout_does_not_have_is_refused_as_such(registry: Registry)
 
 
 def test_shared_function_and_make_jobs_are_refused(repo: Path, registry: Registry) -> None:
-    with pytest.raises(PatchRefused, match="also run by longlong"):
+    with pytest.raises(PatchRefused, match="also run by 'longlong'"):
         suggest_patch(
             CheckoutTree(repo), registry, test="micropython/const.py", jobs=["nanbox"], style=EXCLUDE
         )
@@ -329,7 +330,9 @@ def test_remove_patch(
     repo: Path, registry: Registry, job: str, function: str, test: str, expected: str
 ) -> None:
     before = excluded_set(repo, function)
-    result = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE, remove=True)
+    result = suggest_patch(
+        CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE, remove=True, all_jobs=True
+    )
     apply(repo, result.diff or "")
     text = (repo / "tools/ci.sh").read_text()
     assert expected in text
@@ -395,7 +398,8 @@ def ignore_items(repo: Path) -> dict[str, tuple[str, tuple[str, ...] | None]]:
     ("jobs", "platforms", "line"),
     [
         (["macos"], ("darwin",), '    "thread/stress_aes.py": ("intermittent failure in CI", ("darwin",)),'),
-        (["qemu_arm"], None, '    "thread/stress_aes.py": ("intermittent failure in CI", None),'),
+        # One Linux job: linux, not None, which would also reach the macos job nobody named.
+        (["qemu_arm"], ("linux",), '    "thread/stress_aes.py": ("intermittent failure in CI", ("linux",)),'),
         (["macos", "qemu_mips"], None, '    "thread/stress_aes.py": ("intermittent failure in CI", None),'),
     ],
 )
@@ -432,9 +436,22 @@ def test_ignore_patch_widens_and_narrows(repo: Path, registry: Registry) -> None
     narrowed = suggest_patch(tree, registry, test="thread/thread_gc1.py", jobs=["macos"], remove=True)
     apply(repo, narrowed.diff or "")
     assert ignore_items(repo)["thread/thread_gc1.py"] == ("GC race condition", ("linux",))
+    with pytest.raises(
+        PatchRefused, match=r"also stop ignoring it in 10 unix jobs \('float' \(ports_unix.yml\)"
+    ):
+        suggest_patch(
+            CheckoutTree(repo), registry, test="thread/thread_gc1.py", jobs=["qemu_arm"], remove=True
+        )
     removed = suggest_patch(
-        CheckoutTree(repo), registry, test="thread/thread_gc1.py", jobs=["qemu_arm"], remove=True
+        CheckoutTree(repo),
+        registry,
+        test="thread/thread_gc1.py",
+        jobs=["qemu_arm"],
+        remove=True,
+        all_jobs=True,
     )
+    assert "no longer ignored in qemu_arm; that also stops ignoring it in 10 unix jobs" in removed.message
+    assert len(removed.jobs) == 11 and "macos (ports_unix.yml)" not in removed.jobs
     apply(repo, removed.diff or "")
     assert "thread/thread_gc1.py" not in ignore_items(repo)
     nothing = suggest_patch(
@@ -444,12 +461,24 @@ def test_ignore_patch_widens_and_narrows(repo: Path, registry: Registry) -> None
 
 
 def test_ignore_messages_say_how_far_none_reaches(repo: Path, registry: Registry) -> None:
-    """None is every platform and a narrowed None stops ignoring everywhere else: the message says so."""
+    """The message names every job whose behaviour changes, not only those asked about."""
     tree = CheckoutTree(repo)
     added = suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["qemu_arm"])
-    assert added.message.endswith("ignored on every platform (every job of every workflow).")
+    assert added.message.endswith(
+        "ignored on linux; that also ignores it in 10 unix jobs (every job on linux: "
+        "flaky_tests_to_ignore cannot tell jobs on one platform apart)."
+    )
+    everywhere = suggest_patch(tree, registry, test="thread/stress_aes.py", jobs=["qemu_arm", "macos"])
+    assert (
+        "ignored on every platform (every job of every workflow); that also ignores it in 10"
+        in everywhere.message
+    )
     narrowed = suggest_patch(tree, registry, test="thread/thread_gc1.py", jobs=["macos"], remove=True)
-    assert "no longer ignored on any other platform, in every job there, not only macos" in narrowed.message
+    assert narrowed.message == (
+        "Narrow thread/thread_gc1.py in flaky_tests_to_ignore to linux (was on every platform (every job of "
+        "every workflow)): no longer ignored in macos."
+    )
+    assert narrowed.jobs == ("macos (ports_unix.yml)",)
 
 
 def test_platforms_can_be_told(repo: Path, registry: Registry) -> None:
@@ -459,7 +488,7 @@ def test_platforms_can_be_told(repo: Path, registry: Registry) -> None:
     assert changed_lines(added.diff or "") == [
         '+    "thread/stress_aes.py": ("intermittent failure in CI", ("linux",)),'
     ]
-    assert added.message.endswith("ignored on linux.")
+    assert "ignored on linux; that also ignores it in 10 unix jobs" in added.message
     widened = suggest_patch(
         tree, registry, test="thread/stress_heap.py", jobs=["qemu_arm"], platforms=["linux"]
     )
@@ -512,7 +541,7 @@ def test_memory_tree_without_trailing_newline(registry: Registry, tmp_path: Path
     assert (
         (repo / "tests/run-tests.py")
         .read_text()
-        .endswith('    "thread/x.py": ("intermittent failure in CI", None),\n}')
+        .endswith('    "thread/x.py": ("intermittent failure in CI", ("linux",)),\n}')
     )
 
 
@@ -646,38 +675,12 @@ def test_removing_from_a_shared_function_says_who_else_is_affected(repo: Path, r
         jobs=["nanbox"],
         style=EXCLUDE,
         remove=True,
+        all_jobs=True,
     )
-    assert "also run by longlong" in result.message
+    assert "also run by 'longlong' (ports_unix.yml), which will run the test again" in result.message
+    assert result.jobs == ("longlong (ports_unix.yml)", "nanbox (ports_unix.yml)")
     apply(repo, result.diff or "")
     assert "extmod/random_basic.py" not in excluded_set(repo, "ci_unix_32bit_run_tests")
-
-
-def apply_in_memory(text: str, diff: str) -> str:
-    """A minimal unified-diff applier (context must match exactly), to check hundreds of patches fast."""
-    old = text.splitlines(keepends=True)
-    out: list[str] = []
-    position = 0
-    lines = diff.splitlines(keepends=True)[2:]
-    index = 0
-    while index < len(lines):
-        header = lines[index]
-        assert header.startswith("@@ -"), header
-        start = int(header[4:].split(",")[0].split(" ")[0]) - 1
-        out.extend(old[position:start])
-        position = start
-        index += 1
-        while index < len(lines) and not lines[index].startswith("@@"):
-            line = lines[index]
-            if line.startswith((" ", "-")):
-                assert old[position] == line[1:], (old[position], line)
-                position += 1
-                if line.startswith(" "):
-                    out.append(line[1:])
-            elif line.startswith("+"):
-                out.append(line[1:])
-            index += 1
-    out.extend(old[position:])
-    return "".join(out)
 
 
 def test_every_exclude_patch_changes_exactly_one_test(repo: Path, registry: Registry) -> None:
@@ -746,8 +749,8 @@ def test_ignore_edits_keep_what_upstream_wrote(registry: Registry, tmp_path: Pat
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     apply(repo, widened.diff or "", formatted=False)  # two entries on one line
     with pytest.raises(PatchRefused, match="does not have a line of its own"):
-        suggest_patch(tree, registry, test="a/two.py", jobs=["qemu_arm", "macos"], remove=True)
-    narrowed = suggest_patch(tree, registry, test="a/three.py", jobs=["qemu_arm"], remove=True)
+        suggest_patch(tree, registry, test="a/two.py", jobs=["qemu_arm", "macos"], remove=True, all_jobs=True)
+    narrowed = suggest_patch(tree, registry, test="a/three.py", jobs=["qemu_arm"], remove=True, all_jobs=True)
     assert (
         changed_lines(narrowed.diff or "")[1]
         == '+    "a/two.py": ("r", None), "a/three.py": ("r", ("darwin",)),'
@@ -755,7 +758,9 @@ def test_ignore_edits_keep_what_upstream_wrote(registry: Registry, tmp_path: Pat
     # An entry split over lines (as ruff splits a long one) is rewritten whole and stays split.
     four = suggest_patch(tree, registry, test="a/four.py", jobs=["qemu_arm"])
     assert changed_lines(four.diff or "") == ['-        ("darwin",),', "+        None,"]
-    gone = suggest_patch(tree, registry, test="a/four.py", jobs=["qemu_arm", "macos"], remove=True)
+    gone = suggest_patch(
+        tree, registry, test="a/four.py", jobs=["qemu_arm", "macos"], remove=True, all_jobs=True
+    )
     assert changed_lines(gone.diff or "") == [
         '-    "a/four.py": (',
         '-        "split over lines",',

@@ -441,8 +441,8 @@ def test_match_command_judges_a_job_by_its_own_workflow(capsys: pytest.CaptureFi
     assert main(["match", *zephyr, "--test", "thread/thread_gc1.py"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("known-flake") and err == ""
-    assert main(["match", "--job", "build", "--test", "thread/thread_gc1.py"]) == 0  # two workflows have it
-    assert "is not in the registry" in capsys.readouterr().err
+    assert main(["match", "--job", "build", "--test", "thread/thread_gc1.py"]) == 2  # two workflows have it
+    assert "ports_webassembly.yml and ports_zephyr.yml; add --workflow" in capsys.readouterr().err
 
 
 def test_patch_for_a_windows_job_ignores_on_win32_and_a_qemu_exclude_is_refused_with_why() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from datetime import date
@@ -12,13 +13,15 @@ from pathlib import Path
 from bot.commands._options import day
 from bot.errors import InputError
 from bot.registry import dump_registry, load_registry
+from bot.registry.scope import drift_workflow, sync_workflow
 from bot.registry.source import CheckoutTree
 from bot.registry.upstream import COVERED, drift_all, read_all_upstream, sync_all
-from bot.registry.upstream_sync import drift, read_upstream, sync_registry
 
 _WORKFLOW_HELP = (
-    "read only this workflow file (e.g. .github/workflows/ports_unix.yml); default: every covered "
-    f"workflow ({', '.join(COVERED)}) the checkout has"
+    "only this workflow's jobs and the entries they can meet (exclusions in the ci.sh functions, "
+    "Makefiles and run lines they use, and every ignore entry), as a file name (ports_qemu.yml) or "
+    f"its path; the rest of the registry is left as it is. Default: every covered workflow "
+    f"({', '.join(COVERED)}) the checkout has"
 )
 
 
@@ -112,7 +115,7 @@ def run_sync(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     existing = load_registry(output) if output is not None and output.exists() else None
     if args.workflow:
-        text = dump_registry(sync_registry(existing, read_upstream(tree, as_of, args.workflow), as_of))
+        text = dump_registry(sync_workflow(existing, read_all_upstream(tree, as_of), args.workflow, as_of))
     else:
         text = dump_registry(sync_all(existing, read_all_upstream(tree, as_of), as_of))
     if output is None:
@@ -128,7 +131,7 @@ def run_check(args: argparse.Namespace) -> int:
     tree = CheckoutTree(args.repo_dir)
     when = args.as_of or date.today()
     if args.workflow:
-        lines = drift(registry, read_upstream(tree, when, args.workflow), args.as_of)
+        lines = drift_workflow(registry, read_all_upstream(tree, when), args.workflow, args.as_of)
     else:
         lines = drift_all(registry, read_all_upstream(tree, when), args.as_of)
     on = f" as of {args.as_of}" if args.as_of else ""
@@ -139,5 +142,12 @@ def run_check(args: argparse.Namespace) -> int:
     for line in lines:
         print(f"  {line}")
     if args.as_of is None:
-        print("run 'flake-bot registry sync' to update it")
+        command = sync_command(args.repo_dir, registry.path, args.workflow)
+        print(f"to bring it up to date, run: {shlex.join(command)}")
     return 1
+
+
+def sync_command(repo_dir: str, registry: str, workflow: str | None) -> list[str]:
+    """The `registry sync` that makes `check` with the same arguments pass (it writes the file checked)."""
+    scope = ["--workflow", workflow] if workflow else []
+    return ["flake-bot", "registry", "sync", "--repo-dir", repo_dir, *scope, "-o", registry]

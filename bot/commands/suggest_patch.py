@@ -8,7 +8,6 @@ import sys
 from bot.registry import load_registry
 from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, PatchStyle, suggest_patch
 from bot.registry.source import CheckoutTree
-from bot.registry.upstream_sync import DEFAULT_WORKFLOW
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,16 +56,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         dest="platforms",
         metavar="NAME",
-        help="ignore style: sys.platform to ignore on (repeat for several), e.g. linux; default: darwin "
-        "for macos jobs only, else every platform (None)",
+        help="ignore style: sys.platform to ignore on (repeat for several), e.g. linux; default: the "
+        "platforms of the jobs' runners (None only when that is every platform the covered workflows run "
+        "tests on)",
     )
     parser.add_argument("--remove", action="store_true", help="write the reverse patch, for a stale entry")
+    parser.add_argument(
+        "--all-jobs",
+        action="store_true",
+        help="with --remove: accept that the removal also changes jobs not named with --job (an ignore "
+        "entry applies to every job on a platform, an exclusion to every job running that ci.sh function)",
+    )
     parser.add_argument(
         "--workflow",
         default=None,
         metavar="FILE",
-        help=f"the checkout's workflow that names the jobs (default: the workflow the registry lists "
-        f"the job in, e.g. .github/workflows/ports_qemu.yml, else {DEFAULT_WORKFLOW})",
+        help="the workflow whose jobs --job names, as ports_qemu.yml, its path or its name; needed only "
+        "when two covered workflows have a job of that name (default: looked up in all of them)",
     )
     parser.add_argument(
         "--registry",
@@ -78,25 +84,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    # the jobs' workflow decides their runners and where their exclusions live
-    loaded = load_registry(args.registry)
-    if args.workflow:
-        registry = loaded.judging(args.workflow)
-        workflow = args.workflow
-    else:
-        registry = loaded.section_of(args.jobs[0]) if args.jobs else loaded
-        own = registry is not loaded and registry.workflow_file
-        workflow = f".github/workflows/{registry.workflow_file}" if own else DEFAULT_WORKFLOW
     result = suggest_patch(
         CheckoutTree(args.repo_dir),
-        registry,
+        load_registry(args.registry),
         test=args.test,
         jobs=args.jobs,
         style=args.style,
         reason=args.reason,
         remove=args.remove,
         platforms=args.platforms,
-        workflow=workflow,
+        workflow=args.workflow,
+        all_jobs=args.all_jobs,
     )
     print(result.message, file=sys.stderr)
     if result.diff:

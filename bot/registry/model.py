@@ -11,12 +11,11 @@ only if it applied to that job on the day the job ran, and only for the runner i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
-from bot.errors import InputError
 from bot.records import Runner
 
 
@@ -297,26 +296,6 @@ class Registry:
             e.mechanism is Mechanism.IGNORE and e.active_on(when) and e.covers(spec) and e.matches_test(test)
             for e in self.entries
         )
-
-    def platforms_for_jobs(self, jobs: Iterable[str]) -> tuple[str, ...] | None:
-        """The `flaky_tests_to_ignore` platforms that cover exactly these jobs' runners.
-
-        Any Linux job means every platform (None), since the ignore list cannot tell one Linux
-        job from another and upstream uses None for those.
-        """
-        oses: set[str] = set()
-        for name in jobs:
-            spec = self.job(name)
-            if spec is None:
-                raise InputError(
-                    f"unknown job '{shown(name, 60)}'; the registry knows: {', '.join(sorted(self.jobs))}"
-                )
-            if spec.os == "unknown":
-                raise InputError(f"the runner OS of job {name!r} is unknown, so its platform cannot be named")
-            oses.add(spec.os)
-        if not oses or "linux" in oses:
-            return None
-        return tuple(sorted(oses))
 
     def match(
         self,

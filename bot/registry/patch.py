@@ -19,8 +19,8 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot.errors import FlakeBotError, InputError
@@ -37,10 +37,22 @@ from bot.registry.ci_sh import (
     says_flaky,
     split_alternatives,
 )
-from bot.registry.model import JobSpec, Registry, shown
+from bot.registry.model import JobSpec, Registry, WorkflowSpec, shown
+from bot.registry.platforms import (
+    ABSENT,
+    Platforms,
+    SuiteJob,
+    changed_jobs,
+    narrow,
+    reaches,
+    tally,
+    universe,
+    widen,
+)
 from bot.registry.run_tests_py import IGNORE_DICT, IgnoreDict, IgnoreItem, read_ignore_dict
 from bot.registry.source import SourceTree
-from bot.registry.upstream_sync import CI_SH, DEFAULT_WORKFLOW, RUN_TESTS, read_jobs
+from bot.registry.upstream import COVERED, read_sections, runs_run_tests
+from bot.registry.upstream_sync import CI_SH, RUN_TESTS
 
 _TEST_PATH_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*/)+[A-Za-z0-9_][A-Za-z0-9_-]*\.py\Z", re.ASCII)
 _REASON_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.,:;/()+=%@-]*\Z", re.ASCII)
@@ -73,6 +85,8 @@ class PatchResult:
     diff: str | None
     message: str
     changed: bool
+    #: "job (workflow)" of every job whose behaviour the patch changes (the message names them).
+    jobs: tuple[str, ...] = ()
 
 
 def validate_test_path(test: str) -> str:
@@ -143,12 +157,50 @@ def unified_diff(path: str, before: str, after: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Checkout:
-    """The checkout's job -> ci.sh functions map (and runner OS), and where it was read."""
+class _Job:
+    """A job the request names, with the workflow it belongs to (names are per workflow)."""
 
-    jobs: Mapping[str, JobSpec]
+    workflow: str
+    spec: JobSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def suite(self) -> SuiteJob:
+        return SuiteJob(self.workflow, self.spec.name, self.spec.os)
+
+
+@dataclass(frozen=True)
+class _Checkout:
+    """Every covered workflow's jobs (ci.sh functions, test targets, runner OS), and where they
+    were read."""
+
+    sections: tuple[WorkflowSpec, ...]
     origin: str
-    note: str = ""  # why the map is not the checkout's own
+    note: str = ""  # why the named jobs are not the checkout's own
+    borrowed: frozenset[str] = frozenset()  # workflow files whose jobs are the registry's
+
+    def jobs(self) -> list[_Job]:
+        return [_Job(_file_of(s), spec) for s in self.sections for spec in s.jobs.values()]
+
+    def runs_tests(self, job: _Job) -> bool:
+        if runs_run_tests(job.spec) or job.workflow not in self.borrowed:
+            return runs_run_tests(job.spec)
+        # The registry records test targets for its other workflows only; for its first section
+        # (the unix port's) upstream's naming says it: the steps that run the suite are *_run_tests.
+        section = next(s for s in self.sections if _file_of(s) == job.workflow)
+        if any(runs_run_tests(spec) for spec in section.jobs.values()):
+            return False
+        return any("run_tests" in function for function in job.spec.functions)
+
+    def suite(self) -> list[SuiteJob]:
+        """Every job that runs run-tests.py, in every workflow: where the ignore dict applies."""
+        return [job.suite() for job in self.jobs() if self.runs_tests(job)]
+
+
+def _file_of(section: WorkflowSpec) -> str:
+    return section.file.rsplit("/", 1)[-1] or section.name or "the workflow"
 
 
 @dataclass(frozen=True)
@@ -156,22 +208,23 @@ class _Request:
     """One validated request, shared by every operation below."""
 
     test: str
-    jobs: tuple[str, ...]
+    jobs: tuple[_Job, ...]
     checkout: _Checkout
     reason: str | None
     remove: bool
     chosen: tuple[str, ...] | None  # --platform, ignore style only
+    all_jobs: bool = False  # --all-jobs: a removal may change jobs nobody named
 
     @property
     def where(self) -> str:
-        return ", ".join(self.jobs)
+        return ", ".join(job.name for job in self.jobs)
 
     def oses(self) -> set[str]:
-        return {self.checkout.jobs[job].os for job in self.jobs}
+        return {job.spec.os for job in self.jobs}
 
-    def universe(self) -> set[str]:
-        """Every runner OS of the workflow: how far `None` reaches among the jobs flake-bot sees."""
-        return {spec.os for spec in self.checkout.jobs.values() if spec.os != "unknown"}
+    def users(self, function: str) -> list[_Job]:
+        """Every job of every workflow that runs a ci.sh function."""
+        return [job for job in self.checkout.jobs() if function in job.spec.functions]
 
 
 def _optional_text(tree: SourceTree, path: str) -> str | None:
@@ -182,19 +235,101 @@ def _optional_text(tree: SourceTree, path: str) -> str | None:
         return None
 
 
-def _read_checkout(tree: SourceTree, registry: Registry, workflow: str, script: CiScript | None) -> _Checkout:
-    """The checkout's own workflow says which ci.sh functions a job runs; the registry's copy is
-    only a fallback for a tree that lacks one of the two files."""
-    text = _optional_text(tree, workflow) if script is not None else None
-    if script is not None and text is not None:
-        _, jobs = read_jobs(script, text, workflow)
-        return _Checkout(jobs, workflow)
-    missing = workflow if script is not None else CI_SH
+def _read_checkout(
+    tree: SourceTree, registry: Registry, workflow: str | None, script: CiScript | None
+) -> _Checkout:
+    """The jobs as the checkout's own files say: with `workflow`, that workflow's (the jobs named
+    are there) and the registry's copy of the others (what the platforms also reach; reading
+    them too would cost the action a request each); without, every covered workflow it has. The
+    registry stands in whole only for a tree without ci.sh or without the workflow(s)."""
+    everything = registry.sections()
+    if script is not None:
+        if workflow:
+            file = workflow.rsplit("/", 1)[-1]
+            mine = read_sections(tree, script, [file]) if file.endswith((".yml", ".yaml")) else ()
+            if not mine:  # a display name: the registry knows which file it is
+                named = next((s for s in everything if s.is_called(workflow) and s.file), None)
+                mine = read_sections(tree, script, [_file_of(named)]) if named else ()
+            if mine:
+                own = mine[0]
+                others = tuple(
+                    s for s in everything if s.jobs and not (s.is_called(own.file) or s.name == own.name)
+                )
+                return _Checkout(mine + others, "the checkout", borrowed=frozenset(map(_file_of, others)))
+            missing = f"workflow {workflow}"
+        else:
+            sections = read_sections(tree, script)
+            if sections:
+                return _Checkout(sections, "the checkout")
+            missing = "covered workflow (.github/workflows/ports_*.yml)"
+    else:
+        missing = CI_SH
     return _Checkout(
-        registry.jobs,
+        everything,
         "the registry",
         f"the checkout has no readable {missing}, so the jobs are the registry's",
+        borrowed=frozenset(map(_file_of, everything)),
     )
+
+
+def _names(jobs: Sequence[_Job]) -> str:
+    return ", ".join(f"'{shown(job.name)}' ({job.workflow})" for job in jobs)
+
+
+def _resolve(checkout: _Checkout, names: Sequence[str], workflow: str | None) -> tuple[_Job, ...]:
+    """Each job name looked up in every covered workflow (or only `workflow`'s): a name two
+    workflows have needs --workflow; a typo gets the closest names of all of them."""
+    everything = checkout.jobs()
+    pool = everything
+    if workflow:
+        sections = [s for s in checkout.sections if s.is_called(workflow)]
+        if not sections:
+            have = ", ".join(_file_of(s) for s in checkout.sections) or "none"
+            raise InputError(
+                f"workflow '{shown(workflow)}' is not one {checkout.origin} has (it has: {have})"
+            )
+        pool = [job for job in everything if job.workflow == _file_of(sections[0])]
+    found: list[_Job] = []
+    for name in dict.fromkeys(names):
+        owners = [job for job in pool if job.name == name]
+        if len(owners) == 1:
+            found.append(owners[0])
+            continue
+        if owners:
+            files = " and ".join(job.workflow for job in owners)
+            raise InputError(f"job '{shown(name)}' is in {files}; add --workflow with one of them")
+        elsewhere = [job for job in everything if job.name == name]
+        if elsewhere:
+            raise InputError(
+                f"job '{shown(name)}' is not in {pool[0].workflow if pool else workflow}; "
+                f"{checkout.origin} has it in {' and '.join(job.workflow for job in elsewhere)}"
+            )
+        close = difflib.get_close_matches(name, [job.name for job in everything], n=6, cutoff=0.5)
+        near = [job for c in dict.fromkeys(close) for job in everything if job.name == c]
+        hint = (
+            f"closest: {_names(near)}"
+            if near
+            else "see the jobs with: flake-bot registry sync --repo-dir DIR"
+        )
+        raise InputError(f"unknown job '{shown(name)}' in {checkout.origin}; {hint}")
+    return tuple(found)
+
+
+def _build_only(checkout: _Checkout, named: tuple[_Job, ...]) -> tuple[tuple[_Job, ...], str]:
+    """The named jobs that run run-tests.py, and a note on those left out; every named job a
+    build-only one is refused, since no failure there is run-tests.py's."""
+    idle = [job for job in named if not checkout.runs_tests(job)]
+    if not idle:
+        return named, ""
+    why = "; ".join(
+        f"job '{shown(job.name)}' ({job.workflow}) never runs tests/run-tests.py (it runs "
+        f"{', '.join(job.spec.functions) or 'no ci.sh function'}, none of which runs the test suite: a "
+        "build-only job)"
+        for job in idle
+    )
+    if len(idle) == len(named):
+        raise PatchRefused(f"{why}, so no test failure there is run-tests.py's to ignore or exclude")
+    return tuple(job for job in named if job not in idle), f"Left out: {why}."
 
 
 def _refuse_other_runner(test: str) -> None:
@@ -219,14 +354,15 @@ def suggest_patch(
     reason: str | None = None,
     remove: bool = False,
     platforms: Sequence[str] | None = None,
-    workflow: str = DEFAULT_WORKFLOW,
+    workflow: str | None = None,
+    all_jobs: bool = False,
 ) -> PatchResult:
     """The patch that makes `test` excluded/ignored in `jobs` (or stops it being, with `remove`).
 
-    `jobs` are read from `workflow` and ci.sh in `tree`; `registry` stands in only when the
-    tree lacks one of them. `platforms` (ignore style only) names the `sys.platform`s to add or
-    take away instead of those derived from the jobs, e.g. ("linux",) where None would also
-    cover macOS.
+    `jobs` are looked up in every covered workflow of `tree` (only in `workflow` when given), with
+    ci.sh; `registry` stands in only when the tree lacks them. `platforms` (ignore style only)
+    names the `sys.platform`s to add or take away instead of those derived from the jobs, e.g.
+    ("linux",). A removal that would also change jobs not named is refused unless `all_jobs`.
     """
     test = validate_test_path(test)
     if reason is not None:
@@ -241,19 +377,17 @@ def suggest_patch(
     ci_text = tree.read_text(CI_SH) if style == PatchStyle.EXCLUDE else _optional_text(tree, CI_SH)
     script = read_ci_sh(ci_text, CI_SH) if ci_text is not None else None
     checkout = _read_checkout(tree, registry, workflow, script)
-    for job in jobs:
-        if job not in checkout.jobs:
-            names = sorted(checkout.jobs)
-            listed = ", ".join(shown(n, 40) for n in names[:40]) + (" ..." if len(names) > 40 else "")
-            raise InputError(f"unknown job '{shown(job, 60)}'; {checkout.origin} has: {listed or 'no jobs'}")
-    request = _Request(test, tuple(dict.fromkeys(jobs)), checkout, reason, remove, chosen)
+    named, left_out = _build_only(checkout, _resolve(checkout, jobs, workflow))
+    request = _Request(test, named, checkout, reason, remove, chosen, all_jobs)
     if style == PatchStyle.IGNORE:
         result = _ignore_patch(tree, request, script)
     else:
         assert script is not None and ci_text is not None
         result = _exclude_patch(tree, request, script, ci_text)
+    if left_out:
+        result = replace(result, message=f"{result.message} {left_out}")
     if checkout.note:
-        return PatchResult(result.diff, f"{result.message} (Note: {checkout.note}.)", result.changed)
+        return replace(result, message=f"{result.message} (Note: {checkout.note}.)")
     return result
 
 
@@ -321,10 +455,6 @@ class _DictStyle:
         return f"{self.indent}{key}: (\n{inner}{reason},\n{inner}{value},\n{self.indent}){suffix}"
 
 
-def _covers(platforms: tuple[str, ...] | None, oses: set[str]) -> bool:
-    return platforms is None or oses <= set(platforms)
-
-
 def _on(platforms: tuple[str, ...] | None) -> str:
     """Where an entry applies, in words: the diff says None, the message says what that means."""
     if platforms is None:
@@ -332,16 +462,14 @@ def _on(platforms: tuple[str, ...] | None) -> str:
     return "on " + ", ".join(platforms)
 
 
-def _platforms_for(request: _Request) -> tuple[str, ...] | None:
-    """`flaky_tests_to_ignore` platforms covering exactly the jobs' runners: any Linux job means
-    every platform (None), since the dict cannot tell one Linux job from another."""
+def _ignore_oses(request: _Request) -> set[str]:
+    """The platforms to add or take away: --platform, else the named jobs' runners."""
     if request.chosen is not None:
-        return request.chosen
+        return set(request.chosen)
     for job in request.jobs:
-        if request.checkout.jobs[job].os == "unknown":
-            raise InputError(f"the runner OS of job {shown(job, 60)!r} is unknown; name it with --platform")
-    oses = request.oses()
-    return None if "linux" in oses else tuple(sorted(oses))
+        if job.spec.os == "unknown":
+            raise InputError(f"the runner OS of job '{shown(job.name)}' is unknown; name it with --platform")
+    return request.oses()
 
 
 def _jobs_excluding(script: CiScript | None, request: _Request) -> list[str]:
@@ -352,15 +480,49 @@ def _jobs_excluding(script: CiScript | None, request: _Request) -> list[str]:
     for job in request.jobs:
         invocations = [
             invocation
-            for name in request.checkout.jobs[job].functions
+            for name in job.spec.functions
             if (function := script.functions.get(name)) is not None
             for invocation in function.invocations
         ]
         if invocations and all(
             excluded([(f.action, f.pattern) for f in i.filters], request.test) for i in invocations
         ):
-            out.append(job)
+            out.append(job.name)
     return out
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What an ignore edit does to the jobs: the entry before and after, and who it changes."""
+
+    before: Platforms
+    after: Platforms
+    changed: tuple[SuiteJob, ...]
+    others: tuple[SuiteJob, ...]  # changed jobs the request did not name
+
+    def also(self, verb: str) -> str:
+        """`; that also stops ignoring it in 19 unix jobs and 9 qemu jobs (every job on linux)`"""
+        if not self.others:
+            return ""
+        oses = ", ".join(sorted({job.os for job in self.others}))
+        return (
+            f"; that also {verb} it in {tally(self.others, COVERED)} (every job on {oses}: {IGNORE_DICT} "
+            "cannot tell jobs on one platform apart)"
+        )
+
+
+def _reach(request: _Request, before: Platforms, oses: set[str]) -> _Reach:
+    suite = request.checkout.suite()
+    everywhere = universe(suite)
+    if request.remove:
+        after = narrow(before, oses, everywhere)
+    else:
+        after = widen(before, oses, everywhere)
+        if after is None and request.chosen is not None and after != before:
+            after = tuple(sorted(set(before or ()) | oses))  # platforms named by hand stay named
+    changed = changed_jobs(before, after, suite)
+    named = {job.suite() for job in request.jobs}
+    return _Reach(before, after, tuple(changed), tuple(j for j in changed if j not in named))
 
 
 def _ignore_patch(tree: SourceTree, request: _Request, script: CiScript | None) -> PatchResult:
@@ -370,114 +532,120 @@ def _ignore_patch(tree: SourceTree, request: _Request, script: CiScript | None) 
         raise PatchRefused(f"{RUN_TESTS} has no {IGNORE_DICT} dict (an older tree?); use --style exclude")
     edits = _Edits(before.splitlines(keepends=True))
     existing = next((item for item in found.items if item.test == request.test), None)
-    oses = request.oses()
-    if request.chosen is not None:
-        uncovered = sorted(j for j in request.jobs if request.checkout.jobs[j].os not in request.chosen)
-        if uncovered and not request.remove:
+    if request.chosen is not None and not request.remove:
+        uncovered = [j.name for j in request.jobs if j.spec.os not in request.chosen]
+        if uncovered:
             raise InputError(
                 f"platform(s) {', '.join(request.chosen)} do not include the runner of {', '.join(uncovered)}"
             )
-        oses = set(request.chosen)
+    reach = _reach(request, existing.platforms if existing is not None else ABSENT, _ignore_oses(request))
     style = _dict_style(edits.lines, found, tree)
+    excluding = [] if request.remove else _jobs_excluding(script, request)
     if request.remove:
-        message = _ignore_remove(edits, style, request, existing, oses)
+        message = _ignore_remove(edits, style, request, existing, reach)
     elif existing is None:
-        message = _ignore_add(edits, style, request, found, tree)
+        message = _ignore_add(edits, style, request, found, tree, reach, excluding)
     else:
-        message = _ignore_update(edits, style, request, existing, oses)
-    notes = _redundant_with_exclusions(script, request, refuse=not edits.empty())
-    message = " ".join([message, *notes])
+        message = _ignore_update(edits, style, request, existing, reach)
+    if excluding and not edits.empty():
+        message += f" It does not run in {', '.join(excluding)} anyway: {CI_SH} excludes it there."
     if edits.empty():
         return PatchResult(None, message, False)
     after = edits.text()
-    _check_ignore(after, found, len(edits.lines), request, oses)
-    return PatchResult(unified_diff(RUN_TESTS, before, after), message, True)
-
-
-def _redundant_with_exclusions(script: CiScript | None, request: _Request, *, refuse: bool) -> list[str]:
-    """An ignore entry for a test that ci.sh already keeps from running changes nothing there."""
-    excluding = [] if request.remove else _jobs_excluding(script, request)
-    if refuse and excluding and len(excluding) == len(request.jobs):
-        raise PatchRefused(
-            f"{request.test} is already excluded in {CI_SH} for {', '.join(excluding)}, so it does not "
-            f"run there and ignoring its failures would change nothing; to move it to {IGNORE_DICT} as "
-            f"upstream did on {_MOVED_ON}, also apply the --style exclude --remove patch"
-        )
-    if excluding:
-        return [f"It does not run in {', '.join(excluding)} anyway: {CI_SH} excludes it there."]
-    return []
+    _check_ignore(after, found, len(edits.lines), request, reach.after)
+    return PatchResult(
+        unified_diff(RUN_TESTS, before, after), message, True, tuple(j.label() for j in reach.changed)
+    )
 
 
 def _ignore_add(
-    edits: _Edits, style: _DictStyle, request: _Request, found: IgnoreDict, tree: SourceTree
+    edits: _Edits,
+    style: _DictStyle,
+    request: _Request,
+    found: IgnoreDict,
+    tree: SourceTree,
+    reach: _Reach,
+    excluding: list[str],
 ) -> str:
+    if excluding and len(excluding) == len(request.jobs):
+        return (
+            f"{request.test} is already excluded in {CI_SH} for {', '.join(excluding)}, so it does not "
+            "run there and cannot fail the job; nothing to do. To move it to "
+            f"{IGNORE_DICT} as upstream did on {_MOVED_ON}, apply the --style exclude --remove patch first."
+        )
     _require_known(tree, request.test)
     if edits.lines[found.end - 1].strip() != "}":
         raise PatchRefused(
             f"{RUN_TESTS}:{found.end}: the {IGNORE_DICT} dict does not end on a line of its own"
         )
     text = request.reason or DEFAULT_IGNORE_REASON
-    wanted = _platforms_for(request)
-    entry = style.entry(style.quoted(request.test), style.quoted(text), wanted)
+    entry = style.entry(style.quoted(request.test), style.quoted(text), reach.after)
     edits.insert_after[found.end - 1] = [entry]
-    return f"Add {request.test} to {IGNORE_DICT} ({text}) for {request.where}: ignored {_on(wanted)}."
+    return (
+        f"Add {request.test} to {IGNORE_DICT} ({text}) for {request.where}: ignored {_on(reach.after)}"
+        f"{reach.also('ignores')}."
+    )
 
 
 def _ignore_update(
-    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem, oses: set[str]
+    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem, reach: _Reach
 ) -> str:
     """Widen an entry to the jobs' platforms and/or give it the reason asked for."""
     test, where = request.test, request.where
     reason = request.reason if request.reason not in (None, existing.reason) else None
     at = f"{RUN_TESTS}:{existing.line}"
-    if _covers(existing.platforms, oses):
+    if reach.after == reach.before:
         if reason is None:
-            return f"{test} is already in {IGNORE_DICT} for {where} ({at}); no patch needed."
+            return (
+                f"{test} is already in {IGNORE_DICT} for {where} ({at}, ignored {_on(existing.platforms)}); "
+                "nothing to do."
+            )
         _rewrite_entry(edits, style, existing, existing.platforms, reason)
         return (
             f"{test} is already in {IGNORE_DICT} for {where} ({at}); change its reason from "
             f"'{shown(existing.reason, 100)}' to '{reason}'."
         )
-    widened: tuple[str, ...] | None = None
-    wanted = _platforms_for(request)
-    if wanted is not None and existing.platforms is not None:
-        union = set(existing.platforms) | set(wanted)
-        collapse = request.chosen is None and union >= request.universe()
-        widened = None if collapse else tuple(sorted(union))
-    _rewrite_entry(edits, style, existing, widened, reason)
+    _rewrite_entry(edits, style, existing, reach.after, reason)
     if reason is not None:
         said = f"its reason becomes '{reason}' (was '{shown(existing.reason, 100)}')"
     else:
         said = f"it keeps its reason '{shown(existing.reason, 100)}' (give --reason to change it)"
-    return f"Widen {test} in {IGNORE_DICT} for {where}: ignored {_on(widened)}; {said}."
+    return (
+        f"Widen {test} in {IGNORE_DICT} for {where}: ignored {_on(reach.after)}, was "
+        f"{_on(reach.before)}{reach.also('ignores')}; {said}."
+    )
 
 
 def _ignore_remove(
-    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem | None, oses: set[str]
+    edits: _Edits, style: _DictStyle, request: _Request, existing: IgnoreItem | None, reach: _Reach
 ) -> str:
-    """Narrow an entry to the platforms other jobs still need, or delete it."""
+    """Narrow an entry to the platforms it still needs, or delete it: never for jobs not named."""
     test, where = request.test, request.where
     if existing is None:
         return f"{test} is not in {IGNORE_DICT}; nothing to remove."
-    covered = set(existing.platforms) if existing.platforms is not None else request.universe()
-    remaining = covered - oses
-    if remaining == covered:
-        return f"{test} is not ignored on the platforms of {where} ({RUN_TESTS}:{existing.line})."
-    if not remaining:
+    at = f"{RUN_TESTS}:{existing.line}"
+    if reach.after == reach.before:
+        return (
+            f"{test} is not ignored in {where} ({at}, ignored {_on(existing.platforms)}); nothing to remove."
+        )
+    if reach.others and not request.all_jobs:
+        listed = ", ".join(f"'{shown(j.name)}' ({j.workflow})" for j in reach.others)  # each one to name
+        raise PatchRefused(
+            f"removing {test} from {IGNORE_DICT} ({at}, ignored {_on(existing.platforms)}) for {where} "
+            f"would also stop ignoring it in {tally(reach.others, COVERED)} ({listed}), because the "
+            "dict applies per platform, not per job; name those jobs with --job too, or give --all-jobs"
+        )
+    if reach.after == ABSENT:
         if not existing.alone:
-            raise PatchRefused(
-                f"{RUN_TESTS}:{existing.line}: the entry for {test} does not have a line of its own; "
-                "edit it by hand"
-            )
+            raise PatchRefused(f"{at}: the entry for {test} does not have a line of its own; edit it by hand")
         edits.delete.update(range(existing.line, existing.end_line + 1))
-        return f"Remove {test} from {IGNORE_DICT}."
-    kept = tuple(sorted(remaining))
-    _rewrite_entry(edits, style, existing, kept, None)
-    # None covered every platform, not only those of the workflow's jobs.
-    gone = "any other platform" if existing.platforms is None else ", ".join(sorted(covered & oses))
+        return (
+            f"Remove {test} from {IGNORE_DICT}: no longer ignored in {where}{reach.also('stops ignoring')}."
+        )
+    _rewrite_entry(edits, style, existing, reach.after, None)
     return (
-        f"Narrow {test} in {IGNORE_DICT} to {', '.join(kept)}: no longer ignored on {gone}, "
-        f"in every job there, not only {where}."
+        f"Narrow {test} in {IGNORE_DICT} to {_on(reach.after).removeprefix('on ')} (was "
+        f"{_on(reach.before)}): no longer ignored in {where}{reach.also('stops ignoring')}."
     )
 
 
@@ -521,7 +689,7 @@ def _rewrite_entry(
     edits.replace[item.line] = first[:start] + _platforms_text(platforms, style.quote) + first[end:]
 
 
-def _check_ignore(after: str, before: IgnoreDict, count: int, request: _Request, oses: set[str]) -> None:
+def _check_ignore(after: str, before: IgnoreDict, count: int, request: _Request, wanted: Platforms) -> None:
     """Re-read the edited dict the way flake-bot reads upstream, and confirm the edit does what it
     says. Every edit is inside the dict, so only its statement is parsed again (upstream's
     run-tests.py is ~1,500 lines and a whole parse costs as much as the rest of the command)."""
@@ -532,9 +700,9 @@ def _check_ignore(after: str, before: IgnoreDict, count: int, request: _Request,
     except InputError:
         found = None
     item = next((i for i in found.items if i.test == request.test), None) if found else None
-    covered = item is not None and _covers(item.platforms, oses)
+    got = item.platforms if item is not None else ABSENT
     wrong_reason = item is not None and request.reason is not None and item.reason != request.reason
-    if found is None or covered == request.remove or (not request.remove and wrong_reason):
+    if found is None or got != wanted or (not request.remove and wrong_reason):
         raise PatchRefused(f"internal check failed: the edited {RUN_TESTS} does not do what the patch says")
 
 
@@ -553,12 +721,14 @@ def _escaped(test: str) -> str:
 
 
 def _target_functions(script: CiScript, request: _Request) -> tuple[list[ShellFunction], list[str]]:
-    """The ci.sh functions with a run-tests.py command that the jobs run, and notes for the message."""
+    """The ci.sh functions with a run-tests.py command that the jobs run, and notes for the message.
+
+    A function other jobs run too would change those jobs as well, so that is refused unless they
+    are named (or, for a removal, --all-jobs is given)."""
     targets: list[ShellFunction] = []
     notes: list[str] = []
-    jobs = request.checkout.jobs
     for job in request.jobs:
-        spec = jobs[job]
+        spec = job.spec
         own = [
             script.functions[f]
             for f in spec.functions
@@ -567,63 +737,68 @@ def _target_functions(script: CiScript, request: _Request) -> tuple[list[ShellFu
         missing = [f for f in spec.functions if f not in script.functions]
         if missing:
             raise PatchRefused(
-                f"{CI_SH} has no {', '.join(missing)}, which {request.checkout.origin} says job {job} runs"
+                f"{CI_SH} has no {', '.join(missing)}, which {request.checkout.origin} says job "
+                f"'{shown(job.name)}' runs"
             )
         if not own:
             raise PatchRefused(
-                f"job {job} runs no run-tests.py command of its own in {CI_SH} (its tests run "
-                "through make), so there is no --exclude to extend; use --style ignore"
+                f"job '{shown(job.name)}' ({job.workflow}) runs no run-tests.py command of its own in "
+                f"{CI_SH} (its tests run through make or a workflow run line), so there is no --exclude "
+                "to extend; use --style ignore"
             )
         commands = [i for f in own for i in f.invocations]
         if not request.remove and not any(i.runs_dir_of(request.test) for i in commands):
             dirs = ", ".join(sorted({d for i in commands for d in i.dirs}))
             raise PatchRefused(
-                f"job {job} runs run-tests.py only on {dirs} ({CI_SH}:{commands[0].line}), so it never "
-                f"runs {request.test}; there is nothing to exclude"
+                f"job '{shown(job.name)}' runs run-tests.py only on {dirs} ({CI_SH}:{commands[0].line}), so "
+                f"it never runs {request.test}; there is nothing to exclude"
             )
         for function in own:
-            users = sorted(name for name, s in jobs.items() if function.name in s.functions)
-            others = [u for u in users if u not in request.jobs]
+            others = [u for u in request.users(function.name) if u not in request.jobs]
             if others and not request.remove:
                 raise PatchRefused(
-                    f"{function.name} is also run by {', '.join(others)}; an --exclude there would "
-                    "stop the test running in those jobs too. Name them all with --job, or use "
-                    "--style ignore"
+                    f"{function.name} is also run by {_names(others)}; an --exclude there would stop the "
+                    "test running in those jobs too. Name them all with --job, or use --style ignore"
                 )
             if function not in targets:
                 targets.append(function)
                 if others:
                     notes.append(
-                        f"{function.name} is also run by {', '.join(others)}, which will run the test again"
+                        f"{function.name} is also run by {_names(others)}, which will run the test again"
                     )
     return targets, notes
 
 
-def _redundant_with_ignore(tree: SourceTree, request: _Request) -> list[str]:
-    """An --exclude for a test flaky_tests_to_ignore already covers goes against upstream's move
-    to the dict: the test would stop running instead of running with its failures ignored."""
+def _ignored_anyway(tree: SourceTree, request: _Request) -> PatchResult | str | None:
+    """An --exclude for a test flaky_tests_to_ignore already covers in every named job changes
+    nothing that matters (its failures already do not fail the job), and goes against upstream's
+    move to the dict: nothing to do, with the reason. Covered in some of them: a note saying so."""
     text = _optional_text(tree, RUN_TESTS)
     try:
         found = read_ignore_dict(text, RUN_TESTS) if text is not None else None
     except InputError:
-        return []
+        return None
     item = next((i for i in found.items if i.test == request.test), None) if found else None
     if item is None:
-        return []
-    if _covers(item.platforms, request.oses()):
-        raise PatchRefused(
-            f"{request.test} is already in {IGNORE_DICT} ({RUN_TESTS}:{item.line}, ignored "
-            f"{_on(item.platforms)}), so a failure in {request.where} does not fail the job; since "
-            f"{_MOVED_ON} upstream keeps flaky tests there instead of excluding them in {CI_SH}"
-        )
-    return [f"{IGNORE_DICT} also ignores it {_on(item.platforms)} ({RUN_TESTS}:{item.line})"]
+        return None
+    if not all(reaches(item.platforms, job.suite()) for job in request.jobs):
+        return f"{IGNORE_DICT} also ignores it {_on(item.platforms)} ({RUN_TESTS}:{item.line})"
+    return PatchResult(
+        None,
+        f"{request.test} is already in {IGNORE_DICT} ({RUN_TESTS}:{item.line}, ignored "
+        f"{_on(item.platforms)}), so a failure in {request.where} does not fail the job; nothing to do "
+        f"(since {_MOVED_ON} upstream keeps flaky tests there instead of excluding them in {CI_SH}).",
+        False,
+    )
 
 
 def _exclude_patch(tree: SourceTree, request: _Request, script: CiScript, before: str) -> PatchResult:
     test, remove = request.test, request.remove
+    anyway = None if remove else _ignored_anyway(tree, request)
+    if isinstance(anyway, PatchResult):
+        return anyway
     targets, notes = _target_functions(script, request)
-    if not remove:
-        notes.extend(_redundant_with_ignore(tree, request))
+    notes.extend([anyway] if anyway else [])
     known = set(tree.test_paths()) if remove else _require_known(tree, test)
     known.add(test)
     edits = _Edits(before.splitlines(keepends=True))
@@ -665,7 +840,15 @@ def _exclude_patch(tree: SourceTree, request: _Request, script: CiScript, before
     message = f"{verb} {test} in {', '.join(f.name for f in targets)} ({request.where})."
     if notes:
         message += " " + "; ".join(notes) + "."
-    return PatchResult(unified_diff(CI_SH, before, after), message, True)
+    edited = {f.name for f in targets if any(edits.replace.get(i.line) for i in f.invocations)}
+    others = [u for name in sorted(edited) for u in request.users(name) if u not in request.jobs]
+    if others and not request.all_jobs:
+        raise PatchRefused(
+            f"removing the --exclude of {test} from {', '.join(sorted(edited))} would also make it run again "
+            f"in {_names(others)}, which run that function too; name them with --job too, or give --all-jobs"
+        )
+    reached = sorted({job.suite().label() for name in edited for job in request.users(name)})
+    return PatchResult(unified_diff(CI_SH, before, after), message, True, tuple(reached))
 
 
 def _check_exclusion(invocation: Invocation, new_line: str, test: str, known: set[str], remove: bool) -> None:
@@ -816,9 +999,7 @@ def _add_bullet(
     if not changed and reason is None:
         if not named:
             return []
-        return [
-            f"{CI_SH}:{named[0].line} does not call it flaky; give --reason to add a bullet that does"
-        ]
+        return [f"{CI_SH}:{named[0].line} does not call it flaky; give --reason to add a bullet that does"]
     text = reason or DEFAULT_EXCLUDE_REASON
     indent = function.body_indent
     bullet = f"{indent}# - {test} {text if says_flaky(text) else 'is flaky: ' + text}\n"

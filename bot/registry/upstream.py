@@ -15,11 +15,11 @@ assignment or recipe line per filter list, `-e`/`--exclude` words) and say nothi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 
-from bot.errors import InputError
+from bot.errors import FlakeBotError
 from bot.registry.ci_sh import CiScript, expand, line_filters, read_ci_sh, says_flaky
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry, WorkflowSpec
 from bot.registry.source import SourceTree
@@ -37,8 +37,8 @@ COVERED = (
     "ports_zephyr.yml",
 )
 #: Make targets of a port that run tests/run-tests.py (test_natmod runs run-natmodtests.py,
-#: which upstream's exclusion lists do not cover).
-TEST_TARGETS = ("test", "test_full", "test_min")
+#: which upstream's exclusion lists do not cover; the unix nanbox job runs test_full_no_native).
+TEST_TARGETS = ("test", "test_full", "test_min", "test_full_no_native", "test_gcov")
 _MAKE_RE = re.compile(r"(?:^|[\s;&(])make\s+([^\n;&|]*)")
 _ASSIGN_RE = re.compile(r"^\s*(RUN_TESTS\w*)\s*(?:\+|:|\?)?=\s*(.*)$")
 _BOARD_DEFAULT_RE = re.compile(r"^\s*BOARD\s*\?=\s*(\S+)\s*$", re.MULTILINE)
@@ -47,9 +47,10 @@ _MAX_REASON = 200
 
 
 def _read_optional(tree: SourceTree, path: str) -> str | None:
+    """A file a checkout (or a tree read through the API, whose errors are not InputErrors) may lack."""
     try:
         return tree.read_text(path)
-    except InputError:
+    except FlakeBotError:
         return None
 
 
@@ -81,15 +82,21 @@ def _function_text(script: CiScript, names: Iterable[str]) -> str:
     return "\n".join(parts)
 
 
-def _job_spec(tree: SourceTree, script: CiScript, file: str, job: WorkflowJob) -> JobSpec:
+def _job_spec(
+    tree: SourceTree, script: CiScript, file: str, job: WorkflowJob, *, read_files: bool = True
+) -> JobSpec:
+    """A job's functions, places and test targets; without `read_files`, no Makefile or board file
+    is read (the patch writer, which may pay a request per file, needs only the targets)."""
     functions = script.closure(job.functions)
     places: list[str] = []
     targets: list[str] = []
     texts = [run for _, run in job.runs] + [_function_text(script, functions)]
     for directory, board, target in _make_calls("\n".join(texts)):
         makefile = f"{directory}/Makefile"
-        text = _read_optional(tree, makefile)
-        if text is None:
+        text = _read_optional(tree, makefile) if read_files else None
+        if text is None:  # still a test target, though its exclusions are not read
+            missing = f"make -C {directory}" + (f" BOARD={board}" if board else "") + f" {target}"
+            targets += [missing] if missing not in targets else []
             continue
         if board is None:
             default = _BOARD_DEFAULT_RE.search(text)
@@ -202,6 +209,30 @@ def read_workflow_section(
         if not any(e.test == entry.test and e.places == entry.places for e in unique):
             unique.append(entry)
     return WorkflowSpec(file, name, specs), unique
+
+
+def read_sections(
+    tree: SourceTree, script: CiScript, files: Sequence[str] = COVERED
+) -> tuple[WorkflowSpec, ...]:
+    """The workflows of `files` the checkout has (bare file names), each job with its ci.sh
+    functions and test targets: what the patch writer needs to know which jobs run run-tests.py
+    and on which platform. Only the workflow files are read (no Makefile or board file)."""
+    sections: list[WorkflowSpec] = []
+    for file in files:
+        path = f"{WORKFLOWS_DIR}/{file}"
+        text = _read_optional(tree, path)
+        if text is None:
+            continue
+        name, jobs = read_workflow(text, path)
+        specs = {job.name: _job_spec(tree, script, file, job, read_files=False) for job in jobs}
+        sections.append(WorkflowSpec(file, name, specs))
+    return tuple(sections)
+
+
+def runs_run_tests(spec: JobSpec) -> bool:
+    """Whether a job runs tests/run-tests.py: through a ci.sh function with a run-tests.py
+    command, a port's test target, or a workflow run line (`targets` lists each way it does)."""
+    return bool(spec.targets)
 
 
 def read_all_upstream(tree: SourceTree, as_of: date) -> Registry:

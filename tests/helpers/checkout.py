@@ -61,3 +61,45 @@ def ruff_format_check(files: list[Path]) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+FIVE = Path(__file__).resolve().parents[1] / "data" / "five-workflows"
+
+
+def make_five_checkout(root: Path) -> Path:
+    """A checkout of the five-workflow fixture (tests/data/five-workflows), in git, with its tests."""
+    repo = root / "five"
+    shutil.copytree(FIVE, repo, ignore=shutil.ignore_patterns("README.md", "tests.txt"))
+    for test in (FIVE / "tests.txt").read_text().split():
+        (repo / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "tests" / test).write_text("print('ok')\n")
+    subprocess.run(["git", "init", "-q", "--template=", str(repo)], check=True)
+    return repo
+
+
+def apply_in_memory(text: str, diff: str) -> str:
+    """A minimal unified-diff applier (context must match exactly), to check hundreds of patches fast."""
+    old = text.splitlines(keepends=True)
+    out: list[str] = []
+    position = 0
+    lines = diff.splitlines(keepends=True)[2:]
+    index = 0
+    while index < len(lines):
+        header = lines[index]
+        assert header.startswith("@@ -"), header
+        start = int(header[4:].split(",")[0].split(" ")[0]) - 1
+        out.extend(old[position:start])
+        position = start
+        index += 1
+        while index < len(lines) and not lines[index].startswith("@@"):
+            line = lines[index]
+            if line.startswith((" ", "-")):
+                assert old[position] == line[1:], (old[position], line)
+                position += 1
+                if line.startswith(" "):
+                    out.append(line[1:])
+            elif line.startswith("+"):
+                out.append(line[1:])
+            index += 1
+    out.extend(old[position:])
+    return "".join(out)
