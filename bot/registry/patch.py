@@ -630,10 +630,13 @@ def _ignore_remove(
         )
     if reach.others and not request.all_jobs:
         listed = ", ".join(f"'{shown(j.name)}' ({j.workflow})" for j in reach.others)  # each one to name
+        # The reason first and the long lists last: the dashboard shows this note cut to a few
+        # hundred characters, and a reader must see why before the names.
         raise PatchRefused(
-            f"removing {test} from {IGNORE_DICT} ({at}, ignored {_on(existing.platforms)}) for {where} "
-            f"would also stop ignoring it in {tally(reach.others, COVERED)} ({listed}), because the "
-            "dict applies per platform, not per job; name those jobs with --job too, or give --all-jobs"
+            f"removing {test} from {IGNORE_DICT} ({at}, ignored {_on(existing.platforms)}) would also "
+            f"stop ignoring it in {tally(reach.others, COVERED)} beyond the jobs asked for, because the "
+            "dict applies per platform, not per job; name those jobs with --job too, or give --all-jobs. "
+            f"Asked for: {where}. Also reached: {listed}"
         )
     if reach.after == ABSENT:
         if not existing.alone:
