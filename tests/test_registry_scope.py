@@ -152,7 +152,9 @@ def test_all_jobs_removes_everywhere_and_says_where(repo: Path, registry: Regist
         "build_and_test_rv32",
     ]
     with pytest.raises(
-        PatchRefused, match=r"also stop ignoring it in 1 webassembly job and 1 zephyr job beyond the jobs asked for.*Also reached: 'build'"
+        PatchRefused,
+        match=r"also stop ignoring it in 1 webassembly job and 1 zephyr job beyond the jobs asked for"
+        r".*Also reached: 'build'",
     ):
         suggest_patch(tree, registry, test="thread/stress_recurse.py", jobs=named, remove=True)
     result = suggest_patch(
