@@ -143,7 +143,11 @@ def test_a_missing_store_is_created_only_by_the_writers_and_said(
 
     assert triage_with(typo) in (0, 1)
     said = f"flake-bot: new empty history store at {typo}: no history to judge with"
-    assert said in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert said in out.err
+    # and the report does not then claim its verdicts rest on "evidence from the history store"
+    assert "Evidence from the history store" not in out.out
+    assert "holds no earlier execution of these jobs" in out.out
     assert inspect(typo, SCHEMA_VERSION).kind is Kind.OURS
 
     fresh = tmp_path / "fresh.sqlite"

@@ -176,7 +176,15 @@ def common_notes(report: TriageReport) -> list[str]:
     if unlisted:
         parts.append(f"{unlisted:,} not listed at all")
     notes = [f"Registry in force on {day}: " + ", ".join(parts) + "."]
-    if any(f.evidence is not None for f in findings):
+    evidence = [f.evidence for f in findings if f.evidence is not None]
+    if evidence and not any(e.known or e.unknown for e in evidence):
+        # A store that knows none of these jobs (new, or synced for another workflow) judges
+        # nothing: saying "evidence from the history store" would read as grounds.
+        notes.append(
+            "The history store holds no earlier execution of these jobs: flake-bot cannot tell an "
+            "unlisted flake from a regression yet."
+        )
+    elif evidence:
         source = (
             "the default branch's pushes"
             if any(f.evidence is not None and f.evidence.default_branch for f in findings)
