@@ -31,9 +31,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.evidence import JobRecord, RunRef, Streak, TestHistory, assess, executions, is_intermittent
-from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
+from bot.records import (
+    FlakeRate,
+    JobInfo,
+    JobReport,
+    LogState,
+    Outcome,
+    Problem,
+    ProblemKind,
+    RunInfo,
+    Runner,
+    TestFailure,
+)
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.triage import (
+    SETTLED,
     Counts,
     JobInput,
     Kind,
@@ -106,8 +118,8 @@ def registry(pattern: str, *entries: Entry) -> Registry:
             days.append(Entry(TEST, Mechanism.EXCLUDE, reason="slow", functions=(f"ci_unix_{JOB}_run_tests",),
                               since=day, until=day + timedelta(days=1)))  # fmt: skip
         elif mark in "Ii":
-            days.append(Entry(TEST, Mechanism.IGNORE, reason="flaky", flaky=True, since=day,
-                              until=day + timedelta(days=1)))  # fmt: skip
+            days.append(Entry(TEST, Mechanism.IGNORE, reason="flaky", flaky=True, platforms=("linux",),
+                              since=day, until=day + timedelta(days=1)))  # fmt: skip
     return Registry(entries=(*entries, *days), jobs=JOBS)
 
 
@@ -192,6 +204,7 @@ ROWS = [
      False, {}),
     ("executions of unknown outcome are executions too: first failure, not new", "??", Kind.FIRST_FAILURE,
      False, {}),
+    ("... also beside as many known ones", "P?", Kind.FIRST_FAILURE, False, {}),
     ("one earlier failure alone between passes is a flake's", "PFPPP", Kind.UNLISTED_FLAKE, True, {}),
     # -- intermittency: alone between passes, no row of more than two
     ("unlisted flake: each failure alone between passes", "PPFPPFPP", Kind.UNLISTED_FLAKE, True, {}),
@@ -301,6 +314,21 @@ def test_each_rule_at_its_boundary(
     judged = judge(pattern, **options)  # type: ignore[arg-type]
     assert {f.kind for f in judged.report.findings} == {kind}, sentence
     assert judged.patched is patched, sentence
+    n = len(judged.report.findings)
+    counted = {COUNTED[kind]: n, **({"unlisted_flakes": n} if kind is Kind.PROVEN_FLAKY else {})}
+    assert judged.report.counts == Counts(
+        failures=n, jobs_failed=n, needs_look=0 if kind in SETTLED else n, **counted
+    ), sentence
+
+
+#: The `Counts` field each verdict adds to (proven flaky adds to unlisted flakes too).
+COUNTED = {
+    Kind.KNOWN_FLAKE: "known_flakes", Kind.NEW_SYMPTOM: "new_symptom", Kind.WIDESPREAD: "widespread",
+    Kind.FLAKY_ELSEWHERE: "flaky_elsewhere", Kind.NEW: "new", Kind.PROVEN_FLAKY: "proven_flaky",
+    Kind.UNLISTED_FLAKE: "unlisted_flakes", Kind.ON_DEFAULT_BRANCH: "on_default_branch",
+    Kind.REGRESSION: "regressions", Kind.NEW_WAY: "new_way", Kind.FIRST_FAILURE: "first_failures",
+    Kind.SEVERAL_JOBS: "several_jobs", Kind.FAILED_BEFORE: "failed_before",
+}  # fmt: skip
 
 
 def test_the_rows_cover_every_verdict_but_ignored() -> None:
@@ -746,3 +774,106 @@ def test_breakdown_follows_the_verdicts() -> None:
     assert judge("PPPF").report.breakdown == ["1 failing in every run since an earlier one"]
     assert judge("PPPP").report.breakdown == ["1 first failure here"]
     assert judge("PPFPPFPP").report.breakdown == []
+
+
+# ---------------------------------------------------------------------------- around the verdicts
+
+
+def run_of(
+    *jobs: tuple[str, str, tuple[TestFailure, ...]] | JobInput, conclusion: str = "failure"
+) -> RunInfo:
+    return RunInfo(
+        5000, 1, "unix port", WORKFLOW, "push", "master", SHA, None, at(8), "completed", conclusion, ""
+    )
+
+
+def parsed(name: str, *failures: TestFailure, conclusion: str = "failure", **report: object) -> JobInput:
+    job = JobInfo(abs(hash(name)) % 1000, 5000, 1, name, "completed", conclusion)
+    return JobInput(job, LogState.PARSED, JobReport(name, True, failures=failures, **report))  # type: ignore[arg-type]
+
+
+def fail(test: str = TEST, *, ignored: bool = False) -> TestFailure:
+    return TestFailure(test, Runner.RUN_TESTS, Outcome.FAIL, ignored=ignored, symptom=USUAL)
+
+
+def test_a_test_failing_twice_in_one_job_is_one_job() -> None:
+    """A test failing in two passes of one job and in one other job failed in two jobs, not three."""
+    jobs = [parsed("standard", fail(), fail()), parsed("qemu_arm", fail())]
+    report = triage(run_of(), jobs, registry(""), history=lambda t, j: TestHistory(records("PPFPPFPP", j)))
+    assert {f.failed_in_jobs for f in report.findings} == {("standard", "qemu_arm")}
+    assert {f.kind for f in report.findings} == {Kind.UNLISTED_FLAKE}
+
+
+def test_ignored_failures_are_no_job_the_test_failed_in() -> None:
+    jobs = [
+        parsed("standard", fail(ignored=True)),
+        parsed("nanbox", fail(ignored=True)),
+        parsed("qemu_arm", fail()),
+    ]
+    report = triage(run_of(), jobs, registry(""), history=lambda t, j: TestHistory(records("PPFPPFPP", j)))
+    (finding,) = report.findings
+    assert finding.failed_in_jobs == ("qemu_arm",) and finding.kind is Kind.UNLISTED_FLAKE
+    assert [f.failed_in_jobs for j in report.jobs for f in j.ignored] == [(), ()]
+
+
+def test_a_listed_test_that_failed_the_job_should_not_have() -> None:
+    """run-tests.py said the failure was not ignored: the registry says it should have been."""
+    report = triage(run_of(), [parsed("standard", fail())], registry("", LISTED))
+    (finding,) = report.findings
+    assert finding.kind is Kind.KNOWN_FLAKE and finding.match.should_not_have_failed
+
+
+def test_a_green_job_with_a_counted_failure_failed() -> None:
+    report = triage(
+        run_of(conclusion="success"), [parsed("standard", fail(), conclusion="success")], registry("")
+    )
+    assert report.jobs[0].failed and report.counts.jobs_failed == 1
+
+
+def test_job_fields_come_from_the_log_when_read() -> None:
+    problem = Problem(ProblemKind.BUILD, "make: *** Error 1", step="Build", line=3)
+    read = parsed("standard", fail(), failed_step="Build", problems=(problem,))
+    unread = JobInput(JobInfo(9, 5000, 1, "nanbox", "completed", "failure"), LogState.EXPIRED, None)
+    report = triage(run_of(), [read, unread], registry(""))
+    first, second = report.jobs
+    assert (first.log_state, first.failed_step, first.complete, first.problems) == (
+        LogState.PARSED, "Build", True, (problem,)
+    )  # fmt: skip
+    assert (second.log_state, second.failed_step, second.complete) == (LogState.EXPIRED, None, False)
+    assert report.counts.problems == 1 and report.counts.unreadable_logs == 1
+
+
+@pytest.mark.parametrize(
+    ("rates", "history", "has"),
+    [(True, False, True), (False, True, True), (False, False, False), (True, True, True)],
+)
+def test_has_history_when_either_lookup_is_given(rates: bool, history: bool, has: bool) -> None:
+    report = triage(
+        run_of(), [parsed("standard", fail())], registry(""),
+        rates=(lambda t, j: None) if rates else None, history=(lambda t, j: None) if history else None,
+    )  # fmt: skip
+    assert report.has_history is has
+
+
+def test_a_run_is_a_push_to_the_default_branch_unless_said() -> None:
+    found = TestHistory(records("PPPF"), default_branch=True)
+    report = triage(run_of(), [parsed("standard", fail())], registry(""), history=lambda t, j: found)
+    assert report.findings[0].kind is Kind.REGRESSION
+
+
+def test_candidates_and_patches_carry_the_job_rates() -> None:
+    job_rate = FlakeRate(TEST, "standard", 20, 600, 0.0, 1.0, since_last=2)
+    report = triage(
+        run_of(), [parsed("standard", fail())], registry(""), rates=lambda t, j: job_rate if j else None,
+        history=lambda t, j: TestHistory(records("PPFPPFPP", j)),
+    )  # fmt: skip
+    (candidate,) = report.candidates
+    assert (candidate.test, candidate.jobs, candidate.evidence) == (TEST, ("standard",), (job_rate,))
+    (patch,) = write_patches(report, lambda test, jobs: "--- a\n+++ b\n").patches
+    assert patch.evidence == (job_rate,)
+
+
+def test_a_test_without_flake_evidence_does_not_stop_the_next_ones() -> None:
+    report = many({"a/first.py": "PPPPPPPP", "b/flake.py": "PFPPPFPP"})
+    assert report.findings[0].kind is Kind.FIRST_FAILURE
+    assert [c.test for c in report.candidates] == ["b/flake.py"]
