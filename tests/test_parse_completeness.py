@@ -130,3 +130,39 @@ def test_print_failures_for_tests_no_summary_reported(unknown: int) -> None:
     ]
     assert {p.step for p in listed} == {f"Run {PRINT}"}
     assert [p.line for p in listed] == [line_of(log, f"FAILURE {RESULTS}/{n}") for n in names[:5]]
+
+
+def test_a_runner_summary_that_disagrees_with_itself_is_a_runner_error() -> None:
+    main = run_tests("FAIL  basics/a.py ", failed=["basics/a.py"]).replace("1 tests failed", "2 tests failed")
+    log = job_log([Step(MAIN, main, exit_code=1)])
+    report = parse(log)
+    assert report.complete is False
+    assert report.problems == (
+        Problem(ProblemKind.RUNNER_ERROR, "run-tests says 2 tests failed but lists 1", f"Run {MAIN}",
+                line_of(log, "2 tests failed")),
+    )  # fmt: skip
+
+
+def test_more_per_test_lines_than_a_runner_keeps_is_incomplete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Too many FAIL lines in one invocation: the rest are dropped, and the report says it is not whole."""
+    import bot.runners.run_tests
+
+    monkeypatch.setattr(bot.runners.run_tests, "MAX_FAILURES_PER_INVOCATION", 2)
+    lines = [f"FAIL  basics/t{i}.py " for i in range(3)]
+    main = run_tests(*lines, failed=["basics/t0.py", "basics/t1.py"])
+    report = parse(job_log([Step(MAIN, main, exit_code=1)]))
+    assert report.complete is False
+
+
+def test_a_whole_log_cut_only_in_its_last_line_is_incomplete() -> None:
+    log = job_log([Step(MAIN, run_tests("pass  basics/a.py "), exit_code=0)])
+    assert parse(log).complete is True
+    cut = log[:-3]
+    report = parse(cut)
+    assert report.complete is False
+    assert [p.message for p in report.problems] == ["the log ends in the middle of a line"]
+
+
+def test_steps_without_timestamps_are_understood() -> None:
+    report = parse_job_log([b"##[group]Run x\n##[endgroup]\n"])
+    assert report.complete is True and report.problems == () and report.steps == ("Run x",)

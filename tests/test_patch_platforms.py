@@ -191,3 +191,60 @@ def test_removing() -> None:
     assert str(raised.value) == (
         "tests/run-tests.py:6: the entry for a/two.py does not have a line of its own; edit it by hand"
     )
+
+
+# ---- the self-check every ignore patch passes before it is shown ---------------------------------
+
+CHECK_FAILED = "internal check failed: the edited tests/run-tests.py does not do what the patch says"
+
+
+def check(after: str, test: str, *, reason: str | None = None, remove: bool = False) -> None:
+    """Run the patch writer's own check of an edited run-tests.py against a request for windows."""
+    from bot.registry.patch import _check_ignore, _Checkout, _Request
+    from bot.registry.run_tests_py import read_ignore_dict
+
+    before = read_ignore_dict(DICT)
+    assert before is not None
+    request = _Request(test, ("windows",), _Checkout(REGISTRY.jobs, "the registry"), reason, remove, None)
+    _check_ignore(after, before, len(DICT.splitlines(keepends=True)), request, {"win32"})
+
+
+ADDED = DICT.replace('    "a/long.py"', '    "a/new.py": ("R", ("win32",)),\n    "a/long.py"')
+
+
+@pytest.mark.parametrize(
+    ("after", "test", "kw"),
+    [
+        (ADDED, "a/new.py", {"reason": "R"}),
+        (ADDED, "a/new.py", {}),
+        (
+            DICT.replace('    "a/mac_win.py": ("r", ("darwin", "win32")),\n', ""),
+            "a/mac_win.py",
+            {"remove": True},
+        ),
+        (DICT.replace('("darwin", "win32")', '("darwin",)'), "a/mac_win.py", {"remove": True}),
+    ],
+)
+def test_an_edit_that_does_what_it_says_passes_the_check(
+    after: str, test: str, kw: dict[str, object]
+) -> None:
+    check(after, test, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("after", "test", "kw"),
+    [
+        (DICT, "a/new.py", {}),  # nothing added
+        (ADDED, "a/new.py", {"reason": "other"}),  # added with the wrong reason
+        (ADDED.replace('("win32",)', '("darwin",)'), "a/new.py", {}),  # not on the runner asked for
+        (DICT, "a/mac_win.py", {"remove": True}),  # still ignored on win32
+        (DICT.replace("}\n", ""), "a/mac_win.py", {"remove": True}),  # no longer a dict that parses
+        (DICT.replace("}\n", ""), "a/new.py", {}),
+    ],
+)
+def test_an_edit_that_does_not_do_what_it_says_is_refused(
+    after: str, test: str, kw: dict[str, object]
+) -> None:
+    with pytest.raises(PatchRefused) as raised:
+        check(after, test, **kw)  # type: ignore[arg-type]
+    assert str(raised.value) == CHECK_FAILED
