@@ -779,17 +779,17 @@ def test_breakdown_follows_the_verdicts() -> None:
 # ---------------------------------------------------------------------------- around the verdicts
 
 
-def run_of(
-    *jobs: tuple[str, str, tuple[TestFailure, ...]] | JobInput, conclusion: str = "failure"
-) -> RunInfo:
+def run_of(conclusion: str = "failure") -> RunInfo:
     return RunInfo(
         5000, 1, "unix port", WORKFLOW, "push", "master", SHA, None, at(8), "completed", conclusion, ""
     )
 
 
-def parsed(name: str, *failures: TestFailure, conclusion: str = "failure", **report: object) -> JobInput:
-    job = JobInfo(abs(hash(name)) % 1000, 5000, 1, name, "completed", conclusion)
-    return JobInput(job, LogState.PARSED, JobReport(name, True, failures=failures, **report))  # type: ignore[arg-type]
+def parsed(
+    name: str, *failures: TestFailure, conclusion: str = "failure", complete: bool = True, **report: object
+) -> JobInput:
+    job = JobInfo(sum(name.encode()), 5000, 1, name, "completed", conclusion)
+    return JobInput(job, LogState.PARSED, JobReport(name, complete, failures=failures, **report))  # type: ignore[arg-type]
 
 
 def fail(test: str = TEST, *, ignored: bool = False) -> TestFailure:
@@ -877,3 +877,78 @@ def test_a_test_without_flake_evidence_does_not_stop_the_next_ones() -> None:
     report = many({"a/first.py": "PPPPPPPP", "b/flake.py": "PFPPPFPP"})
     assert report.findings[0].kind is Kind.FIRST_FAILURE
     assert [c.test for c in report.candidates] == ["b/flake.py"]
+
+
+# ---------------------------------------------------------------------------- the outcome as a whole
+
+
+def outcome(*jobs: JobInput, conclusion: str = "failure", history: str | None = None) -> TriageReport:
+    def found(test: str, job: str) -> TestHistory:
+        return TestHistory(records(history or "", job), default_branch=True)
+
+    return triage(run_of(conclusion), list(jobs), registry("", LISTED), on_default_branch=False,
+                  history=found if history else None)  # fmt: skip
+
+
+def other(name: str, *failures: TestFailure, **report: object) -> JobInput:
+    return parsed(name, *failures, **report)
+
+
+@pytest.mark.parametrize(
+    ("case", "reassuring", "settled"),
+    [
+        # the only reassuring outcome: every failure a flake with evidence, every log read
+        ("known flakes only", True, True),
+        # besides flakes, only tests already failing on the default branch: nothing needs a look
+        ("failing on the default branch", False, True),
+        ("a failure that needs a look", False, False),
+        ("a log that could not be read", False, False),
+        ("a log not fully understood", False, False),
+        ("a run that failed with no failed job", False, False),
+        ("no failure at all", True, True),
+    ],
+)
+def test_reassuring_and_settled(case: str, reassuring: bool, settled: bool) -> None:
+    """docs/output.md: "That is the only reassuring outcome. When, besides flakes, the only failures
+    are tests already failing on the default branch, it says that nothing needs a look"."""
+    known = other("standard", fail())
+    report = {
+        "known flakes only": lambda: outcome(known),
+        "failing on the default branch": lambda: outcome(
+            known, other("qemu_arm", fail("basics/b.py")), history="PPPF"
+        ),
+        "a failure that needs a look": lambda: outcome(known, other("qemu_arm", fail("basics/b.py"))),
+        "a log that could not be read": lambda: outcome(
+            known, JobInput(JobInfo(7, 5000, 1, "nanbox", "completed", "failure"), LogState.EXPIRED, None)
+        ),
+        "a log not fully understood": lambda: triage(
+            run_of(), [parsed("standard", fail(), complete=False)], registry("", LISTED)
+        ),
+        "a run that failed with no failed job": lambda: outcome(other("standard", conclusion="cancelled")),
+        "no failure at all": lambda: outcome(other("standard", conclusion="success"), conclusion="success"),
+    }[case]()
+    assert (report.reassuring, report.settled) == (reassuring, settled), case
+    assert report.run_unexplained is (case == "a run that failed with no failed job")
+
+
+@pytest.mark.parametrize("conclusion", ["failure", "timed_out", "startup_failure", "cancelled"])
+def test_a_run_that_did_not_succeed_without_a_failed_job_is_unexplained(conclusion: str) -> None:
+    report = outcome(other("standard", conclusion="cancelled"), conclusion=conclusion)
+    assert report.run_unexplained and not report.reassuring and not report.settled
+    assert not outcome(other("standard", conclusion="cancelled"), conclusion="success").run_unexplained
+    assert not outcome(other("standard", fail()), conclusion=conclusion).run_unexplained
+
+
+@pytest.mark.parametrize(
+    ("kind", "other_failure"),
+    [(ProblemKind.BUILD, True), (ProblemKind.RUNNER_ERROR, True), (ProblemKind.STEP, True),
+     (ProblemKind.TRUNCATED, False), (ProblemKind.CANCELLED, False)],
+)  # fmt: skip
+def test_a_known_flake_cannot_explain_another_failure_in_its_job(
+    kind: ProblemKind, other_failure: bool
+) -> None:
+    report = outcome(other("standard", fail(), problems=(Problem(kind, "x"),)))
+    assert report.jobs[0].other_failure is other_failure
+    assert report.counts.needs_look == int(other_failure)
+    without_tests = outcome(other("standard", problems=(Problem(kind, "x"),)))
+    assert without_tests.jobs[0].other_failure is False  # not a test failure: counted once, as such
