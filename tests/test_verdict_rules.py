@@ -45,7 +45,6 @@ from bot.records import (
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.triage import (
-    SETTLED,
     Counts,
     JobInput,
     Kind,
@@ -317,10 +316,13 @@ def test_each_rule_at_its_boundary(
     n = len(judged.report.findings)
     counted = {COUNTED[kind]: n, **({"unlisted_flakes": n} if kind is Kind.PROVEN_FLAKY else {})}
     assert judged.report.counts == Counts(
-        failures=n, jobs_failed=n, needs_look=0 if kind in SETTLED else n, **counted
+        failures=n, jobs_failed=n, needs_look=0 if kind in NO_LOOK else n, **counted
     ), sentence
 
 
+#: The docs' "needs a look: no" verdicts (the table's last column), written out rather than taken
+#: from `bot.triage.SETTLED`, so that the constant is pinned too.
+NO_LOOK = {Kind.KNOWN_FLAKE, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE, Kind.ON_DEFAULT_BRANCH}
 #: The `Counts` field each verdict adds to (proven flaky adds to unlisted flakes too).
 COUNTED = {
     Kind.KNOWN_FLAKE: "known_flakes", Kind.NEW_SYMPTOM: "new_symptom", Kind.WIDESPREAD: "widespread",
