@@ -155,6 +155,12 @@ class Streak:
     capped: bool = False  # the window ended inside the streak: it may be longer
 
 
+def is_intermittent(isolated: int, longest_run: int) -> bool:
+    """`Evidence.intermittent`'s rule, as a plain function so that mutation testing reaches it
+    (mutmut skips property bodies): at least one failure alone, and no row of more than two."""
+    return isolated > 0 and longest_run <= 2
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What the history says about one failure; see the module docstring."""
@@ -183,7 +189,7 @@ class Evidence:
     @property
     def intermittent(self) -> bool:
         """Failed before, the way flakes do: alone, with passes around, not in long rows."""
-        return self.isolated > 0 and self.longest_run <= 2
+        return is_intermittent(self.isolated, self.longest_run)
 
     @property
     def flipped(self) -> bool:
