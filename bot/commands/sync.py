@@ -1,20 +1,21 @@
-"""`flake-bot sync`: fill the history store from the GitHub API, incrementally and resumably."""
+"""`flake-bot sync`: fill the history store from the GitHub API, incrementally and resumably.
+
+The token and API root come from `ActionsEnv` (the `github-token` input, else `GITHUB_TOKEN`;
+`GITHUB_API_URL`), as for every other command, and the gateway, the store and the sync are
+built by `bot.orchestrate.app`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Iterable
 
+from bot.actions_env import ActionsEnv
 from bot.commands._options import day, duration, history_store, run_filters
 from bot.errors import BudgetExhausted, InputError, RateLimited
-from bot.records import JobReport
-from bot.store.history_sync import Progress, SyncOptions, SyncResult, sync
-from bot.store.sqlite import open_healing
-
-DEFAULT_API_URL = "https://api.github.com"
+from bot.orchestrate import app
+from bot.store.history_sync import Progress, SyncOptions, SyncResult
 
 
 def _repo(text: str) -> str:
@@ -93,12 +94,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _parse(chunks: Iterable[bytes], job: str) -> JobReport:
-    from bot.parse import parse_job_log
-
-    return parse_job_log(chunks, job=job)
-
-
 def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token: str | None) -> None:
     """A 401, or a 404 before a single run was listed, is a wrong token, repository or workflow:
     "run sync again to continue" would send the user round in circles, so say what to fix."""
@@ -120,18 +115,9 @@ def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    # Imported here: PyGithub takes a while to import and other commands never need it.
-    from bot.gateway.client import GitHubGateway
-
-    api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-    if not api_url.startswith(("https://", "http://")):
-        raise InputError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
-    gateway = GitHubGateway(
-        args.repo,
-        token=os.environ.get("GITHUB_TOKEN") or None,
-        api_url=api_url,
-        request_budget=args.max_requests,
-    )
+    env = ActionsEnv.from_environ()
+    token = env.token
+    gateway = app.github(env, args.repo, args.max_requests)
     options = SyncOptions(
         workflow=args.workflow,
         branch=args.branch,
@@ -141,12 +127,11 @@ def run(args: argparse.Namespace) -> int:
         default_branch=args.default_branch or args.branch or "master",
         deadline=None if args.deadline is None else started + args.deadline,
     )
-    token = os.environ.get("GITHUB_TOKEN") or None
-    store, notes = open_healing(args.db)
+    store, notes = app.open_store(args.db)
     for note in notes:
         print(f"sync: {note}", file=sys.stderr)
     with store:
-        result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
+        result = app.sync_into(store, gateway, options, progress=Progress(sys.stderr))
     _refuse_misconfiguration(args, result, token)
     print(result.line(), file=sys.stderr)
     if isinstance(result.error, RateLimited) and token is None:

@@ -20,6 +20,7 @@ from bot.actions_env import ActionsEnv
 from bot.errors import GatewayError, LogUnavailable, PermissionDenied, PublishError, StoreError
 from bot.gateway.client import GitHubGateway
 from bot.gateway.tree import ApiTree
+from bot.orchestrate import app
 from bot.orchestrate.console import say, warn
 from bot.orchestrate.decisions import (
     PULL_REQUEST_EVENTS,
@@ -47,7 +48,7 @@ from bot.render import (
 )
 from bot.render.sanitize import link, plain
 from bot.store.errors import UnusableStore
-from bot.store.sqlite import HistoryStore, open_healing
+from bot.store.sqlite import HistoryStore
 from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
 
 # ---------------------------------------------------------------------------- the run
@@ -66,7 +67,7 @@ def triage_run(
     """Triage `run` and publish the report; returns the exit status (`decisions.exit_status`).
     `marker` finds the run's workflow's own sticky comment (one per workflow on a PR)."""
     budget = settings.request_budget
-    gateway = GitHubGateway(repo, token=env.token, api_url=env.api_url, request_budget=budget)
+    gateway = app.github(env, repo, budget)
     try:
         jobs = gateway.list_jobs(run.id, attempt=run.attempt)
         inputs = read_logs(gateway, jobs, settings)
@@ -175,7 +176,7 @@ def _judge(
         return write_patches(report, patcher), ""
     path = Path(settings.history)
     try:
-        store, notes = open_healing(path, beside_foreign=True)
+        store, notes = app.open_store(path, beside_foreign=True)
         for note in notes:
             if note.startswith("new empty"):
                 print(f"flake-bot: {plain(note, 500, one_line=True)}", file=sys.stderr)
