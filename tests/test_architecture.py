@@ -38,6 +38,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.budget": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate", "bot.dashboard", "jinja2"),
     # the triage run's decisions are pure; the I/O around them may use every edge but the CLI
     "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
+    "bot.orchestrate.dashboard_decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.dashboard_run",
+                                            "jinja2"),
     "bot.orchestrate": ("bot.cli", "bot.commands"),
     "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
     "bot.dashboard.core": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.report", "jinja2"),

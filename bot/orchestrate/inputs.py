@@ -25,6 +25,7 @@ from bot.dashboard.core import RetirePolicy
 from bot.errors import InputError
 from bot.orchestrate import dashboard_decisions, decisions
 from bot.orchestrate.decisions import CheckRunMode, CommentMode
+from bot.orchestrate.durations import seconds
 from bot.render.sanitize import plain
 from bot.triage import PatchPolicy
 
@@ -78,19 +79,6 @@ def count(name: str, value: str) -> int:
 def mebibytes(name: str, value: str) -> int:
     """A size in MiB (fractions allowed), in bytes."""
     return int(positive(name, value) * 1024 * 1024)
-
-
-def seconds(text: str) -> float:
-    """A time limit: seconds, or a number with `s`, `m` or `h` (`20m`, `1h`); ValueError if not."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
-    try:
-        value = float(number) * units[unit]
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{text!r} is not a time limit such as 600, 90s, 20m or 1h")
-    return value
 
 
 def duration(name: str, value: str) -> float:
