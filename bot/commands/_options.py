@@ -8,23 +8,22 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from bot.orchestrate.durations import seconds
+from bot.orchestrate import when
 from bot.store.sqlite import DEFAULT_PATH
 
 
 def day(text: str) -> date:
     """argparse type of every YYYY-MM-DD option (--date, --since, --until, --as-of)."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        message = f"{text!r} is not a day written YYYY-MM-DD (e.g. 2026-03-11)"
-        raise argparse.ArgumentTypeError(message) from None
+        return when.day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def duration(text: str) -> float:
     """argparse type of a time limit: seconds, or a number with `s`, `m` or `h` (`20m`, `1h`)."""
     try:
-        return seconds(text)
+        return when.seconds(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

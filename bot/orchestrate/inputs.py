@@ -25,7 +25,7 @@ from bot.dashboard.core import RetirePolicy
 from bot.errors import InputError
 from bot.orchestrate import dashboard_decisions, decisions
 from bot.orchestrate.decisions import CheckRunMode, CommentMode
-from bot.orchestrate.durations import seconds
+from bot.orchestrate.when import seconds
 from bot.render.sanitize import plain
 from bot.triage import PatchPolicy
 
