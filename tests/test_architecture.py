@@ -136,3 +136,22 @@ def test_product_code_leaves_test_collection_to_pytest_config() -> None:
         if _sets_test_flag(path.read_text(encoding="utf-8"))
     ]
     assert not offenders
+
+
+LAYERS = {"commands", "orchestrate", "render", "publish", "store", "gateway"}
+
+
+def test_a_file_name_names_one_thing() -> None:
+    """Two modules share a file name only when they are the same thing at two layers, the layer in
+    the path (`triage.py` and `commands/triage.py`); `dashboard/evidence.py` beside `evidence.py`
+    was a third meaning of "evidence" without a layer to tell it apart."""
+    by_name: dict[str, list[Path]] = {}
+    for path in MODULES:
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(path)
+    unlayered = {
+        name: [str(p.relative_to(BOT.parent)) for p in paths
+               if p.parent != BOT and p.parent.name not in LAYERS]
+        for name, paths in by_name.items() if len(paths) > 1
+    }  # fmt: skip
+    assert not {name: paths for name, paths in unlayered.items() if paths}

@@ -81,7 +81,7 @@ def _build(
     settings: Settings, registry: Registry, workflows: Sequence[tuple[str, str]], branch: str
 ) -> Board:
     from bot.dashboard.build import build_board
-    from bot.dashboard.evidence import StoreEvidence
+    from bot.dashboard.store_evidence import StoreEvidence
     from bot.store.sqlite import HistoryStore
 
     path = Path(settings.history or "")

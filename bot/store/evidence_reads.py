@@ -31,7 +31,7 @@ def _when(text: str) -> datetime:
 
 
 class EvidenceReads(ReportReads):
-    """Triage's read model (`bot.orchestrate.history`, `bot.dashboard.evidence`); the rates
+    """Triage's read model (`bot.orchestrate.history`, `bot.dashboard.store_evidence`); the rates
     themselves are computed by `bot.stats`."""
 
     def flake_rate(
