@@ -39,7 +39,7 @@ from bot.records import (
     Runner,
     TestFailure,
 )
-from bot.registry import Match, Registry, Verdict
+from bot.registry import Listing, Match, Registry
 from bot.registry.model import Entry
 
 RatesLookup = Callable[[str, str | None], FlakeRate | None]
@@ -432,7 +432,7 @@ def _kind(
         if evidence is not None and evidence.default_branch and not on_default
         else Kind.REGRESSION
     )
-    if match.verdict is Verdict.KNOWN_FLAKE:
+    if match.listing is Listing.KNOWN_FLAKE:
         patterns = any(e.symptoms for e in match.entries)
         if match.symptom_mismatch or (evidence is not None and evidence.new_way and not patterns):
             return Kind.NEW_SYMPTOM
@@ -442,7 +442,7 @@ def _kind(
             return Kind.WIDESPREAD
         return streak_kind if streak >= KNOWN_FLAKE_STREAK else Kind.KNOWN_FLAKE
     if evidence is None or (evidence.known + evidence.unknown == 0 and evidence.same_commit_pass is None):
-        return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
+        return Kind.FLAKY_ELSEWHERE if match.listing is Listing.FLAKY_ELSEWHERE else Kind.NEW
     if evidence.new_way:
         return Kind.NEW_WAY
     if newly_flaky(evidence):
@@ -491,7 +491,7 @@ def _across_of(
 def _listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
     """The other jobs whose flaky entries in force cover the test (`match` is "flaky elsewhere"),
     leaving out entries whose known symptoms the failure does not match."""
-    if match.verdict is not Verdict.FLAKY_ELSEWHERE or match.should_not_have_failed:
+    if match.listing is not Listing.FLAKY_ELSEWHERE or match.should_not_have_failed:
         return ()
     entries = [e for e in match.entries if e.flaky and _symptom_fits(e, symptom)]
     others = (name for name in registry.jobs if name != match.job)
@@ -780,7 +780,7 @@ def _propose_patches(
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
     notes: list[Note] = []
-    unlisted = Counter(f.job.name for f in findings if f.match.verdict is not Verdict.KNOWN_FLAKE)
+    unlisted = Counter(f.job.name for f in findings if f.match.listing is not Listing.KNOWN_FLAKE)
     crowded = sorted(job for job, n in unlisted.items() if n > policy.max_tests_in_job)
     notes.extend(Note(NoteReason.CROWDED_JOB, job=job, count=unlisted[job]) for job in crowded)
     for finding in findings:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), indent=2, ensure_ascii=True))
         return 0
-    print(f"{answer.verdict.value}: {answer.explanation}")
+    print(f"{answer.listing.value}: {answer.explanation}")
     for entry in answer.entries:
         print(
             f"  - {entry.test!r} {entry.where()} {entry.dates()} ({entry.source or 'no source'}): "
