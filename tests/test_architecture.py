@@ -33,6 +33,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.across_jobs": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.spread": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
+    "bot.verdicts": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
     "bot.budget": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate", "bot.dashboard", "jinja2"),

@@ -29,7 +29,7 @@ class Mechanism(StrEnum):
 
 class Listing(StrEnum):
     """What the registry lists about one failure in one job (its match), as opposed to the
-    user's verdict (`bot.triage.Kind`), which weighs the history too."""
+    user's verdict (`bot.verdicts.Kind`), which weighs the history too."""
 
     KNOWN_FLAKE = "known-flake"
     FLAKY_ELSEWHERE = "flaky-elsewhere"

@@ -17,7 +17,8 @@ from bot.records import FlakeRate, LogState, ProblemKind
 from bot.registry import Listing
 from bot.render.evidence import Code, Link, Sentence
 from bot.render.sanitize import Md, code_span, link, plain, prose
-from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Kind, Note, NoteReason, TriageReport
+from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Note, NoteReason, TriageReport
+from bot.verdicts import Kind
 
 PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.BUILD: "build error",
