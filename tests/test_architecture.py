@@ -156,3 +156,27 @@ def test_a_file_name_names_one_thing() -> None:
         for name, paths in by_name.items() if len(paths) > 1
     }  # fmt: skip
     assert not {name: paths for name, paths in unlayered.items() if paths}
+
+
+WIRING = {"GitHubGateway", "IssueGateway", "HistoryStore", "open_healing", "load_registry", "sync"}
+WIRED_IN = ("bot.orchestrate.app", "bot.gateway", "bot.store", "bot.registry")
+
+
+def _calls(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+    }
+
+
+def test_the_application_is_wired_in_one_place() -> None:
+    """The gateway was built in five places, the store opened in seven and the sync wired three
+    ways, and the copies drifted; now only `bot.orchestrate.app` builds them for a command."""
+    offenders = {
+        str(path.relative_to(BOT.parent)): sorted(_calls(path) & WIRING)
+        for path in MODULES
+        if not any(_matches(_module_name(path), prefix) for prefix in WIRED_IN)
+    }
+    assert not {path: calls for path, calls in offenders.items() if calls}

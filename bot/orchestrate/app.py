@@ -1,9 +1,11 @@
 """The application built from the environment: the one place that constructs the GitHub
-gateways, opens the history store and wires a history sync, for whichever command runs.
+gateways, opens the history store, loads the registry and wires a history sync, for whichever
+command runs.
 
 Each command used to do this its own way (the gateway built in five places, the store opened in
-seven, the sync wired three ways), and the copies drifted: `flake-bot sync` read `os.environ`
-where the others read `ActionsEnv`. The inputs themselves are read by `bot.orchestrate.inputs`.
+seven, the sync wired three ways, the registry loaded in each), and the copies drifted:
+`flake-bot sync` read `os.environ` where the others read `ActionsEnv`. The inputs themselves are
+read by `bot.orchestrate.inputs`.
 
 PyGithub and SQLite are imported only when a command asks for them: they cost start-up time
 that an offline `match` or `parse-log` never needs.
@@ -22,6 +24,7 @@ from bot.records import JobReport
 if TYPE_CHECKING:
     from bot.gateway.client import GitHubGateway
     from bot.gateway.issues import IssueGateway
+    from bot.registry import Registry
     from bot.store.history_sync import Gateway, Progress, SyncOptions, SyncResult
     from bot.store.sqlite import HistoryStore
 
@@ -44,6 +47,22 @@ def issues(env: ActionsEnv, repo: str, budget: int | None) -> IssueGateway:
     from bot.gateway.issues import IssueGateway
 
     return IssueGateway(repo, token=env.token, api_url=api_url(env), request_budget=budget)
+
+
+def registry(path: str | Path | None) -> Registry:
+    """The registry at `path`, else the bundled one; unreadable: an `InputError` (exit 2) before
+    any request is made."""
+    from bot.registry import load_registry
+
+    return load_registry(path)
+
+
+def store(path: str | Path, *, create: bool = True, check: bool = True) -> HistoryStore:
+    """The history store at `path` as it is (no healing): for a reader, or a writer that opened
+    it with `open_store` first."""
+    from bot.store.sqlite import HistoryStore
+
+    return HistoryStore(path, create=create, check=check)
 
 
 def open_store(path: str | Path, *, beside_foreign: bool = False) -> tuple[HistoryStore, list[str]]:

@@ -35,7 +35,7 @@ from bot.orchestrate.dashboard_decisions import (
     watched,
 )
 from bot.orchestrate.inputs import dashboard_settings
-from bot.registry import Registry, load_registry
+from bot.registry import Registry
 from bot.render.sanitize import inline
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 def dashboard_run(args: argparse.Namespace) -> int:
     env = ActionsEnv.from_environ()
     settings = dashboard_settings(args, env)
-    registry = load_registry(settings.registry)
+    registry = app.registry(settings.registry)
     repo = args.repo or env.repository
     offline = settings.offline or not repo or not env.token
     if offline and not settings.dry_run:
@@ -82,11 +82,10 @@ def _build(
 ) -> Board:
     from bot.dashboard.build import build_board
     from bot.dashboard.store_evidence import StoreEvidence
-    from bot.store.sqlite import HistoryStore
 
     path = Path(settings.history or "")
     try:
-        with HistoryStore(path) as store:
+        with app.store(path) as store:
             return build_board(
                 store,
                 registry,
@@ -147,10 +146,10 @@ def _run_offline(env: ActionsEnv, settings: Settings, registry: Registry) -> int
     if not Path(settings.history or "").is_file():
         raise InputError(f"no history store at {settings.history}; fill one with `flake-bot sync`")
     from bot.dashboard.render import render_body
-    from bot.store.sqlite import HistoryStore, Window
+    from bot.store.sqlite import Window
 
     branch = settings.branch or "master"
-    with HistoryStore(Path(settings.history or "")) as store:
+    with app.store(Path(settings.history or "")) as store:
         held = store.workflows(Window(branch=branch, event="push"))
     workflows, notes = stored_workflows(
         settings.workflows,
@@ -287,7 +286,6 @@ def _sync(
     settings: Settings, env: ActionsEnv, gateway: IssueGateway, workflow_path: str, branch: str, budget: int
 ) -> tuple[str, bool]:
     from bot.store.history_sync import SyncOptions
-    from bot.store.sqlite import HistoryStore
 
     path = Path(settings.history or "")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -303,7 +301,7 @@ def _sync(
     )
     syncing = app.github(env, gateway.repo, budget)
     try:
-        with HistoryStore(path) as store:
+        with app.store(path) as store:
             result = app.sync_into(store, syncing, options)
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"history store {path}: {exc}") from exc

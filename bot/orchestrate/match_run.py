@@ -9,13 +9,14 @@ import json
 import sys
 
 from bot.errors import InputError
+from bot.orchestrate import app
 from bot.records import Runner
-from bot.registry import Registry, load_registry
+from bot.registry import Registry
 from bot.registry.model import shown
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_registry(args.registry)
+    loaded = app.registry(args.registry)
     # job names and runners are per workflow ("build" is a job of two of them)
     if args.workflow:
         registry = loaded.judging(args.workflow)

@@ -12,7 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from bot.errors import InputError
-from bot.registry import dump_registry, load_registry
+from bot.orchestrate import app
+from bot.registry import dump_registry
 from bot.registry.scope import drift_workflow, sync_workflow
 from bot.registry.source import CheckoutTree
 from bot.registry.upstream import drift_all, read_all_upstream, sync_all
@@ -36,7 +37,7 @@ def run_sync(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
     tree = CheckoutTree(args.repo_dir)
     output = Path(args.output) if args.output else None
-    existing = load_registry(output) if output is not None and output.exists() else None
+    existing = app.registry(output) if output is not None and output.exists() else None
     if args.workflow:
         text = dump_registry(sync_workflow(existing, read_all_upstream(tree, as_of), args.workflow, as_of))
     else:
@@ -50,7 +51,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    registry = load_registry(args.file)
+    registry = app.registry(args.file)
     tree = CheckoutTree(args.repo_dir)
     when = args.as_of or date.today()
     if args.workflow:

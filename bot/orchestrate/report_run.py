@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.actions_env import inert_json
 from bot.errors import InputError
+from bot.orchestrate import app
 from bot.orchestrate.when import day
 from bot.registry import Registry
 from bot.render.report import render_across, render_report
@@ -96,12 +97,11 @@ def run(args: argparse.Namespace) -> int:
     )
     registry = None
     if not args.no_registry:
-        from bot.registry import load_registry
 
-        registry = load_registry(args.registry)
+        registry = app.registry(args.registry)
     now = datetime.now(UTC)
     # no integrity check of the whole file first: a report reads only, and meets damage anyway
-    with HistoryStore(args.db, create=False, check=False) as store:
+    with app.store(args.db, create=False, check=False) as store:
         gaps = store.gaps(window)
         workflows = store.workflows(window) if args.workflow is None else []
         if len(workflows) > 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.registry import load_registry
+from bot.orchestrate import app
 from bot.registry.patch import suggest_patch
 from bot.registry.source import CheckoutTree
 
@@ -14,7 +14,7 @@ from bot.registry.source import CheckoutTree
 def run(args: argparse.Namespace) -> int:
     result = suggest_patch(
         CheckoutTree(args.repo_dir),
-        load_registry(args.registry),
+        app.registry(args.registry),
         test=args.test,
         jobs=args.jobs,
         style=args.style,

@@ -15,11 +15,12 @@ from pathlib import Path, PurePosixPath
 
 from bot.actions_env import ActionsEnv, read_event
 from bot.errors import FlakeBotError, InputError, PublishError
+from bot.orchestrate import app
 from bot.orchestrate.decisions import Settings
 from bot.orchestrate.inputs import triage_settings
 from bot.publish.summary import publish_summary
 from bot.records import RunInfo
-from bot.registry import Registry, load_registry
+from bot.registry import Registry
 from bot.render import COMMENT_MARKER
 from bot.render.sanitize import inline, plain
 
@@ -80,7 +81,7 @@ def _run_event(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.orchestrate.triage_run import triage_run
 
     settings = triage_settings(args, env)
-    registry = load_registry(settings.registry)  # unreadable registry: exit 2 before any request
+    registry = app.registry(settings.registry)  # unreadable registry: exit 2 before any request
     event = read_event(_event_path(args, env))
     if not isinstance(event.get("workflow_run"), dict):
         raise InputError("the event is not a workflow_run event (the action runs on `on: workflow_run`)")

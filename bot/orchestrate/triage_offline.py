@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from bot.actions_env import ActionsEnv, inert_json
+from bot.orchestrate import app
 from bot.orchestrate.console import say
 from bot.records import JobInfo, LogState, RunInfo
-from bot.registry import load_registry
 from bot.render import outputs, render_text
 from bot.triage import JobInput, triage
 
@@ -49,7 +49,7 @@ def triage_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.parse import open_log, parse_job_log
 
     registry_file = args.registry or env.input("registry") or None
-    loaded = load_registry(registry_file)
+    loaded = app.registry(registry_file)
     seen = _FirstDay()
     with open_log(args.log) as chunks:
         job_report = parse_job_log(seen.watch(chunks))
@@ -102,9 +102,8 @@ def triage_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     inputs = [JobInput(job, LogState.PARSED, job_report)]
     if args.history:
         from bot.orchestrate.history import history_from, rates_from
-        from bot.store.sqlite import HistoryStore
 
-        store = HistoryStore(args.history)
+        store = app.store(args.history)
         if store.created:
             note = f"new empty history store at {args.history}: no history to judge with"
             print(f"flake-bot: {note}", file=sys.stderr)
