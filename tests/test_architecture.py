@@ -180,3 +180,24 @@ def test_the_application_is_wired_in_one_place() -> None:
         if not any(_matches(_module_name(path), prefix) for prefix in WIRED_IN)
     }
     assert not {path: calls for path, calls in offenders.items() if calls}
+
+
+def test_only_actions_env_reads_the_environment() -> None:
+    """`flake-bot sync` read `os.environ` for its token and missed the action's `github-token`
+    input; every command now gets the environment from `bot.actions_env`, and every input through
+    `bot.orchestrate.inputs`."""
+    readers = {"environ", "getenv"}
+    offenders = {
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if path.name != "actions_env.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in readers
+    }
+    assert not offenders
+    inputs_read = {
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if path.name not in {"actions_env.py", "inputs.py"} and ".input(" in path.read_text(encoding="utf-8")
+    }
+    assert not inputs_read

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.actions_env import ActionsEnv, inert_json
 from bot.orchestrate import app
 from bot.orchestrate.console import say
+from bot.orchestrate.inputs import REGISTRY
 from bot.records import JobInfo, LogState, RunInfo
 from bot.render import outputs, render_text
 from bot.triage import JobInput, triage
@@ -48,7 +49,7 @@ def triage_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     from bot.orchestrate.job_choice import choose_job
     from bot.parse import open_log, parse_job_log
 
-    registry_file = args.registry or env.input("registry") or None
+    registry_file = REGISTRY.read(args, env) or None
     loaded = app.registry(registry_file)
     seen = _FirstDay()
     with open_log(args.log) as chunks:

@@ -10,7 +10,6 @@ then always the job summary and step outputs. Each step is thin: what to do is d
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -232,7 +231,7 @@ def _record_pull_attempt(store: HistoryStore, run: RunInfo, inputs: Sequence[Job
 
 def _actions_run_url(env: ActionsEnv, repo: str) -> str | None:
     """The bot's own run page, whose summary holds the full report."""
-    run_id = os.environ.get("GITHUB_RUN_ID", "")
+    run_id = env.run_id or ""
     return f"{env.server_url}/{repo}/actions/runs/{run_id}" if run_id.isdigit() else None
 
 
