@@ -41,6 +41,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
     "bot.orchestrate.dashboard_decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.dashboard_run",
                                             "jinja2"),
+    "bot.orchestrate.sync_decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.sync_run", "jinja2"),
     "bot.orchestrate": ("bot.cli", "bot.commands"),
     "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
     "bot.dashboard.core": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.report", "jinja2"),

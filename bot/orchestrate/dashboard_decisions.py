@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.dashboard.core import RetirePolicy
 from bot.errors import BudgetExhausted, GatewayError, InputError, PermissionDenied
+from bot.orchestrate.sync_decisions import setup_mistake
 from bot.triage import PatchPolicy
 
 MIN_SHARE = 10  # a second turn with fewer requests than this would list a page and stop
@@ -135,8 +136,7 @@ def sync_fatal(error: GatewayError | None, *, runs_added: int, pending: int) -> 
     as far as it got, and the dashboard goes on with it."""
     if error is None:
         return False
-    listing_failed = error.status == 404 and not (runs_added or pending)
-    return isinstance(error, PermissionDenied) or error.status == 401 or listing_failed
+    return isinstance(error, PermissionDenied) or setup_mistake(error, runs_added=runs_added, pending=pending)
 
 
 def sync_cut_short(error: GatewayError | None) -> bool:

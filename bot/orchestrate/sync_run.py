@@ -12,19 +12,17 @@ import sys
 import time
 
 from bot.actions_env import ActionsEnv
-from bot.errors import BudgetExhausted, InputError, RateLimited
+from bot.errors import InputError, RateLimited
 from bot.orchestrate import app
+from bot.orchestrate.sync_decisions import exit_status, setup_mistake
 from bot.store.history_sync import Progress, SyncOptions, SyncResult
 
 
 def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token: str | None) -> None:
-    """A 401, or a 404 before a single run was listed, is a wrong token, repository or workflow:
-    "run sync again to continue" would send the user round in circles, so say what to fix."""
+    """A setup mistake (`sync_decisions.setup_mistake`) is said with what to fix."""
     error = result.error
-    if error is None or error.status not in (401, 404):
+    if error is None or not setup_mistake(error, runs_added=result.runs_added, pending=result.pending):
         return
-    if error.status == 404 and (result.runs_added or result.pending):
-        return  # the listing worked: a run or job deleted since is not a setup mistake
     if error.status == 401:
         hint = "GITHUB_TOKEN is wrong or expired" if token else "GITHUB_TOKEN is not set"
         raise InputError(
@@ -59,10 +57,4 @@ def run(args: argparse.Namespace) -> int:
     print(result.line(), file=sys.stderr)
     if isinstance(result.error, RateLimited) and token is None:
         print("sync: GITHUB_TOKEN is not set; GitHub allows 60 requests an hour without it", file=sys.stderr)
-    if result.stopped == "interrupted":
-        return 130
-    if result.stopped and result.stopped.startswith("terminated"):
-        return 143
-    if result.stopped and result.error is not None and not isinstance(result.error, BudgetExhausted):
-        return 1
-    return 0
+    return exit_status(result.stopped, result.error)
