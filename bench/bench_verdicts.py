@@ -59,7 +59,7 @@ from helpers.runner import runner_outputs  # noqa: E402
 from logfmt import Step, job_log  # noqa: E402
 
 from bot.cli import main  # noqa: E402
-from bot.registry import Verdict, load_registry  # noqa: E402
+from bot.registry import Listing, load_registry  # noqa: E402
 
 TOKEN = "ghs_bench"  # noqa: S105 - the fake server checks it; not a secret
 REGISTRY = load_registry(None)
@@ -321,7 +321,7 @@ def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, float]:
 
 def part1(pushes: int, seed: int) -> None:
     for test, job, _ in FLAKES:
-        assert REGISTRY.match(job, test).verdict is Verdict.NEW, (test, job)
+        assert REGISTRY.match(job, test).listing is Listing.NEW, (test, job)
     server = FakeServer()
     server.start()
     try:
@@ -464,7 +464,7 @@ def part_seed(seed: int) -> None:
             for i, fs in history.failures.items()
             for f in fs
             if any(
-                REGISTRY.match(job, f.test, when=history.pushes[i].date()).verdict is not Verdict.NEW
+                REGISTRY.match(job, f.test, when=history.pushes[i].date()).listing is not Listing.NEW
                 for job in REGISTRY.jobs
             )
         }

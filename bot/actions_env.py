@@ -55,6 +55,7 @@ class ActionsEnv:
     summary_path: Path | None
     in_actions: bool
     token: str | None = field(default=None, repr=False)
+    run_id: str | None = None  # the bot's own run (GITHUB_RUN_ID), whose page holds the summary
     inputs: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -74,6 +75,7 @@ class ActionsEnv:
             summary_path=_path(env.get("GITHUB_STEP_SUMMARY")),
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             token=token,
+            run_id=env.get("GITHUB_RUN_ID") or None,
             inputs=inputs,
         )
 

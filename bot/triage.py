@@ -11,6 +11,10 @@ passing on this very commit or failing now and then, alone, the way it usually d
 jobs at once is never called a flake, and an ignored failure is a failure again once the test
 fails in every run; an unreadable log is "could not read the log", never "no failures"; and a job that failed
 without a failure flake-bot can see is said to have failed for a reason it could not find.
+
+Over 500 lines for now: the judge, the report it returns (`Counts`, the headline) and the
+patch rules read each other closely. The verdicts themselves are data, one row each, in
+`bot.verdicts`.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from bot.records import (
     Runner,
     TestFailure,
 )
-from bot.registry import Match, Registry, Verdict
+from bot.registry import Listing, Match, Registry
 from bot.registry.model import Entry
+from bot.verdicts import ADVICE, LABELS, NOT_A_FLAKE, SETTLED, Kind
+from bot.verdicts import FLAKES as FLAKES  # the judge's callers ask it which verdicts are flakes
 
 RatesLookup = Callable[[str, str | None], FlakeRate | None]
 HistoryLookup = Callable[[str, str], TestHistory | None]
@@ -50,83 +56,6 @@ WIDESPREAD_JOBS = 3
 #: A known flaky test that also failed in this many executions in a row before this run is no
 #: longer reassuring either: at a few percent, three failures in a row is a regression's pattern.
 KNOWN_FLAKE_STREAK = 2
-
-
-class Kind(StrEnum):
-    """The verdict on one failing test, as flake-bot states it to a reader.
-
-    The first group comes from the registry (upstream's own flaky lists); the second from the
-    history store's evidence about tests the registry does not list for this job. Without a
-    history, an unlisted test stays "new" or "flaky elsewhere": flake-bot does not know more.
-    """
-
-    KNOWN_FLAKE = "known-flake"
-    NEW_SYMPTOM = "known-flake-new-symptom"
-    WIDESPREAD = "known-flake-widespread"
-    FLAKY_ELSEWHERE = "flaky-elsewhere"
-    NEW = "new"
-    IGNORED = "ignored"
-    PROVEN_FLAKY = "proven-flaky"
-    UNLISTED_FLAKE = "unlisted-flake"
-    ON_DEFAULT_BRANCH = "failing-on-default-branch"
-    REGRESSION = "failing-since"
-    NEW_WAY = "new-way"
-    FIRST_FAILURE = "first-failure"
-    SEVERAL_JOBS = "several-jobs"
-    FAILED_BEFORE = "failed-before"
-    FLAKY_OTHER_JOBS = "flaky-in-other-jobs"
-    NEWLY_FLAKY = "newly-flaky"
-    HIDDEN_REGRESSION = "ignored-failing-since"
-
-
-LABELS: dict[Kind, str] = {
-    Kind.KNOWN_FLAKE: "known flake here",
-    Kind.NEW_SYMPTOM: "known flaky test failing in a new way — may be a real regression",
-    Kind.WIDESPREAD: "known flaky test failing in several jobs at once — may be a real regression",
-    Kind.FLAKY_ELSEWHERE: "flaky elsewhere",
-    Kind.NEW: "new",
-    Kind.IGNORED: "ignored by run-tests.py (known flaky)",
-    Kind.PROVEN_FLAKY: "proven flaky",
-    Kind.UNLISTED_FLAKE: "unlisted flake",
-    Kind.ON_DEFAULT_BRANCH: "also failing on the default branch",
-    Kind.REGRESSION: "likely regression",
-    Kind.NEW_WAY: "failing in a new way — may be a real regression",
-    Kind.FIRST_FAILURE: "first failure here",
-    Kind.SEVERAL_JOBS: "failing in several jobs at once",
-    Kind.FAILED_BEFORE: "failed before, not like a flake",
-    Kind.FLAKY_OTHER_JOBS: "flaky in other jobs, first time here",
-    Kind.NEWLY_FLAKY: "newly flaky — failing now and then since an earlier run: may be a real regression",
-    Kind.HIDDEN_REGRESSION: "listed, but failing in every run since an earlier one: a real regression "
-    "hidden by the ignore list",
-}
-
-#: What a reader should do about each verdict (the docs' table says the same).
-ADVICE: dict[Kind, str] = {
-    Kind.KNOWN_FLAKE: "re-run the failed job",
-    Kind.NEW_SYMPTOM: "read the diff: a real regression in a flaky test looks like this",
-    Kind.WIDESPREAD: "read the diffs: independent flakes rarely line up",
-    Kind.FLAKY_ELSEWHERE: "look at the failure",
-    Kind.NEW: "look at the change",
-    Kind.IGNORED: "nothing",
-    Kind.PROVEN_FLAKY: "re-run; nothing in the code changed between the two results",
-    Kind.UNLISTED_FLAKE: "re-run; consider adding it to the flaky list",
-    Kind.ON_DEFAULT_BRANCH: "nothing in this change; the default branch needs a fix",
-    Kind.REGRESSION: "find the cause between the last pass and the first failure; never exclude it",
-    Kind.NEW_WAY: "read the diff: it may be a real regression hiding in a flaky test",
-    Kind.FIRST_FAILURE: "look at the change",
-    Kind.SEVERAL_JOBS: "read the diffs: one cause, often a regression",
-    Kind.FAILED_BEFORE: "look at the change and at the earlier rows of failures",
-    Kind.FLAKY_OTHER_JOBS: "re-run; it fails this way in other jobs (no patch until it is flaky here too)",
-    Kind.NEWLY_FLAKY: "find the cause between the last quiet run and the first failure; never exclude it",
-    Kind.HIDDEN_REGRESSION: "find the cause between the last pass and the first failure: the ignore list "
-    "keeps the job green, so nothing else will tell",
-}
-
-#: Verdicts that need no look: flakes with evidence, and failures this change did not cause.
-SETTLED = frozenset({Kind.KNOWN_FLAKE, Kind.IGNORED, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE,
-                     Kind.ON_DEFAULT_BRANCH, Kind.FLAKY_OTHER_JOBS})  # fmt: skip
-#: Verdicts whose failure a re-run should clear.
-FLAKES = frozenset({Kind.KNOWN_FLAKE, Kind.PROVEN_FLAKY, Kind.UNLISTED_FLAKE, Kind.FLAKY_OTHER_JOBS})
 
 
 class JobState(StrEnum):
@@ -444,7 +373,7 @@ def _kind(
         if evidence is not None and evidence.default_branch and not on_default
         else Kind.REGRESSION
     )
-    if match.verdict is Verdict.KNOWN_FLAKE:
+    if match.listing is Listing.KNOWN_FLAKE:
         patterns = any(e.symptoms for e in match.entries)
         if match.symptom_mismatch or (evidence is not None and evidence.new_way and not patterns):
             return Kind.NEW_SYMPTOM
@@ -454,7 +383,7 @@ def _kind(
             return Kind.WIDESPREAD
         return streak_kind if streak >= KNOWN_FLAKE_STREAK else Kind.KNOWN_FLAKE
     if evidence is None or (evidence.known + evidence.unknown == 0 and evidence.same_commit_pass is None):
-        return Kind.FLAKY_ELSEWHERE if match.verdict is Verdict.FLAKY_ELSEWHERE else Kind.NEW
+        return Kind.FLAKY_ELSEWHERE if match.listing is Listing.FLAKY_ELSEWHERE else Kind.NEW
     if evidence.new_way:
         return Kind.NEW_WAY
     if newly_flaky(evidence):
@@ -503,7 +432,7 @@ def _across_of(
 def _listed_for(match: Match, registry: Registry, symptom: str) -> tuple[str, ...]:
     """The other jobs whose flaky entries in force cover the test (`match` is "flaky elsewhere"),
     leaving out entries whose known symptoms the failure does not match."""
-    if match.verdict is not Verdict.FLAKY_ELSEWHERE or match.should_not_have_failed:
+    if match.listing is not Listing.FLAKY_ELSEWHERE or match.should_not_have_failed:
         return ()
     entries = [e for e in match.entries if e.flaky and _symptom_fits(e, symptom)]
     others = (name for name in registry.jobs if name != match.job)
@@ -779,12 +708,6 @@ def rising(finding: Finding) -> bool:
     return finding.evidence is not None and finding.evidence.rise_p < PATCH_STEADY_P
 
 
-#: Verdicts that rule out a patch however often the test failed: each is missing a flake's
-#: evidence (the renderers say which, `bot/render/words.py`).
-NOT_A_FLAKE = frozenset({Kind.NEW_WAY, Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH, Kind.SEVERAL_JOBS,
-                         Kind.FAILED_BEFORE, Kind.NEW, Kind.FLAKY_ELSEWHERE, Kind.NEWLY_FLAKY})  # fmt: skip
-
-
 def _propose_patches(
     findings: Sequence[Finding], policy: PatchPolicy
 ) -> tuple[tuple[PatchCandidate, ...], tuple[Note, ...]]:
@@ -792,7 +715,7 @@ def _propose_patches(
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
     notes: list[Note] = []
-    unlisted = Counter(f.job.name for f in findings if f.match.verdict is not Verdict.KNOWN_FLAKE)
+    unlisted = Counter(f.job.name for f in findings if f.match.listing is not Listing.KNOWN_FLAKE)
     crowded = sorted(job for job, n in unlisted.items() if n > policy.max_tests_in_job)
     notes.extend(Note(NoteReason.CROWDED_JOB, job=job, count=unlisted[job]) for job in crowded)
     for finding in findings:

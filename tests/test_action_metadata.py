@@ -8,8 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.commands.dashboard import DEFAULTS as DASHBOARD_DEFAULTS
-from bot.commands.triage import DEFAULTS
+from bot.orchestrate.inputs import DASHBOARD, INPUTS, TRIAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -20,17 +19,21 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 def test_every_input_is_read_by_the_command_with_the_same_default() -> None:
     inputs = ACTION["inputs"]
-    assert set(inputs) == set(DEFAULTS) | set(DASHBOARD_DEFAULTS) | {"github-token", "mode"}
+    table = {i.name: i for i in INPUTS}
+    assert set(inputs) == set(table)
     assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["mode"]["default"] == "triage"
     for name, spec in inputs.items():
         assert spec.get("description"), name
-        if name not in ("github-token", "history", "mode"):
-            assert str(spec.get("default", "")) == {**DASHBOARD_DEFAULTS, **DEFAULTS}[name], name
-            if name in DEFAULTS and name in DASHBOARD_DEFAULTS:  # one input, one meaning
-                assert DEFAULTS[name] == DASHBOARD_DEFAULTS[name], name
+        row = table[name]
+        default = row.default if row.action_default is None else row.action_default
+        assert str(spec.get("default", "")) == default, name
+        assert row.modes <= {TRIAGE, DASHBOARD} and row.modes, name
+        # a dashboard-only input says so in its description, so a triage user is not misled
+        if row.modes == {DASHBOARD}:
+            assert "Dashboard" in spec["description"], name
     # the action keeps history by default; the bare command only when asked
-    assert inputs["history"]["default"] == ".flake-bot/history.sqlite" and DEFAULTS["history"] == ""
+    assert inputs["history"]["default"] == ".flake-bot/history.sqlite" and table["history"].default == ""
 
 
 def test_declared_outputs_are_the_ones_written(tmp_path: Path) -> None:

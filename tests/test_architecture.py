@@ -33,11 +33,15 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.across_jobs": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.spread": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
+    "bot.verdicts": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
     "bot.budget": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate", "bot.dashboard", "jinja2"),
     # the triage run's decisions are pure; the I/O around them may use every edge but the CLI
     "bot.orchestrate.decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.triage_run", "jinja2"),
+    "bot.orchestrate.dashboard_decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.dashboard_run",
+                                            "jinja2"),
+    "bot.orchestrate.sync_decisions": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate.sync_run", "jinja2"),
     "bot.orchestrate": ("bot.cli", "bot.commands"),
     "bot.report": (*NETWORK_AND_STORAGE, "bot.gateway", "bot.publish", "bot.cli", "bot.commands"),
     "bot.dashboard.core": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.report", "jinja2"),
@@ -134,3 +138,67 @@ def test_product_code_leaves_test_collection_to_pytest_config() -> None:
         if _sets_test_flag(path.read_text(encoding="utf-8"))
     ]
     assert not offenders
+
+
+LAYERS = {"commands", "orchestrate", "render", "publish", "store", "gateway"}
+
+
+def test_a_file_name_names_one_thing() -> None:
+    """Two modules share a file name only when they are the same thing at two layers, the layer in
+    the path (`triage.py` and `commands/triage.py`); `dashboard/evidence.py` beside `evidence.py`
+    was a third meaning of "evidence" without a layer to tell it apart."""
+    by_name: dict[str, list[Path]] = {}
+    for path in MODULES:
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(path)
+    unlayered = {
+        name: [str(p.relative_to(BOT.parent)) for p in paths
+               if p.parent != BOT and p.parent.name not in LAYERS]
+        for name, paths in by_name.items() if len(paths) > 1
+    }  # fmt: skip
+    assert not {name: paths for name, paths in unlayered.items() if paths}
+
+
+WIRING = {"GitHubGateway", "IssueGateway", "HistoryStore", "open_healing", "load_registry", "sync"}
+WIRED_IN = ("bot.orchestrate.app", "bot.gateway", "bot.store", "bot.registry")
+
+
+def _calls(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+    }
+
+
+def test_the_application_is_wired_in_one_place() -> None:
+    """The gateway was built in five places, the store opened in seven and the sync wired three
+    ways, and the copies drifted; now only `bot.orchestrate.app` builds them for a command."""
+    offenders = {
+        str(path.relative_to(BOT.parent)): sorted(_calls(path) & WIRING)
+        for path in MODULES
+        if not any(_matches(_module_name(path), prefix) for prefix in WIRED_IN)
+    }
+    assert not {path: calls for path, calls in offenders.items() if calls}
+
+
+def test_only_actions_env_reads_the_environment() -> None:
+    """`flake-bot sync` read `os.environ` for its token and missed the action's `github-token`
+    input; every command now gets the environment from `bot.actions_env`, and every input through
+    `bot.orchestrate.inputs`."""
+    readers = {"environ", "getenv"}
+    offenders = {
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if path.name != "actions_env.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in readers
+    }
+    assert not offenders
+    inputs_read = {
+        str(path.relative_to(BOT.parent))
+        for path in MODULES
+        if path.name not in {"actions_env.py", "inputs.py"} and ".input(" in path.read_text(encoding="utf-8")
+    }
+    assert not inputs_read

@@ -7,7 +7,7 @@ from pathlib import Path
 from helpers.dashboard import NOW, seed
 
 from bot.dashboard import build, core
-from bot.dashboard.evidence import StoreEvidence
+from bot.dashboard.store_evidence import StoreEvidence
 from bot.registry import load_registry
 from bot.store.sqlite import HistoryStore
 from bot.triage import PatchPolicy

@@ -9,8 +9,8 @@ from helpers.gfm import visible
 from test_dashboard_core import REGISTRY, TODAY, pair
 
 from bot.dashboard import build, core
-from bot.dashboard.evidence import StoreEvidence
 from bot.dashboard.render import render_body
+from bot.dashboard.store_evidence import StoreEvidence
 from bot.records import Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.store.sqlite import HistoryStore

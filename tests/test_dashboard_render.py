@@ -60,7 +60,7 @@ def test_lists_and_evidence(tmp_path: Path) -> None:
 
 
 def test_body_renders_as_github_markdown(tmp_path: Path) -> None:
-    from bot.commands.dashboard import with_patches
+    from bot.orchestrate.dashboard_run import with_patches
 
     d = with_patches(build.Board((dashboard(tmp_path),)), load_registry(None), upstream_tree(
         ("misc/unlisted_flaky.py", "extmod/time_time_ns.py", "cmdline/repl_lock.py")))  # fmt: skip

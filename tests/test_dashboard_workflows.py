@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands.dashboard import resolve_workflows, shares, workflow_list
 from bot.dashboard.build import watched_across
 from bot.errors import InputError
+from bot.orchestrate.dashboard_decisions import resolve_workflows, shares
+from bot.orchestrate.inputs import workflow_list
 from bot.report import CrossTest
 
 LIST_CASES = [

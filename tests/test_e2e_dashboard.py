@@ -200,6 +200,15 @@ def test_dry_run_posts_nothing(fake_github: FakeGitHub, synced: Dashboard) -> No
     assert not [r for r in fake_github.api_requests() if r.method in ("POST", "PATCH", "PUT")]
 
 
+def test_suggest_patches_off_proposes_nothing_to_add(fake_github: FakeGitHub, synced: Dashboard) -> None:
+    """`suggest-patches: off`, which action.yml documents, made the dashboard exit 2."""
+    result = synced.run(dry_run="true", suggest_patches="off")
+    assert result.code == 0, result.stderr
+    assert result.stdout.count(MARKER) == 1
+    assert "Add to the flaky list (0)" in result.stdout and "the patch rule is off" in result.stdout
+    assert synced.run(dry_run="true").stdout.count("Add to the flaky list (1)") == 1  # on: proposed
+
+
 def test_a_marked_issue_by_someone_else_is_never_edited(fake_github: FakeGitHub, synced: Dashboard) -> None:
     forged = fake_github.add_issue(MARKER + "\nplease edit me", user="mallory")
     assert synced.run().code == 0

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from logfmt import REAL_LOGS, Step, job_log, real_log
 
 from bot.cli import main
-from bot.commands._job import choose_job
 from bot.errors import InputError
+from bot.orchestrate.job_choice import choose_job
 from bot.parse import ends_as_job_log, parse_job_log
 from bot.records import JobInfo, LogState, ProblemKind, RunInfo
 from bot.registry import load_registry

@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from bot.errors import InputError
 from bot.records import Runner
-from bot.registry import MemoryTree, Registry, Verdict, load_registry, parse_registry, suggest_patch
+from bot.registry import Listing, MemoryTree, Registry, load_registry, parse_registry, suggest_patch
 
 BUNDLED = load_registry()
 QEMU = ("qemu_mips", "qemu_arm", "qemu_riscv64")
@@ -73,25 +73,25 @@ def test_runs_test_follows_the_dates(job: str, test: str, when: date | None, run
 
 def test_known_flake_before_and_after_the_move_to_run_tests() -> None:
     old = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2025, 12, 1))
-    assert old.verdict is Verdict.KNOWN_FLAKE and old.should_not_have_failed
+    assert old.listing is Listing.KNOWN_FLAKE and old.should_not_have_failed
     assert "should not have run" in old.explanation and "ci_unix_qemu_arm_run_tests" in old.explanation
     assert "ci_unix_macos_run_tests" not in old.explanation
     new = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2026, 4, 1), ignored=True)
-    assert (new.verdict, new.should_not_have_failed, new.symptom_mismatch) == (
-        Verdict.KNOWN_FLAKE,
+    assert (new.listing, new.should_not_have_failed, new.symptom_mismatch) == (
+        Listing.KNOWN_FLAKE,
         False,
         False,
     )
     assert [e.source for e in new.entries] == ["tests/run-tests.py:225"]
     not_ignored = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2026, 4, 1), ignored=False)
-    assert not_ignored.verdict is Verdict.KNOWN_FLAKE and not_ignored.should_not_have_failed
+    assert not_ignored.listing is Listing.KNOWN_FLAKE and not_ignored.should_not_have_failed
     assert "counted the failure instead of ignoring it, so it failed the job" in not_ignored.explanation
 
 
 def test_an_unknown_summary_never_claims_the_failure_failed_the_job() -> None:
     """A `FAIL` line is printed for ignored tests too, so asking about one says nothing either way."""
     asked = BUNDLED.match("qemu_arm", "thread/thread_gc1.py", when=date(2026, 4, 1))
-    assert (asked.verdict, asked.should_not_have_failed) == (Verdict.KNOWN_FLAKE, False)
+    assert (asked.listing, asked.should_not_have_failed) == (Listing.KNOWN_FLAKE, False)
     assert "failed the job" not in asked.explanation
     assert "reports its failures there as ignored" in asked.explanation
     stranger = BUNDLED.match("nosuch", "thread/thread_gc1.py", when=date(2026, 4, 1))
@@ -100,37 +100,37 @@ def test_an_unknown_summary_never_claims_the_failure_failed_the_job() -> None:
 
 def test_flaky_elsewhere_is_not_a_known_flake() -> None:
     heap = BUNDLED.match("qemu_arm", "thread/stress_heap.py", when=date(2026, 5, 1))
-    assert heap.verdict is Verdict.FLAKY_ELSEWHERE and "darwin" in heap.explanation
-    assert BUNDLED.match("macos", "thread/stress_heap.py", when=date(2026, 5, 1), ignored=True).verdict is (
-        Verdict.KNOWN_FLAKE
+    assert heap.listing is Listing.FLAKY_ELSEWHERE and "darwin" in heap.explanation
+    assert BUNDLED.match("macos", "thread/stress_heap.py", when=date(2026, 5, 1), ignored=True).listing is (
+        Listing.KNOWN_FLAKE
     )
     gc1 = BUNDLED.match("standard", "thread/thread_gc1.py", when=date(2025, 12, 1))
-    assert gc1.verdict is Verdict.FLAKY_ELSEWHERE
-    assert BUNDLED.match("macos", "thread/thread_gc1.py", when=date(2025, 8, 1)).verdict is Verdict.NEW
+    assert gc1.listing is Listing.FLAKY_ELSEWHERE
+    assert BUNDLED.match("macos", "thread/thread_gc1.py", when=date(2025, 8, 1)).listing is Listing.NEW
     repl = BUNDLED.match("qemu_arm", "cmdline/repl_cont.py", when=date(2026, 5, 1))
-    assert repl.verdict is Verdict.FLAKY_ELSEWHERE
+    assert repl.listing is Listing.FLAKY_ELSEWHERE
 
 
 @pytest.mark.parametrize("runner", [Runner.NATMODTESTS, Runner.MULTITESTS, Runner.PERFBENCH])
 def test_ignore_list_covers_run_tests_only(runner: Runner) -> None:
     answer = BUNDLED.match("coverage", "extmod/time_time_ns.py", when=date(2026, 5, 1), runner=runner)
-    assert answer.verdict is Verdict.FLAKY_ELSEWHERE
+    assert answer.listing is Listing.FLAKY_ELSEWHERE
     assert not answer.should_not_have_failed
     assert runner.value in answer.explanation
-    assert BUNDLED.match("coverage", "extmod/re1.py", runner=runner).verdict is Verdict.NEW
+    assert BUNDLED.match("coverage", "extmod/re1.py", runner=runner).listing is Listing.NEW
 
 
 def test_non_flaky_exclusion_is_never_called_flaky() -> None:
     answer = BUNDLED.match("macos", "float/float_parse.py", when=date(2026, 5, 1))
-    assert (answer.verdict, answer.should_not_have_failed) == (Verdict.NEW, True)
+    assert (answer.listing, answer.should_not_have_failed) == (Listing.NEW, True)
     assert "not flakiness" in answer.explanation
     aes = BUNDLED.match("qemu_x64", "thread/stress_aes.py")
-    assert aes.verdict is Verdict.NEW and aes.should_not_have_failed
+    assert aes.listing is Listing.NEW and aes.should_not_have_failed
 
 
 def test_ignored_by_run_tests_but_unknown_to_the_registry() -> None:
     answer = BUNDLED.match("standard", "basics/int1.py", ignored=True)
-    assert answer.verdict is Verdict.NEW and "out of date" in answer.explanation
+    assert answer.listing is Listing.NEW and "out of date" in answer.explanation
 
 
 SYMPTOMS = parse_registry("""\
@@ -161,7 +161,7 @@ entries:
 )
 def test_symptom_mismatch_is_flagged(test: str, symptom: str | None, mismatch: bool) -> None:
     answer = SYMPTOMS.match("qemu_arm", test, symptom=symptom, ignored=True)
-    assert answer.verdict is Verdict.KNOWN_FLAKE
+    assert answer.listing is Listing.KNOWN_FLAKE
     assert answer.symptom_mismatch is mismatch
     assert ("real regression" in answer.explanation) is mismatch
 
@@ -226,7 +226,7 @@ def test_match_cli(capsys: pytest.CaptureFixture[str]) -> None:
 def test_hostile_names_stay_one_bounded_line_in_explanations() -> None:
     test = "thread/x.py\n##[error]fake\u202e" + "y" * 500
     answer = BUNDLED.match("standard\r\nqemu", test)
-    assert answer.test == test and answer.verdict is Verdict.NEW
+    assert answer.test == test and answer.listing is Listing.NEW
     assert not {"\n", "\r", "\u202e"} & set(answer.explanation)
     assert len(answer.explanation) < 400
 
@@ -235,6 +235,6 @@ def test_bundled_symptoms_flag_a_new_way_of_failing() -> None:
     usual = BUNDLED.match(
         "standard", "thread/stress_recurse.py", symptom="CRASH with no output", ignored=True
     )
-    assert usual.verdict is Verdict.KNOWN_FLAKE and not usual.symptom_mismatch
+    assert usual.listing is Listing.KNOWN_FLAKE and not usual.symptom_mismatch
     odd = BUNDLED.match("standard", "thread/stress_recurse.py", symptom='expected "1" got "2"', ignored=True)
-    assert odd.verdict is Verdict.KNOWN_FLAKE and odd.symptom_mismatch
+    assert odd.listing is Listing.KNOWN_FLAKE and odd.symptom_mismatch

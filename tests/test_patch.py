@@ -165,7 +165,7 @@ def test_exclude_patch_in_each_shape(
     assert f"    # - {test} is flaky\n" in text
     # Round trip: flake-bot's own reading of the patched tree calls the test flaky in that job.
     synced = synced_registry(repo, DAY)
-    assert synced.match(job, test, when=DAY).verdict.value == "known-flake"
+    assert synced.match(job, test, when=DAY).listing.value == "known-flake"
     # Idempotent: asking again explains and gives no diff.
     again = suggest_patch(CheckoutTree(repo), registry, test=test, jobs=[job], style=EXCLUDE)
     assert (again.diff, again.changed) == (None, False)
@@ -417,7 +417,7 @@ def test_ignore_patch_adds_an_entry(
     synced = synced_registry(repo, DAY)
     for job in jobs:
         match = synced.match(job, "thread/stress_aes.py", when=DAY)
-        assert match.verdict.value == "known-flake"
+        assert match.listing.value == "known-flake"
         assert match.entries[0].reason == "intermittent failure in CI"
     again = suggest_patch(CheckoutTree(repo), registry, test="thread/stress_aes.py", jobs=jobs)
     assert again.diff is None and "already in flaky_tests_to_ignore" in again.message

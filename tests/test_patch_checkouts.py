@@ -33,7 +33,7 @@ from bot.cli import main
 from bot.errors import InputError
 from bot.registry import CheckoutTree, MemoryTree, Registry, dump_registry, load_registry
 from bot.registry.ci_sh import read_ci_sh
-from bot.registry.model import Mechanism, Verdict
+from bot.registry.model import Listing, Mechanism
 from bot.registry.patch import (
     RUFF_DEFAULT_LINE_LENGTH,
     PatchRefused,
@@ -92,7 +92,7 @@ class Gate:
         synced = synced_registry(repo, DAY)
         for job in jobs:
             match = synced.match(job, test, when=DAY)
-            assert match.verdict is Verdict.KNOWN_FLAKE, (job, match.explanation)
+            assert match.listing is Listing.KNOWN_FLAKE, (job, match.explanation)
             assert any(reason in e.reason for e in match.entries if e.flaky), (reason, match.entries)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.errors import InputError, RegistryError
 from bot.registry import dump_registry, load_registry
-from bot.registry.model import Entry, JobSpec, Mechanism, Registry, Verdict, WorkflowSpec
+from bot.registry.model import Entry, JobSpec, Listing, Mechanism, Registry, WorkflowSpec
 from bot.registry.source import MemoryTree
 from bot.registry.upstream import drift_all, read_all_upstream, sync_all
 from bot.registry.workflow import expand_matrix, read_workflow
@@ -285,9 +285,9 @@ def test_matching_uses_the_platform_of_the_jobs_runner() -> None:
     windows = registry.judging("windows port")
     job = "build-mingw (dev)"
     gc1 = windows.match(job, "thread/thread_gc1.py", when=date(2026, 8, 20), ignored=True)
-    assert gc1.verdict is Verdict.KNOWN_FLAKE
+    assert gc1.listing is Listing.KNOWN_FLAKE
     heap = windows.match(job, "thread/stress_heap.py", when=date(2026, 8, 20), ignored=False)
-    assert heap.verdict is Verdict.FLAKY_ELSEWHERE  # ignored on darwin only: a real failure on win32
+    assert heap.listing is Listing.FLAKY_ELSEWHERE  # ignored on darwin only: a real failure on win32
     assert not heap.should_not_have_failed
 
 

@@ -1,13 +1,14 @@
-"""`flake-bot suggest-patch`: the exclusion patch a maintainer would write, ready for `git apply`."""
+"""`flake-bot suggest-patch`: the exclusion patch a maintainer would write, ready for `git apply`.
+
+This module parses arguments only; the run is `bot.orchestrate.suggest_patch_run`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from bot.registry import load_registry
-from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, PatchStyle, suggest_patch
-from bot.registry.source import CheckoutTree
+from bot.orchestrate import suggest_patch_run
+from bot.registry.patch import DEFAULT_EXCLUDE_REASON, DEFAULT_IGNORE_REASON, PatchStyle
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,23 +81,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="registry whose job mapping stands in when the checkout lacks the workflow or ci.sh "
         "(default: the bundled one)",
     )
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    result = suggest_patch(
-        CheckoutTree(args.repo_dir),
-        load_registry(args.registry),
-        test=args.test,
-        jobs=args.jobs,
-        style=args.style,
-        reason=args.reason,
-        remove=args.remove,
-        platforms=args.platforms,
-        workflow=args.workflow,
-        all_jobs=args.all_jobs,
-    )
-    print(result.message, file=sys.stderr)
-    if result.diff:
-        sys.stdout.write(result.diff)
-    return 0
+    parser.set_defaults(func=suggest_patch_run.run)

@@ -1,20 +1,14 @@
-"""`flake-bot sync`: fill the history store from the GitHub API, incrementally and resumably."""
+"""`flake-bot sync`: fill the history store from the GitHub API, incrementally and resumably.
+
+This module parses arguments only; the run is `bot.orchestrate.sync_run`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import time
-from collections.abc import Iterable
 
 from bot.commands._options import day, duration, history_store, run_filters
-from bot.errors import BudgetExhausted, InputError, RateLimited
-from bot.records import JobReport
-from bot.store.history_sync import Progress, SyncOptions, SyncResult, sync
-from bot.store.sqlite import open_healing
-
-DEFAULT_API_URL = "https://api.github.com"
+from bot.orchestrate import sync_run
 
 
 def _repo(text: str) -> str:
@@ -90,71 +84,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="B",
         help="the branch whose green pushes --scan-green reads (default: --branch, else master)",
     )
-    parser.set_defaults(func=run)
-
-
-def _parse(chunks: Iterable[bytes], job: str) -> JobReport:
-    from bot.parse import parse_job_log
-
-    return parse_job_log(chunks, job=job)
-
-
-def _refuse_misconfiguration(args: argparse.Namespace, result: SyncResult, token: str | None) -> None:
-    """A 401, or a 404 before a single run was listed, is a wrong token, repository or workflow:
-    "run sync again to continue" would send the user round in circles, so say what to fix."""
-    error = result.error
-    if error is None or error.status not in (401, 404):
-        return
-    if error.status == 404 and (result.runs_added or result.pending):
-        return  # the listing worked: a run or job deleted since is not a setup mistake
-    if error.status == 401:
-        hint = "GITHUB_TOKEN is wrong or expired" if token else "GITHUB_TOKEN is not set"
-        raise InputError(
-            f"GitHub refused the request (401): {hint}; a token with read access to Actions is enough"
-        )
-    hint = "" if token else "; a private repository also needs GITHUB_TOKEN"
-    raise InputError(
-        f"GitHub has no workflow {args.workflow!r} in {args.repo} (404): check --repo and --workflow{hint}"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    # Imported here: PyGithub takes a while to import and other commands never need it.
-    from bot.gateway.client import GitHubGateway
-
-    api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-    if not api_url.startswith(("https://", "http://")):
-        raise InputError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
-    gateway = GitHubGateway(
-        args.repo,
-        token=os.environ.get("GITHUB_TOKEN") or None,
-        api_url=api_url,
-        request_budget=args.max_requests,
-    )
-    options = SyncOptions(
-        workflow=args.workflow,
-        branch=args.branch,
-        event=args.event,
-        since=args.since,
-        scan_green=args.scan_green,
-        default_branch=args.default_branch or args.branch or "master",
-        deadline=None if args.deadline is None else started + args.deadline,
-    )
-    token = os.environ.get("GITHUB_TOKEN") or None
-    store, notes = open_healing(args.db)
-    for note in notes:
-        print(f"sync: {note}", file=sys.stderr)
-    with store:
-        result = sync(store, gateway, options, parse=_parse, progress=Progress(sys.stderr))
-    _refuse_misconfiguration(args, result, token)
-    print(result.line(), file=sys.stderr)
-    if isinstance(result.error, RateLimited) and token is None:
-        print("sync: GITHUB_TOKEN is not set; GitHub allows 60 requests an hour without it", file=sys.stderr)
-    if result.stopped == "interrupted":
-        return 130
-    if result.stopped and result.stopped.startswith("terminated"):
-        return 143
-    if result.stopped and result.error is not None and not isinstance(result.error, BudgetExhausted):
-        return 1
-    return 0
+    parser.set_defaults(func=sync_run.run)

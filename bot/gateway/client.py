@@ -18,6 +18,9 @@ Which calls are safe to repeat (see docs/gateway.md):
 * `create_check_run`: made safe here by looking for the `external_id` before posting again;
 * `update_check_run` with annotations: annotations are appended, so after an ambiguous
   failure the check run's `annotations_count` decides whether the batch landed.
+
+About 500 lines, as one module on purpose: every call and the retry policy around it are
+read together when checking which calls are safe to repeat.
 """
 
 from __future__ import annotations

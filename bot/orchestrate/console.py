@@ -26,3 +26,8 @@ def warn(env: ActionsEnv, message: str) -> None:
         sys.stdout.flush()
     else:
         print(f"flake-bot: warning: {line}", file=sys.stderr)
+
+
+def note(text: str) -> None:
+    """A one-line note on stderr (what a sync did, what was left out): bounded, printable."""
+    print(f"flake-bot: {plain(text, 500, one_line=True)}", file=sys.stderr)

@@ -98,16 +98,15 @@ def sync_history(
 
     A gateway of its own, so that the sync's requests are bounded by `budget`, not by what is
     left of the triage's."""
-    from bot.gateway.client import GitHubGateway
-    from bot.parse import parse_job_log
-    from bot.store.history_sync import SyncOptions, sync
+    from bot.orchestrate import app
+    from bot.store.history_sync import SyncOptions
 
     if budget <= 0:
         return "history sync skipped: the request budget is spent"
     workflow = PurePosixPath(run.workflow_path).name or run.workflow_name
-    gateway = GitHubGateway(repo, token=env.token, api_url=env.api_url, request_budget=budget)
+    gateway = app.github(env, repo, budget)
     try:
-        result = sync(
+        result = app.sync_into(
             store,
             gateway,
             SyncOptions(
@@ -117,7 +116,6 @@ def sync_history(
                 default_branch=default_branch,
                 deadline=deadline,
             ),
-            parse=lambda chunks, job: parse_job_log(chunks, job=job),
         )
     finally:
         gateway.close()

@@ -10,7 +10,6 @@ then always the job summary and step outputs. Each step is thin: what to do is d
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from bot.actions_env import ActionsEnv
 from bot.errors import GatewayError, LogUnavailable, PermissionDenied, PublishError, StoreError
 from bot.gateway.client import GitHubGateway
 from bot.gateway.tree import ApiTree
+from bot.orchestrate import app
 from bot.orchestrate.console import say, warn
 from bot.orchestrate.decisions import (
     PULL_REQUEST_EVENTS,
@@ -47,7 +47,7 @@ from bot.render import (
 )
 from bot.render.sanitize import link, plain
 from bot.store.errors import UnusableStore
-from bot.store.sqlite import HistoryStore, open_healing
+from bot.store.sqlite import HistoryStore
 from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
 
 # ---------------------------------------------------------------------------- the run
@@ -66,7 +66,7 @@ def triage_run(
     """Triage `run` and publish the report; returns the exit status (`decisions.exit_status`).
     `marker` finds the run's workflow's own sticky comment (one per workflow on a PR)."""
     budget = settings.request_budget
-    gateway = GitHubGateway(repo, token=env.token, api_url=env.api_url, request_budget=budget)
+    gateway = app.github(env, repo, budget)
     try:
         jobs = gateway.list_jobs(run.id, attempt=run.attempt)
         inputs = read_logs(gateway, jobs, settings)
@@ -175,7 +175,7 @@ def _judge(
         return write_patches(report, patcher), ""
     path = Path(settings.history)
     try:
-        store, notes = open_healing(path, beside_foreign=True)
+        store, notes = app.open_store(path, beside_foreign=True)
         for note in notes:
             if note.startswith("new empty"):
                 print(f"flake-bot: {plain(note, 500, one_line=True)}", file=sys.stderr)
@@ -231,7 +231,7 @@ def _record_pull_attempt(store: HistoryStore, run: RunInfo, inputs: Sequence[Job
 
 def _actions_run_url(env: ActionsEnv, repo: str) -> str | None:
     """The bot's own run page, whose summary holds the full report."""
-    run_id = os.environ.get("GITHUB_RUN_ID", "")
+    run_id = env.run_id or ""
     return f"{env.server_url}/{repo}/actions/runs/{run_id}" if run_id.isdigit() else None
 
 

@@ -1,6 +1,6 @@
 """The known-flaky registry: upstream's exclusion and ignore lists, matching, and exclusion patches."""
 
-from bot.registry.model import Entry, JobSpec, Match, Mechanism, Registry, Verdict
+from bot.registry.model import Entry, JobSpec, Listing, Match, Mechanism, Registry
 from bot.registry.patch import PatchRefused, PatchResult, suggest_patch
 from bot.registry.source import CheckoutTree, MemoryTree, SourceTree
 from bot.registry.yaml_io import bundled_registry_path, dump_registry, load_registry, parse_registry
@@ -9,6 +9,7 @@ __all__ = [
     "CheckoutTree",
     "Entry",
     "JobSpec",
+    "Listing",
     "Match",
     "Mechanism",
     "MemoryTree",
@@ -16,7 +17,6 @@ __all__ = [
     "PatchResult",
     "Registry",
     "SourceTree",
-    "Verdict",
     "bundled_registry_path",
     "dump_registry",
     "load_registry",

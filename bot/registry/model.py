@@ -27,8 +27,9 @@ class Mechanism(StrEnum):
     SKIP = "skip"  # run-tests.py skips the test by itself (e.g. on GitHub Actions): it does not run
 
 
-class Verdict(StrEnum):
-    """What the registry says about one failure in one job."""
+class Listing(StrEnum):
+    """What the registry lists about one failure in one job (its match), as opposed to the
+    user's verdict (`bot.verdicts.Kind`), which weighs the history too."""
 
     KNOWN_FLAKE = "known-flake"
     FLAKY_ELSEWHERE = "flaky-elsewhere"
@@ -151,7 +152,7 @@ class Match:
 
     test: str
     job: str
-    verdict: Verdict
+    listing: Listing
     entries: tuple[Entry, ...]
     symptom_mismatch: bool
     should_not_have_failed: bool
@@ -161,7 +162,7 @@ class Match:
         return {
             "test": self.test,
             "job": self.job,
-            "verdict": self.verdict.value,
+            "verdict": self.listing.value,
             "symptom_mismatch": self.symptom_mismatch,
             "should_not_have_failed": self.should_not_have_failed,
             "explanation": self.explanation,
@@ -322,18 +323,18 @@ class Registry:
         unknown_job = "" if spec is not None else f" (job {shown_job!r} is not in the registry)"
 
         def judged(
-            verdict: Verdict,
+            listing: Listing,
             entries: tuple[Entry, ...],
             explanation: str,
             *,
             symptom_mismatch: bool = False,
             should_not_have_failed: bool = False,
         ) -> Match:
-            """Every verdict is about this test in this job; most claim no more than the verdict."""
+            """Every listing is about this test in this job; most claim no more than the listing."""
             return Match(
                 test=test,
                 job=job,
-                verdict=verdict,
+                listing=listing,
                 entries=entries,
                 symptom_mismatch=symptom_mismatch,
                 should_not_have_failed=should_not_have_failed,
@@ -344,14 +345,14 @@ class Registry:
             flaky = tuple(e for e in active if e.flaky)
             if flaky:
                 return judged(
-                    Verdict.FLAKY_ELSEWHERE,
+                    Listing.FLAKY_ELSEWHERE,
                     flaky,
                     (
                         f"{name} is registered as flaky only for run-tests.py, but this failure came from "
                         f"{runner.value}, which upstream's exclusion and ignore lists do not cover."
                     ),
                 )
-            return judged(Verdict.NEW, (), f"{name} failed under {runner.value} and is not in the registry.")
+            return judged(Listing.NEW, (), f"{name} failed under {runner.value} and is not in the registry.")
 
         flaky_here = tuple(e for e in here if e.flaky)
         if flaky_here:
@@ -388,7 +389,7 @@ class Registry:
                     "real regression."
                 )
             return judged(
-                Verdict.KNOWN_FLAKE,
+                Listing.KNOWN_FLAKE,
                 flaky_here,
                 text,
                 symptom_mismatch=mismatch,
@@ -397,25 +398,25 @@ class Registry:
 
         if here:
             entry = here[0]
-            verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
+            listing = Listing.FLAKY_ELSEWHERE if elsewhere else Listing.NEW
             text = (
                 f"{name} is {entry.where(spec)} in {shown_job}{_when(when)} for a reason that is not "
                 f"flakiness ({entry.reason or 'no reason given'}), so it should not have failed this job."
             )
-            return judged(verdict, tuple(here) + elsewhere, text, should_not_have_failed=True)
+            return judged(listing, tuple(here) + elsewhere, text, should_not_have_failed=True)
 
         if ignored:
             text = (
                 f"run-tests.py ignored {name} as a known-flaky failure, but the registry has no entry "
                 f"covering {shown_job}{_when(when)}{unknown_job}; the registry may be out of date."
             )
-            verdict = Verdict.FLAKY_ELSEWHERE if elsewhere else Verdict.NEW
-            return judged(verdict, elsewhere, text)
+            listing = Listing.FLAKY_ELSEWHERE if elsewhere else Listing.NEW
+            return judged(listing, elsewhere, text)
 
         if elsewhere:
             places = "; ".join(e.where() for e in elsewhere)
             return judged(
-                Verdict.FLAKY_ELSEWHERE,
+                Listing.FLAKY_ELSEWHERE,
                 elsewhere,
                 (
                     f"{name} is known to be flaky elsewhere ({places}) but not in "
@@ -423,5 +424,5 @@ class Registry:
                 ),
             )
         return judged(
-            Verdict.NEW, (), f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}."
+            Listing.NEW, (), f"{name} is not registered as flaky for {shown_job}{_when(when)}{unknown_job}."
         )

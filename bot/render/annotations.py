@@ -9,7 +9,8 @@ from bot.render.evidence import repo_url, sentences
 from bot.render.fit import CHECK_TITLE_LIMIT, fit_utf8
 from bot.render.sanitize import clean, plain
 from bot.render.words import history, say_text
-from bot.triage import SETTLED, TriageReport
+from bot.triage import TriageReport
+from bot.verdicts import SETTLED
 
 ANNOTATION_MESSAGE_LIMIT = 2_000
 ANNOTATION_DETAILS_LIMIT = 8_000

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from bot.across_jobs import AcrossJobs, SiblingRecord
 from bot.evidence import Evidence, FlakyOnset, RunRef
 from bot.records import RunInfo
-from bot.triage import Finding, Kind
+from bot.triage import Finding
+from bot.verdicts import Kind
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from bot.records import FlakeRate
 from bot.render.evidence import repo_url
 from bot.render.sanitize import plain
 from bot.render.words import day
-from bot.triage import Finding, Kind, TriageReport
+from bot.triage import Finding, TriageReport
+from bot.verdicts import Kind
 
 # Characters of the `failures` output: all ASCII (JSON-escaped), so 500 KB of GitHub's 1 MB per job.
 OUTPUT_FAILURES_LIMIT = 250_000

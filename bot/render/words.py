@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.records import FlakeRate, LogState, ProblemKind
-from bot.registry import Verdict
+from bot.registry import Listing
 from bot.render.evidence import Code, Link, Sentence
 from bot.render.sanitize import Md, code_span, link, plain, prose
-from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Kind, Note, NoteReason, TriageReport
+from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Note, NoteReason, TriageReport
+from bot.verdicts import Kind
 
 PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.BUILD: "build error",
@@ -165,8 +166,8 @@ def common_notes(report: TriageReport) -> list[str]:
     if not findings:
         return []
     day = report.run.created_at.strftime("%Y-%m-%d")
-    listed = sum(1 for f in findings if f.match.verdict is Verdict.KNOWN_FLAKE)
-    elsewhere = sum(1 for f in findings if f.match.verdict is Verdict.FLAKY_ELSEWHERE)
+    listed = sum(1 for f in findings if f.match.listing is Listing.KNOWN_FLAKE)
+    elsewhere = sum(1 for f in findings if f.match.listing is Listing.FLAKY_ELSEWHERE)
     unlisted = len(findings) - listed - elsewhere
     parts = []
     if listed:

@@ -25,6 +25,9 @@ A sync stops fetching at its deadline (`SyncOptions.deadline`) and on SIGTERM, w
 sends before it kills a job that ran out of time; every run written so far is kept, and the WAL
 is checkpointed into the main file as it stops and every `CHECKPOINT_EVERY` runs (the Actions
 cache keeps only the main file).
+
+Over 500 lines, as one module on purpose: the three phases share the resumption state and
+the gap rules, and each is only safe to interrupt together with the others.
 """
 
 from __future__ import annotations
