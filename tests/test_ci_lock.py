@@ -30,7 +30,7 @@ def test_every_requirement_of_the_project_and_its_tools_is_locked_at_a_version_i
     with (ROOT / "pyproject.toml").open("rb") as fh:
         project = tomllib.load(fh)
     extras = project["project"]["optional-dependencies"]
-    wanted = [*project["project"]["dependencies"], *extras["test"], *extras["lint"],
+    wanted = [*project["project"]["dependencies"], *extras["test"], *extras["lint"], *extras["mutation"],
               *project["build-system"]["requires"]]  # fmt: skip
     pins = locked()
     for text in wanted:
@@ -78,4 +78,4 @@ def test_ci_prints_and_checks_the_version_of_every_tool_it_runs() -> None:
 def test_the_weekly_lock_refresh_covers_the_ci_lock() -> None:
     script = (ROOT / "image" / "lock.sh").read_text(encoding="utf-8")
     assert ".ci/requirements.lock" in script
-    assert '"lint"' in script and '"test"' in script
+    assert '"lint"' in script and '"test"' in script and '"mutation"' in script
