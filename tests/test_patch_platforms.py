@@ -324,3 +324,58 @@ def test_an_edit_that_does_not_do_what_it_says_is_refused(
     with pytest.raises(PatchRefused) as raised:
         check(after, test, **kw)  # type: ignore[arg-type]
     assert str(raised.value) == CHECK_FAILED
+
+
+# ---- the platform model's sentences and edges (bot/registry/platforms.py) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("workflows", "said"),
+    [
+        ([], "no job"),
+        (["ports_unix.yml"], "1 unix job"),
+        ([".github/workflows/ports_unix.yml"] * 2, "2 unix jobs"),
+        (["a/b/ports_qemu.yaml", "ports_unix.yml"], "1 unix job and 1 qemu job"),  # upstream's order
+        (["ports_zephyr.yml", "ports_b.yml", "ports_a.yml"], "1 zephyr job, 1 a job and 1 b job"),
+    ],
+)
+def test_jobs_are_counted_per_workflow_in_a_sentence(workflows: list[str], said: str) -> None:
+    from bot.registry.platforms import SuiteJob, tally
+    from bot.registry.upstream import COVERED
+
+    jobs = [SuiteJob(w, f"j{i}", "linux") for i, w in enumerate(workflows)]
+    assert tally(jobs, COVERED) == said
+
+
+def test_narrowing_to_the_whole_universe_writes_none() -> None:
+    """An entry that also names a platform no job runs on reaches every job once that one goes."""
+    from bot.registry.platforms import narrow
+
+    universe = frozenset({"darwin", "linux"})
+    assert narrow(("darwin", "freebsd", "linux"), ["freebsd"], universe) is None
+    assert narrow(("darwin", "freebsd", "linux"), ["linux"], universe) == ("darwin", "freebsd")
+
+
+def test_jobs_reached_in_other_workflows_are_named_in_upstreams_order() -> None:
+    from bot.registry.model import WorkflowSpec
+
+    two = Registry(
+        workflow_file="ports_unix.yml",
+        jobs={
+            "macos": job("macos", "darwin"),
+            "unix_a": job("unix_a", "linux"),
+            "unix_b": job("unix_b", "linux"),
+        },
+        workflows=(WorkflowSpec("ports_qemu.yml", "qemu port", {"qemu_a": job("qemu_a", "linux")}),),
+    )
+    tree = MemoryTree({"tests/run-tests.py": DICT}, TESTS)
+    added = suggest_patch(tree, two, test="a/new.py", jobs=["unix_a"])
+    assert added.message.startswith(
+        f"Add a/new.py to {D} (intermittent failure in CI) for unix_a: ignored on linux"
+        f"{also('ignores', '1 unix job and 1 qemu job', 'linux')}."
+    )
+    with pytest.raises(PatchRefused) as raised:
+        suggest_patch(tree, two, test="a/mac_linux.py", jobs=["unix_a"], remove=True)
+    assert "would also stop ignoring it in 1 unix job and 1 qemu job beyond the jobs asked for" in str(
+        raised.value
+    )

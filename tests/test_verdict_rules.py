@@ -48,6 +48,7 @@ from bot.triage import (
     Counts,
     JobInput,
     Kind,
+    Note,
     NoteReason,
     PatchPolicy,
     TriageReport,
@@ -189,8 +190,10 @@ def judge(
     def rates(test: str, job: str | None) -> FlakeRate:
         return rate or FlakeRate(test, job, 20, 600, 0.01, 0.05, since_last=since_last(pattern))
 
-    def history(test: str, job: str) -> TestHistory:
+    def history(test: str, job: str) -> TestHistory | None:
         """The run's jobs share the written history; another job's is its own records."""
+        if test != TEST:  # the store is asked about the failing test, by its name
+            return None
         if job in jobs:
             return found
         return TestHistory(here=tuple(r for r in (*here, *elsewhere) if r.job == job))
@@ -821,6 +824,8 @@ BREAKDOWN = [
     ("first_failures", "first failure here"),
     ("several_jobs", "failing in several jobs at once"),
     ("failed_before", "failed before in rows, not like a flake"),
+    ("newly_flaky", "newly flaky since an earlier run"),
+    ("hidden_regressions", "listed, but failing in every run since an earlier one"),
     ("new", "new, with no history to judge by"),
     ("new_symptom", "known flaky failing in a new way"),
     ("widespread", "known flaky failing in several jobs at once"),
@@ -1022,3 +1027,37 @@ def test_a_known_flake_cannot_explain_another_failure_in_its_job(
     assert report.counts.needs_look == int(other_failure)
     without_tests = outcome(other("standard", problems=(Problem(kind, "x"),)))
     assert without_tests.jobs[0].other_failure is False  # not a test failure: counted once, as such
+
+
+def test_where_the_failure_rate_rose() -> None:
+    """Newly flaky: the cause lies between the last quiet execution (the plausible range reaches
+    back a few passes before the first failure) and the first failure; the unknown outcomes
+    between them are counted, and only they (not those after the first failure)."""
+    from bot.evidence import flaky_onset
+
+    pattern = "P" * 30 + "?P??FP?FPFPFP"
+    runs = executions(records(pattern), TEST, before=RunRef(5000, 1, SHA, at(len(pattern))))
+    onset = flaky_onset(runs)
+    assert onset is not None
+    quiet, first = records(pattern)[27], records(pattern)[34]
+    assert (onset.last_quiet, onset.first_failure) == (quiet.ref, first.ref)
+    assert (onset.failures_before, onset.executions_before) == (0, 31)
+    assert (onset.failures_after, onset.executions_after) == (4, 8)
+    assert onset.unknown == 3
+    assert 0 < onset.p_value < 0.01
+    assert flaky_onset(executions(records("FPFPFPFPFPFP"), TEST, before=RunRef(5000, 1, SHA, at(12)))) is None
+
+
+def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -> None:
+    """A rise too young for the newly-flaky verdict: the note says why no patch is proposed yet."""
+    judged = judge("P" * 30 + "FPFPFP")
+    assert judged.kind is Kind.UNLISTED_FLAKE and not judged.patched
+    assert judged.report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
+    steady = judge("PFPPEPPFPP")
+    assert steady.patched and steady.report.notes == ()
+
+
+def test_without_a_history_store_an_unlisted_failure_is_new() -> None:
+    report = triage(run_of(), [parsed(JOB, fail())], registry(""))
+    assert [f.kind for f in report.findings] == [Kind.NEW]
+    assert report.findings[0].evidence is None and not report.candidates
