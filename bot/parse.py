@@ -386,7 +386,8 @@ class JobParser:
                           None, incomplete=True)
         reader = self.reader
         if reader is not None and reader.ended_mid_line and reader.timestamped:
-            self._problem(ProblemKind.TRUNCATED, "the log ends in the middle of a line", self.last_line,
+            # the reader's count, not last_line: the cut line may have been skipped unread
+            self._problem(ProblemKind.TRUNCATED, "the log ends in the middle of a line", reader.lines,
                           incomplete=True)
         elif stamped and not self.ends_as_job_log:
             self._problem(ProblemKind.TRUNCATED, "the log ends before the job did (no 'Cleaning up orphan "

@@ -44,6 +44,7 @@ from bot.registry.ci_sh import (
 from bot.registry.model import JobSpec, Registry, WorkflowSpec, shown
 from bot.registry.platforms import (
     ABSENT,
+    UNKNOWN_OS,
     Platforms,
     SuiteJob,
     changed_jobs,
@@ -471,7 +472,7 @@ def _ignore_oses(request: _Request) -> set[str]:
     if request.chosen is not None:
         return set(request.chosen)
     for job in request.jobs:
-        if job.spec.os == "unknown":
+        if job.spec.os == UNKNOWN_OS:
             raise InputError(f"the runner OS of job '{shown(job.name)}' is unknown; name it with --platform")
     return request.oses()
 
@@ -537,7 +538,8 @@ def _ignore_patch(tree: SourceTree, request: _Request, script: CiScript | None) 
     edits = _Edits(before.splitlines(keepends=True))
     existing = next((item for item in found.items if item.test == request.test), None)
     if request.chosen is not None and not request.remove:
-        uncovered = [j.name for j in request.jobs if j.spec.os not in request.chosen]
+        # A runner of unknown OS is what --platform is for: the platforms named are its own.
+        uncovered = [j.name for j in request.jobs if j.spec.os not in (*request.chosen, UNKNOWN_OS)]
         if uncovered:
             raise InputError(
                 f"platform(s) {', '.join(request.chosen)} do not include the runner of {', '.join(uncovered)}"

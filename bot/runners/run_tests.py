@@ -95,7 +95,7 @@ class RunTestsParser(RunnerParser):
         self._error: str | None = None
         self._error_line: int | None = None
         self._traceback: list[str] | None = None
-        self._overflow = False
+        self._overflow: int | None = None  # the first FAIL line past MAX_FAILURES_PER_INVOCATION
 
     @property
     def skip_markers(self) -> tuple[bytes, ...] | None:
@@ -145,7 +145,8 @@ class RunTestsParser(RunnerParser):
         if fail.group(1) or fail.group(3):
             self._natmod = True
         if not TEST_PATH.fullmatch(path) or len(self._fail_lines) >= MAX_FAILURES_PER_INVOCATION:
-            self._overflow = self._overflow or TEST_PATH.fullmatch(path) is not None
+            if self._overflow is None and TEST_PATH.fullmatch(path):
+                self._overflow = line.number
             return
         self._fail_lines.setdefault(path, line.number)
         if fail.group(3):
@@ -237,7 +238,7 @@ class RunTestsParser(RunnerParser):
                 ProblemKind.TRUNCATED, f"the summary of {runner} is too long; some names are lost",
                 line=self._failed_line or self._ignored_line))
         # a cut summary line already says names are lost; its counts cannot add up either
-        why = None if self._overflow or self._summary_cut else self._tally.shortfall(
+        why = None if self._overflow is not None or self._summary_cut else self._tally.shortfall(
             len(self._failed), len(self._ignored))
         listed = {*failed, *ignored}
         unlisted = [(path, self._fail_lines[path]) for path in self._fail_lines.keys() - listed
@@ -262,6 +263,9 @@ class RunTestsParser(RunnerParser):
             result.error_line = self._error_line
         else:
             self._from_summary(result)
-        if self._overflow:
+        if self._overflow is not None:
             result.complete = False
+            result.problems.append(Problem(
+                ProblemKind.TRUNCATED, f"more than {MAX_FAILURES_PER_INVOCATION} tests have a FAIL line "
+                f"in one run of {runner.value}; the rest are not read", line=self._overflow))
         return result
