@@ -84,7 +84,7 @@ class _JobRow(NamedTuple):
     latest: bool  # of the run's latest attempt
     run_failed: bool
     failed: bool  # failure or timed_out
-    parsed: bool  # its log was read
+    parsed: bool  # its log was read whole (a cut, empty or unreadable log cannot show an ignored test passed)
     ran_tests: bool  # green, or failed with a parsed log that got past the build
 
 

@@ -122,7 +122,8 @@ class ReportReads(StoreBase):
         if cached is None:
             where, params = self._where(window)
             columns = f"""j.run_id, j.name, substr(r.created, 1, 10), j.attempt = r.attempt,
-                r.conclusion != 'success', j.conclusion != 'success', j.log_state = 'parsed',
+                r.conclusion != 'success', j.conclusion != 'success',
+                j.log_state = 'parsed' AND coalesce(j.log_complete, 0),
                 j.conclusion = 'success' OR (j.log_state = 'parsed' AND NOT EXISTS (
                     SELECT 1 FROM problems p WHERE p.run_id = j.run_id AND p.attempt = j.attempt
                     AND p.job = j.name AND p.kind = '{ProblemKind.BUILD.value}'))"""
