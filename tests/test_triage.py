@@ -259,6 +259,17 @@ def test_build_error_is_not_a_test_failure() -> None:
     assert report.counts.not_a_test_failure == 1 and report.counts.needs_look == 1
 
 
+def test_a_cut_log_with_no_failure_found_is_not_called_not_a_test_failure() -> None:
+    problem = Problem(ProblemKind.TRUNCATED, "the log ends before the job did", step="Run tests", line=9)
+    report = triage(RUN, [parsed("standard", problems=[problem], complete=False)], REGISTRY)
+    (job_triage,) = report.jobs
+    assert report.counts.needs_look == 1
+    assert job_status(job_triage) == (
+        "no failing test in what could be read: log truncated or not fully understood; "
+        "a test may have failed after it"
+    )
+
+
 def test_truncated_log_with_failures_warns_there_may_be_more() -> None:
     problem = Problem(ProblemKind.TRUNCATED, "log cut at 64 MB")
     report = triage(

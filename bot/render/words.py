@@ -217,7 +217,12 @@ def job_status(job: JobTriage) -> str:
     if job.state is JobState.UNEXPLAINED:
         return "failed for a reason flake-bot could not find"
     if job.state is JobState.NOT_A_TEST_FAILURE:
-        return "not a test failure: " + ", ".join(_unique(PROBLEM_WORDS[p.kind] for p in job.problems))
+        kinds = _unique(PROBLEM_WORDS[p.kind] for p in job.problems)
+        if all(p.kind is ProblemKind.TRUNCATED for p in job.problems):
+            # Nothing says the failure was not a test's: a test may have failed past the cut.
+            found = ", ".join(kinds)
+            return f"no failing test in what could be read: {found}; a test may have failed after it"
+        return "not a test failure: " + ", ".join(kinds)
     if job.state is JobState.PASSED:
         return "passed"
     n = len(job.findings)
