@@ -17,6 +17,13 @@ any steady rate, the chance of a "flaky since" verdict on one triage is at most 
 
 The triaged failure itself is not part of the sequence: it is why the question is asked, so
 counting it would make the most recent stretch look worse than it is by selection alone.
+
+Unknown outcomes (None: a failed job whose log expired, a green job whose log was not read for a
+test the runner ignores) are filled in the way least favourable to a rise, separately for each
+candidate start: failures before it, passes after it. The p-value only grows with either choice,
+so the test stays valid whatever the unknowns were. This matters: GitHub keeps logs for 90 days,
+so a flaky test's older failures are mostly unknown while its older passes (green jobs) are not;
+dropping the unknowns would make every long-standing flake look newly flaky.
 """
 
 from __future__ import annotations
@@ -89,33 +96,34 @@ def _bernoulli_ll(failures: int, trials: int) -> float:
 
 
 def onset(
-    failed: Sequence[bool], *, false_alarm: float = FALSE_ALARM, min_after: int = MIN_FAILURES_AFTER
+    failed: Sequence[bool | None], *, false_alarm: float = FALSE_ALARM, min_after: int = MIN_FAILURES_AFTER
 ) -> Onset | None:
-    """The point where the failure rate of these outcomes (oldest first, known ones only) rose
+    """The point where the failure rate of these outcomes (oldest first; None: unknown) rose
     significantly, or None. Only a rise counts: a flake that stopped, or one that never
-    changed, gives None."""
-    n = len(failed)
+    changed, gives None. The counts in the answer are of known outcomes."""
     positions = [i for i, f in enumerate(failed) if f]
-    k = len(positions)
     best = _best(failed, positions, min_after)
     if best is None or best[0] > false_alarm:
         return None
     corrected, j = best
     start = positions[j]
-    if (k - j) / (n - start) <= (j / start if start else 1.0):
+    n, k = len(failed), len(positions)
+    unknown_before = sum(1 for f in failed[:start] if f is None)
+    if (k - j) / (n - start) <= ((j + unknown_before) / start if start else 1.0):
         return None  # no rise after all (a history of failures only)
+    known_before = sum(1 for f in failed[:start] if f is not None)
     return Onset(
         first_failure=start,
-        earliest=_earliest(failed, positions, start),
+        earliest=_earliest(failed, start),
         failures_before=j,
-        executions_before=start,
+        executions_before=known_before,
         failures_after=k - j,
-        executions_after=n - start,
+        executions_after=sum(1 for f in failed[start:] if f is not None),
         p_value=corrected,
     )
 
 
-def rise_p_value(failed: Sequence[bool], *, min_after: int = MIN_FAILURES_AFTER) -> float:
+def rise_p_value(failed: Sequence[bool | None], *, min_after: int = MIN_FAILURES_AFTER) -> float:
     """The corrected p-value `onset` compares with its threshold; 1 when there is no start point
     to try. A small one short of the threshold is a hint of a rise: reason to wait before
     proposing to ignore the test."""
@@ -123,24 +131,39 @@ def rise_p_value(failed: Sequence[bool], *, min_after: int = MIN_FAILURES_AFTER)
     return 1.0 if best is None else best[0]
 
 
-def _best(failed: Sequence[bool], positions: Sequence[int], min_after: int) -> tuple[float, int] | None:
-    """(corrected p-value, failures before the start point) of the most significant start point."""
+def _best(
+    failed: Sequence[bool | None], positions: Sequence[int], min_after: int
+) -> tuple[float, int] | None:
+    """(corrected p-value, known failures before the start point) of the most significant start
+    point, each tried with the unknowns before it counted as failures and those after it as
+    passes (see the module's docstring)."""
     n, k = len(failed), len(positions)
     candidates = k - min_after + 1
     if candidates <= 0 or min_after <= 0:
         return None
-    p, j = min((upper_tail(n, k, n - positions[j], k - j), j) for j in range(candidates))
+    unknown_before = [0] * (n + 1)  # unknown_before[i]: unknowns at indices below i
+    for i, f in enumerate(failed):
+        unknown_before[i + 1] = unknown_before[i] + (f is None)
+    tails = []
+    for j in range(candidates):
+        start = positions[j]
+        total_failures = k + unknown_before[start]
+        tails.append((upper_tail(n, total_failures, n - start, k - j), j))
+    p, j = min(tails)
     return min(1.0, p * candidates), j
 
 
-def _earliest(failed: Sequence[bool], positions: Sequence[int], start: int) -> int:
+def _earliest(failed: Sequence[bool | None], start: int) -> int:
     """The earliest start at or before `start` whose two-rate likelihood stays within
     `RANGE_DROP` of the best such start's: the passes right before the first failure may already
-    have come after the change (at a rate of a few percent, most executions pass)."""
-    n, k = len(failed), len(positions)
+    have come after the change (at a rate of a few percent, most executions pass). Unknowns are
+    filled as for the test (failures before `start`, passes after), which can only widen the
+    range where the cause lies."""
+    filled = [bool(f) if f is not None else i < start for i, f in enumerate(failed)]
+    n, k = len(filled), sum(filled)
     before = [0] * (start + 1)  # before[s]: failures at indices below s
     for s in range(1, start + 1):
-        before[s] = before[s - 1] + bool(failed[s - 1])
+        before[s] = before[s - 1] + filled[s - 1]
     ll = [_bernoulli_ll(before[s], s) + _bernoulli_ll(k - before[s], n - s) for s in range(start + 1)]
     best = max(ll)
     return min(s for s in range(start + 1) if ll[s] >= best - RANGE_DROP)

@@ -251,6 +251,9 @@ def assess(
         new_way=bool(symptom) and bool(earlier) and symptom not in earlier,
         default_branch=history.default_branch,
         flaky_since=flaky_onset(runs),
+        # The hint that holds a patch back reads the known outcomes alone (unknowns dropped),
+        # the reading most inclined to see a rise: a patch waits on the slightest sign of one,
+        # while the verdict itself needs the rise to hold however the unknowns went.
         rise_p=rise_p_value([e.result is Result.FAIL for e in runs if e.result is not Result.UNKNOWN]),
     )
 
@@ -328,20 +331,28 @@ class FlakyOnset:
     p_value: float
 
 
+def _outcomes(runs: Sequence[Execution]) -> list[bool | None]:
+    """Each execution's outcome for the change-point test: failed, passed, or None (unknown)."""
+    return [None if e.result is Result.UNKNOWN else e.result is Result.FAIL for e in runs]
+
+
 def flaky_onset(runs: Sequence[Execution]) -> FlakyOnset | None:
-    """The change-point test on the known outcomes, oldest first.
+    """The change-point test on the outcomes, oldest first, unknown ones included as unknown
+    (`bot.changepoint` fills them in the way least favourable to a rise: a flake whose older
+    failures' logs expired must not look newly flaky).
 
     Beyond the store's window of recent executions the history holds only failures and the
     execution after each: that can only make the rate before a start point look higher than it
     was, so there the test errs towards "steady" (an unlisted flake, which still needs the
     patch rule's evidence), never towards a false start point.
     """
-    known = [e for e in runs if e.result is not Result.UNKNOWN]
-    found = onset([e.result is Result.FAIL for e in known])
+    found = onset(_outcomes(runs))
     if found is None:
         return None
-    quiet = known[found.earliest - 1].ref if found.earliest > 0 else None
-    first = known[found.first_failure].ref
+    quiet = next(
+        (runs[i].ref for i in range(found.earliest - 1, -1, -1) if runs[i].result is not Result.UNKNOWN), None
+    )
+    first = runs[found.first_failure].ref
     unknown = sum(
         1
         for e in runs

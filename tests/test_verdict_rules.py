@@ -1035,17 +1035,38 @@ def test_where_the_failure_rate_rose() -> None:
     between them are counted, and only they (not those after the first failure)."""
     from bot.evidence import flaky_onset
 
-    pattern = "P" * 30 + "?P??FP?FPFPFP"
+    pattern = "P" * 100 + "?P??FP?FPFPFP"
     runs = executions(records(pattern), TEST, before=RunRef(5000, 1, SHA, at(len(pattern))))
     onset = flaky_onset(runs)
     assert onset is not None
-    quiet, first = records(pattern)[27], records(pattern)[34]
+    quiet, first = records(pattern)[97], records(pattern)[104]
     assert (onset.last_quiet, onset.first_failure) == (quiet.ref, first.ref)
-    assert (onset.failures_before, onset.executions_before) == (0, 31)
+    assert (onset.failures_before, onset.executions_before) == (0, 101)
     assert (onset.failures_after, onset.executions_after) == (4, 8)
     assert onset.unknown == 3
     assert 0 < onset.p_value < 0.01
     assert flaky_onset(executions(records("FPFPFPFPFPFP"), TEST, before=RunRef(5000, 1, SHA, at(12)))) is None
+    # The same rise right after a short quiet stretch: had the three unknowns been failures, the
+    # rate did not rise at all, so the verdict waits (it must hold however the unknowns went).
+    short = "P" * 30 + "?P??FP?FPFPFP"
+    assert flaky_onset(executions(records(short), TEST, before=RunRef(5000, 1, SHA, at(len(short))))) is None
+
+
+def test_a_flake_whose_older_failures_logs_expired_is_not_newly_flaky() -> None:
+    """GitHub keeps logs 90 days: a test flaky at a steady 5% shows its older failures as unknown
+    (failed jobs, expired logs) and its older passes as passes. Dropping the unknowns made the
+    recent failures look like a rise after a quiet stretch; they are filled as failures before a
+    candidate start, so the steady flake stays an unlisted flake."""
+    from bot.evidence import flaky_onset
+
+    older = ("P" * 19 + "?") * 15  # 300 executions, 15 failures whose logs expired
+    recent = ("P" * 19 + "F") * 3  # the same 5% with logs
+    history = older + recent
+    runs = executions(records(history), TEST, before=RunRef(5000, 1, SHA, at(len(history))))
+    assert flaky_onset(runs) is None
+    # with the older failures read, it is the same steady flake
+    read = history.replace("?", "F")
+    assert flaky_onset(executions(records(read), TEST, before=RunRef(5000, 1, SHA, at(len(read))))) is None
 
 
 def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -> None:
