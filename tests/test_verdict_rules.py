@@ -45,6 +45,7 @@ from bot.records import (
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.triage import (
+    PATCH_STEADY_P,
     Counts,
     JobInput,
     Kind,
@@ -54,6 +55,7 @@ from bot.triage import (
     TriageReport,
     looks_persistent,
     patch_worthy,
+    rising,
     triage,
     write_patches,
 )
@@ -247,7 +249,7 @@ ROWS = [
     # -- the test excluded or ignored that day (the registry in force on each day)
     ("a day the test was excluded is not a pass: the failure before it is the latest", "PPPFE",
      Kind.REGRESSION, False, {}),
-    ("... and executions after an excluded day still count", "PFPPEPPFPP", Kind.UNLISTED_FLAKE, True, {}),
+    ("... and executions after an excluded day still count", "PEPFPPFPP", Kind.UNLISTED_FLAKE, True, {}),
     ("a green job on a day run-tests.py ignored the test is unknown, not a pass", "PPPFI", Kind.REGRESSION,
      False, {}),
     ("... unless its log was read whole", "PPPFi", Kind.UNLISTED_FLAKE, True, {}),
@@ -1055,6 +1057,13 @@ def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -
     assert judged.report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
     steady = judge("PFPPEPPFPP")
     assert steady.patched and steady.report.notes == ()
+    finding = steady.report.findings[0]
+    assert finding.evidence is not None
+
+    def at_p(p: float) -> bool:
+        return rising(replace(finding, evidence=replace(finding.evidence, rise_p=p)))  # type: ignore[arg-type]
+
+    assert (at_p(PATCH_STEADY_P - 1e-9), at_p(PATCH_STEADY_P)) == (True, False)  # "at least 0.5" is steady
 
 
 def test_without_a_history_store_an_unlisted_failure_is_new() -> None:
