@@ -1070,3 +1070,18 @@ def test_without_a_history_store_an_unlisted_failure_is_new() -> None:
     report = triage(run_of(), [parsed(JOB, fail())], registry(""))
     assert [f.kind for f in report.findings] == [Kind.NEW]
     assert report.findings[0].evidence is None and not report.candidates
+
+
+def test_a_recent_rise_does_not_stop_the_next_tests_patch() -> None:
+    other = "basics/u.py"
+    written = {TEST: "P" * 30 + "FPFPFP", other: "PFPPEPPFPP"}
+
+    def rates(test: str, job: str | None) -> FlakeRate:
+        return FlakeRate(test, job, 20, 600, 0.01, 0.05, since_last=since_last(written[test]))
+
+    report = triage(
+        replace(run_of(), created_at=at(36)), [parsed(JOB, fail(), fail(other))], registry("PFPPEPPFPP"),
+        rates=rates, history=lambda t, j: TestHistory(records(written[t], j)),
+    )  # fmt: skip
+    assert report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
+    assert [c.test for c in report.candidates] == [other]
