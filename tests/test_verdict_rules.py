@@ -167,6 +167,7 @@ def judge(
     rate: FlakeRate | None = None,
     ignored: bool = False,
     conclusion: str = "failure",
+    same_commit: tuple[JobRecord, ...] = (),
 ) -> Judged:
     created = at(len(pattern))
     run = RunInfo(
@@ -187,6 +188,7 @@ def judge(
         ),
         elsewhere=elsewhere,
         default_branch=default_branch,
+        same_commit=same_commit,
     )
 
     def rates(test: str, job: str | None) -> FlakeRate:
@@ -1085,3 +1087,13 @@ def test_a_recent_rise_does_not_stop_the_next_tests_patch() -> None:
     )  # fmt: skip
     assert report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
     assert [c.test for c in report.candidates] == [other]
+
+
+@pytest.mark.parametrize(("day", "kind"), [(4, Kind.PROVEN_FLAKY), (5, Kind.UNLISTED_FLAKE)])
+def test_a_pull_request_pass_of_this_commit_on_a_day_the_test_was_excluded_proves_nothing(
+    day: int, kind: Kind
+) -> None:
+    """Another run of this very commit (a pull request's) passed: proven flaky, unless the test
+    was excluded from the job that day (day 5 of "PPFPPE"), so it did not run to pass."""
+    same = (records("PPPPPP", first_run=3000)[day]._replace(sha=SHA),)
+    assert judge("PPFPPE", same_commit=same).kind is kind
