@@ -193,3 +193,13 @@ def test_a_whole_log_cut_only_in_its_last_line_is_incomplete() -> None:
 def test_steps_without_timestamps_are_understood() -> None:
     report = parse_job_log([b"##[group]Run x\n##[endgroup]\n"])
     assert report.complete is True and report.problems == () and report.steps == ("Run x",)
+
+
+def test_raw_runner_output_cut_before_its_summary_is_incomplete() -> None:
+    """No job-log timestamps, so no closing line to miss: the missing summary alone says it."""
+    report = parse_job_log([b"platform=linux arch=x64\nFAIL  basics/a.py \n"])
+    assert report.complete is False
+    assert [f.test for f in report.failures] == ["basics/a.py"]
+    assert report.problems == (
+        Problem(ProblemKind.TRUNCATED, "the log ends before run-tests printed its summary", None, 2),
+    )

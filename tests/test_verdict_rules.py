@@ -45,6 +45,7 @@ from bot.records import (
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.triage import (
+    PATCH_STEADY_P,
     Counts,
     JobInput,
     Kind,
@@ -54,6 +55,7 @@ from bot.triage import (
     TriageReport,
     looks_persistent,
     patch_worthy,
+    rising,
     triage,
     write_patches,
 )
@@ -165,6 +167,7 @@ def judge(
     rate: FlakeRate | None = None,
     ignored: bool = False,
     conclusion: str = "failure",
+    same_commit: tuple[JobRecord, ...] = (),
 ) -> Judged:
     created = at(len(pattern))
     run = RunInfo(
@@ -185,6 +188,7 @@ def judge(
         ),
         elsewhere=elsewhere,
         default_branch=default_branch,
+        same_commit=same_commit,
     )
 
     def rates(test: str, job: str | None) -> FlakeRate:
@@ -247,7 +251,7 @@ ROWS = [
     # -- the test excluded or ignored that day (the registry in force on each day)
     ("a day the test was excluded is not a pass: the failure before it is the latest", "PPPFE",
      Kind.REGRESSION, False, {}),
-    ("... and executions after an excluded day still count", "PFPPEPPFPP", Kind.UNLISTED_FLAKE, True, {}),
+    ("... and executions after an excluded day still count", "PEPFPPFPP", Kind.UNLISTED_FLAKE, True, {}),
     ("a green job on a day run-tests.py ignored the test is unknown, not a pass", "PPPFI", Kind.REGRESSION,
      False, {}),
     ("... unless its log was read whole", "PPPFi", Kind.UNLISTED_FLAKE, True, {}),
@@ -1076,9 +1080,41 @@ def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -
     assert judged.report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
     steady = judge("PFPPEPPFPP")
     assert steady.patched and steady.report.notes == ()
+    finding = steady.report.findings[0]
+    assert finding.evidence is not None
+
+    def at_p(p: float) -> bool:
+        return rising(replace(finding, evidence=replace(finding.evidence, rise_p=p)))  # type: ignore[arg-type]
+
+    assert (at_p(PATCH_STEADY_P - 1e-9), at_p(PATCH_STEADY_P)) == (True, False)  # "at least 0.5" is steady
 
 
 def test_without_a_history_store_an_unlisted_failure_is_new() -> None:
     report = triage(run_of(), [parsed(JOB, fail())], registry(""))
     assert [f.kind for f in report.findings] == [Kind.NEW]
     assert report.findings[0].evidence is None and not report.candidates
+
+
+def test_a_recent_rise_does_not_stop_the_next_tests_patch() -> None:
+    other = "basics/u.py"
+    written = {TEST: "P" * 30 + "FPFPFP", other: "PFPPEPPFPP"}
+
+    def rates(test: str, job: str | None) -> FlakeRate:
+        return FlakeRate(test, job, 20, 600, 0.01, 0.05, since_last=since_last(written[test]))
+
+    report = triage(
+        replace(run_of(), created_at=at(36)), [parsed(JOB, fail(), fail(other))], registry("PFPPEPPFPP"),
+        rates=rates, history=lambda t, j: TestHistory(records(written[t], j)),
+    )  # fmt: skip
+    assert report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
+    assert [c.test for c in report.candidates] == [other]
+
+
+@pytest.mark.parametrize(("day", "kind"), [(4, Kind.PROVEN_FLAKY), (5, Kind.UNLISTED_FLAKE)])
+def test_a_pull_request_pass_of_this_commit_on_a_day_the_test_was_excluded_proves_nothing(
+    day: int, kind: Kind
+) -> None:
+    """Another run of this very commit (a pull request's) passed: proven flaky, unless the test
+    was excluded from the job that day (day 5 of "PPFPPE"), so it did not run to pass."""
+    same = (records("PPPPPP", first_run=3000)[day]._replace(sha=SHA),)
+    assert judge("PPFPPE", same_commit=same).kind is kind
