@@ -1056,6 +1056,21 @@ def test_where_the_failure_rate_rose() -> None:
     assert flaky_onset(executions(records(short), TEST, before=RunRef(5000, 1, SHA, at(len(short))))) is None
 
 
+def test_a_rise_whose_range_reaches_back_over_unknowns_only_has_no_last_quiet_run() -> None:
+    """The last quiet run is the nearest execution of known outcome before the range where the
+    cause lies; when only unknown outcomes come before it, there is none (the store's history
+    starts inside the range), and every unknown before the first failure is counted."""
+    from bot.evidence import flaky_onset
+
+    pattern = "???" + "P" * 22 + "?" + "P" * 44 + "FFF?PPFFP"
+    recs = records(pattern)
+    onset = flaky_onset(executions(recs, TEST, before=RunRef(5000, 1, SHA, at(len(pattern)))))
+    assert onset is not None
+    assert onset.last_quiet is None
+    assert onset.first_failure == recs[70].ref
+    assert onset.unknown == 4  # the three at the start and the one among the passes
+
+
 def test_a_flake_whose_older_failures_logs_expired_is_not_newly_flaky() -> None:
     """GitHub keeps logs 90 days: a test flaky at a steady 5% shows its older failures as unknown
     (failed jobs, expired logs) and its older passes as passes. Dropping the unknowns made the
