@@ -83,6 +83,8 @@ def judge(
         return FlakeRate(test, job, 20, 600, 0.03, 0.05, since_last=5)
 
     def other_workflows(test: str) -> list[tuple[str, str, TestHistory]]:
+        if test != TEST:  # the store knows this one test's failures only
+            return []
         return [("ports_qemu.yml", job, TestHistory(here=records(p, job, symptom=USUAL, first_run=9000)))
                 for job, p in (qemu or {}).items()]  # fmt: skip
 
@@ -174,6 +176,9 @@ def test_listed_for_other_jobs_only() -> None:
     # the entry's known symptoms do not match this failure: not the listed flake
     odd = listed("qemu_arm", symptoms=(r"^TIMEOUT",))
     assert standard(judge(quiet, registry=odd)).kind is Kind.FIRST_FAILURE
+    # ... and when they do match, it is the listed flake
+    usual = listed("qemu_arm", symptoms=(r"^expected 'True'",))
+    assert standard(judge(quiet, registry=usual)).kind is Kind.FLAKY_OTHER_JOBS
     # listed, but two failures in a row here, or another test runner: no reassurance
     assert standard(judge({"standard": "PPPPPPPPPF"}, registry=listed("qemu_arm"))).kind is Kind.REGRESSION
     other = judge(quiet, registry=listed("qemu_arm"), runner=Runner.MULTITESTS)
@@ -302,3 +307,17 @@ def test_other_workflows_are_weaker_evidence(qemu: dict[str, str], kind: Kind) -
 
 def test_a_sibling_of_this_workflow_needs_one_failure_the_same_way() -> None:
     assert standard(judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPFPP"})).kind is Kind.FLAKY_OTHER_JOBS
+
+
+def test_a_sibling_where_the_test_no_longer_runs_has_not_passed_since() -> None:
+    """Days on which the test was excluded in the other job are no executions there: its green
+    jobs since then are no passes of the test, so they do not vouch for the failure here."""
+    sibling = "PPPPFPPPPPPF" + "P" * 12  # hourly up to the run: the last 12 on its day, all passes
+    broken = Entry(
+        TEST, Mechanism.EXCLUDE, reason="hangs on qemu", since=BEFORE.date(),
+        functions=("ci_unix_qemu_arm_run_tests",),
+    )  # fmt: skip
+    patterns = {"standard": "PPPPPPPPPP", "qemu_arm": sibling}
+    excluded_there = Registry(entries=(broken,), jobs=JOBS)
+    assert standard(judge(patterns, registry=excluded_there)).kind is Kind.FIRST_FAILURE
+    assert standard(judge(patterns)).kind is Kind.FLAKY_OTHER_JOBS  # the same history, still running there

@@ -259,6 +259,17 @@ def test_build_error_is_not_a_test_failure() -> None:
     assert report.counts.not_a_test_failure == 1 and report.counts.needs_look == 1
 
 
+@pytest.mark.parametrize(("conclusion", "state"), [
+    ("failure", JobState.LOG_UNREADABLE),  # fetched but no log: nothing is known of the job
+    ("success", JobState.PASSED),  # green by the job's own conclusion, whatever the log
+])
+def test_an_unreadable_log_says_nothing_of_the_job(conclusion: str, state: JobState) -> None:
+    problem = Problem(ProblemKind.UNREADABLE, "the log is empty")
+    job = parsed("standard", conclusion=conclusion, problems=[problem], complete=False)
+    report = triage(RUN, [job], REGISTRY)
+    assert report.jobs[0].state is state
+
+
 def test_a_cut_log_with_no_failure_found_is_not_called_not_a_test_failure() -> None:
     problem = Problem(ProblemKind.TRUNCATED, "the log ends before the job did", step="Run tests", line=9)
     report = triage(RUN, [parsed("standard", problems=[problem], complete=False)], REGISTRY)
