@@ -123,3 +123,12 @@ def test_tally_counts_per_workflow() -> None:
     assert tally(jobs) == "1 qemu job, 19 unix jobs and 1 zephyr job"  # by name without an order
     assert tally(jobs, ["ports_unix.yml", "ports_qemu.yml"]) == "19 unix jobs, 1 qemu job and 1 zephyr job"
     assert tally(jobs[:2]) == "2 unix jobs" and tally([]) == "no job"
+
+
+def test_widening_to_what_an_entry_already_covers_leaves_it_as_written() -> None:
+    """Asked for exactly the platforms an entry names, the entry is left as upstream wrote it (a
+    patch would only rewrite a line that means the same), even where `None` would say it too."""
+    everywhere = frozenset(OSES)
+    written = tuple(sorted(OSES))
+    assert widen(written, OSES, everywhere) is written
+    assert widen(("linux",), ["linux"], everywhere) == ("linux",)
