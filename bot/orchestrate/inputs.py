@@ -105,20 +105,26 @@ def mode(name: str, value: str) -> str:
     return value
 
 
+_A = TypeVar("_A", int, float)
+
+
+def _pair(name: str, value: str, first: Callable[[str], _A], shape: str) -> tuple[_A, int]:
+    """Two comma-separated numbers, the second whole: the shape both policies' inputs share."""
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return first(parts[0]), int(parts[1])
+    except ValueError:
+        raise InputError(f"input {name} must be {shape}, got {value[:40]!r}") from None
+
+
 def patch_policy(name: str, value: str) -> PatchPolicy:
     """`RATE,RUNS` (e.g. `0.01,50`) or `off`: triage then offers no patch, and the dashboard
     proposes nothing to add."""
     if value.lower() in ("off", "false", "no", "none"):
         return PatchPolicy(enabled=False)
-    parts = [p.strip() for p in value.split(",")]
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        rate, runs = float(parts[0]), int(parts[1])
-    except ValueError:
-        raise InputError(
-            f"input {name} must be RATE,RUNS (e.g. 0.01,50) or off, got {value[:40]!r}"
-        ) from None
+    rate, runs = _pair(name, value, float, "RATE,RUNS (e.g. 0.01,50) or off")
     if not 0 < rate <= 1 or runs < 1:
         raise InputError(f"input {name} needs 0 < RATE <= 1 and RUNS >= 1")
     return PatchPolicy(min_rate=rate, min_executions=runs)
@@ -126,15 +132,7 @@ def patch_policy(name: str, value: str) -> PatchPolicy:
 
 def retire_policy(name: str, value: str) -> RetirePolicy:
     """`RUNS,DAYS`, both whole and positive."""
-    parts = [p.strip() for p in value.split(",")]
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        runs, days = int(parts[0]), int(parts[1])
-    except ValueError:
-        raise InputError(
-            f"input {name} must be two whole numbers separated by a comma, got {value[:40]!r}"
-        ) from None
+    runs, days = _pair(name, value, int, "two whole numbers separated by a comma")
     if runs < 1 or days < 1:
         raise InputError(f"input {name} needs positive numbers, got {value[:40]!r}")
     return RetirePolicy(min_executions=runs, min_days=days)
