@@ -258,15 +258,20 @@ class IssueGateway(GitHubGateway):
                 out.append(edit)
         return issue["body"], out
 
+    def _found(self, url: str, permission: str) -> Any | None:
+        """A GET's answer, or None when GitHub says there is no such thing (404): a missing
+        branch, pull request or collaborator is an answer here, not an error."""
+        try:
+            return self._call("GET", url, permission=permission)[1]
+        except GatewayError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def permission(self, login: str) -> str:
         """The user's permission on the repository: admin, write, read or none."""
         url = f"{self._base}/collaborators/{urllib.parse.quote(login, safe='')}/permission"
-        try:
-            _, data = self._call("GET", url, permission=CONTENTS_READ)
-        except GatewayError as exc:
-            if exc.status == 404:
-                return "none"
-            raise
+        data = self._found(url, CONTENTS_READ)
         value = data.get("permission") if isinstance(data, dict) else None
         return value if isinstance(value, str) else "none"
 
@@ -275,12 +280,9 @@ class IssueGateway(GitHubGateway):
     def branch_head(self, branch: str) -> tuple[str, str] | None:
         """(commit sha, tree sha) of a branch's head, or None when there is no such branch."""
         url = f"{self._base}/branches/{urllib.parse.quote(branch, safe='/')}"
-        try:
-            _, data = self._call("GET", url, permission=CONTENTS_READ)
-        except GatewayError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        data = self._found(url, CONTENTS_READ)
+        if data is None:
+            return None
         commit = _dict(_dict(data).get("commit"))
         sha, tree = commit.get("sha"), _dict(_dict(commit.get("commit")).get("tree")).get("sha")
         if not isinstance(sha, str) or not isinstance(tree, str):
@@ -290,14 +292,10 @@ class IssueGateway(GitHubGateway):
     def compare(self, base: str, branch: str) -> Comparison | None:
         """`branch` against the commit `base`, or None when the branch does not exist."""
         spec = f"{base}...{branch}"
-        url = f"{self._base}/compare/{urllib.parse.quote(spec, safe='/.')}"
-        try:
-            _, data = self._call("GET", url, permission=CONTENTS_READ)
-        except GatewayError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        data = _dict(data)
+        found = self._found(f"{self._base}/compare/{urllib.parse.quote(spec, safe='/.')}", CONTENTS_READ)
+        if found is None:
+            return None
+        data = _dict(found)
         commits = tuple(_commit(c) for c in data.get("commits") or () if isinstance(c, dict))
         files: dict[str, str | None] = {}
         for f in data.get("files") or ():
@@ -348,13 +346,8 @@ class IssueGateway(GitHubGateway):
         return sorted((_pull(p) for p in items), key=lambda p: -p.number)
 
     def pull(self, number: int) -> PullInfo | None:
-        try:
-            _, data = self._call("GET", f"{self._base}/pulls/{int(number)}", permission=PULLS_READ)
-        except GatewayError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return _pull(_dict(data))
+        data = self._found(f"{self._base}/pulls/{int(number)}", PULLS_READ)
+        return None if data is None else _pull(_dict(data))
 
     def close_pull(self, number: int) -> None:
         self._call(
