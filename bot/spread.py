@@ -43,14 +43,6 @@ class Spread:
         return tuple(sorted(j.rate.job or "" for j in self.jobs if j.meets_rule and not j.listed))
 
 
-def meets_rule(rate: FlakeRate, policy: PatchPolicy) -> bool:
-    return (
-        rate.executions >= policy.min_executions
-        and rate.events >= policy.min_events
-        and rate.rate >= policy.min_rate
-    )
-
-
 def spread(
     tests: Sequence[TestRates], policy: PatchPolicy, listed: Callable[[str, str], bool]
 ) -> list[Spread]:
@@ -62,7 +54,9 @@ def spread(
         if len(jobs) < 2:
             continue
         records = tuple(
-            JobRecord(r, listed(t.overall.test, r.job or ""), meets_rule(r, policy))
+            JobRecord(
+                r, listed(t.overall.test, r.job or ""), policy.counts_meet(r.executions, r.events, r.rate)
+            )
             for r in sorted(jobs, key=lambda r: (-r.rate, r.job or ""))
         )
         out.append(Spread(t.overall.test, records))

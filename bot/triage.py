@@ -92,6 +92,11 @@ class PatchPolicy:
     max_jobs_in_run: int = 2
     max_tests_in_job: int = 2
 
+    def counts_meet(self, executions: int, events: int, rate: float) -> bool:
+        """The rule's counts (executions, failures, rate), the part triage, the dashboard's add
+        list and the report's cross-job view share; the other conditions are each caller's."""
+        return executions >= self.min_executions and events >= self.min_events and rate >= self.min_rate
+
 
 @dataclass(frozen=True)
 class JobInput:
@@ -683,9 +688,7 @@ def _rate_suffices(finding: Finding, policy: PatchPolicy) -> bool:
         and not finding.match.should_not_have_failed
         and len(finding.failed_in_jobs) <= policy.max_jobs_in_run
         and rate is not None
-        and rate.executions >= policy.min_executions
-        and rate.events >= policy.min_events
-        and rate.rate >= policy.min_rate
+        and policy.counts_meet(rate.executions, rate.events, rate.rate)
     )
 
 

@@ -11,7 +11,7 @@ from bot.records import FlakeRate, Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.render.report import render_report
 from bot.report import build_report, to_json
-from bot.spread import meets_rule, spread
+from bot.spread import spread
 from bot.stats import TestRates
 from bot.store.sqlite import HistoryStore, Window
 from bot.triage import PatchPolicy
@@ -19,6 +19,10 @@ from bot.triage import PatchPolicy
 
 def rate(job: str | None, events: int, executions: int) -> FlakeRate:
     return FlakeRate("misc/a.py", job, events, executions, 0.0, 1.0)
+
+
+def meets_rule(r: FlakeRate, policy: PatchPolicy) -> bool:
+    return policy.counts_meet(r.executions, r.events, r.rate)
 
 
 def test_the_rule_per_job_and_the_jobs_of_one_patch() -> None:

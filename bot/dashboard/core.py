@@ -201,12 +201,7 @@ def newly_flaky(pair: Pair) -> bool:
 def add_worthy(pair: Pair, policy: PatchPolicy) -> bool:
     """The counts meet the rule (whether it is covered or persistent is judged by the caller);
     with the rule off (`suggest-patches: off`) nothing is proposed for adding."""
-    return (
-        policy.enabled
-        and pair.executions >= policy.min_executions
-        and pair.events >= policy.min_events
-        and pair.rate >= policy.min_rate
-    )
+    return policy.enabled and policy.counts_meet(pair.executions, pair.events, pair.rate)
 
 
 def select_add(
