@@ -319,6 +319,20 @@ def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, float]:
                 os.environ[key] = value
 
 
+def initial_sync(fake: FakeGitHub, store: Path, *flags: str) -> tuple[dict[str, str], float]:
+    """`flake-bot sync` of the fake's master pushes into `store`, as the action's cache would hold
+    it before the triages; the runner environment the triages add to, and the sync's seconds."""
+    base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
+            "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
+    code, out, took = run_cli(
+        ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
+         "--event", "push", "--db", str(store), *flags], base,
+    )  # fmt: skip
+    if code != 0:
+        raise SystemExit(f"sync failed: {out[-2000:]}")
+    return base, took
+
+
 def part1(pushes: int, seed: int) -> None:
     for test, job, _ in FLAKES:
         assert REGISTRY.match(job, test).listing is Listing.NEW, (test, job)
@@ -338,14 +352,7 @@ def part1(pushes: int, seed: int) -> None:
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
             store = tmp / "history.sqlite"
-            base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
-                    "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
-            code, out, took = run_cli(
-                ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
-                 "--event", "push", "--db", str(store), "--scan-green"], base,
-            )  # fmt: skip
-            if code != 0:
-                raise SystemExit(f"sync failed: {out[-2000:]}")
+            base, took = initial_sync(fake, store, "--scan-green")
             print(f"history: {pushes} master pushes, {len(sim.triage)} failed runs/attempts to triage; "
                   f"initial sync {took:.1f} s")  # fmt: skip
             confusion: dict[str, Counter[str]] = defaultdict(Counter)
@@ -472,14 +479,7 @@ def part_seed(seed: int) -> None:
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
             store = tmp / "history.sqlite"
-            base = {"GITHUB_REPOSITORY": fake.repo, "GITHUB_API_URL": fake.api_url, "GITHUB_TOKEN": TOKEN,
-                    "INPUT_GITHUB-TOKEN": TOKEN}  # fmt: skip
-            code, out, took = run_cli(
-                ["sync", "--repo", fake.repo, "--workflow", "ports_unix.yml", "--branch", "master",
-                 "--event", "push", "--db", str(store)], base,
-            )  # fmt: skip
-            if code != 0:
-                raise SystemExit(f"sync failed: {out[-2000:]}")
+            base, took = initial_sync(fake, store)
             expired = sum(len(v) for v in history.expired.values())
             print(f"\nseed-shaped history: {len(history.pushes)} master pushes x {len(JOB_FAILURES)} jobs, "
                   f"{expired} failed jobs with expired logs, {len(ideal)} failing tests in "
