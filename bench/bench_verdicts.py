@@ -636,7 +636,7 @@ def part3(trials: int, seed: int) -> None:
     executions it reads), on simulated outcome sequences: its delay and its false alarms."""
     from bot.changepoint import onset, rise_p_value
     from bot.orchestrate.history import RECENT
-    from bot.triage import PATCH_STEADY_P, PatchPolicy
+    from bot.patch_rules import PATCH_STEADY_P, PatchPolicy
 
     rng = random.Random(seed)
     policy = PatchPolicy()

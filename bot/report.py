@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 from bot import stats
 from bot.clean_record import clean_record
+from bot.patch_rules import PatchPolicy
 from bot.registry.model import Registry
 from bot.spread import Spread, spread
 from bot.store.sqlite import HistoryStore, Window
-from bot.triage import PatchPolicy
 
 
 class _Entry(Protocol):

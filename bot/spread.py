@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.patch_rules import PatchPolicy
 from bot.records import FlakeRate
 from bot.stats import TestRates
-from bot.triage import PatchPolicy
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ from hypothesis import strategies as st
 
 from bot.across_jobs import AcrossJobs, SiblingRecord
 from bot.evidence import TestHistory
+from bot.findings import JobInput, TriageReport
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
-from bot.triage import FLAKES, JobInput, Kind, TriageReport, triage
+from bot.render.verdict_words import advice, headline, label
+from bot.triage import triage
+from bot.verdicts import FLAKES, Verdict
 
 TEST = "thread/thread_gc1.py"
 USUAL = "expected 'True' got 'False'"
@@ -102,55 +105,57 @@ def standard(report: TriageReport):
     ("patterns", "symptom", "also", "kind"),
     [
         # the same symptom in a sibling job, alone between passes, passed since: reassure
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Kind.FLAKY_OTHER_JOBS),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Verdict.FLAKY_OTHER_JOBS),
         # ... in a row of two there, beside one alone: still a flake's pattern (the per-job bound)
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPFFPPPP"}, USUAL, (), Kind.FLAKY_OTHER_JOBS),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPFFPPPP"}, USUAL, (), Verdict.FLAKY_OTHER_JOBS),
         # ... or failing in this run's sibling job too: two jobs are not "several"
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, ("qemu_arm",), Kind.FLAKY_OTHER_JOBS),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, ("qemu_arm",),
+         Verdict.FLAKY_OTHER_JOBS),
         # no execution of this job stored yet (a new job): its first failure all the same
-        ({"standard": "", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Kind.FLAKY_OTHER_JOBS),
+        ({"standard": "", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Verdict.FLAKY_OTHER_JOBS),
         # a different symptom: a new way of failing
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, "CRASH: KeyError", (), Kind.NEW_WAY),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, "CRASH: KeyError", (), Verdict.NEW_WAY),
         # the sibling failed the usual way and another, now fails the other way: the match decides
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPXPPPP"}, "other way", (), Kind.FLAKY_OTHER_JOBS),
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPXPPPPPPP"}, USUAL, (), Kind.NEW_WAY),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPXPPPP"}, "other way", (), Verdict.FLAKY_OTHER_JOBS),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPXPPPPPPP"}, USUAL, (), Verdict.NEW_WAY),
         # sibling failures in rows: not a flake there, so nothing to lend
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFFFPPPPP"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFFFPPPPP"}, USUAL, (), Verdict.FIRST_FAILURE),
         # ... and a sibling in rows vetoes another that looks flaky
         ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "nanbox": "PFFFPPPPPP"}, USUAL, (),
-         Kind.FIRST_FAILURE),
+         Verdict.FIRST_FAILURE),
         # a sibling failing in its latest two executions: a regression spreading
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPPPPPFF"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPPPPPFF"}, USUAL, (), Verdict.FIRST_FAILURE),
         # a sibling whose latest execution failed: it has not passed since
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPPPPPPF"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PFPPPPPPPF"}, USUAL, (), Verdict.FIRST_FAILURE),
         # a sibling with one failure and no pass before it: not "alone between passes"
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "?FPPPPPPPP"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "?FPPPPPPPP"}, USUAL, (), Verdict.FIRST_FAILURE),
         # two failures in a row here: likely regression, whatever the siblings say
-        ({"standard": "PPPPPPPPPF", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Kind.REGRESSION),
+        ({"standard": "PPPPPPPPPF", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Verdict.REGRESSION),
         # the execution before this one here is unknown (log expired): may be two in a row
-        ({"standard": "PPPPPPPPP?", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPP?", "qemu_arm": "PPFPPPPFPP"}, USUAL, (), Verdict.FIRST_FAILURE),
         # 3 or more jobs of this run at once: several jobs
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, ("nanbox", "macos"), Kind.SEVERAL_JOBS),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}, USUAL, ("nanbox", "macos"),
+         Verdict.SEVERAL_JOBS),
         # it failed here before (alone): the per-job rule decides, as before
-        ({"standard": "PPFPPPPPPP", "qemu_arm": "PPPPPFPPPP"}, USUAL, (), Kind.UNLISTED_FLAKE),
+        ({"standard": "PPFPPPPPPP", "qemu_arm": "PPPPPFPPPP"}, USUAL, (), Verdict.UNLISTED_FLAKE),
         # never failed anywhere: a first failure
-        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPPPP"}, USUAL, (), Kind.FIRST_FAILURE),
+        ({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPPPP"}, USUAL, (), Verdict.FIRST_FAILURE),
     ],
 )
-def test_verdict_across_jobs(patterns: dict[str, str], symptom: str, also: tuple[str, ...], kind: Kind) -> None:  # noqa: E501
+def test_verdict_across_jobs(patterns: dict[str, str], symptom: str, also: tuple[str, ...], kind: Verdict) -> None:  # noqa: E501
     finding = standard(judge(patterns, symptom=symptom, also=also))
-    assert finding.kind is kind
+    assert finding.verdict is kind
 
 
 def test_flaky_in_other_jobs_reassures_and_offers_no_patch() -> None:
     report = judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "coverage": "PPPPFPPPPP"})
     finding = standard(report)
-    assert finding.kind is Kind.FLAKY_OTHER_JOBS
-    assert finding.verdict_label == "flaky in other jobs, first time here"
-    assert finding.advice.startswith("re-run")
-    assert not finding.needs_look and finding.kind in FLAKES
-    assert report.reassuring and report.counts.flaky_other_jobs == 1
-    assert report.headline == "1 failure in 1 job: 1 flaky in other jobs"
+    assert finding.verdict is Verdict.FLAKY_OTHER_JOBS
+    assert label(finding) == "flaky in other jobs, first time here"
+    assert advice(finding).startswith("re-run")
+    assert not finding.needs_look and finding.verdict in FLAKES
+    assert report.reassuring and report.counts.tally("flaky_other_jobs") == 1
+    assert headline(report) == "1 failure in 1 job: 1 flaky in other jobs"
     assert not report.candidates and not report.notes  # the patch rule stays per job
     across = finding.across
     assert across is not None
@@ -168,24 +173,26 @@ def test_listed_for_other_jobs_only() -> None:
     evidence (thread_gc1.py's first failure in settrace_stackless, excluded in four other jobs)."""
     quiet = {"standard": "PPPPPPPPPP"}
     finding = standard(judge(quiet, registry=listed("qemu_arm", "macos")))
-    assert finding.kind is Kind.FLAKY_OTHER_JOBS
+    assert finding.verdict is Verdict.FLAKY_OTHER_JOBS
     assert finding.across is not None
     assert [s.job for s in finding.across.listed] == ["qemu_arm", "macos"]
     # without a history store nothing is known of this job: it stays "flaky elsewhere", a look
-    assert standard(judge(quiet, registry=listed("qemu_arm"), history=False)).kind is Kind.FLAKY_ELSEWHERE
+    no_history = judge(quiet, registry=listed("qemu_arm"), history=False)
+    assert standard(no_history).verdict is Verdict.FLAKY_ELSEWHERE
     # the entry's known symptoms do not match this failure: not the listed flake
     odd = listed("qemu_arm", symptoms=(r"^TIMEOUT",))
-    assert standard(judge(quiet, registry=odd)).kind is Kind.FIRST_FAILURE
+    assert standard(judge(quiet, registry=odd)).verdict is Verdict.FIRST_FAILURE
     # ... and when they do match, it is the listed flake
     usual = listed("qemu_arm", symptoms=(r"^expected 'True'",))
-    assert standard(judge(quiet, registry=usual)).kind is Kind.FLAKY_OTHER_JOBS
+    assert standard(judge(quiet, registry=usual)).verdict is Verdict.FLAKY_OTHER_JOBS
     # listed, but two failures in a row here, or another test runner: no reassurance
-    assert standard(judge({"standard": "PPPPPPPPPF"}, registry=listed("qemu_arm"))).kind is Kind.REGRESSION
+    twice = judge({"standard": "PPPPPPPPPF"}, registry=listed("qemu_arm"))
+    assert standard(twice).verdict is Verdict.REGRESSION
     other = judge(quiet, registry=listed("qemu_arm"), runner=Runner.MULTITESTS)
-    assert standard(other).kind is Kind.FIRST_FAILURE
+    assert standard(other).verdict is Verdict.FIRST_FAILURE
     # no execution of this job stored, and it failed another way elsewhere: not the listed flake
     unlike = judge({"standard": "", "nanbox": "PPXPPPPPPP"}, registry=listed("qemu_arm"))
-    assert standard(unlike).kind is Kind.FLAKY_ELSEWHERE
+    assert standard(unlike).verdict is Verdict.FLAKY_ELSEWHERE
 
 
 def test_a_test_kept_out_of_this_job_is_not_reassured_by_its_siblings() -> None:
@@ -195,8 +202,8 @@ def test_a_test_kept_out_of_this_job_is_not_reassured_by_its_siblings() -> None:
                   functions=("ci_unix_standard_run_tests",))  # fmt: skip
     kept_out = Registry(entries=(entry,), jobs=JOBS)
     patterns = {"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP"}
-    assert standard(judge(patterns, registry=kept_out)).kind is Kind.NEW
-    assert standard(judge(patterns)).kind is Kind.FLAKY_OTHER_JOBS
+    assert standard(judge(patterns, registry=kept_out)).verdict is Verdict.NEW
+    assert standard(judge(patterns)).verdict is Verdict.FLAKY_OTHER_JOBS
 
 
 def test_other_jobs_are_read_only_for_a_first_failure_here() -> None:
@@ -205,7 +212,7 @@ def test_other_jobs_are_read_only_for_a_first_failure_here() -> None:
     job = JobInput(JobInfo(1, RUN.id, 1, "standard", "completed", "failure"), LogState.PARSED,
                    JobReport("standard", True, failures=(failure,)))  # fmt: skip
     report = triage(RUN, [job], REGISTRY, history=lookup)
-    assert report.findings[0].kind is Kind.UNLISTED_FLAKE and report.findings[0].across is None
+    assert report.findings[0].verdict is Verdict.UNLISTED_FLAKE and report.findings[0].across is None
     assert lookup.asked == ["standard"]  # type: ignore[attr-defined]
 
 
@@ -240,19 +247,20 @@ def test_no_reassurance_against_the_evidence_here(here: str, sibling: str, sympt
     finding = standard(judge({"standard": here, "qemu_arm": sibling}, symptom=symptom))
     e = finding.evidence
     assert e is not None
-    if finding.kind is Kind.FLAKY_OTHER_JOBS:
+    if finding.verdict is Verdict.FLAKY_OTHER_JOBS:
         assert here[-1:] != "?" and "F" not in here and "X" not in here
         assert not e.new_way and finding.across is not None and finding.across.matching
 
 
 def test_the_verdict_says_where_and_how_often() -> None:
     from bot.render import outputs, render_text
-    from bot.render.evidence import brief, sentences
+    from bot.render.evidence import sentences
+    from bot.render.verdict_words import brief
     from bot.render.words import say_text
 
     report = judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "nanbox": "PPPPPPPPPF"})
     finding = standard(report)
-    assert finding.kind is Kind.FLAKY_OTHER_JOBS
+    assert finding.verdict is Verdict.FLAKY_OTHER_JOBS
     assert brief(finding) == (
         "failed this way in 1 other job (2 of 10 executions), last 2026-06-01; none of 10 executions here"
     )
@@ -275,7 +283,7 @@ def test_a_veto_is_explained() -> None:
     from bot.render.words import say_text
 
     finding = standard(judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPFPPPPFPP", "nanbox": "PFFFPPPPPP"}))
-    assert finding.kind is Kind.FIRST_FAILURE
+    assert finding.verdict is Verdict.FIRST_FAILURE
     said = [say_text(s) for s in sentences(finding, None)]
     veto = "In nanbox its failures came in rows of up to 3: not a flake's pattern, so no other job vouches"
     assert veto + " for it." in said
@@ -285,19 +293,19 @@ def test_a_veto_is_explained() -> None:
     ("qemu", "kind"),
     [
         # another workflow's job is weaker evidence: one failure the same way is not enough ...
-        ({"qemu_arm": "PPPPPPPFPP"}, Kind.FIRST_FAILURE),
+        ({"qemu_arm": "PPPPPPPFPP"}, Verdict.FIRST_FAILURE),
         # ... two are, alone between passes, passing since
-        ({"qemu_arm": "PPFPPPPFPP"}, Kind.FLAKY_OTHER_JOBS),
+        ({"qemu_arm": "PPFPPPPFPP"}, Verdict.FLAKY_OTHER_JOBS),
         # it vetoes all the same when failing in a row there now
-        ({"qemu_arm": "PPFPPPPFPP", "qemu_mips": "PPPPPPPPFF"}, Kind.FIRST_FAILURE),
+        ({"qemu_arm": "PPFPPPPFPP", "qemu_mips": "PPPPPPPPFF"}, Verdict.FIRST_FAILURE),
         # failing another way there only: no evidence for the way it fails now
-        ({"qemu_arm": "PPXPPPPXPP"}, Kind.FIRST_FAILURE),
+        ({"qemu_arm": "PPXPPPPXPP"}, Verdict.FIRST_FAILURE),
     ],
 )
-def test_other_workflows_are_weaker_evidence(qemu: dict[str, str], kind: Kind) -> None:
+def test_other_workflows_are_weaker_evidence(qemu: dict[str, str], kind: Verdict) -> None:
     finding = standard(judge({"standard": "PPPPPPPPPP"}, qemu=qemu))
-    assert finding.kind is kind
-    if kind is Kind.FLAKY_OTHER_JOBS:
+    assert finding.verdict is kind
+    if kind is Verdict.FLAKY_OTHER_JOBS:
         from bot.render.evidence import sentences
         from bot.render.words import say_text
 
@@ -306,7 +314,8 @@ def test_other_workflows_are_weaker_evidence(qemu: dict[str, str], kind: Kind) -
 
 
 def test_a_sibling_of_this_workflow_needs_one_failure_the_same_way() -> None:
-    assert standard(judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPFPP"})).kind is Kind.FLAKY_OTHER_JOBS
+    once = judge({"standard": "PPPPPPPPPP", "qemu_arm": "PPPPPPPFPP"})
+    assert standard(once).verdict is Verdict.FLAKY_OTHER_JOBS
 
 
 def test_a_sibling_where_the_test_no_longer_runs_has_not_passed_since() -> None:
@@ -319,5 +328,6 @@ def test_a_sibling_where_the_test_no_longer_runs_has_not_passed_since() -> None:
     )  # fmt: skip
     patterns = {"standard": "PPPPPPPPPP", "qemu_arm": sibling}
     excluded_there = Registry(entries=(broken,), jobs=JOBS)
-    assert standard(judge(patterns, registry=excluded_there)).kind is Kind.FIRST_FAILURE
-    assert standard(judge(patterns)).kind is Kind.FLAKY_OTHER_JOBS  # the same history, still running there
+    assert standard(judge(patterns, registry=excluded_there)).verdict is Verdict.FIRST_FAILURE
+    # the same history, still running there
+    assert standard(judge(patterns)).verdict is Verdict.FLAKY_OTHER_JOBS

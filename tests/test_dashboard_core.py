@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.dashboard import core
+from bot.patch_rules import PatchPolicy
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.stats import ExecutionDay, TestTally
-from bot.triage import PatchPolicy
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 TODAY = NOW.date()

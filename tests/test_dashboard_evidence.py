@@ -8,9 +8,9 @@ from helpers.dashboard import NOW, seed
 
 from bot.dashboard import build, core
 from bot.dashboard.store_evidence import StoreEvidence
+from bot.patch_rules import PatchPolicy
 from bot.registry import load_registry
 from bot.store.sqlite import HistoryStore
-from bot.triage import PatchPolicy
 
 
 def test_streak_and_culprit_range_from_the_evidence_engine(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ from test_dashboard_core import REGISTRY, TODAY, pair
 from bot.dashboard import build, core
 from bot.dashboard.render import render_body
 from bot.dashboard.store_evidence import StoreEvidence
+from bot.patch_rules import PatchPolicy
 from bot.records import Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.store.sqlite import HistoryStore
-from bot.triage import PatchPolicy
 
 ONSET = core.Streak(5, 1234, "b" * 40, None, "a" * 40)
 

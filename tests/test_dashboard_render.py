@@ -14,11 +14,11 @@ from helpers.gfm import analyse, github_refs, visible
 from bot.cli import main
 from bot.dashboard import build, core
 from bot.dashboard.render import MARKER, MAX_BODY_CHARS, PullRequestLink, render_body
+from bot.patch_rules import PatchPolicy
 from bot.records import Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.registry.source import MemoryTree
 from bot.store.sqlite import HistoryStore
-from bot.triage import PatchPolicy
 
 UPSTREAM = Path(__file__).parent / "data" / "upstream"
 EVIL_TEST = (

@@ -16,10 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.evidence import JobRecord, RunRef, TestHistory, assess
+from bot.findings import JobInput
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
 from bot.registry.model import JobSpec, Registry
 from bot.render.words import note_sentence, say_text
-from bot.triage import FLAKES, JobInput, Kind, triage
+from bot.triage import triage
+from bot.verdicts import FLAKES, Verdict
 
 REGISTRY = Registry(jobs={"standard": JobSpec("standard", "linux"), "qemu_arm": JobSpec("qemu_arm", "linux")})
 SHA = "c" * 40
@@ -61,22 +63,22 @@ def judge(
 @pytest.mark.parametrize(
     ("pattern", "symptom", "kind"),
     [
-        ("PPPPPP", USUAL, Kind.FIRST_FAILURE),  # first failure here: look at the change
-        ("PPPFF", USUAL, Kind.REGRESSION),  # failing in every execution since run X
-        ("PPFPPPPFPP", USUAL, Kind.UNLISTED_FLAKE),  # intermittent, the usual way
-        ("PPFPPPPFPP", "CRASH: KeyError", Kind.NEW_WAY),  # fails in a way none did before
-        ("PFPPFPPX", "other way", Kind.REGRESSION),  # the latest execution failed: a streak of one
-        ("PPFFFPPPP", USUAL, Kind.FAILED_BEFORE),  # a regression fixed after a few runs, back again
-        ("PFPPPFPPXX", "other way", Kind.REGRESSION),  # a flake turned regression, now in a row
-        ("PFPPPFPPP", "other way", Kind.NEW_WAY),  # ... and at its first new-way failure
-        ("PPF?F", USUAL, Kind.REGRESSION),  # an expired log in the middle of a streak
-        ("PPPP??", USUAL, Kind.FIRST_FAILURE),  # unknown outcomes since the last pass
-        ("", USUAL, Kind.NEW),  # no execution of the job in the store: we do not know
+        ("PPPPPP", USUAL, Verdict.FIRST_FAILURE),  # first failure here: look at the change
+        ("PPPFF", USUAL, Verdict.REGRESSION),  # failing in every execution since run X
+        ("PPFPPPPFPP", USUAL, Verdict.UNLISTED_FLAKE),  # intermittent, the usual way
+        ("PPFPPPPFPP", "CRASH: KeyError", Verdict.NEW_WAY),  # fails in a way none did before
+        ("PFPPFPPX", "other way", Verdict.REGRESSION),  # the latest execution failed: a streak of one
+        ("PPFFFPPPP", USUAL, Verdict.FAILED_BEFORE),  # a regression fixed after a few runs, back again
+        ("PFPPPFPPXX", "other way", Verdict.REGRESSION),  # a flake turned regression, now in a row
+        ("PFPPPFPPP", "other way", Verdict.NEW_WAY),  # ... and at its first new-way failure
+        ("PPF?F", USUAL, Verdict.REGRESSION),  # an expired log in the middle of a streak
+        ("PPPP??", USUAL, Verdict.FIRST_FAILURE),  # unknown outcomes since the last pass
+        ("", USUAL, Verdict.NEW),  # no execution of the job in the store: we do not know
     ],
 )
-def test_verdict_for_each_situation(pattern: str, symptom: str, kind: Kind) -> None:
+def test_verdict_for_each_situation(pattern: str, symptom: str, kind: Verdict) -> None:
     (finding,) = judge(history(pattern, "standard", symptom=USUAL), symptom=symptom).findings
-    assert finding.kind is kind
+    assert finding.verdict is kind
 
 
 def test_streak_names_first_failure_last_pass_and_unknowns() -> None:
@@ -92,7 +94,7 @@ def test_a_commit_run_several_times_is_proven_flaky() -> None:
     code changed between the results."""
     found = history("FP", "standard", symptom=USUAL, shas="cc")
     (finding,) = judge(found).findings
-    assert finding.kind is Kind.PROVEN_FLAKY
+    assert finding.verdict is Verdict.PROVEN_FLAKY
     assert finding.evidence is not None and finding.evidence.same_commit_pass is not None
 
 
@@ -110,18 +112,18 @@ def test_rerun_that_passed_only_some_jobs() -> None:
     )
     run = replace(RUN, attempt=3)
     report = judge(TestHistory(here=recs), run=run, jobs=("standard", "qemu_arm"))
-    kinds = {f.job.name: f.kind for f in report.findings}
-    assert kinds["standard"] is Kind.PROVEN_FLAKY  # passed on this commit in attempt 2
-    assert kinds["qemu_arm"] is Kind.REGRESSION  # failed in attempt 1 of this commit, no pass since
+    kinds = {f.job.name: f.verdict for f in report.findings}
+    assert kinds["standard"] is Verdict.PROVEN_FLAKY  # passed on this commit in attempt 2
+    assert kinds["qemu_arm"] is Verdict.REGRESSION  # failed in attempt 1 of this commit, no pass since
 
 
 def test_pull_request_sees_the_default_branch_failing_too() -> None:
     found = replace(history("PPPFF", "standard", symptom=USUAL), default_branch=True)
     pr = replace(RUN, event="pull_request", branch="feature")
     (finding,) = judge(found, run=pr, on_default=False).findings
-    assert finding.kind is Kind.ON_DEFAULT_BRANCH and not finding.needs_look
+    assert finding.verdict is Verdict.ON_DEFAULT_BRANCH and not finding.needs_look
     (on_master,) = judge(found).findings
-    assert on_master.kind is Kind.REGRESSION and on_master.needs_look
+    assert on_master.verdict is Verdict.REGRESSION and on_master.needs_look
 
 
 def test_several_jobs_at_once_is_not_a_flake() -> None:
@@ -129,8 +131,8 @@ def test_several_jobs_at_once_is_not_a_flake() -> None:
     jobs = ("standard", "qemu_arm", "nanbox")
     report = judge(TestHistory(here=tuple(r for j in jobs for r in records("PPFPPPPFPP", j, symptom=USUAL))),
                    jobs=jobs)  # fmt: skip
-    assert {f.kind for f in report.findings} == {Kind.SEVERAL_JOBS}
-    assert judge(found).findings[0].kind is Kind.UNLISTED_FLAKE
+    assert {f.verdict for f in report.findings} == {Verdict.SEVERAL_JOBS}
+    assert judge(found).findings[0].verdict is Verdict.UNLISTED_FLAKE
 
 
 @pytest.mark.parametrize(
@@ -160,7 +162,7 @@ def test_no_reassurance_or_patch_against_the_evidence(pattern: str, symptom: str
     assert e is not None
     known = pattern.replace("?", "")
     if (known and known[-1] in "FX") or e.new_way:
-        assert finding.kind not in FLAKES
+        assert finding.verdict not in FLAKES
         assert not report.candidates
-    if finding.kind in FLAKES:
+    if finding.verdict in FLAKES:
         assert e.failures > 0 and not e.new_way and e.streak.failures == 0

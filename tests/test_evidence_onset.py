@@ -16,9 +16,12 @@ from hypothesis import strategies as st
 from test_evidence import RUN, SHA, USUAL, judge
 
 from bot.evidence import RunRef, assess
-from bot.render.evidence import brief, sentences
+from bot.findings import NoteReason
+from bot.patch_rules import PATCH_STEADY_P
+from bot.render.evidence import sentences
+from bot.render.verdict_words import brief
 from bot.render.words import note_sentence, say_md, say_text
-from bot.triage import FLAKES, PATCH_STEADY_P, Kind, NoteReason
+from bot.verdicts import FLAKES, Verdict
 
 QUIET = "P" * 300
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -34,9 +37,9 @@ def test_flaky_since_a_run_is_a_regression_without_a_patch(every: int) -> None:
     pattern = QUIET + ("P" * (every - 1) + "F") * 4 + "P"
     report = judge(history(pattern, "standard", symptom=USUAL), events=20)
     (finding,) = report.findings
-    assert finding.kind is Kind.NEWLY_FLAKY and finding.needs_look
-    assert finding.kind not in FLAKES
-    assert not report.candidates and report.counts.newly_flaky == 1
+    assert finding.verdict is Verdict.NEWLY_FLAKY and finding.needs_look
+    assert finding.verdict not in FLAKES
+    assert not report.candidates and report.counts.tally("newly_flaky") == 1
     # the rates alone would have earned a patch: the note says why there is none
     (note,) = report.notes
     assert note.reason is NoteReason.NOT_A_FLAKE and "made it flaky" in say_text(note_sentence(note))
@@ -50,7 +53,7 @@ def test_the_same_failures_spread_over_the_whole_history_are_an_unlisted_flake()
     pattern = ("P" * 79 + "F") * 4 + "P" * 10  # steady 1.25%, as long as the store knows
     report = judge(history(pattern, "standard", symptom=USUAL), events=20)
     (finding,) = report.findings
-    assert finding.kind is Kind.UNLISTED_FLAKE and report.candidates
+    assert finding.verdict is Verdict.UNLISTED_FLAKE and report.candidates
     assert finding.evidence is not None and finding.evidence.flaky_since is None
 
 
@@ -71,7 +74,7 @@ def test_a_start_point_straddled_by_unknown_outcomes_puts_them_in_the_range() ->
 def test_a_streak_stays_a_streak() -> None:
     """Failing in every execution since the start: the streak's verdict (its range is exact)."""
     (finding,) = judge(history(QUIET + "PPPFPPPPFPPFF", "standard", symptom=USUAL)).findings
-    assert finding.kind is Kind.REGRESSION
+    assert finding.verdict is Verdict.REGRESSION
 
 
 def test_words_name_the_quiet_run_the_first_failure_and_the_compare_link() -> None:
@@ -108,14 +111,14 @@ def test_a_hint_of_a_rise_short_of_the_verdict_holds_the_patch_back() -> None:
     0.01), enough to wait before hiding it; the same failures spread out earn the patch."""
     recent = judge(history("P" * 100 + "PPPPPPPPPF" * 2 + "P", "standard", symptom=USUAL))
     (finding,) = recent.findings
-    assert finding.kind is Kind.UNLISTED_FLAKE and finding.evidence is not None
+    assert finding.verdict is Verdict.UNLISTED_FLAKE and finding.evidence is not None
     assert 0.005 < finding.evidence.rise_p < PATCH_STEADY_P
     assert not recent.candidates
     (note,) = recent.notes
     assert note.reason is NoteReason.RECENT
     assert "crowd into its latest executions" in say_text(note_sentence(note))
     spread = judge(history("PPPPPPPPPF" + "P" * 100 + "PPPPPPPPPF" + "P", "standard", symptom=USUAL))
-    assert spread.findings[0].kind is Kind.UNLISTED_FLAKE and spread.candidates and not spread.notes
+    assert spread.findings[0].verdict is Verdict.UNLISTED_FLAKE and spread.candidates and not spread.notes
 
 
 @settings(max_examples=60, deadline=None)
@@ -130,10 +133,10 @@ def test_newly_flaky_or_recent_is_never_patched(quiet: int, tail: str) -> None:
     (finding,) = report.findings
     e = finding.evidence
     assert e is not None
-    if finding.kind is Kind.NEWLY_FLAKY:
+    if finding.verdict is Verdict.NEWLY_FLAKY:
         assert e.flaky_since is not None and finding.needs_look
     if e.flaky_since is not None:
-        assert finding.kind not in FLAKES
+        assert finding.verdict not in FLAKES
     if e.flaky_since is not None or e.rise_p < PATCH_STEADY_P:
         assert not report.candidates
 

@@ -18,11 +18,13 @@ from logfmt import REAL_LOGS, Step, job_log, real_log
 
 from bot.cli import main
 from bot.errors import InputError
+from bot.findings import JobInput
 from bot.orchestrate.job_choice import choose_job
 from bot.parse import ends_as_job_log, parse_job_log
 from bot.records import JobInfo, LogState, ProblemKind, RunInfo
 from bot.registry import load_registry
-from bot.triage import JobInput, check_conclusion, triage
+from bot.render.verdict_words import headline
+from bot.triage import check_conclusion, triage
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "logs" / "coverage-flaky-and-real-failure.log"
 CAPTURES = sorted(p.name for p in REAL_LOGS.glob("*.log") if p.name[2:3] == "-")
@@ -196,7 +198,7 @@ def test_an_unreadable_log_in_the_action_needs_a_look() -> None:
     empty = triage(run, [JobInput(job, LogState.PARSED, parse_job_log([b""]))], registry)
     expired = triage(run, [JobInput(job, LogState.EXPIRED, None)], registry)
     assert empty.counts.unreadable_logs == expired.counts.unreadable_logs == 1
-    assert "No failures" not in empty.headline
+    assert "No failures" not in headline(empty)
     assert (check_conclusion(empty), check_conclusion(expired)) == ("failure", "neutral")
 
 

@@ -25,8 +25,8 @@ from bot.orchestrate.decisions import (
     publish_failure,
     publish_reserve,
 )
+from bot.patch_rules import PatchPolicy
 from bot.render import MAX_ANNOTATIONS
-from bot.triage import PatchPolicy
 
 SETTINGS = Settings(
     registry=None,

@@ -17,10 +17,10 @@ from test_evidence import RUN, SHA, USUAL, judge
 
 from bot.evidence import JobRecord
 from bot.records import JobInfo, JobReport, Outcome, Runner, TestFailure
-from bot.render.evidence import brief
+from bot.render.verdict_words import brief
 from bot.store.pull_attempts import KEEP, pull_records, save_pull_attempt
 from bot.store.sqlite import HistoryStore
-from bot.triage import Kind
+from bot.verdicts import Verdict
 
 PR_RUN = replace(RUN, event="pull_request", branch="feature", attempt=2)
 TEST = "basics/t.py"
@@ -34,11 +34,11 @@ def attempt(n: int, conclusion: str, *, failed: bool = False) -> JobRecord:
 def test_a_pass_on_an_earlier_attempt_of_the_commit_proves_it_flaky() -> None:
     found = replace(history("PPPPPPPP", "standard", symptom=USUAL), same_commit=(attempt(1, "success"),))
     (finding,) = judge(found, run=PR_RUN, on_default=False).findings
-    assert finding.kind is Kind.PROVEN_FLAKY and not finding.needs_look
+    assert finding.verdict is Verdict.PROVEN_FLAKY and not finding.needs_look
     assert brief(finding) == "passed on this commit in attempt 1 of this run"
     # without the attempt, the same history says first failure here
     (alone,) = judge(history("PPPPPPPP", "standard", symptom=USUAL), run=PR_RUN, on_default=False).findings
-    assert alone.kind is Kind.FIRST_FAILURE
+    assert alone.verdict is Verdict.FIRST_FAILURE
 
 
 def test_attempts_never_move_the_counts_and_only_earlier_passes_count() -> None:
@@ -50,13 +50,13 @@ def test_attempts_never_move_the_counts_and_only_earlier_passes_count() -> None:
     later = replace(base, same_commit=(attempt(3, "success"),))  # a later attempt is not evidence yet
     assert judge(later, run=PR_RUN, on_default=False).findings[0].evidence == plain.evidence
     other_commit = replace(base, same_commit=(attempt(1, "success")._replace(sha="d" * 40),))
-    assert judge(other_commit, run=PR_RUN, on_default=False).findings[0].kind is Kind.UNLISTED_FLAKE
+    assert judge(other_commit, run=PR_RUN, on_default=False).findings[0].verdict is Verdict.UNLISTED_FLAKE
 
 
 def test_no_history_but_a_passing_attempt_is_still_proof() -> None:
     found = replace(history("", "standard"), same_commit=(attempt(1, "success"),))
     (finding,) = judge(found, run=PR_RUN, on_default=False).findings
-    assert finding.kind is Kind.PROVEN_FLAKY
+    assert finding.verdict is Verdict.PROVEN_FLAKY
 
 
 def test_store_round_trip_keeps_attempts_apart_and_prunes_old_ones(tmp_path: Path) -> None:

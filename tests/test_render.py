@@ -21,6 +21,8 @@ from helpers.hostile import HOSTILE_PIECES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.findings import JobInput, TriageReport
+from bot.patch_rules import write_patches
 from bot.records import (
     FlakeRate,
     JobInfo,
@@ -46,7 +48,8 @@ from bot.render import (
     render_step_summary,
     render_text,
 )
-from bot.triage import JobInput, TriageReport, triage, write_patches
+from bot.render.verdict_words import headline
+from bot.triage import triage
 
 DETAILS = "https://github.com/micropython/micropython/runs/777"
 
@@ -354,7 +357,7 @@ def test_annotations_levels_and_paths() -> None:
     assert "Failed 15 times in the last 1,150 executions of this job" in message
     hostile = render_check(scenario("/../../etc/passwd\n@x"))
     assert {a["path"] for a in hostile.annotations} == {"tests", "tests/thread/stress_aes.py"}
-    assert check.title == BENIGN.headline
+    assert check.title == headline(BENIGN)
 
 
 def test_terminal_text_lists_everything_plainly() -> None:

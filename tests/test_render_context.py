@@ -15,6 +15,7 @@ import pytest
 from helpers.gfm import analyse, shown
 
 from bot.cli import main
+from bot.findings import JobInput
 from bot.parse import parse_job_log
 from bot.records import JobInfo, JobReport, LogState, Outcome, RunInfo, Runner, TestFailure
 from bot.registry import load_registry
@@ -24,7 +25,7 @@ from bot.render.report import TOP_JOBS, render_report
 from bot.render.sanitize import ZWSP
 from bot.report import build_report
 from bot.store.sqlite import HistoryStore, Window
-from bot.triage import JobInput, triage
+from bot.triage import triage
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "logs"
 RUN_ID = 19000002252
@@ -152,7 +153,7 @@ def test_dashboard_reads_as_meant_in_its_source_and_rendered(tmp_path: Path) -> 
 
     from bot.dashboard import build, core
     from bot.dashboard.render import render_body
-    from bot.triage import PatchPolicy
+    from bot.patch_rules import PatchPolicy
 
     with HistoryStore(tmp_path / "h.sqlite") as store:
         seed(store)

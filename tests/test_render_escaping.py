@@ -15,14 +15,15 @@ import pytest
 from test_render import BENIGN, DETAILS, scenario, skeleton
 from test_render_gfm import analyse, github_refs
 
+from bot.findings import Note, NoteReason, TriageReport
 from bot.render import render_comment, render_step_summary, render_text
 from bot.render.sanitize import inline, prose
-from bot.triage import Kind, Note, NoteReason, TriageReport
+from bot.verdicts import Verdict
 
 HOSTILE = "<img src=x onerror=alert(1)> @maintainer #1 [x](https://evil.example) *a*_b_ | `c` %d 1.0 (e)"
 
 NOTES = (
-    Note(NoteReason.NOT_A_FLAKE, test="basics/x2.py", job="xjob", kind=Kind.REGRESSION),
+    Note(NoteReason.NOT_A_FLAKE, test="basics/x2.py", job="xjob", verdict=Verdict.REGRESSION),
     Note(NoteReason.STILL_FAILING, test="basics/x2.py", job="xjob"),
     Note(NoteReason.CROWDED_JOB, job="xjob", count=7),
     Note(NoteReason.PATCH_REFUSED, test="basics/x2.py", detail="unknown job 'xjob'"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helpers.dashboard import NOW, seed
 
+from bot.patch_rules import PatchPolicy
 from bot.records import FlakeRate, Outcome, Runner, TestFailure
 from bot.registry import load_registry
 from bot.render.report import render_report
@@ -14,7 +15,6 @@ from bot.report import build_report, to_json
 from bot.spread import spread
 from bot.stats import TestRates
 from bot.store.sqlite import HistoryStore, Window
-from bot.triage import PatchPolicy
 
 
 def rate(job: str | None, events: int, executions: int) -> FlakeRate:

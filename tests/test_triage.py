@@ -10,6 +10,8 @@ from helpers import stable_id
 from helpers.histories import intermittent
 
 from bot.errors import InputError
+from bot.findings import JobInput, JobState, Note, NoteReason
+from bot.patch_rules import PatchPolicy, write_patches
 from bot.records import (
     FlakeRate,
     JobInfo,
@@ -24,19 +26,10 @@ from bot.records import (
     TestPass,
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
+from bot.render.verdict_words import breakdown, headline, label
 from bot.render.words import job_status
-from bot.triage import (
-    JobInput,
-    JobState,
-    Kind,
-    Note,
-    NoteReason,
-    PatchPolicy,
-    check_conclusion,
-    patch_worthy,
-    triage,
-    write_patches,
-)
+from bot.triage import check_conclusion, triage
+from bot.verdicts import Verdict
 
 REGISTRY = Registry(
     entries=(
@@ -144,10 +137,10 @@ def rate(
 def test_known_flake_here_is_reassuring() -> None:
     report = triage(RUN, [parsed("standard", failure("thread/thread_gc1.py"))], REGISTRY)
     (finding,) = report.findings
-    assert finding.kind is Kind.KNOWN_FLAKE
-    assert finding.verdict_label == "known flake here"
-    assert report.counts.known_flakes == 1 and report.counts.needs_look == 0
-    assert report.headline == "1 failure in 1 job: 1 known flake"
+    assert finding.verdict is Verdict.KNOWN_FLAKE
+    assert label(finding) == "known flake here"
+    assert report.counts.tally("known_flakes") == 1 and report.counts.needs_look == 0
+    assert headline(report) == "1 failure in 1 job: 1 known flake"
     assert report.reassuring
     assert check_conclusion(report) == "neutral"
 
@@ -161,9 +154,9 @@ def test_flaky_elsewhere_and_new_need_a_look() -> None:
         ],
         REGISTRY,
     )
-    kinds = [f.kind for f in report.findings]
-    assert kinds == [Kind.FLAKY_ELSEWHERE, Kind.NEW, Kind.KNOWN_FLAKE]
-    assert report.headline == "3 failures in 2 jobs: 1 known flake, 2 need a look"
+    kinds = [f.verdict for f in report.findings]
+    assert kinds == [Verdict.FLAKY_ELSEWHERE, Verdict.NEW, Verdict.KNOWN_FLAKE]
+    assert headline(report) == "3 failures in 2 jobs: 1 known flake, 2 need a look"
     assert not report.reassuring
     assert check_conclusion(report) == "failure"
 
@@ -172,8 +165,8 @@ def test_registry_date_decides_whether_an_exclusion_applies() -> None:
     early = RunInfo(**{**RUN.__dict__, "created_at": datetime(2026, 1, 5, tzinfo=UTC)})
     late = triage(RUN, [parsed("qemu_arm", failure("thread/stress_aes.py"))], REGISTRY)
     old = triage(early, [parsed("qemu_arm", failure("thread/stress_aes.py"))], REGISTRY)
-    assert late.findings[0].kind is Kind.NEW
-    assert old.findings[0].kind is Kind.KNOWN_FLAKE
+    assert late.findings[0].verdict is Verdict.NEW
+    assert old.findings[0].verdict is Verdict.KNOWN_FLAKE
 
 
 def test_known_flake_with_a_new_symptom_is_not_reassuring() -> None:
@@ -181,14 +174,14 @@ def test_known_flake_with_a_new_symptom_is_not_reassuring() -> None:
         RUN, [parsed("macos", failure("cmdline/repl_lock.py", symptom="AssertionError: lock lost"))], REGISTRY
     )
     (finding,) = mac.findings
-    assert finding.kind is Kind.NEW_SYMPTOM
-    assert finding.verdict_label == "known flaky test failing in a new way — may be a real regression"
+    assert finding.verdict is Verdict.NEW_SYMPTOM
+    assert label(finding) == "known flaky test failing in a new way — may be a real regression"
     assert finding.needs_look
-    assert mac.headline == "1 failure in 1 job: 1 needs a look"
+    assert headline(mac) == "1 failure in 1 job: 1 needs a look"
     usual = triage(
         RUN, [parsed("macos", failure("cmdline/repl_lock.py", symptom="timeout after 10 s"))], REGISTRY
     )
-    assert usual.findings[0].kind is Kind.KNOWN_FLAKE
+    assert usual.findings[0].verdict is Verdict.KNOWN_FLAKE
 
 
 def test_ignored_failures_are_informational() -> None:
@@ -200,9 +193,10 @@ def test_ignored_failures_are_informational() -> None:
     (job_triage,) = report.jobs
     assert job_triage.state is JobState.PASSED and not job_triage.failed
     assert job_triage.findings == ()
-    assert [f.kind for f in job_triage.ignored] == [Kind.IGNORED]
-    assert report.counts.failures == 0 and report.counts.jobs_failed == 0 and report.counts.ignored == 1
-    assert report.headline == "No failures: 1 known-flaky failure ignored by run-tests.py"
+    assert [f.verdict for f in job_triage.ignored] == [Verdict.IGNORED]
+    c = report.counts
+    assert c.failures == 0 and c.jobs_failed == 0 and c.tally("ignored") == 1
+    assert headline(report) == "No failures: 1 known-flaky failure ignored by run-tests.py"
     assert check_conclusion(report) == "success"
 
 
@@ -212,8 +206,8 @@ def test_ignored_failure_beside_a_real_one_does_not_count() -> None:
         [parsed("standard", failure("thread/thread_gc1.py", ignored=True), failure("basics/int_big.py"))],
         REGISTRY,
     )
-    assert report.counts.failures == 1 and report.counts.ignored == 1
-    assert report.headline == "1 failure in 1 job: 1 needs a look"
+    assert report.counts.failures == 1 and report.counts.tally("ignored") == 1
+    assert headline(report) == "1 failure in 1 job: 1 needs a look"
 
 
 @pytest.mark.parametrize("state", [LogState.EXPIRED, LogState.MISSING, LogState.NOT_FETCHED])
@@ -223,8 +217,8 @@ def test_unreadable_log_is_never_no_failures(state: LogState) -> None:
     assert job_triage.state is JobState.LOG_UNREADABLE
     assert job_status(job_triage).startswith("could not read the log: ")
     assert report.counts.unreadable_logs == 1 and report.counts.jobs_failed == 1
-    assert report.headline == "1 failed job: could not read 1 log"
-    assert "No failures" not in report.headline
+    assert headline(report) == "1 failed job: could not read 1 log"
+    assert "No failures" not in headline(report)
     assert not report.reassuring
     assert check_conclusion(report) == "neutral"
 
@@ -238,7 +232,7 @@ def test_unreadable_log_alongside_known_flakes_is_not_reassuring() -> None:
         ],
         REGISTRY,
     )
-    assert report.headline == "1 failure in 1 job: 1 known flake; could not read 1 log"
+    assert headline(report) == "1 failure in 1 job: 1 known flake; could not read 1 log"
     assert not report.reassuring
 
 
@@ -247,7 +241,7 @@ def test_failed_job_with_nothing_found_is_unexplained() -> None:
     (job_triage,) = report.jobs
     assert job_triage.state is JobState.UNEXPLAINED
     assert job_status(job_triage) == "failed for a reason flake-bot could not find"
-    assert report.headline == "1 failure in 1 job: 1 needs a look"
+    assert headline(report) == "1 failure in 1 job: 1 needs a look"
 
 
 def test_build_error_is_not_a_test_failure() -> None:
@@ -363,7 +357,7 @@ def test_patch_policy_thresholds(events: int, executions: int, expected: bool) -
     report = triage(
         RUN, [parsed("standard", failure("basics/x.py"))], REGISTRY, rates=lookup, history=intermittent()
     )
-    assert patch_worthy(report.findings[0], PatchPolicy()) is expected
+    assert bool(report.candidates) is expected
 
 
 @pytest.mark.parametrize(("since_last", "proposed"), [(0, False), (1, True), (None, True)])
@@ -437,30 +431,30 @@ def test_other_runners_are_never_known_flakes() -> None:
     report = triage(
         RUN, [parsed("standard", failure("thread/thread_gc1.py", runner=Runner.MULTITESTS))], REGISTRY
     )
-    assert report.findings[0].kind is Kind.FLAKY_ELSEWHERE
+    assert report.findings[0].verdict is Verdict.FLAKY_ELSEWHERE
 
 
 @pytest.mark.parametrize("conclusion", ["failure", "cancelled", "timed_out"])
 def test_a_run_that_did_not_succeed_is_never_no_failures(conclusion: str) -> None:
     run = RunInfo(**{**RUN.__dict__, "conclusion": conclusion})
     report = triage(run, [JobInput(job("standard", "cancelled"), LogState.NOT_FETCHED, None)], REGISTRY)
-    assert report.headline == f"No failed job found, yet the run's conclusion is {conclusion}"
+    assert headline(report) == f"No failed job found, yet the run's conclusion is {conclusion}"
     assert not report.reassuring
     assert check_conclusion(report) == "neutral"
 
 
 def test_known_flake_failing_in_several_jobs_at_once_is_not_reassuring() -> None:
     two = triage(RUN, [parsed(n, failure("thread/thread_gc1.py")) for n in ("standard", "nanbox")], REGISTRY)
-    assert [f.kind for f in two.findings] == [Kind.KNOWN_FLAKE] * 2
+    assert [f.verdict for f in two.findings] == [Verdict.KNOWN_FLAKE] * 2
     three = triage(
         RUN,
         [parsed(n, failure("thread/thread_gc1.py")) for n in ("standard", "nanbox", "qemu_arm")],
         REGISTRY,
     )
-    assert [f.kind for f in three.findings] == [Kind.WIDESPREAD] * 3
-    assert three.findings[0].verdict_label.startswith("known flaky test failing in several jobs at once")
-    assert three.headline == "3 failures in 3 jobs: 3 need a look"
-    assert three.breakdown == ["3 known flaky failing in several jobs at once"]
+    assert [f.verdict for f in three.findings] == [Verdict.WIDESPREAD] * 3
+    assert label(three.findings[0]).startswith("known flaky test failing in several jobs at once")
+    assert headline(three) == "3 failures in 3 jobs: 3 need a look"
+    assert breakdown(three) == ["3 known flaky failing in several jobs at once"]
     assert not three.reassuring
 
 
@@ -478,9 +472,9 @@ def test_known_flake_beside_another_failure_reason_is_not_reassuring(kind: Probl
         kind, "multitests stopped without printing its summary", step="Run tools/ci.sh x", line=9
     )
     report = triage(RUN, [parsed("standard", failure("thread/thread_gc1.py"), problems=[problem])], REGISTRY)
-    assert report.findings[0].kind is Kind.KNOWN_FLAKE
-    assert report.headline == "2 failures in 1 job: 1 known flake, 1 needs a look"
-    assert report.breakdown == ["1 not a test failure"]
+    assert report.findings[0].verdict is Verdict.KNOWN_FLAKE
+    assert headline(report) == "2 failures in 1 job: 1 known flake, 1 needs a look"
+    assert breakdown(report) == ["1 not a test failure"]
     assert (
         job_status(report.jobs[0])
         == f"1 failing test; also failed for a reason that is not a test failure: {words}"

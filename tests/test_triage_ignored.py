@@ -17,11 +17,14 @@ from helpers.histories import history
 from logfmt import Step, job_log
 from test_evidence import RUN, USUAL
 
+from bot.findings import JobInput, TriageReport
 from bot.records import FlakeRate, JobInfo, JobReport, LogState, Outcome, Runner, TestFailure
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
 from bot.render import outputs, render_check, render_comment
 from bot.render.annotations import check_annotations
-from bot.triage import JobInput, Kind, TriageReport, check_conclusion, triage
+from bot.render.verdict_words import headline
+from bot.triage import check_conclusion, triage
+from bot.verdicts import Verdict
 
 LISTED = "thread/thread_gc1.py"
 OTHER = "basics/other.py"
@@ -55,26 +58,26 @@ def judge(listed_history: str, *, other_fails: bool = True) -> TriageReport:
 @pytest.mark.parametrize(
     ("pattern", "kind"),
     [
-        ("PPPPFPPPP", Kind.IGNORED),  # flaky, as listed
-        ("PPPPPPPFF", Kind.HIDDEN_REGRESSION),  # failing in every run since two runs ago
-        ("PPPPF?FFF", Kind.HIDDEN_REGRESSION),  # ... through one unknown outcome
-        ("PPPPPPF?F", Kind.HIDDEN_REGRESSION),  # two failures, one unknown between: still a streak
-        ("PPPPPF??F", Kind.IGNORED),  # two failures, two unknowns: not yet
-        ("PPPPPPPPF", Kind.IGNORED),  # one earlier failure: a flake's pattern still
-        ("PPPF??F??", Kind.IGNORED),  # unread green jobs between: no evidence of a streak yet
-        ("PF??F??F?", Kind.HIDDEN_REGRESSION),  # ... until three read logs in a row show it failing
-        ("PPFFFFFFP", Kind.IGNORED),  # the streak ended: it passed in its latest execution
-        ("", Kind.IGNORED),  # no history
+        ("PPPPFPPPP", Verdict.IGNORED),  # flaky, as listed
+        ("PPPPPPPFF", Verdict.HIDDEN_REGRESSION),  # failing in every run since two runs ago
+        ("PPPPF?FFF", Verdict.HIDDEN_REGRESSION),  # ... through one unknown outcome
+        ("PPPPPPF?F", Verdict.HIDDEN_REGRESSION),  # two failures, one unknown between: still a streak
+        ("PPPPPF??F", Verdict.IGNORED),  # two failures, two unknowns: not yet
+        ("PPPPPPPPF", Verdict.IGNORED),  # one earlier failure: a flake's pattern still
+        ("PPPF??F??", Verdict.IGNORED),  # unread green jobs between: no evidence of a streak yet
+        ("PF??F??F?", Verdict.HIDDEN_REGRESSION),  # ... until three read logs in a row show it failing
+        ("PPFFFFFFP", Verdict.IGNORED),  # the streak ended: it passed in its latest execution
+        ("", Verdict.IGNORED),  # no history
     ],
 )
-def test_an_ignored_test_into_a_streak_and_out(pattern: str, kind: Kind) -> None:
+def test_an_ignored_test_into_a_streak_and_out(pattern: str, kind: Verdict) -> None:
     report = judge(pattern)
     (ignored,) = report.jobs[0].ignored
-    assert ignored.kind is kind
-    hidden = kind is Kind.HIDDEN_REGRESSION
+    assert ignored.verdict is kind
+    hidden = kind is Verdict.HIDDEN_REGRESSION
     assert ignored.needs_look is hidden
     assert (ignored in report.findings) is hidden
-    assert report.counts.hidden_regressions == int(hidden)
+    assert report.counts.tally("hidden_regressions") == int(hidden)
     # OTHER is a first failure either way; the hidden regression is one more failure needing a look
     assert (report.counts.failures, report.counts.needs_look) == (1 + hidden, 1 + hidden)
 
@@ -104,13 +107,13 @@ def test_a_hidden_regression_is_told_in_the_table_annotations_and_headline() -> 
     assert "a real regression hidden by the ignore list" in comment
     assert "ignored, yet failed in the last 2 executions in this job, since run 1007" in comment
     assert "listed, but failing in every run since an earlier one" in render_check(report).summary
-    assert "2 need a look" in report.headline and check_conclusion(report) == "failure"
+    assert "2 need a look" in headline(report) and check_conclusion(report) == "failure"
 
 
 def test_a_hidden_regression_alone_in_a_read_green_job_still_needs_a_look() -> None:
     report = judge("PPPPPPPFF", other_fails=False)
     assert report.counts.jobs_failed == 0
-    assert report.headline == "1 ignored failure of a test failing in every run: needs a look"
+    assert headline(report) == "1 ignored failure of a test failing in every run: needs a look"
     assert check_conclusion(report) == "failure" and not report.reassuring
 
 

@@ -17,13 +17,17 @@ from helpers.gfm import analyse, github_refs, visible
 from helpers.histories import intermittent
 from logfmt import Step, job_log, real_log
 
+from bot.findings import JobInput, JobState, NoteReason
 from bot.parse import parse_job_log
+from bot.patch_rules import write_patches
 from bot.records import FlakeRate, JobInfo, LogState, RunInfo
 from bot.registry import MemoryTree, Registry, load_registry
 from bot.registry.patch import suggest_patch
 from bot.render import COMMENT_MARKER, outputs, render_check, render_comment, render_step_summary, render_text
+from bot.render.verdict_words import headline
 from bot.render.words import job_status
-from bot.triage import JobInput, JobState, Kind, NoteReason, triage, write_patches
+from bot.triage import triage
+from bot.verdicts import Verdict
 
 UPSTREAM = Path(__file__).resolve().parent / "data" / "upstream"
 
@@ -137,7 +141,7 @@ def test_push_with_real_failures_expired_log_and_runner_error(registry: Registry
         "basics/zz_scratch_uncaught_exc.py",
         "cmdline/repl_basic.py",
     ]
-    assert all(f.kind is Kind.NEW for f in standard.findings)
+    assert all(f.verdict is Verdict.NEW for f in standard.findings)
     assert sorted(f.failure.test for f in standard.ignored) == [
         "thread/stress_recurse.py",
         "thread/thread_gc1.py",
@@ -146,7 +150,7 @@ def test_push_with_real_failures_expired_log_and_runner_error(registry: Registry
     assert coverage.state is JobState.NOT_A_TEST_FAILURE
     assert job_status(coverage) == "not a test failure: test runner error"
     assert minimal.state is JobState.PASSED
-    assert report.headline == "8 failures in 2 jobs: 8 need a look; could not read 1 log"
+    assert headline(report) == "8 failures in 2 jobs: 8 need a look; could not read 1 log"
 
     comment = render_comment(report)
     out = analyse(comment)
@@ -227,9 +231,9 @@ def test_thread_gc1_before_and_after_the_ignore_list(registry: Registry) -> None
     )
     (finding,) = after.findings
     assert finding.failure.test == "thread/thread_gc1.py"
-    assert finding.kind is Kind.KNOWN_FLAKE
+    assert finding.verdict is Verdict.KNOWN_FLAKE
     assert "counted the failure instead of ignoring it" in finding.match.explanation
     before = triage(
         run_on(datetime(2025, 5, 1, tzinfo=UTC)), [parsed("standard", 101, thread_pass_v125())], registry
     )
-    assert before.findings[0].kind is not Kind.KNOWN_FLAKE
+    assert before.findings[0].verdict is not Verdict.KNOWN_FLAKE

@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.evidence import JobRecord, RunRef, Streak, TestHistory, assess, executions, is_intermittent
+from bot.findings import JobInput, Note, NoteReason, TriageReport
+from bot.patch_rules import PATCH_STEADY_P, PatchPolicy, looks_persistent, rising, write_patches
 from bot.records import (
     FlakeRate,
     JobInfo,
@@ -44,21 +46,9 @@ from bot.records import (
     TestFailure,
 )
 from bot.registry.model import Entry, JobSpec, Mechanism, Registry
-from bot.triage import (
-    PATCH_STEADY_P,
-    Counts,
-    JobInput,
-    Kind,
-    Note,
-    NoteReason,
-    PatchPolicy,
-    TriageReport,
-    looks_persistent,
-    patch_worthy,
-    rising,
-    triage,
-    write_patches,
-)
+from bot.render.verdict_words import breakdown
+from bot.triage import triage
+from bot.verdicts import Counts, Verdict
 
 TEST = "basics/t.py"
 USUAL = "expected 'a' got 'b'"
@@ -136,8 +126,8 @@ class Judged:
     report: TriageReport
 
     @property
-    def kind(self) -> Kind:
-        return self.report.findings[0].kind
+    def verdict(self) -> Verdict:
+        return self.report.findings[0].verdict
 
     @property
     def patched(self) -> bool:
@@ -212,133 +202,143 @@ def judge(
 # Rows: (the docs' sentence, history, verdict, patch offered, options for `judge`).
 ROWS = [
     # -- no history, first failure
-    ("new: no history of this job to judge by", "", Kind.NEW, False, {}),
-    ("days the test was excluded are not executions: still no history", "EE", Kind.NEW, False, {}),
-    ("first failure here: the store has executions of this job, and none failed", "PPPP", Kind.FIRST_FAILURE,
+    ("new: no history of this job to judge by", "", Verdict.NEW, False, {}),
+    ("days the test was excluded are not executions: still no history", "EE", Verdict.NEW, False, {}),
+    ("first failure here: the store has executions of this job, and none failed", "PPPP",
+     Verdict.FIRST_FAILURE, False, {}),
+    ("executions of unknown outcome are executions too: first failure, not new", "??", Verdict.FIRST_FAILURE,
      False, {}),
-    ("executions of unknown outcome are executions too: first failure, not new", "??", Kind.FIRST_FAILURE,
-     False, {}),
-    ("... also beside as many known ones", "P?", Kind.FIRST_FAILURE, False, {}),
-    ("one earlier failure alone between passes is a flake's", "PFPPP", Kind.UNLISTED_FLAKE, True, {}),
+    ("... also beside as many known ones", "P?", Verdict.FIRST_FAILURE, False, {}),
+    ("one earlier failure alone between passes is a flake's", "PFPPP", Verdict.UNLISTED_FLAKE, True, {}),
     # -- intermittency: alone between passes, no row of more than two
-    ("unlisted flake: each failure alone between passes", "PPFPPFPP", Kind.UNLISTED_FLAKE, True, {}),
+    ("unlisted flake: each failure alone between passes", "PPFPPFPP", Verdict.UNLISTED_FLAKE, True, {}),
     ("unlisted flake: a row of two besides a lone failure is still a flake's", "PPFPPFFPP",
-     Kind.UNLISTED_FLAKE, True, {}),
-    ("failed before: a row of three is not a flake's", "PPFPPFFFPP", Kind.FAILED_BEFORE, False, {}),
-    ("failed before: rows of two and never alone between passes", "PPFFPPPP", Kind.FAILED_BEFORE, False, {}),
+     Verdict.UNLISTED_FLAKE, True, {}),
+    ("failed before: a row of three is not a flake's", "PPFPPFFFPP", Verdict.FAILED_BEFORE, False, {}),
+    ("failed before: rows of two and never alone between passes", "PPFFPPPP", Verdict.FAILED_BEFORE, False,
+     {}),
     ("failed before: an unknown outcome right before its failure, so not alone", "PP?FPP",
-     Kind.FAILED_BEFORE, False, {}),
+     Verdict.FAILED_BEFORE, False, {}),
     ("failed before: an unknown outcome right after its failure, so not alone", "PPF?PP",
-     Kind.FAILED_BEFORE, False, {}),
-    ("a truncated log after a failure is unknown too, not a pass", "PPFTPP", Kind.FAILED_BEFORE, False, {}),
-    ("a log that stopped at the build is unknown too, not a pass", "PPFBPP", Kind.FAILED_BEFORE, False, {}),
-    ("a failed job whose whole log lacks the test is a pass", "PPFpPP", Kind.UNLISTED_FLAKE, True, {}),
-    ("an unknown outcome away from the failure changes nothing", "PPFPP?PP", Kind.UNLISTED_FLAKE, True, {}),
+     Verdict.FAILED_BEFORE, False, {}),
+    ("a truncated log after a failure is unknown too, not a pass", "PPFTPP", Verdict.FAILED_BEFORE, False,
+     {}),
+    ("a log that stopped at the build is unknown too, not a pass", "PPFBPP", Verdict.FAILED_BEFORE, False,
+     {}),
+    ("a failed job whose whole log lacks the test is a pass", "PPFpPP", Verdict.UNLISTED_FLAKE, True, {}),
+    ("an unknown outcome away from the failure changes nothing", "PPFPP?PP", Verdict.UNLISTED_FLAKE, True,
+     {}),
     # -- the streak: failing in its latest execution(s), no pass since
-    ("likely regression: it also failed in its latest execution here", "PPPF", Kind.REGRESSION, False, {}),
+    ("likely regression: it also failed in its latest execution here", "PPPF", Verdict.REGRESSION, False, {}),
     ("an earlier flake that also failed in its latest execution: likely regression", "PPFPPF",
-     Kind.REGRESSION, False, {}),
-    ("a truncated log does not break a streak", "PPPFT", Kind.REGRESSION, False, {}),
-    ("... but a whole log without the test does", "PPPFp", Kind.UNLISTED_FLAKE, True, {}),
-    ("an expired log does not break a streak", "PPPF?", Kind.REGRESSION, False, {}),
-    ("never passed in the stored window: a streak as long as the window", "FFF", Kind.REGRESSION, False, {}),
+     Verdict.REGRESSION, False, {}),
+    ("a truncated log does not break a streak", "PPPFT", Verdict.REGRESSION, False, {}),
+    ("... but a whole log without the test does", "PPPFp", Verdict.UNLISTED_FLAKE, True, {}),
+    ("an expired log does not break a streak", "PPPF?", Verdict.REGRESSION, False, {}),
+    ("never passed in the stored window: a streak as long as the window", "FFF", Verdict.REGRESSION, False,
+     {}),
     ("also failing on the default branch: a pull request, the default branch's history failing",
-     "PPPF", Kind.ON_DEFAULT_BRANCH, False, {"default_branch": True, "on_default": False}),
-    ("on a push, the default branch's own streak is this run's regression", "PPPF", Kind.REGRESSION, False,
+     "PPPF", Verdict.ON_DEFAULT_BRANCH, False, {"default_branch": True, "on_default": False}),
+    ("on a push, the default branch's own streak is this run's regression", "PPPF", Verdict.REGRESSION, False,
      {"default_branch": True, "on_default": True}),
-    ("a pull request judged against all runs: a streak is a regression", "PPPF", Kind.REGRESSION, False,
+    ("a pull request judged against all runs: a streak is a regression", "PPPF", Verdict.REGRESSION, False,
      {"default_branch": False, "on_default": False}),
     # -- the test excluded or ignored that day (the registry in force on each day)
     ("a day the test was excluded is not a pass: the failure before it is the latest", "PPPFE",
-     Kind.REGRESSION, False, {}),
-    ("... and executions after an excluded day still count", "PEPFPPFPP", Kind.UNLISTED_FLAKE, True, {}),
-    ("a green job on a day run-tests.py ignored the test is unknown, not a pass", "PPPFI", Kind.REGRESSION,
+     Verdict.REGRESSION, False, {}),
+    ("... and executions after an excluded day still count", "PEPFPPFPP", Verdict.UNLISTED_FLAKE, True, {}),
+    ("a green job on a day run-tests.py ignored the test is unknown, not a pass", "PPPFI", Verdict.REGRESSION,
      False, {}),
-    ("... unless its log was read whole", "PPPFi", Kind.UNLISTED_FLAKE, True, {}),
+    ("... unless its log was read whole", "PPPFi", Verdict.UNLISTED_FLAKE, True, {}),
     # -- same-commit flips
-    ("proven flaky: it passed on this very commit", "FFFP", Kind.PROVEN_FLAKY, True, {"shas": "abdc"}),
-    ("the same history on another commit is rows of failures", "FFFP", Kind.FAILED_BEFORE, False,
+    ("proven flaky: it passed on this very commit", "FFFP", Verdict.PROVEN_FLAKY, True, {"shas": "abdc"}),
+    ("the same history on another commit is rows of failures", "FFFP", Verdict.FAILED_BEFORE, False,
      {"shas": "abde"}),
     ("proven flaky wins over a streak, but no patch: it failed in its latest execution", "PPF",
-     Kind.PROVEN_FLAKY, False, {"shas": "acb"}),
-    ("failing twice on this commit proves nothing: a streak", "PFF", Kind.REGRESSION, False, {"shas": "acc"}),
-    ("unlisted flake: it flipped on an earlier commit", "PFFFPFPP", Kind.UNLISTED_FLAKE, True,
+     Verdict.PROVEN_FLAKY, False, {"shas": "acb"}),
+    ("failing twice on this commit proves nothing: a streak", "PFF", Verdict.REGRESSION, False,
+     {"shas": "acc"}),
+    ("unlisted flake: it flipped on an earlier commit", "PFFFPFPP", Verdict.UNLISTED_FLAKE, True,
      {"shas": "abhdeffg"}),
-    ("the same rows without the flip: failed before", "PFFFPFPP", Kind.FAILED_BEFORE, False,
+    ("the same rows without the flip: failed before", "PFFFPFPP", Verdict.FAILED_BEFORE, False,
      {"shas": "abhdefgk"}),
-    ("failing twice on one earlier commit is no flip", "PFFFPFFP", Kind.FAILED_BEFORE, False,
+    ("failing twice on one earlier commit is no flip", "PFFFPFFP", Verdict.FAILED_BEFORE, False,
      {"shas": "abhdeffg"}),
     # -- symptoms: new way
-    ("failing in a new way: never with this symptom before", "PPFPPFPP", Kind.NEW_WAY, False,
+    ("failing in a new way: never with this symptom before", "PPFPPFPP", Verdict.NEW_WAY, False,
      {"symptom": "CRASH: KeyError"}),
-    ("a failure without a symptom is not a new way", "PPFPPFPP", Kind.UNLISTED_FLAKE, True, {"symptom": ""}),
-    ("earlier failures without symptoms cannot make a new way", "PPFPPFPP", Kind.UNLISTED_FLAKE, True,
+    ("a failure without a symptom is not a new way", "PPFPPFPP", Verdict.UNLISTED_FLAKE, True,
+     {"symptom": ""}),
+    ("earlier failures without symptoms cannot make a new way", "PPFPPFPP", Verdict.UNLISTED_FLAKE, True,
      {"symptom": "CRASH", "history_symptom": ""}),
-    ("a new way wins over a streak", "PPPF", Kind.NEW_WAY, False, {"symptom": "CRASH"}),
-    ("a new way wins over a pass on this commit", "PPFP", Kind.NEW_WAY, False,
+    ("a new way wins over a streak", "PPPF", Verdict.NEW_WAY, False, {"symptom": "CRASH"}),
+    ("a new way wins over a pass on this commit", "PPFP", Verdict.NEW_WAY, False,
      {"symptom": "CRASH", "shas": "abdc"}),
     # -- newly flaky: the rate rose after a quiet stretch (bot/changepoint.py)
     ("newly flaky: failing now and then since an earlier run, after a quiet stretch", "P" * 30 + "FPFPFPFP",
-     Kind.NEWLY_FLAKY, False, {}),
+     Verdict.NEWLY_FLAKY, False, {}),
     ("... a likely regression when it also failed in its latest execution", "P" * 30 + "FPFPFPFF",
-     Kind.REGRESSION, False, {}),
+     Verdict.REGRESSION, False, {}),
     ("a rise of three failures is not yet newly flaky: an unlisted flake, whose recent failures get a note, "
-     "no patch", "P" * 30 + "FPFPFP", Kind.UNLISTED_FLAKE, False, {}),
+     "no patch", "P" * 30 + "FPFPFP", Verdict.UNLISTED_FLAKE, False, {}),
     # -- flaky in other jobs, first time here
     ("flaky in other jobs, first time here: alone between passes there and passed since, no patch",
-     "PPPPPPPP", Kind.FLAKY_OTHER_JOBS, False,
+     "PPPPPPPP", Verdict.FLAKY_OTHER_JOBS, False,
      {"elsewhere": records("PPFPPFPP", "qemu_arm", first_run=2000)}),
-    ("... a row of two there is still a flake's", "PPPPPPPP", Kind.FLAKY_OTHER_JOBS, False,
+    ("... a row of two there is still a flake's", "PPPPPPPP", Verdict.FLAKY_OTHER_JOBS, False,
      {"elsewhere": records("PPFPPFFP", "qemu_arm", first_run=2000)}),
     ("... but not when it has not passed there since its last failure: first failure", "PPPPPPPP",
-     Kind.FIRST_FAILURE, False, {"elsewhere": records("PPFPPFPF", "qemu_arm", first_run=2000)}),
-    ("... only a row of two there is not a flake's...", "PPPPPPPP", Kind.FIRST_FAILURE, False,
+     Verdict.FIRST_FAILURE, False, {"elsewhere": records("PPFPPFPF", "qemu_arm", first_run=2000)}),
+    ("... only a row of two there is not a flake's...", "PPPPPPPP", Verdict.FIRST_FAILURE, False,
      {"elsewhere": records("PPFFPPPP", "qemu_arm", first_run=2000)}),
     ("... unless it failed and passed on one commit there (Evidence.flipped)", "PPPPPPPP",
-     Kind.FLAKY_OTHER_JOBS,
+     Verdict.FLAKY_OTHER_JOBS,
      False, {"elsewhere": records("PPFFPPPP", "qemu_arm", first_run=2000, shas="abcddfgh")}),
-    ("... nor when it fails there in a row of three", "PPPPPPPP", Kind.FIRST_FAILURE, False,
+    ("... nor when it fails there in a row of three", "PPPPPPPP", Verdict.FIRST_FAILURE, False,
      {"elsewhere": records("PPFFFPPP", "qemu_arm", first_run=2000)}),
-    ("... and a streak here wins", "PPPPPPPF", Kind.REGRESSION, False,
+    ("... and a streak here wins", "PPPPPPPF", Verdict.REGRESSION, False,
      {"elsewhere": records("PPFPPFPP", "qemu_arm", first_run=2000)}),
     # -- several jobs at once
-    ("failing in two jobs of the run: still a flake each", "PPFPPFPP", Kind.UNLISTED_FLAKE, True,
+    ("failing in two jobs of the run: still a flake each", "PPFPPFPP", Verdict.UNLISTED_FLAKE, True,
      {"jobs": ("standard", "qemu_arm")}),
-    ("failing in several jobs at once: three jobs", "PPFPPFPP", Kind.SEVERAL_JOBS, False,
+    ("failing in several jobs at once: three jobs", "PPFPPFPP", Verdict.SEVERAL_JOBS, False,
      {"jobs": ("standard", "qemu_arm", "nanbox")}),
-    ("several jobs at once is said even of a test that flipped", "PFFFPFPP", Kind.SEVERAL_JOBS, False,
+    ("several jobs at once is said even of a test that flipped", "PFFFPFPP", Verdict.SEVERAL_JOBS, False,
      {"jobs": ("standard", "qemu_arm", "nanbox"), "shas": "abhdeffg"}),
-    ("a first failure in several jobs is a first failure", "PPPP", Kind.FIRST_FAILURE, False,
+    ("a first failure in several jobs is a first failure", "PPPP", Verdict.FIRST_FAILURE, False,
      {"jobs": ("standard", "qemu_arm", "nanbox")}),
     # -- known flakes (listed for the job on the run's date)
     ("known flake here: listed, and it did not also fail in its last two executions", "iiiF",
-     Kind.KNOWN_FLAKE, False, {"entries": (LISTED,)}),
+     Verdict.KNOWN_FLAKE, False, {"entries": (LISTED,)}),
     ("a known flake that also failed in its last two executions: likely regression", "iiFF",
-     Kind.REGRESSION, False, {"entries": (LISTED,)}),
-    ("... its last two with an unknown outcome between", "iiF?F", Kind.REGRESSION, False,
+     Verdict.REGRESSION, False, {"entries": (LISTED,)}),
+    ("... its last two with an unknown outcome between", "iiF?F", Verdict.REGRESSION, False,
      {"entries": (LISTED,)}),
-    ("... its last two with a cut log between", "iiFTF", Kind.REGRESSION, False, {"entries": (LISTED,)}),
-    ("... and on a pull request, failing on the default branch", "iiFF", Kind.ON_DEFAULT_BRANCH, False,
+    ("... its last two with a cut log between", "iiFTF", Verdict.REGRESSION, False, {"entries": (LISTED,)}),
+    ("... and on a pull request, failing on the default branch", "iiFF", Verdict.ON_DEFAULT_BRANCH, False,
      {"entries": (LISTED,), "default_branch": True, "on_default": False}),
-    ("a whole log without the test between breaks a known flake's streak", "iiFpF", Kind.KNOWN_FLAKE, False,
+    ("a whole log without the test between breaks a known flake's streak", "iiFpF", Verdict.KNOWN_FLAKE,
+     False,
      {"entries": (LISTED,)}),
     ("a listed test's green jobs are unknown unless their logs were read: never passed", "PPF",
-     Kind.KNOWN_FLAKE, False, {"entries": (LISTED,)}),
-    ("... so two failures among them are a streak", "PPFF", Kind.REGRESSION, False, {"entries": (LISTED,)}),
+     Verdict.KNOWN_FLAKE, False, {"entries": (LISTED,)}),
+    ("... so two failures among them are a streak", "PPFF", Verdict.REGRESSION, False,
+     {"entries": (LISTED,)}),
     ("known flake failing in a new way: without patterns, unlike every symptom in the history", "iiFi",
-     Kind.NEW_SYMPTOM, False, {"entries": (LISTED,), "symptom": "CRASH"}),
-    ("a known flake's registry patterns decide its symptoms, not the history", "iiFi", Kind.KNOWN_FLAKE,
+     Verdict.NEW_SYMPTOM, False, {"entries": (LISTED,), "symptom": "CRASH"}),
+    ("a known flake's registry patterns decide its symptoms, not the history", "iiFi", Verdict.KNOWN_FLAKE,
      False, {"entries": (PATTERNED,), "symptom": "timeout 2",
              "history_symptom": "timeout 1"}),
-    ("... and a symptom against the patterns is a new one", "iiFi", Kind.NEW_SYMPTOM, False,
+    ("... and a symptom against the patterns is a new one", "iiFi", Verdict.NEW_SYMPTOM, False,
      {"entries": (PATTERNED,), "symptom": "CRASH", "history_symptom": "CRASH"}),
-    ("a known flake failing in two jobs is still a known flake", "iiii", Kind.KNOWN_FLAKE, False,
+    ("a known flake failing in two jobs is still a known flake", "iiii", Verdict.KNOWN_FLAKE, False,
      {"entries": (LISTED,), "jobs": ("standard", "qemu_arm")}),
-    ("known flaky test failing in several jobs at once: three jobs", "iiii", Kind.WIDESPREAD, False,
+    ("known flaky test failing in several jobs at once: three jobs", "iiii", Verdict.WIDESPREAD, False,
      {"entries": (LISTED,), "jobs": ("standard", "qemu_arm", "nanbox")}),
-    ("flaky elsewhere: listed for other jobs only, no history here", "", Kind.FLAKY_ELSEWHERE, False,
+    ("flaky elsewhere: listed for other jobs only, no history here", "", Verdict.FLAKY_ELSEWHERE, False,
      {"entries": (replace(LISTED, platforms=("darwin",)),)}),
-    ("listed for other jobs only, with a history here: the history decides", "PPFPPFPP", Kind.UNLISTED_FLAKE,
+    ("listed for other jobs only, with a history here: the history decides", "PPFPPFPP",
+     Verdict.UNLISTED_FLAKE,
      True, {"entries": (replace(LISTED, platforms=("darwin",)),)}),
 ]  # fmt: skip
 
@@ -347,14 +347,14 @@ ROWS = [
     ("sentence", "pattern", "kind", "patched", "options"), ROWS, ids=[r[0] for r in ROWS]
 )
 def test_each_rule_at_its_boundary(
-    sentence: str, pattern: str, kind: Kind, patched: bool, options: dict[str, object]
+    sentence: str, pattern: str, kind: Verdict, patched: bool, options: dict[str, object]
 ) -> None:
     judged = judge(pattern, **options)  # type: ignore[arg-type]
-    assert {f.kind for f in judged.report.findings} == {kind}, sentence
+    assert {f.verdict for f in judged.report.findings} == {kind}, sentence
     assert judged.patched is patched, sentence
     n = len(judged.report.findings)
-    counted = {COUNTED[kind]: n, **({"unlisted_flakes": n} if kind is Kind.PROVEN_FLAKY else {})}
-    assert judged.report.counts == Counts(
+    counted = {COUNTED[kind]: n, **({"unlisted_flakes": n} if kind is Verdict.PROVEN_FLAKY else {})}
+    assert judged.report.counts.as_json() == counts_json(
         failures=n, jobs_failed=n, needs_look=0 if kind in NO_LOOK else n, **counted
     ), sentence
 
@@ -362,20 +362,32 @@ def test_each_rule_at_its_boundary(
 #: The docs' "needs a look: no" verdicts (the table's last column), written out rather than taken
 #: from `bot.triage.SETTLED`, so that the constant is pinned too.
 NO_LOOK = {
-    Kind.KNOWN_FLAKE,
-    Kind.PROVEN_FLAKY,
-    Kind.UNLISTED_FLAKE,
-    Kind.ON_DEFAULT_BRANCH,
-    Kind.FLAKY_OTHER_JOBS,
+    Verdict.KNOWN_FLAKE,
+    Verdict.PROVEN_FLAKY,
+    Verdict.UNLISTED_FLAKE,
+    Verdict.ON_DEFAULT_BRANCH,
+    Verdict.FLAKY_OTHER_JOBS,
 }
-#: The `Counts` field each verdict adds to (proven flaky adds to unlisted flakes too).
+def counts_json(**fields: int) -> dict[str, int]:
+    """The `counts` object of `triage --json` with these keys set and every other at 0."""
+    return {**dict.fromkeys(COUNTS_KEYS, 0), **fields}
+
+
+#: The keys of the `counts` object, written out so that its shape is pinned.
+COUNTS_KEYS = (
+    "failures", "jobs_failed", "needs_look", "known_flakes", "proven_flaky", "unlisted_flakes",
+    "flaky_other_jobs", "on_default_branch", "ignored", "regressions", "new_way", "first_failures",
+    "several_jobs", "failed_before", "newly_flaky", "hidden_regressions", "new", "new_symptom",
+    "widespread", "flaky_elsewhere", "not_a_test_failure", "unreadable_logs", "problems",
+)  # fmt: skip
+#: The `counts` key each verdict adds to (proven flaky adds to unlisted flakes too).
 COUNTED = {
-    Kind.KNOWN_FLAKE: "known_flakes", Kind.NEW_SYMPTOM: "new_symptom", Kind.WIDESPREAD: "widespread",
-    Kind.FLAKY_ELSEWHERE: "flaky_elsewhere", Kind.NEW: "new", Kind.PROVEN_FLAKY: "proven_flaky",
-    Kind.UNLISTED_FLAKE: "unlisted_flakes", Kind.ON_DEFAULT_BRANCH: "on_default_branch",
-    Kind.REGRESSION: "regressions", Kind.NEW_WAY: "new_way", Kind.FIRST_FAILURE: "first_failures",
-    Kind.SEVERAL_JOBS: "several_jobs", Kind.FAILED_BEFORE: "failed_before",
-    Kind.FLAKY_OTHER_JOBS: "flaky_other_jobs", Kind.NEWLY_FLAKY: "newly_flaky",
+    Verdict.KNOWN_FLAKE: "known_flakes", Verdict.NEW_SYMPTOM: "new_symptom", Verdict.WIDESPREAD: "widespread",
+    Verdict.FLAKY_ELSEWHERE: "flaky_elsewhere", Verdict.NEW: "new", Verdict.PROVEN_FLAKY: "proven_flaky",
+    Verdict.UNLISTED_FLAKE: "unlisted_flakes", Verdict.ON_DEFAULT_BRANCH: "on_default_branch",
+    Verdict.REGRESSION: "regressions", Verdict.NEW_WAY: "new_way", Verdict.FIRST_FAILURE: "first_failures",
+    Verdict.SEVERAL_JOBS: "several_jobs", Verdict.FAILED_BEFORE: "failed_before",
+    Verdict.FLAKY_OTHER_JOBS: "flaky_other_jobs", Verdict.NEWLY_FLAKY: "newly_flaky",
 }  # fmt: skip
 
 
@@ -383,34 +395,34 @@ COUNTED = {
 #: (the docs' sentence, history, verdict). "ignored-failing-since" is a failure again and needs a
 #: look; "ignored" is informational. Neither is ever patched.
 IGNORED_ROWS = [
-    ("ignored by run-tests.py: a listed test's failure it reclassified", "iiiF", Kind.IGNORED),
-    ("... also after failing once before, with no pass since", "iiF", Kind.IGNORED),
+    ("ignored by run-tests.py: a listed test's failure it reclassified", "iiiF", Verdict.IGNORED),
+    ("... also after failing once before, with no pass since", "iiF", Verdict.IGNORED),
     ("listed, but failing in every run since an earlier one: its last two executions, no pass since",
-     "iiFF", Kind.HIDDEN_REGRESSION),
-    ("... two failures with one unknown outcome between count", "iiF?F", Kind.HIDDEN_REGRESSION),
-    ("... with two unknown outcomes between they do not", "iiF??F", Kind.IGNORED),
+     "iiFF", Verdict.HIDDEN_REGRESSION),
+    ("... two failures with one unknown outcome between count", "iiF?F", Verdict.HIDDEN_REGRESSION),
+    ("... with two unknown outcomes between they do not", "iiF??F", Verdict.IGNORED),
     ("... three failures in a row of the logs read count whatever the unknowns between", "iiF??F?F",
-     Kind.HIDDEN_REGRESSION),
-    ("... a whole log without the test between breaks the row", "iiFiF", Kind.IGNORED),
+     Verdict.HIDDEN_REGRESSION),
+    ("... a whole log without the test between breaks the row", "iiFiF", Verdict.IGNORED),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("sentence", "pattern", "kind"), IGNORED_ROWS, ids=[r[0] for r in IGNORED_ROWS])
-def test_an_ignored_failure_at_its_boundary(sentence: str, pattern: str, kind: Kind) -> None:
+def test_an_ignored_failure_at_its_boundary(sentence: str, pattern: str, kind: Verdict) -> None:
     judged = judge(pattern, entries=(LISTED,), ignored=True, conclusion="success")
-    assert [f.kind for f in judged.report.jobs[0].ignored] == [kind], sentence
+    assert [f.verdict for f in judged.report.jobs[0].ignored] == [kind], sentence
     assert judged.patched is False, sentence
     assert judged.report.jobs[0].ignored[0].evidence is not None, sentence  # the history is read
-    hidden = int(kind is Kind.HIDDEN_REGRESSION)
-    assert [f.kind for f in judged.report.findings] == [kind] * hidden, sentence
-    assert judged.report.counts == Counts(
+    hidden = int(kind is Verdict.HIDDEN_REGRESSION)
+    assert [f.verdict for f in judged.report.findings] == [kind] * hidden, sentence
+    assert judged.report.counts.as_json() == counts_json(
         failures=hidden, needs_look=hidden, hidden_regressions=hidden, ignored=1
     ), sentence
 
 
 def test_the_rows_cover_every_verdict() -> None:
     """Every verdict of the docs' table has a row."""
-    assert {row[2] for row in ROWS} | {row[2] for row in IGNORED_ROWS} == set(Kind)
+    assert {row[2] for row in ROWS} | {row[2] for row in IGNORED_ROWS} == set(Verdict)
 
 
 def test_an_ignored_failure_without_history_is_ignored() -> None:
@@ -420,7 +432,7 @@ def test_an_ignored_failure_without_history_is_ignored() -> None:
     job = JobInput(JobInfo(1, 5000, 1, "standard", "completed", "success"), LogState.PARSED,
                    JobReport("standard", True, failures=(failure,)))  # fmt: skip
     report = triage(run, [job], registry("", LISTED))
-    assert [f.kind for f in report.jobs[0].ignored] == [Kind.IGNORED]
+    assert [f.verdict for f in report.jobs[0].ignored] == [Verdict.IGNORED]
     assert report.findings == () and not report.candidates
     assert report.jobs[0].ignored[0].evidence is None
 
@@ -491,7 +503,7 @@ def test_failures_in_another_job_are_not_this_jobs_executions() -> None:
     e = evidence("PPPP", history=found)
     assert (e.known, e.failures, e.streak.failures) == (4, 0, 0)
     assert e.test == TEST and e.job == "standard"
-    assert judge("PPPP", here=records("PPFF", "qemu_arm", first_run=2000)).kind is Kind.FIRST_FAILURE
+    assert judge("PPPP", here=records("PPFF", "qemu_arm", first_run=2000)).verdict is Verdict.FIRST_FAILURE
 
 
 def test_symptoms_here_and_elsewhere() -> None:
@@ -509,9 +521,15 @@ def test_symptoms_here_and_elsewhere() -> None:
 
 @pytest.mark.parametrize(
     ("elsewhere_symptom", "kind", "patched"),
-    [("", Kind.NEW_WAY, False), (USUAL, Kind.UNLISTED_FLAKE, True), ("third way", Kind.NEW_WAY, False)],
+    [
+        ("", Verdict.NEW_WAY, False),
+        (USUAL, Verdict.UNLISTED_FLAKE, True),
+        ("third way", Verdict.NEW_WAY, False),
+    ],
 )
-def test_a_symptom_seen_in_another_job_is_not_new(elsewhere_symptom: str, kind: Kind, patched: bool) -> None:
+def test_a_symptom_seen_in_another_job_is_not_new(
+    elsewhere_symptom: str, kind: Verdict, patched: bool
+) -> None:
     """new way: it failed before, but never with this symptom *in any job*."""
     elsewhere = (
         (
@@ -523,12 +541,12 @@ def test_a_symptom_seen_in_another_job_is_not_new(elsewhere_symptom: str, kind: 
         else ()
     )
     judged = judge("PPXPPXPP", elsewhere=elsewhere)
-    assert (judged.kind, judged.patched) == (kind, patched)
+    assert (judged.verdict, judged.patched) == (kind, patched)
 
 
 def test_a_failure_elsewhere_after_this_run_is_no_earlier_symptom() -> None:
     after = JobRecord(9000, 1, "7" * 40, at(99), "qemu_arm", "failure", True, True, True, True, USUAL)
-    assert judge("PPXPPXPP", elsewhere=(after,)).kind is Kind.NEW_WAY
+    assert judge("PPXPPXPP", elsewhere=(after,)).verdict is Verdict.NEW_WAY
 
 
 def test_symptoms_are_bounded_and_deduplicated() -> None:
@@ -568,7 +586,7 @@ def test_a_run_counted_once_a_failure_wins_over_a_pass() -> None:
     before = RunRef(5000, 1, SHA, at(9))
     for extra in ((fail, ok), (ok, fail)):
         judged = judge("PPFP", here=extra)
-        assert (judged.kind, judged.patched) == (Kind.REGRESSION, False)
+        assert (judged.verdict, judged.patched) == (Verdict.REGRESSION, False)
         runs = executions([*records("PPFP"), *extra], TEST, None, before=before)
         assert [(e.ref.run_id, e.result.value, e.symptom) for e in runs] == [
             (1000, "pass", ""), (1001, "pass", ""), (1002, "fail", USUAL), (1003, "pass", ""),
@@ -593,7 +611,7 @@ def test_a_rerun_of_an_older_run_after_a_newer_pass_is_the_latest_execution() ->
         USUAL,
     )
     judged = judge("PPFP", here=(rerun,))
-    assert (judged.kind, judged.patched) == (Kind.REGRESSION, False)
+    assert (judged.verdict, judged.patched) == (Verdict.REGRESSION, False)
 
 
 def test_only_executions_before_the_triaged_attempt_count() -> None:
@@ -604,14 +622,14 @@ def test_only_executions_before_the_triaged_attempt_count() -> None:
     newer = JobRecord(5001, 1, "e" * 40, at(9), "standard", "failure", True, True, True, True, USUAL)
     earlier = JobRecord(5000, 1, SHA, at(8), "standard", "success")
     judged = judge("PPFPPFPP", here=(this, later, newer), run_id=5000, attempt=2)
-    assert (judged.kind, judged.patched) == (Kind.UNLISTED_FLAKE, True)
+    assert (judged.verdict, judged.patched) == (Verdict.UNLISTED_FLAKE, True)
     proven = judge("PPFPPFPP", here=(earlier,), run_id=5000, attempt=2)
-    assert proven.kind is Kind.PROVEN_FLAKY
+    assert proven.verdict is Verdict.PROVEN_FLAKY
     first = RunRef(5000, 2, SHA, at(8))
     runs = executions([newer, later, this, *records("PF")], TEST, None, before=first)
     assert [e.ref.run_id for e in runs] == [1000, 1001]
     failed_first = JobRecord(5000, 1, SHA, at(8), "standard", "failure", True, True, True, True, USUAL)
-    assert judge("PPFPPFPP", here=(failed_first,), run_id=5000, attempt=2).kind is Kind.REGRESSION
+    assert judge("PPFPPFPP", here=(failed_first,), run_id=5000, attempt=2).verdict is Verdict.REGRESSION
 
 
 def test_one_day_answers_are_not_shared_between_different_logs() -> None:
@@ -656,9 +674,8 @@ def rate(events: int, executions_: int, since: int | None = 5) -> FlakeRate:
 def test_patch_thresholds_at_their_boundary(events: int, executions_: int, patched: bool) -> None:
     """the rate in this job is at least 1% over at least 50 executions, with at least 3 failures"""
     judged = judge("PPFPPFPP", rate=rate(events, executions_))
-    assert judged.kind is Kind.UNLISTED_FLAKE
+    assert judged.verdict is Verdict.UNLISTED_FLAKE
     assert judged.patched is patched
-    assert patch_worthy(judged.report.findings[0], PatchPolicy()) is patched
 
 
 @pytest.mark.parametrize(
@@ -706,7 +723,7 @@ def test_patch_jobs_in_the_run(jobs: int, allowed: int, patched: bool) -> None:
 def test_patch_only_for_run_tests_failures() -> None:
     assert judge("PPFPPFPP").patched
     other = judge("PPFPPFPP", runner=Runner.MULTITESTS)
-    assert other.kind is Kind.UNLISTED_FLAKE and not other.patched
+    assert other.verdict is Verdict.UNLISTED_FLAKE and not other.patched
 
 
 def test_patch_never_for_a_test_upstream_keeps_out() -> None:
@@ -750,8 +767,8 @@ def test_a_declined_test_does_not_stop_the_next_ones() -> None:
     flakes = {"b/flake.py": "PPFPPFPP", "c/flake.py": "PFPPPFPP"}
     report = many({"a/regression.py": "PPPPPPPF", **flakes}, policy=PatchPolicy(max_tests_in_job=3))
     assert [c.test for c in report.candidates] == list(flakes)
-    assert [(n.reason, n.test, n.job, n.kind) for n in report.notes] == [
-        (NoteReason.NOT_A_FLAKE, "a/regression.py", "standard", Kind.REGRESSION)
+    assert [(n.reason, n.test, n.job, n.verdict) for n in report.notes] == [
+        (NoteReason.NOT_A_FLAKE, "a/regression.py", "standard", Verdict.REGRESSION)
     ]
     report = many({"a/still.py": "PPFPPFPP", **flakes}, still=frozenset({"a/still.py"}),
                   policy=PatchPolicy(max_tests_in_job=3))  # fmt: skip
@@ -759,8 +776,6 @@ def test_a_declined_test_does_not_stop_the_next_ones() -> None:
     assert [(n.reason, n.test, n.job) for n in report.notes] == [
         (NoteReason.STILL_FAILING, "a/still.py", "standard")
     ]
-    assert not patch_worthy(report.findings[0], PatchPolicy())
-    assert patch_worthy(report.findings[1], PatchPolicy())
 
 
 @pytest.mark.parametrize(("crowd", "patched"), [(0, True), (1, True), (2, False)])
@@ -823,36 +838,40 @@ def test_write_patches_goes_on_past_a_refusal() -> None:
 
 
 BREAKDOWN = [
-    ("regressions", "failing in every run since an earlier one"),
-    ("new_way", "failing in a new way"),
-    ("first_failures", "first failure here"),
-    ("several_jobs", "failing in several jobs at once"),
-    ("failed_before", "failed before in rows, not like a flake"),
-    ("newly_flaky", "newly flaky since an earlier run"),
-    ("hidden_regressions", "listed, but failing in every run since an earlier one"),
-    ("new", "new, with no history to judge by"),
-    ("new_symptom", "known flaky failing in a new way"),
-    ("widespread", "known flaky failing in several jobs at once"),
-    ("flaky_elsewhere", "flaky elsewhere but not listed for this job"),
-    ("not_a_test_failure", "not a test failure"),
+    (Verdict.REGRESSION, "failing in every run since an earlier one"),
+    (Verdict.NEW_WAY, "failing in a new way"),
+    (Verdict.FIRST_FAILURE, "first failure here"),
+    (Verdict.SEVERAL_JOBS, "failing in several jobs at once"),
+    (Verdict.FAILED_BEFORE, "failed before in rows, not like a flake"),
+    (Verdict.NEWLY_FLAKY, "newly flaky since an earlier run"),
+    (Verdict.HIDDEN_REGRESSION, "listed, but failing in every run since an earlier one"),
+    (Verdict.NEW, "new, with no history to judge by"),
+    (Verdict.NEW_SYMPTOM, "known flaky failing in a new way"),
+    (Verdict.WIDESPREAD, "known flaky failing in several jobs at once"),
+    (Verdict.FLAKY_ELSEWHERE, "flaky elsewhere but not listed for this job"),
+    (None, "not a test failure"),
 ]
 
 
 def test_breakdown_names_every_kind_of_failure_that_needs_a_look_in_order() -> None:
     run = RunInfo(5000, 1, "unix port", ".github/workflows/ports_unix.yml", "push", "master", SHA, None,
                   at(0), "completed", "failure", "")  # fmt: skip
-    counts = Counts(**{field: i + 1 for i, (field, _) in enumerate(BREAKDOWN)}, known_flakes=7, ignored=2)
+    counts = Counts(
+        {verdict: i + 1 for i, (verdict, _) in enumerate(BREAKDOWN[:-1])}
+        | {Verdict.KNOWN_FLAKE: 7, Verdict.IGNORED: 2},
+        not_a_test_failure=len(BREAKDOWN),
+    )
     report = TriageReport(run=run, jobs=(), counts=counts)
-    assert report.breakdown == [f"{i + 1} {words}" for i, (_, words) in enumerate(BREAKDOWN)]
-    big = TriageReport(run=run, jobs=(), counts=Counts(new=1234))
-    assert big.breakdown == ["1,234 new, with no history to judge by"]
-    assert TriageReport(run=run, jobs=(), counts=Counts(known_flakes=3)).breakdown == []
+    assert breakdown(report) == [f"{i + 1} {words}" for i, (_, words) in enumerate(BREAKDOWN)]
+    big = TriageReport(run=run, jobs=(), counts=Counts({Verdict.NEW: 1234}))
+    assert breakdown(big) == ["1,234 new, with no history to judge by"]
+    assert breakdown(TriageReport(run=run, jobs=(), counts=Counts({Verdict.KNOWN_FLAKE: 3}))) == []
 
 
 def test_breakdown_follows_the_verdicts() -> None:
-    assert judge("PPPF").report.breakdown == ["1 failing in every run since an earlier one"]
-    assert judge("PPPP").report.breakdown == ["1 first failure here"]
-    assert judge("PPFPPFPP").report.breakdown == []
+    assert breakdown(judge("PPPF").report) == ["1 failing in every run since an earlier one"]
+    assert breakdown(judge("PPPP").report) == ["1 first failure here"]
+    assert breakdown(judge("PPFPPFPP").report) == []
 
 
 # ---------------------------------------------------------------------------- around the verdicts
@@ -880,7 +899,7 @@ def test_a_test_failing_twice_in_one_job_is_one_job() -> None:
     jobs = [parsed("standard", fail(), fail()), parsed("qemu_arm", fail())]
     report = triage(run_of(), jobs, registry(""), history=lambda t, j: TestHistory(records("PPFPPFPP", j)))
     assert {f.failed_in_jobs for f in report.findings} == {("standard", "qemu_arm")}
-    assert {f.kind for f in report.findings} == {Kind.UNLISTED_FLAKE}
+    assert {f.verdict for f in report.findings} == {Verdict.UNLISTED_FLAKE}
 
 
 def test_ignored_failures_are_no_job_the_test_failed_in() -> None:
@@ -891,7 +910,7 @@ def test_ignored_failures_are_no_job_the_test_failed_in() -> None:
     ]
     report = triage(run_of(), jobs, registry(""), history=lambda t, j: TestHistory(records("PPFPPFPP", j)))
     (finding,) = report.findings
-    assert finding.failed_in_jobs == ("qemu_arm",) and finding.kind is Kind.UNLISTED_FLAKE
+    assert finding.failed_in_jobs == ("qemu_arm",) and finding.verdict is Verdict.UNLISTED_FLAKE
     assert [f.failed_in_jobs for j in report.jobs for f in j.ignored] == [(), ()]
 
 
@@ -899,7 +918,7 @@ def test_a_listed_test_that_failed_the_job_should_not_have() -> None:
     """run-tests.py said the failure was not ignored: the registry says it should have been."""
     report = triage(run_of(), [parsed("standard", fail())], registry("", LISTED))
     (finding,) = report.findings
-    assert finding.kind is Kind.KNOWN_FLAKE and finding.match.should_not_have_failed
+    assert finding.verdict is Verdict.KNOWN_FLAKE and finding.match.should_not_have_failed
 
 
 def test_a_green_job_with_a_counted_failure_failed() -> None:
@@ -937,7 +956,7 @@ def test_has_history_when_either_lookup_is_given(rates: bool, history: bool, has
 def test_a_run_is_a_push_to_the_default_branch_unless_said() -> None:
     found = TestHistory(records("PPPF"), default_branch=True)
     report = triage(run_of(), [parsed("standard", fail())], registry(""), history=lambda t, j: found)
-    assert report.findings[0].kind is Kind.REGRESSION
+    assert report.findings[0].verdict is Verdict.REGRESSION
 
 
 def test_candidates_and_patches_carry_the_job_rates() -> None:
@@ -954,7 +973,7 @@ def test_candidates_and_patches_carry_the_job_rates() -> None:
 
 def test_a_test_without_flake_evidence_does_not_stop_the_next_ones() -> None:
     report = many({"a/first.py": "PPPPPPPP", "b/flake.py": "PFPPPFPP"})
-    assert report.findings[0].kind is Kind.FIRST_FAILURE
+    assert report.findings[0].verdict is Verdict.FIRST_FAILURE
     assert [c.test for c in report.candidates] == ["b/flake.py"]
 
 
@@ -1091,7 +1110,7 @@ def test_a_flake_whose_older_failures_logs_expired_is_not_newly_flaky() -> None:
 def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -> None:
     """A rise too young for the newly-flaky verdict: the note says why no patch is proposed yet."""
     judged = judge("P" * 30 + "FPFPFP")
-    assert judged.kind is Kind.UNLISTED_FLAKE and not judged.patched
+    assert judged.verdict is Verdict.UNLISTED_FLAKE and not judged.patched
     assert judged.report.notes == (Note(NoteReason.RECENT, test=TEST, job=JOB),)
     steady = judge("PFPPEPPFPP")
     assert steady.patched and steady.report.notes == ()
@@ -1106,7 +1125,7 @@ def test_failures_crowding_into_the_latest_executions_get_a_note_not_a_patch() -
 
 def test_without_a_history_store_an_unlisted_failure_is_new() -> None:
     report = triage(run_of(), [parsed(JOB, fail())], registry(""))
-    assert [f.kind for f in report.findings] == [Kind.NEW]
+    assert [f.verdict for f in report.findings] == [Verdict.NEW]
     assert report.findings[0].evidence is None and not report.candidates
 
 
@@ -1125,11 +1144,11 @@ def test_a_recent_rise_does_not_stop_the_next_tests_patch() -> None:
     assert [c.test for c in report.candidates] == [other]
 
 
-@pytest.mark.parametrize(("day", "kind"), [(4, Kind.PROVEN_FLAKY), (5, Kind.UNLISTED_FLAKE)])
+@pytest.mark.parametrize(("day", "kind"), [(4, Verdict.PROVEN_FLAKY), (5, Verdict.UNLISTED_FLAKE)])
 def test_a_pull_request_pass_of_this_commit_on_a_day_the_test_was_excluded_proves_nothing(
-    day: int, kind: Kind
+    day: int, kind: Verdict
 ) -> None:
     """Another run of this very commit (a pull request's) passed: proven flaky, unless the test
     was excluded from the job that day (day 5 of "PPFPPE"), so it did not run to pass."""
     same = (records("PPPPPP", first_run=3000)[day]._replace(sha=SHA),)
-    assert judge("PPFPPE", same_commit=same).kind is kind
+    assert judge("PPFPPE", same_commit=same).verdict is kind

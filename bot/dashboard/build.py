@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from bot import stats
 from bot.dashboard import core
+from bot.patch_rules import PatchPolicy
 from bot.registry.model import Registry
 from bot.report import CrossTest, _Remembered, across_workflows
 from bot.store.sqlite import HistoryStore, Window
-from bot.triage import PatchPolicy
 
 RECENT = timedelta(days=7)  # a test that failed this recently may be failing on every run now
 

@@ -26,8 +26,8 @@ from typing import Protocol
 
 from bot import stats
 from bot.clean_record import clean_record
+from bot.patch_rules import PatchPolicy
 from bot.registry.model import Entry, Mechanism, Registry
-from bot.triage import PatchPolicy
 
 _EXACT_PATH = re.compile(r"[\w/.-]+\.py")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.dashboard.core import RetirePolicy
 from bot.errors import BudgetExhausted, GatewayError, InputError, PermissionDenied
 from bot.orchestrate.sync_decisions import setup_mistake
-from bot.triage import PatchPolicy
+from bot.patch_rules import PatchPolicy
 
 MIN_SHARE = 10  # a second turn with fewer requests than this would list a page and stop
 

@@ -13,8 +13,9 @@ from enum import StrEnum
 
 from bot.budget import TRIAGE_PUBLISH
 from bot.errors import GatewayError, PermissionDenied, PublishError
+from bot.findings import FAILED_CONCLUSIONS
+from bot.patch_rules import PatchPolicy
 from bot.render import MAX_ANNOTATIONS
-from bot.triage import FAILED_CONCLUSIONS, PatchPolicy
 
 # Requests the publishing step may need after the analysis (`bot.budget`, shared with the
 # dashboard); kept back from log reading and the history sync so the report gets out. One more

@@ -26,8 +26,8 @@ from bot.errors import InputError
 from bot.orchestrate import dashboard_decisions, decisions
 from bot.orchestrate.decisions import CheckRunMode, CommentMode
 from bot.orchestrate.when import seconds
+from bot.patch_rules import PatchPolicy
 from bot.render.sanitize import plain
-from bot.triage import PatchPolicy
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)

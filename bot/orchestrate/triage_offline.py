@@ -15,12 +15,14 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from bot.actions_env import ActionsEnv, inert_json
+from bot.findings import JobInput
 from bot.orchestrate import app
 from bot.orchestrate.console import say
 from bot.orchestrate.inputs import REGISTRY
 from bot.records import JobInfo, LogState, RunInfo
 from bot.render import outputs, render_text
-from bot.triage import JobInput, triage
+from bot.render.verdict_words import headline
+from bot.triage import triage
 
 
 class _FirstDay:
@@ -121,8 +123,8 @@ def triage_offline(args: argparse.Namespace, env: ActionsEnv) -> int:
     if args.json:
         data = outputs(report)
         payload = {
-            "headline": report.headline,
-            "counts": dataclasses.asdict(report.counts),
+            "headline": headline(report),
+            "counts": report.counts.as_json(),
             "failures": json.loads(data["failures"]),
             "job": job_report.to_json(),
         }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.actions_env import ActionsEnv
 from bot.errors import GatewayError, LogUnavailable, PermissionDenied, PublishError, StoreError
+from bot.findings import JobInput, TriageReport
 from bot.gateway.client import GitHubGateway
 from bot.gateway.tree import ApiTree
 from bot.orchestrate import app
@@ -33,6 +34,7 @@ from bot.orchestrate.decisions import (
     publish_failure,
 )
 from bot.orchestrate.history import history_from, other_workflows_from, rates_from, sync_history
+from bot.patch_rules import write_patches
 from bot.publish.summary import publish_outputs, publish_summary
 from bot.records import JobInfo, JobReport, LogState, Problem, ProblemKind, RunInfo
 from bot.registry import Registry
@@ -48,7 +50,7 @@ from bot.render import (
 from bot.render.sanitize import link, plain
 from bot.store.errors import UnusableStore
 from bot.store.sqlite import HistoryStore
-from bot.triage import JobInput, TriageReport, check_conclusion, triage, write_patches
+from bot.triage import check_conclusion, triage
 
 # ---------------------------------------------------------------------------- the run
 

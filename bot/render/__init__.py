@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.findings import TriageReport
 from bot.render.annotations import MAX_ANNOTATIONS, check_annotations
 from bot.render.attempts import AttemptRecord, earlier_attempts
 from bot.render.environment import MARKDOWN, TEXT
 from bot.render.fit import CHECK_TITLE_LIMIT, render_fitting, utf8_size
 from bot.render.outputs import outputs
 from bot.render.sanitize import Md, plain
+from bot.render.verdict_words import headline
 from bot.render.words import ignored_tests, rate_text
-from bot.triage import TriageReport
 
 #: Hidden first line of the sticky PR comment. The publisher finds its comment by this marker
 #: *and* the bot's own login; the sanitizer guarantees no log text can contain `<!--`.
@@ -79,7 +80,7 @@ def render_comment(
 
 def render_check(report: TriageReport, *, details_url: str | None = None) -> CheckOutput:
     """Title, summary and text of the check run on the head commit, and one annotation per failure."""
-    title = plain(report.headline, CHECK_TITLE_LIMIT - 50, one_line=True)
+    title = plain(headline(report), CHECK_TITLE_LIMIT - 50, one_line=True)
     where = "this run's job summary"
     # GitHub counts these in UTF-8 bytes ("exceeds a maximum bytesize of 65535"), not characters.
     summary = render_fitting(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.findings import TriageReport
 from bot.render.evidence import repo_url, sentences
 from bot.render.fit import CHECK_TITLE_LIMIT, fit_utf8
 from bot.render.sanitize import clean, plain
+from bot.render.verdict_words import advice, label
 from bot.render.words import history, say_text
-from bot.triage import TriageReport
 from bot.verdicts import SETTLED
 
 ANNOTATION_MESSAGE_LIMIT = 2_000
@@ -34,8 +35,8 @@ def check_annotations(report: TriageReport) -> list[dict[str, Any]]:
         test = clean(f.failure.test)
         path = f"tests/{test}" if _SAFE_TEST_PATH.fullmatch(test) and ".." not in test else "tests"
         where = f"{f.failure.test_pass.value} pass of " if f.failure.test_pass else ""
-        lines = [f"{f.verdict_label}: {test} failed in the {where}job {clean(f.job.name)}."]
-        lines.append(f"What to do: {f.advice}.")
+        lines = [f"{label(f)}: {test} failed in the {where}job {clean(f.job.name)}."]
+        lines.append(f"What to do: {advice(f)}.")
         if f.failure.symptom:
             lines.append(f"Symptom: {f.failure.symptom}")
         lines.extend(say_text(s) for s in sentences(f, repo_url(report.run)))
@@ -47,8 +48,8 @@ def check_annotations(report: TriageReport) -> list[dict[str, Any]]:
             "path": path,
             "start_line": 1,
             "end_line": 1,
-            "annotation_level": "warning" if f.kind in SETTLED else "failure",
-            "title": fit_utf8(plain(f"{test}: {f.verdict_label}", CHECK_TITLE_LIMIT - 40, one_line=True)),
+            "annotation_level": "warning" if f.verdict in SETTLED else "failure",
+            "title": fit_utf8(plain(f"{test}: {label(f)}", CHECK_TITLE_LIMIT - 40, one_line=True)),
             "message": plain("\n".join(lines), ANNOTATION_MESSAGE_LIMIT),
         }
         if f.failure.diff:

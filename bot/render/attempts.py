@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.findings import TriageReport
 from bot.render.sanitize import Md
-from bot.triage import TriageReport
+from bot.verdicts import Verdict
 
 # A Markdown link reference definition: GitHub shows nothing for it, and it is no HTML comment.
 _ATTEMPT_RECORD = re.compile(
@@ -49,7 +50,7 @@ class AttemptRecord:
             report.run.attempt,
             sha,
             c.failures,
-            c.known_flakes,
+            c[Verdict.KNOWN_FLAKE],
             c.needs_look,
             c.unreadable_logs,
         )

@@ -26,7 +26,6 @@ from typing import Any
 import jinja2
 
 from bot import __version__
-from bot.render.evidence import brief
 from bot.render.sanitize import (
     Md,
     cell_code,
@@ -39,6 +38,7 @@ from bot.render.sanitize import (
     plain,
     prose,
 )
+from bot.render.verdict_words import advice, breakdown, brief, headline, label
 from bot.render.words import (
     PROBLEM_WORDS,
     PlainText,
@@ -114,6 +114,10 @@ def _environment(
     env.filters.update(filters)
     env.globals.update(
         brief=brief,
+        breakdown=breakdown,
+        headline=headline,
+        verdict_advice=advice,
+        verdict_label=label,
         common_notes=common_notes,
         history=history,
         ignored_tests=ignored_tests,

@@ -8,14 +8,14 @@ words, run ids and commit shas from the store go into the words; symptoms (log t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.across_jobs import AcrossJobs, SiblingRecord
 from bot.evidence import Evidence, FlakyOnset, RunRef
+from bot.findings import Finding
 from bot.records import RunInfo
-from bot.triage import Finding
-from bot.verdicts import Kind
+from bot.verdicts import Verdict
 
 
 @dataclass(frozen=True)
@@ -74,49 +74,94 @@ def _where(e: Evidence) -> str:
     return "on the default branch" if e.default_branch else "in this job"
 
 
-def brief(f: Finding) -> str:
-    """The evidence in a few words, for the table: fixed words and numbers only."""
-    e = f.evidence
-    kind = f.kind
-    if kind is Kind.KNOWN_FLAKE:
-        return "on upstream's flaky list for this job"
-    if kind is Kind.NEW_SYMPTOM:
-        return "on the flaky list, but not failing the known way"
-    if kind in (Kind.WIDESPREAD, Kind.SEVERAL_JOBS):
-        return f"failed in {len(f.failed_in_jobs)} jobs of this run"
-    if kind is Kind.FLAKY_OTHER_JOBS and f.across is not None and e is not None:
-        return across_brief(f.across, e)
-    if e is None or e.known + e.unknown == 0:
-        return "on the flaky list for other jobs only" if kind is Kind.FLAKY_ELSEWHERE else "no history here"
-    if kind is Kind.PROVEN_FLAKY and e.same_commit_pass is not None:
-        return f"passed on this commit in {_run(e.same_commit_pass, None, f.job.run_id).text}"
-    if kind in (Kind.REGRESSION, Kind.ON_DEFAULT_BRANCH):
-        text = f"failed in the last {_times(e.streak.failures)} {_where(e)}"
-        if e.streak.first_failure is not None:
-            text += f", since run {e.streak.first_failure.run_id}"
-        if e.streak.unknown:
-            text += f" ({e.streak.unknown:,} unknown)"
-        return text
-    if kind is Kind.HIDDEN_REGRESSION:
-        text = f"ignored, yet failed in the last {_times(e.streak.failures)} {_where(e)}"
-        if e.streak.first_failure is not None:
-            text += f", since run {e.streak.first_failure.run_id}"
-        return text + (f" ({e.streak.unknown:,} unknown)" if e.streak.unknown else "")
-    if kind is Kind.NEWLY_FLAKY and e.flaky_since is not None:
-        return _onset_brief(e.flaky_since)
-    if kind is Kind.NEW_WAY:
-        return f"{_times(e.failures, 'earlier failure')}, none failing this way"
-    if kind is Kind.FIRST_FAILURE:
-        text = f"no failure in {_times(e.known)} {_where(e)}"
-        return text + (f" ({e.unknown:,} unknown)" if e.unknown else "")
-    if kind is Kind.UNLISTED_FLAKE:
-        text = f"failed {e.failures:,} of {_times(e.known)} {_where(e)}, alone between passes"
-        if e.flipped_commits:
-            text += f"; flipped on {_times(e.flipped_commits, 'commit')}"
-        return text
-    if kind is Kind.FAILED_BEFORE:
-        return f"{_times(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
+#: The evidence in a few words, for the table: fixed words and numbers only. One function per
+#: verdict, named in its row of `bot/render/verdict_words.py`; those that read the history say
+#: "no history here" (or, for a test listed elsewhere, where it is listed) without one.
+Brief = Callable[[Finding], str]
+
+
+def listed_here(f: Finding) -> str:
+    return "on upstream's flaky list for this job"
+
+
+def unlike_listed(f: Finding) -> str:
+    return "on the flaky list, but not failing the known way"
+
+
+def in_jobs_of_run(f: Finding) -> str:
+    return f"failed in {len(f.failed_in_jobs)} jobs of this run"
+
+
+def _with_history(say: Callable[[Finding, Evidence], str], without: str = "no history here") -> Brief:
+    def brief(f: Finding) -> str:
+        e = f.evidence
+        return without if e is None or e.known + e.unknown == 0 else say(f, e)
+
+    return brief
+
+
+def _rate(f: Finding, e: Evidence) -> str:
     return f"failed {e.failures:,} of {_times(e.known)} {_where(e)}"
+
+
+def _same_commit(f: Finding, e: Evidence) -> str:
+    if e.same_commit_pass is None:
+        return _rate(f, e)
+    return f"passed on this commit in {_run(e.same_commit_pass, None, f.job.run_id).text}"
+
+
+def _streak(f: Finding, e: Evidence, lead: str = "failed") -> str:
+    text = f"{lead} in the last {_times(e.streak.failures)} {_where(e)}"
+    if e.streak.first_failure is not None:
+        text += f", since run {e.streak.first_failure.run_id}"
+    return text + (f" ({e.streak.unknown:,} unknown)" if e.streak.unknown else "")
+
+
+def _ignored_streak(f: Finding, e: Evidence) -> str:
+    return _streak(f, e, "ignored, yet failed")
+
+
+def _onset(f: Finding, e: Evidence) -> str:
+    return _rate(f, e) if e.flaky_since is None else _onset_brief(e.flaky_since)
+
+
+def _new_way(f: Finding, e: Evidence) -> str:
+    return f"{_times(e.failures, 'earlier failure')}, none failing this way"
+
+
+def _no_failure(f: Finding, e: Evidence) -> str:
+    text = f"no failure in {_times(e.known)} {_where(e)}"
+    return text + (f" ({e.unknown:,} unknown)" if e.unknown else "")
+
+
+def _alone(f: Finding, e: Evidence) -> str:
+    text = f"failed {e.failures:,} of {_times(e.known)} {_where(e)}, alone between passes"
+    if e.flipped_commits:
+        text += f"; flipped on {_times(e.flipped_commits, 'commit')}"
+    return text
+
+
+def _in_rows(f: Finding, e: Evidence) -> str:
+    return f"{_times(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
+
+
+rate = _with_history(_rate)
+same_commit = _with_history(_same_commit)
+streak = _with_history(_streak)
+ignored_streak = _with_history(_ignored_streak)
+onset = _with_history(_onset)
+new_way = _with_history(_new_way)
+no_failure = _with_history(_no_failure)
+alone = _with_history(_alone)
+in_rows = _with_history(_in_rows)
+listed_elsewhere = _with_history(_rate, "on the flaky list for other jobs only")
+
+
+def across(f: Finding) -> str:
+    """The record in the other jobs, even with no history here (it says so)."""
+    if f.across is not None and f.evidence is not None:
+        return across_brief(f.across, f.evidence)
+    return rate(f)
 
 
 def sentences(f: Finding, base: str | None) -> list[Sentence]:
@@ -175,7 +220,7 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 "read), so this may not be its first failure in a row.",
             )
         )
-    if e.flaky_since is not None and f.kind is Kind.NEWLY_FLAKY:
+    if e.flaky_since is not None and f.verdict is Verdict.NEWLY_FLAKY:
         out.extend(_onset_sentences(e.flaky_since, where, base))
     if e.failures:
         text = f"It failed {e.failures:,} times in {_times(e.known)} {where} with a known outcome"
@@ -261,7 +306,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
         out.append(("In ", *_job(s), f"{why}: not a flake's pattern, so no other job vouches for it."))
     if a.listed:
         out.append(("Upstream lists it as flaky for ", *_listed([s.job for s in a.listed]), "."))
-    if f.kind is Kind.FLAKY_OTHER_JOBS:
+    if f.verdict is Verdict.FLAKY_OTHER_JOBS:
         out.append(
             (
                 "It has not failed in this job before, so a re-run should clear it; no patch is "

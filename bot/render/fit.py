@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import jinja2
 
+from bot.findings import Finding, JobTriage, TriageReport
 from bot.render.evidence import repo_url, sentences
-from bot.triage import Finding, JobTriage, TriageReport
 
 CHECK_TITLE_LIMIT = 255
 

@@ -6,12 +6,13 @@ import json
 
 from bot.across_jobs import AcrossJobs
 from bot.evidence import Evidence
+from bot.findings import Finding, TriageReport
 from bot.records import FlakeRate
 from bot.render.evidence import repo_url
 from bot.render.sanitize import plain
+from bot.render.verdict_words import headline
 from bot.render.words import day
-from bot.triage import Finding, TriageReport
-from bot.verdicts import Kind
+from bot.verdicts import Verdict
 
 # Characters of the `failures` output: all ASCII (JSON-escaped), so 500 KB of GitHub's 1 MB per job.
 OUTPUT_FAILURES_LIMIT = 250_000
@@ -108,7 +109,7 @@ def _onset_json(e: Evidence, base: str | None) -> dict[str, object]:
 def _ignored(report: TriageReport) -> list[Finding]:
     """Failures run-tests.py ignored (verdict "ignored"), after the failures: a later step sees
     every failing test, and those failing in every run are among the failures already."""
-    return [f for j in report.jobs for f in j.ignored if f.kind is Kind.IGNORED]
+    return [f for j in report.jobs for f in j.ignored if f.verdict is Verdict.IGNORED]
 
 
 def outputs(
@@ -128,7 +129,7 @@ def outputs(
             "test": plain(f.failure.test, 200, one_line=True),
             "pass": f.failure.test_pass.value if f.failure.test_pass else None,
             "runner": f.failure.runner.value,
-            "verdict": f.kind.value,
+            "verdict": f.verdict.value,
             "needs_look": f.needs_look,
             "symptom": plain(f.failure.symptom, 200, one_line=True),
             "line": f.failure.line,
@@ -150,9 +151,9 @@ def outputs(
     c = report.counts
     return {
         "failures": "[" + ",".join(kept) + "]",
-        "new-failures": str(sum(1 for f in report.findings if f.kind is not Kind.KNOWN_FLAKE)),
-        "known-flaky": str(c.known_flakes),
+        "new-failures": str(sum(1 for f in report.findings if f.verdict is not Verdict.KNOWN_FLAKE)),
+        "known-flaky": str(c[Verdict.KNOWN_FLAKE]),
         "needs-a-look": str(c.needs_look),
         "unreadable-logs": str(c.unreadable_logs),
-        "headline": report.headline,
+        "headline": headline(report),
     }

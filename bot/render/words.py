@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.findings import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Note, NoteReason, TriageReport
 from bot.records import FlakeRate, LogState, ProblemKind
 from bot.registry import Listing
 from bot.render.evidence import Code, Link, Sentence
 from bot.render.sanitize import Md, code_span, link, plain, prose
-from bot.triage import FAILURE_PROBLEMS, Finding, JobState, JobTriage, Note, NoteReason, TriageReport
-from bot.verdicts import Kind
+from bot.render.verdict_words import WORDS
 
 PROBLEM_WORDS: dict[ProblemKind, str] = {
     ProblemKind.BUILD: "build error",
@@ -35,22 +35,6 @@ _LOG_STATE_WORDS: dict[LogState, str] = {
     LogState.NOT_FETCHED: "the log was not downloaded",
     LogState.PARSED: "the log was not parsed",
 }
-
-#: Why a test that failed often enough got no patch: the evidence that was missing.
-_NOT_A_FLAKE_WORDS: dict[Kind, str] = {
-    Kind.NEW_WAY: "it failed in a way none of its earlier failures did, which is how a regression "
-    "hiding in a flaky test shows",
-    Kind.REGRESSION: "it also failed in its latest executions there, with no pass since: that is how a "
-    "regression looks",
-    Kind.ON_DEFAULT_BRANCH: "it is failing on the default branch right now; fix that first",
-    Kind.SEVERAL_JOBS: "it failed in several jobs of this run at once, which points to a shared cause",
-    Kind.FAILED_BEFORE: "its earlier failures came in rows, not alone between passes as a flake's do",
-    Kind.NEW: "there is no history of it in this job to show it is flaky",
-    Kind.FLAKY_ELSEWHERE: "there is no history of it in this job to show it is flaky",
-    Kind.NEWLY_FLAKY: "it started failing now and then at an earlier run, after a long quiet stretch: a "
-    "change made it flaky, and a patch would hide that change's bug",
-}
-
 
 class PlainText(str):
     """Text already made safe for a terminal or plain-text field (by `plain`)."""
@@ -246,8 +230,8 @@ def note_sentence(note: Note) -> Sentence:
             f": {note.count:,} tests that are not known flakes there failed together in this run; "
             "failures that coincide point to a shared cause, not independent flakes.",
         )
-    if note.reason is NoteReason.NOT_A_FLAKE and note.kind is not None:
-        return ("No patch for ", *test, *where, f": {_NOT_A_FLAKE_WORDS[note.kind]}.")
+    if note.reason is NoteReason.NOT_A_FLAKE and note.verdict is not None:
+        return ("No patch for ", *test, *where, f": {WORDS[note.verdict].no_patch}.")
     if note.reason is NoteReason.RECENT:
         return (
             "No patch for ",
