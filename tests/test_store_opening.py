@@ -23,7 +23,7 @@ from test_sync_gaps import cli_sync, complete_runs, failed_runs
 
 from bot.cli import main
 from bot.store import opening
-from bot.store.opening import APPLICATION_ID, Kind, inspect
+from bot.store.opening import APPLICATION_ID, FileKind, inspect
 from bot.store.sqlite import SCHEMA_VERSION, HistoryStore
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "logs" / "coverage-flaky-and-real-failure.log"
@@ -148,7 +148,7 @@ def test_a_missing_store_is_created_only_by_the_writers_and_said(
     # and the report does not then claim its verdicts rest on "evidence from the history store"
     assert "Evidence from the history store" not in out.out
     assert "holds no earlier execution of these jobs" in out.out
-    assert inspect(typo, SCHEMA_VERSION).kind is Kind.OURS
+    assert inspect(typo, SCHEMA_VERSION).kind is FileKind.OURS
 
     fresh = tmp_path / "fresh.sqlite"
     failed_runs(env, 1)
@@ -262,7 +262,7 @@ def test_a_full_disk_is_one_line_exit_1_and_keeps_the_runs_written(
     assert line.endswith("free space there and run again; the runs already written are kept")
     monkeypatch.undo()
     assert len(complete_runs(db)) == 3000
-    assert inspect(db, SCHEMA_VERSION).kind is Kind.OURS
+    assert inspect(db, SCHEMA_VERSION).kind is FileKind.OURS
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -284,7 +284,7 @@ def test_the_look_at_a_file_writes_nothing_beside_it(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
     FOREIGN["SQLite in WAL mode"](path)
     before = digest(path)
-    assert inspect(path, SCHEMA_VERSION).kind is Kind.FOREIGN
+    assert inspect(path, SCHEMA_VERSION).kind is FileKind.FOREIGN
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]
     assert digest(path) == before
 
@@ -297,7 +297,7 @@ def test_a_store_killed_before_its_first_checkpoint_is_still_ours(tmp_path: Path
         copy = tmp_path / "copy.sqlite"
         copy.write_bytes(db.read_bytes())
         (tmp_path / "copy.sqlite-wal").write_bytes((tmp_path / "h.sqlite-wal").read_bytes())
-        assert inspect(copy, SCHEMA_VERSION).kind is Kind.OURS
+        assert inspect(copy, SCHEMA_VERSION).kind is FileKind.OURS
     finally:
         s.close()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fake_github import FakeGitHub
 
-from bot.store.opening import Kind, inspect
+from bot.store.opening import FileKind, inspect
 from bot.store.sqlite import CHECKPOINT_EVERY, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_killed_at_a_random_moment_with_only_the_main_file_kept(
         written = complete(db)  # main file and -wal: every run the killed sync committed
         main_only = cached(db, tmp_path / f"run{kill}")
         kept = complete(main_only)
-        assert inspect(main_only, SCHEMA_VERSION).kind is Kind.OURS  # integrity check included
+        assert inspect(main_only, SCHEMA_VERSION).kind is FileKind.OURS  # integrity check included
         assert written - kept < CHECKPOINT_EVERY, (kill, written, kept)
         assert kept > before  # progress survives: without checkpoints the main file gained nothing
         db = main_only

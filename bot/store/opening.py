@@ -32,7 +32,9 @@ OUR_TABLES = frozenset({"job_sets", "job_set_jobs", "runs", "jobs", "outcomes", 
 QUICK_CHECK_ERRORS = 5  # problems quick_check reports at most: enough for the one-line reason
 
 
-class Kind(Enum):
+class FileKind(Enum):
+    """What a history path holds, as far as flake-bot is concerned."""
+
     MISSING = "missing"  # nothing there: a store may be created
     OURS = "ours"  # marked, or recognised by its tables: open it
     DAMAGED = "damaged"  # ours, but SQLite finds it corrupt
@@ -41,8 +43,10 @@ class Kind(Enum):
 
 
 @dataclass(frozen=True)
-class Finding:
-    kind: Kind
+class FileCheck:
+    """What `inspect` found at a history path."""
+
+    kind: FileKind
     why: str = ""  # for the one-line message
 
 
@@ -53,9 +57,9 @@ class NotOurStore(UnusableStore):
 class BrokenStore(StoreError):
     """A store of ours that cannot be used as it is: damaged, or from a newer flake-bot."""
 
-    def __init__(self, message: str, finding: Finding) -> None:
+    def __init__(self, message: str, found: FileCheck) -> None:
         super().__init__(message)
-        self.finding = finding
+        self.found = found
 
 
 def _ro_uri(path: Path, *, immutable: bool) -> str:
@@ -66,7 +70,7 @@ def _ro_uri(path: Path, *, immutable: bool) -> str:
     return f"file:{urllib.parse.quote(str(path.absolute()))}?{query}"
 
 
-def inspect(path: Path, schema_version: int, *, check: bool = True) -> Finding:
+def inspect(path: Path, schema_version: int, *, check: bool = True) -> FileCheck:
     """What `path` holds, found without writing to it or beside it. `check` runs SQLite's
     quick_check over the whole file (0.1-0.3 s for 100,000 runs): the writers, which can
     rebuild a damaged store, want it; a reader meets a corrupt page as an error anyway."""
@@ -74,26 +78,26 @@ def inspect(path: Path, schema_version: int, *, check: bool = True) -> Finding:
         why = f"{path.parent} is a file, not a directory"
         raise UnusableStore(f"history store {path}: {why}; pass another path")
     if not path.exists():
-        return Finding(Kind.MISSING)
+        return FileCheck(FileKind.MISSING)
     if not path.is_file():
-        return Finding(Kind.FOREIGN, "not a regular file")
+        return FileCheck(FileKind.FOREIGN, "not a regular file")
     try:
         with path.open("rb") as f:
             header = f.read(100)
     except OSError as exc:
         raise StoreError(f"history store {path}: cannot read it: {exc.strerror or exc}") from None
     if not header:
-        return Finding(Kind.FOREIGN, "an empty file")
+        return FileCheck(FileKind.FOREIGN, "an empty file")
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        return Finding(Kind.FOREIGN, "not an SQLite file")
+        return FileCheck(FileKind.FOREIGN, "not an SQLite file")
     app_id = int.from_bytes(header[68:72], "big")
     if app_id not in (0, APPLICATION_ID):
-        return Finding(Kind.FOREIGN, f"an SQLite file of another program (application_id {app_id:#x})")
+        return FileCheck(FileKind.FOREIGN, f"an SQLite file of another program (application_id {app_id:#x})")
     wal = path.with_name(path.name + "-wal")
     try:
         db = sqlite3.connect(_ro_uri(path, immutable=not wal.exists()), uri=True)
     except sqlite3.Error as exc:
-        return Finding(Kind.FOREIGN, f"SQLite cannot open it ({exc})")
+        return FileCheck(FileKind.FOREIGN, f"SQLite cannot open it ({exc})")
     try:
         return _look_inside(db, schema_version, header_marked=app_id == APPLICATION_ID, check=check)
     except sqlite3.DatabaseError as exc:
@@ -107,7 +111,9 @@ def _corrupt(exc: sqlite3.DatabaseError) -> bool:
     return code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in str(exc)
 
 
-def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: bool, check: bool) -> Finding:
+def _look_inside(
+    db: sqlite3.Connection, schema_version: int, *, header_marked: bool, check: bool
+) -> FileCheck:
     try:
         app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -117,15 +123,15 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
             raise
         # The header said SQLite but the schema cannot be read: whose it is cannot be told.
         if header_marked:
-            return Finding(Kind.DAMAGED, str(exc))
-        return Finding(Kind.FOREIGN, f"an SQLite file SQLite cannot read ({exc})")
+            return FileCheck(FileKind.DAMAGED, str(exc))
+        return FileCheck(FileKind.FOREIGN, f"an SQLite file SQLite cannot read ({exc})")
     marked = app_id == APPLICATION_ID
     if not marked and not tables >= OUR_TABLES:
         shown = ", ".join(sorted(tables)[:5]) or "no tables"
-        return Finding(Kind.FOREIGN, f"an SQLite file without flake-bot's tables ({shown})")
+        return FileCheck(FileKind.FOREIGN, f"an SQLite file without flake-bot's tables ({shown})")
     if version > schema_version:
         why = f"schema version {version}, newer than this flake-bot's ({schema_version})"
-        return Finding(Kind.FUTURE, why)
+        return FileCheck(FileKind.FUTURE, why)
     try:
         problems = (
             [str(r[0]) for r in db.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})")] if check else ["ok"]
@@ -136,8 +142,8 @@ def _look_inside(db: sqlite3.Connection, schema_version: int, *, header_marked: 
         problems = [str(exc)]
     if problems != ["ok"]:
         why = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
-        return Finding(Kind.DAMAGED, why[:300])
-    return Finding(Kind.OURS)
+        return FileCheck(FileKind.DAMAGED, why[:300])
+    return FileCheck(FileKind.OURS)
 
 
 def set_aside(path: Path, now: datetime | None = None) -> Path:
@@ -168,6 +174,6 @@ def beside(path: Path) -> Path:
     return path.with_name(f"{path.stem}.flake-bot{path.suffix or '.sqlite'}")
 
 
-def broken_message(path: Path, finding: Finding, *, remedy: str) -> str:
-    what = "is from a newer flake-bot" if finding.kind is Kind.FUTURE else "is damaged"
-    return f"history store {path} {what} ({finding.why}); {remedy}"
+def broken_message(path: Path, found: FileCheck, *, remedy: str) -> str:
+    what = "is from a newer flake-bot" if found.kind is FileKind.FUTURE else "is damaged"
+    return f"history store {path} {what} ({found.why}); {remedy}"

@@ -29,8 +29,8 @@ from bot.store.errors import store_failure
 from bot.store.opening import (
     APPLICATION_ID,
     BrokenStore,
-    Finding,
-    Kind,
+    FileCheck,
+    FileKind,
     NotOurStore,
     broken_message,
     inspect,
@@ -268,21 +268,21 @@ class StoreBase:
         self._checked_at = time.monotonic()
         # ":memory:" (tests of the SQL) is SQLite's own database in memory: no file to look at
         memory = str(path) == ":memory:"
-        finding = Finding(Kind.MISSING) if memory else inspect(self.path, SCHEMA_VERSION, check=check)
-        if finding.kind is Kind.MISSING and not create:
+        found = FileCheck(FileKind.MISSING) if memory else inspect(self.path, SCHEMA_VERSION, check=check)
+        if found.kind is FileKind.MISSING and not create:
             hint = f"fill one with `flake-bot sync --db {self.path} ...`"
             raise InputError(f"no history store at {self.path}; {hint}")
-        if finding.kind is Kind.FOREIGN:
+        if found.kind is FileKind.FOREIGN:
             raise NotOurStore(
-                f"{self.path} is not a flake-bot history store ({finding.why}): left untouched; "
+                f"{self.path} is not a flake-bot history store ({found.why}): left untouched; "
                 "pass the path of a history store, or a new path for a new one"
             )
-        if finding.kind in (Kind.DAMAGED, Kind.FUTURE):
+        if found.kind in (FileKind.DAMAGED, FileKind.FUTURE):
             remedy = "run `flake-bot sync` to set it aside and build a new one from GitHub"
-            if finding.kind is Kind.FUTURE:
+            if found.kind is FileKind.FUTURE:
                 remedy = "upgrade flake-bot, or " + remedy
-            raise BrokenStore(broken_message(self.path, finding, remedy=remedy), finding)
-        self.created = finding.kind is Kind.MISSING
+            raise BrokenStore(broken_message(self.path, found, remedy=remedy), found)
+        self.created = found.kind is FileKind.MISSING
         try:
             if self.created and not memory:
                 self._create()

@@ -23,7 +23,7 @@ from bot.store.dashboard_reads import DashboardReads
 from bot.store.evidence_reads import EvidenceReads
 from bot.store.opening import (
     BrokenStore,
-    Kind,
+    FileKind,
     NotOurStore,
     beside,
     set_aside,
@@ -80,8 +80,8 @@ def open_healing(path: str | Path, *, beside_foreign: bool = False) -> tuple[His
         store = HistoryStore(path)
     except BrokenStore as exc:
         moved = set_aside(path)
-        what = "is from a newer flake-bot" if exc.finding.kind is Kind.FUTURE else "is damaged"
-        notes.append(f"history store {path} {what} ({exc.finding.why}): moved to {moved.name}, "
+        what = "is from a newer flake-bot" if exc.found.kind is FileKind.FUTURE else "is damaged"
+        notes.append(f"history store {path} {what} ({exc.found.why}): moved to {moved.name}, "
                      "building a new one from GitHub")  # fmt: skip
         store = HistoryStore(path)
         return store, notes
