@@ -60,6 +60,14 @@ class Module:
 MODULES = (
     Module("evidence", "bot/evidence.py"),
     Module("triage", "bot/triage.py"),
+    Module("verdicts", "bot/verdicts.py"),
+    Module("findings", "bot/findings.py"),
+    Module("patch_rules", "bot/patch_rules.py"),
+    Module(
+        "verdict_words",
+        "bot/render/verdict_words.py",
+        ("x_headline", "x__settled", "x_breakdown"),
+    ),
     Module("decisions", "bot/orchestrate/decisions.py"),
     Module(
         "parse",

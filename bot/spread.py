@@ -2,7 +2,7 @@
 
 Every job of a workflow runs largely the same tests, so a test's flakiness is read across jobs:
 per job its rate, whether upstream's list already covers it there, and whether its counts meet
-the patch rule (`bot.triage.PatchPolicy`) on their own. The jobs that do are the one "add" patch
+the patch rule (`bot.patch_rules.PatchPolicy`) on their own. The jobs that do are the one "add" patch
 such a test calls for; the others say why not yet. Pure: the report hands over its rates.
 """
 

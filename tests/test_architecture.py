@@ -33,7 +33,11 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.evidence": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.across_jobs": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
     "bot.spread": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
-    "bot.verdicts": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "jinja2"),
+    # the verdicts' table is the innermost of the judge's modules: it knows no finding, no rule, no word
+    "bot.verdicts": (*NETWORK_AND_STORAGE, *EDGE, "bot.registry", "bot.render", "bot.triage", "bot.findings",
+                     "bot.patch_rules", "bot.evidence", "jinja2"),
+    "bot.findings": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "bot.patch_rules", "jinja2"),
+    "bot.patch_rules": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "bot.triage", "jinja2"),
     "bot.triage": (*NETWORK_AND_STORAGE, *EDGE, "bot.render", "jinja2"),
     "bot.render": (*NETWORK_AND_STORAGE, *EDGE),
     "bot.budget": (*NETWORK_AND_STORAGE, *EDGE, "bot.orchestrate", "bot.dashboard", "jinja2"),

@@ -2,7 +2,7 @@
 
 The lists are decisions a maintainer acts on, so each rule is written to fail safe:
 
-- **add** asks for the same evidence as triage's patch rule (`bot.triage.PatchPolicy`): enough
+- **add** asks for the same evidence as triage's patch rule (`bot.patch_rules.PatchPolicy`): enough
   events over enough executions of that very job, passes since the last failure, and no
   failure in many jobs of one run at once. A test failing in every recent execution is a
   regression in the making and goes to **look** instead: an ignore entry would hide it.
