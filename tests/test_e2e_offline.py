@@ -81,3 +81,21 @@ def test_a_test_ignored_in_two_passes_is_listed_once_with_both(capsys: pytest.Ca
     assert main(["triage", "--log", str(sample), "--job", "coverage"]) == 0
     ignored = [line for line in capsys.readouterr().out.splitlines() if "ignored by run-tests.py" in line]
     assert ignored == ["  ignored by run-tests.py: thread/thread_gc1.py (bytecode and via-mpy passes)"]
+
+
+def test_json_counts_keep_their_keys_and_agree_with_the_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    """`counts` is read by scripts: its keys are pinned (written out, not taken from the verdicts'
+    table), and its numbers are those of the failure rows printed beside it."""
+    sample = EXAMPLES / "coverage-flaky-and-real-failure.log"
+    data = triage_json(capsys, "--log", str(sample), "--job", "coverage")
+    counts = data["counts"]
+    assert set(counts) == {
+        "failures", "jobs_failed", "needs_look", "known_flakes", "proven_flaky", "unlisted_flakes",
+        "flaky_other_jobs", "on_default_branch", "ignored", "regressions", "new_way", "first_failures",
+        "several_jobs", "failed_before", "newly_flaky", "hidden_regressions", "new", "new_symptom",
+        "widespread", "flaky_elsewhere", "not_a_test_failure", "unreadable_logs", "problems",
+    }  # fmt: skip
+    rows = data["failures"]
+    assert counts["ignored"] == sum(r["verdict"] == "ignored" for r in rows) == 2
+    assert counts["new"] == sum(r["verdict"] == "new" for r in rows) == 1
+    assert counts["failures"] == counts["needs_look"] == sum(r["needs_look"] for r in rows) == 1
