@@ -1038,8 +1038,6 @@ class FakeGitHub:
             ("GET", rf"{repo}/actions/workflows/(?P<wf>[^/]+)", self._get_workflow),
             ("GET", rf"{repo}/actions/workflows/(?P<wf>[^/]+)/runs", self._list_runs),
             ("GET", rf"{repo}/actions/runs", self._list_runs),
-            ("GET", rf"{repo}/actions/runs/(?P<run>\d+)", self._get_run),
-            ("GET", rf"{repo}/actions/runs/(?P<run>\d+)/attempts/(?P<attempt>\d+)", self._get_run),
             ("GET", rf"{repo}/actions/runs/(?P<run>\d+)/jobs", self._list_jobs),
             ("GET", rf"{repo}/actions/runs/(?P<run>\d+)/attempts/(?P<attempt>\d+)/jobs", self._list_jobs),
             ("GET", rf"{repo}/actions/jobs/(?P<job>\d+)", self._get_job),
@@ -1151,12 +1149,6 @@ class FakeGitHub:
             runs = [r for r in runs if keep(r["created_at"])]
         runs.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
         return self._paginate(record, [r["id"] for r in runs], "workflow_runs", self.run_json)
-
-    def _get_run(self, record: RecordedRequest, run: str, attempt: str | None = None) -> Response:
-        found = self._runs.get(int(run))
-        if found is None or (attempt is not None and not 1 <= int(attempt) <= len(found["attempts"])):
-            return self._error(404, "Not Found")
-        return self._json(self.run_json(int(run), int(attempt) if attempt else None))
 
     def _list_jobs(self, record: RecordedRequest, run: str, attempt: str | None = None) -> Response:
         run_id = int(run)

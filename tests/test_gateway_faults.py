@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bot.errors import AmbiguousWrite, BudgetExhausted, GatewayError, PermissionDenied, RateLimited
-from bot.gateway import GitHubGateway
+from bot.gateway import GitHubGateway, run_from_event
 
 TOKEN = "ghs_s3cretTokenValue"
-RUN = r"/actions/runs/\d+$"
+JOBS = r"/actions/runs/\d+/attempts/\d+/jobs$"  # the one request of `jobs_of`
 
 
 @pytest.fixture
@@ -36,9 +36,19 @@ def run(fake_github):
     return fake_github.add_run()
 
 
-def test_502_then_success_backs_off_with_jitter(fake_github, gateway, waits, run):
-    fake_github.fail("GET", RUN, 502, times=2)
-    assert gateway.get_run(run["id"]).id == run["id"]
+@pytest.fixture
+def job(fake_github, run):
+    return fake_github.add_job(run["id"], "standard")
+
+
+def jobs_of(gateway, run) -> list[int]:
+    """One plain GET, the one the triage makes first: the jobs of the run's attempt."""
+    return [j.id for j in gateway.list_jobs(run["id"], attempt=run["run_attempt"])]
+
+
+def test_502_then_success_backs_off_with_jitter(fake_github, gateway, waits, run, job):
+    fake_github.fail("GET", JOBS, 502, times=2)
+    assert jobs_of(gateway, run) == [job["id"]]
     assert len(fake_github.requests) == 3
     assert len(waits) == 2
     assert 0.5 <= waits[0] <= 1.0  # first backoff: between half and all of 1 s
@@ -47,9 +57,9 @@ def test_502_then_success_backs_off_with_jitter(fake_github, gateway, waits, run
 
 def test_persistent_5xx_gives_up_after_max_attempts(fake_github, waits, run):
     gateway = make(fake_github, waits, max_attempts=4)
-    fake_github.fail("GET", RUN, 503, times=None)
+    fake_github.fail("GET", JOBS, 503, times=None)
     with pytest.raises(GatewayError) as caught:
-        gateway.get_run(run["id"])
+        jobs_of(gateway, run)
     assert caught.value.status == 503
     assert "4 attempts" in str(caught.value)
     assert len(fake_github.requests) == 4
@@ -65,37 +75,37 @@ def test_502_on_a_later_page_repeats_only_that_page(fake_github, gateway, waits)
     assert gateway.requests_made == 4  # 1 failed + 3 pages
 
 
-def test_secondary_rate_limit_honours_retry_after(fake_github, gateway, waits, run):
-    fake_github.rate_limit("GET", RUN, kind="secondary", retry_after=7)
-    assert gateway.get_run(run["id"]).id == run["id"]
+def test_secondary_rate_limit_honours_retry_after(fake_github, gateway, waits, run, job):
+    fake_github.rate_limit("GET", JOBS, kind="secondary", retry_after=7)
+    assert jobs_of(gateway, run) == [job["id"]]
     assert waits == [7.0]
 
 
 def test_secondary_rate_limit_without_retry_after_waits_a_minute(fake_github, gateway, waits, run):
-    fake_github.rate_limit("GET", RUN, kind="secondary")
-    gateway.get_run(run["id"])
+    fake_github.rate_limit("GET", JOBS, kind="secondary")
+    jobs_of(gateway, run)
     assert waits == [60.0]
 
 
 def test_429_with_and_without_retry_after(fake_github, gateway, waits, run):
-    fake_github.rate_limit("GET", RUN, kind="429", retry_after=3)
-    fake_github.rate_limit("GET", RUN, kind="429")
-    gateway.get_run(run["id"])
+    fake_github.rate_limit("GET", JOBS, kind="429", retry_after=3)
+    fake_github.rate_limit("GET", JOBS, kind="429")
+    jobs_of(gateway, run)
     assert waits[0] == 3.0
     assert waits[1] >= 60.0
 
 
 def test_primary_rate_limit_waits_until_reset(fake_github, gateway, waits, run):
-    fake_github.rate_limit("GET", RUN, kind="primary", reset_in=120)
-    gateway.get_run(run["id"])
+    fake_github.rate_limit("GET", JOBS, kind="primary", reset_in=120)
+    jobs_of(gateway, run)
     assert len(waits) == 1
     assert 118 <= waits[0] <= 122
 
 
 def test_rate_limit_beyond_the_time_bound_is_not_slept(fake_github, gateway, waits, run):
-    fake_github.rate_limit("GET", RUN, kind="primary", reset_in=3000)
+    fake_github.rate_limit("GET", JOBS, kind="primary", reset_in=3000)
     with pytest.raises(RateLimited) as caught:
-        gateway.get_run(run["id"])
+        jobs_of(gateway, run)
     assert waits == []
     assert 2990 <= caught.value.wait <= 3010
     assert len(fake_github.requests) == 1
@@ -103,25 +113,25 @@ def test_rate_limit_beyond_the_time_bound_is_not_slept(fake_github, gateway, wai
 
 def test_total_time_bound_stops_repeated_waits(fake_github, waits, run):
     gateway = make(fake_github, waits, max_wait_total=10)
-    fake_github.rate_limit("GET", RUN, kind="secondary", retry_after=7, times=None)
+    fake_github.rate_limit("GET", JOBS, kind="secondary", retry_after=7, times=None)
     with pytest.raises(RateLimited):
-        gateway.get_run(run["id"])
+        jobs_of(gateway, run)
     assert waits == [7.0]  # a second 7 s wait would cross the 10 s bound
     assert len(fake_github.requests) == 2
 
 
-def test_connection_reset_is_retried(fake_github, gateway, waits, run):
-    fake_github.reset_connection("GET", RUN)
-    assert gateway.get_run(run["id"]).id == run["id"]
+def test_connection_reset_is_retried(fake_github, gateway, waits, run, job):
+    fake_github.reset_connection("GET", JOBS)
+    assert jobs_of(gateway, run) == [job["id"]]
     assert len(fake_github.requests) == 2
     assert len(waits) == 1
 
 
-def test_timeout_is_retried(fake_github, waits, run):
+def test_timeout_is_retried(fake_github, waits, run, job):
     gateway = make(fake_github, waits, timeout=1)
-    fake_github.delay("GET", RUN, seconds=6)
+    fake_github.delay("GET", JOBS, seconds=6)
     started = time.monotonic()
-    assert gateway.get_run(run["id"]).id == run["id"]
+    assert jobs_of(gateway, run) == [job["id"]]
     assert time.monotonic() - started < 5  # gave up on the slow answer instead of waiting for it
     assert len(fake_github.requests) == 2
     assert len(waits) == 1
@@ -132,7 +142,7 @@ def test_connection_refused_is_retried_then_reported(waits):
         "o/r", token=TOKEN, api_url="http://127.0.0.1:9", max_attempts=3, timeout=1, sleep=waits.append
     )
     with pytest.raises(GatewayError) as caught:
-        gateway.get_run(1)
+        gateway.list_jobs(1, attempt=1)
     assert "could not connect" in str(caught.value)
     assert len(waits) == 2
 
@@ -176,7 +186,7 @@ def test_missing_permission_without_header_falls_back_to_the_known_one(fake_gith
 def test_bad_token_is_not_retried_and_never_echoed(fake_github, gateway, waits, run):
     fake_github.token = "the-right-one"
     with pytest.raises(GatewayError) as caught:
-        gateway.get_run(run["id"])
+        jobs_of(gateway, run)
     assert caught.value.status == 401
     assert TOKEN not in str(caught.value)
     assert TOKEN not in repr(caught.value.__cause__)
@@ -188,8 +198,9 @@ def test_error_messages_never_carry_query_values(fake_github, gateway):
     run = fake_github.add_run(
         event="pull_request", branch="$(curl evil)::stop-commands::x", head_repo="evil/mp"
     )
+    event = fake_github.workflow_run_event(run["id"])
     with pytest.raises(GatewayError) as caught:
-        gateway.find_pull_request(gateway.get_run(run["id"]), fake_github.repo)
+        gateway.find_pull_request(run_from_event(event), fake_github.repo)
     assert "evil" not in str(caught.value)
     assert "GET /repos/micropython/micropython/pulls" in str(caught.value)
 
@@ -323,28 +334,28 @@ def test_annotation_patch_502_not_applied_is_sent_again(fake_github, gateway):
     assert len(fake_github.requests_to("PATCH", r"/check-runs/\d+$")) == 3
 
 
-def test_malformed_answer_is_retried_like_a_reset(fake_github, gateway, waits, run):
-    fake_github.reset_connection("GET", RUN, garbage=b"HTTP/1.1 2OO OK\r\nnonsense\r\n\r\n")
-    assert gateway.get_run(run["id"]).id == run["id"]
+def test_malformed_answer_is_retried_like_a_reset(fake_github, gateway, waits, run, job):
+    fake_github.reset_connection("GET", JOBS, garbage=b"HTTP/1.1 2OO OK\r\nnonsense\r\n\r\n")
+    assert jobs_of(gateway, run) == [job["id"]]
     assert len(waits) == 1
 
 
 def test_retries_are_logged_without_secrets(fake_github, gateway, run, caplog):
-    fake_github.fail("GET", RUN, 502)
+    fake_github.fail("GET", JOBS, 502)
     with caplog.at_level("WARNING", logger="bot.gateway"):
-        gateway.get_run(run["id"])
+        jobs_of(gateway, run)
     [record] = [r for r in caplog.records if r.name.startswith("bot.gateway")]
     assert (
-        f"GET /repos/micropython/micropython/actions/runs/{run['id']}: GitHub answered 502"
+        f"GET /repos/micropython/micropython/actions/runs/{run['id']}/attempts/1/jobs: GitHub answered 502"
         in record.getMessage()
     )
     assert TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize("body", [b"<html>proxy says hello</html>", b'{"id": 1, "name": "cut sho'])
-def test_success_status_with_a_non_json_body_is_retried(fake_github, gateway, waits, run, body):
-    fake_github.fail("GET", RUN, 200, body=body)
-    assert gateway.get_run(run["id"]).id == run["id"]
+@pytest.mark.parametrize("body", [b"<html>proxy says hello</html>", b'{"total_count": 1, "jobs": [{"id'])
+def test_success_status_with_a_non_json_body_is_retried(fake_github, gateway, waits, run, job, body):
+    fake_github.fail("GET", JOBS, 200, body=body)
+    assert jobs_of(gateway, run) == [job["id"]]
     assert len(waits) == 1
 
 

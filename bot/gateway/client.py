@@ -187,12 +187,6 @@ class GitHubGateway:
 
     # ------------------------------------------------------------------ runs and jobs
 
-    def get_run(self, run_id: int, attempt: int | None = None) -> RunInfo:
-        url = f"{self._base}/actions/runs/{int(run_id)}"
-        if attempt is not None:
-            url += f"/attempts/{int(attempt)}"
-        return convert.run_info(self._call("GET", url, permission=ACTIONS_READ)[1])
-
     def list_jobs(
         self, run_id: int, *, attempt: int | None = None, all_attempts: bool = False
     ) -> list[JobInfo]:
