@@ -110,3 +110,23 @@ def test_the_comment_calls_flakes_known_only_when_every_one_is_listed() -> None:
     assert "the rest are flakes with evidence" in _reassured(beside)
     alone = Counts.of([Verdict.ON_DEFAULT_BRANCH], jobs_failed=1)
     assert "the rest" not in _reassured(alone)
+
+
+def _counted(*verdicts: Verdict, jobs: int = 2) -> TriageReport:
+    report = _report_of(Verdict.KNOWN_FLAKE)
+    return replace(report, jobs=(), counts=Counts.of(verdicts, jobs_failed=jobs))
+
+
+def test_the_headline_counts_settled_failures_by_their_noun() -> None:
+    """Proven flaky and unlisted flakes are one noun, in the plural when there are more."""
+    flakes = _counted(Verdict.KNOWN_FLAKE, Verdict.KNOWN_FLAKE, Verdict.PROVEN_FLAKY, Verdict.UNLISTED_FLAKE)
+    assert headline(flakes) == "4 failures in 2 jobs: 2 known flakes, 2 unlisted flakes"
+    others = _counted(Verdict.FLAKY_OTHER_JOBS, Verdict.FLAKY_OTHER_JOBS, Verdict.NEW, jobs=1)
+    assert headline(others) == "3 failures in 1 job: 2 flaky in other jobs, 1 needs a look"
+
+
+def test_an_ignored_failure_beside_flakes_leaves_the_run_reassuring() -> None:
+    """run-tests.py's ignored failures left their job green: they are no failure to explain."""
+    assert _counted(Verdict.KNOWN_FLAKE, Verdict.IGNORED).reassuring
+    assert not _counted(Verdict.KNOWN_FLAKE, Verdict.ON_DEFAULT_BRANCH).reassuring
+    assert _counted(Verdict.KNOWN_FLAKE, Verdict.ON_DEFAULT_BRANCH).settled
