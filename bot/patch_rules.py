@@ -120,6 +120,9 @@ def rising(finding: Finding) -> bool:
 def propose_patches(
     findings: Sequence[Finding], policy: PatchPolicy
 ) -> tuple[tuple[PatchCandidate, ...], tuple[Note, ...]]:
+    """The patches the judged failures earn, one per test over the jobs that earn it, and a note
+    for each test that failed often enough but lacks a flake's evidence: a maintainer who sees a
+    frequent failure without a patch should read why, not guess."""
     if not policy.enabled:
         return (), ()
     by_test: dict[str, dict[str, FlakeRate]] = defaultdict(dict)
