@@ -8,7 +8,7 @@ when a module scores under --min-score (the weekly workflow .github/workflows/mu
 it so), and says which listed equivalents no longer match a surviving mutant.
 
     pip install mutmut==3.8.1
-    python bench/mutation.py                      # every module: ~1,200 mutants, ~3 min on 2 cores
+    python bench/mutation.py                      # every module: ~1,700 mutants, ~16 min on 2 shared cores
     python bench/mutation.py --module evidence    # one module (repeatable)
     python bench/mutation.py --no-run             # only score what mutants/ already holds
 
