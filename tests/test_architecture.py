@@ -58,9 +58,15 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@functools.cache  # two tests read every module; parsing them is most of this file's time
+@functools.cache  # five tests read every module; parsing them is most of this file's time
+def _tree(path: Path) -> ast.Module:
+    """The module's syntax tree, parsed once for every test that reads it (none changes it)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+@functools.cache
 def _imports(path: Path, module: str) -> frozenset[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -116,11 +122,12 @@ def test_nothing_imports_the_cli_but_the_entry_points() -> None:
     assert not offenders
 
 
-def _sets_test_flag(source: str) -> bool:
-    """Whether a module assigns `__test__` anywhere (a class body included)."""
+def _sets_test_flag(source: str | ast.Module) -> bool:
+    """Whether a module (its source or its tree) assigns `__test__` anywhere (a class body included)."""
+    tree = ast.parse(source) if isinstance(source, str) else source
     targets = (
         target
-        for node in ast.walk(ast.parse(source))
+        for node in ast.walk(tree)
         if isinstance(node, ast.Assign | ast.AnnAssign)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
     )
@@ -132,11 +139,7 @@ def test_product_code_leaves_test_collection_to_pytest_config() -> None:
     pyproject's `python_classes`, not by a `__test__ = False` the product would carry for pytest."""
     assert _sets_test_flag("class TestThing:\n    __test__ = False\n")
     assert not _sets_test_flag("class TestThing:\n    test: str = ''\n")
-    offenders = [
-        str(path.relative_to(BOT.parent))
-        for path in MODULES
-        if _sets_test_flag(path.read_text(encoding="utf-8"))
-    ]
+    offenders = [str(path.relative_to(BOT.parent)) for path in MODULES if _sets_test_flag(_tree(path))]
     assert not offenders
 
 
@@ -164,10 +167,9 @@ WIRED_IN = ("bot.orchestrate.app", "bot.gateway", "bot.store", "bot.registry")
 
 
 def _calls(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     return {
         node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        for node in ast.walk(tree)
+        for node in ast.walk(_tree(path))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
     }
 
@@ -192,7 +194,7 @@ def test_only_actions_env_reads_the_environment() -> None:
         str(path.relative_to(BOT.parent))
         for path in MODULES
         if path.name != "actions_env.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in ast.walk(_tree(path))
         if isinstance(node, ast.Attribute) and node.attr in readers
     }
     assert not offenders
