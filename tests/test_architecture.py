@@ -11,8 +11,8 @@ import functools
 from pathlib import Path
 
 import pytest
-
-BOT = Path(__file__).resolve().parents[1] / "bot"
+from helpers.source import BOT, MODULES
+from helpers.source import tree as _tree
 
 NETWORK_AND_STORAGE = ("github", "requests", "urllib3", "urllib", "http", "socket", "sqlite3", "tenacity")
 EDGE = ("bot.gateway", "bot.store", "bot.publish", "bot.actions_env", "bot.cli", "bot.commands")
@@ -58,13 +58,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@functools.cache  # five tests read every module; parsing them is most of this file's time
-def _tree(path: Path) -> ast.Module:
-    """The module's syntax tree, parsed once for every test that reads it (none changes it)."""
-    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-@functools.cache
+@functools.cache  # two tests read every module; parsing them is most of this file's time
 def _imports(path: Path, module: str) -> frozenset[str]:
     tree = _tree(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -86,9 +80,6 @@ def _imports(path: Path, module: str) -> frozenset[str]:
 
 def _matches(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
-
-
-MODULES = sorted(BOT.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(BOT.parent)))
