@@ -16,6 +16,7 @@ Quick reference (see the method docstrings for details):
     fake.add_workflow(file, name) -> dict
     fake.add_run(...) -> dict            fake.add_attempt(run_id, conclusion=...) -> dict
     fake.add_job(run_id, name, conclusion, log=bytes|str|"expired"|"missing", runner=..., attempt=...)
+    fake.new_job(...) -> int             (add_job without rendering the job's JSON: its id)
     fake.add_pull(...) -> dict           fake.add_comment(number, body, user=...) -> dict
     fake.comments(number) -> list[dict]  fake.check_runs(head_sha=None, name=None) -> list[dict]
     fake.add_file(path, text, ref=...)   fake.workflow_run_event(run_id) -> dict
@@ -25,6 +26,7 @@ Quick reference (see the method docstrings for details):
     fake.reset_connection(method, path_regex, times=1, apply=False, garbage=b"")
     fake.cut_body(method, path_regex, after_bytes, times=1)
     fake.delay(method, path_regex, seconds, times=1)
+    fake.clear_faults()                  (every fault still pending is forgotten)
     fake.meanwhile(method, path_regex, action, after=False, times=1)  (someone acts at that moment)
     fake.trickle(method, path_regex, seconds, times=1)   (the body a byte every `seconds`)
     fake.expire_blob_urls()
@@ -384,7 +386,11 @@ class FakeGitHub:
                         job["log"] = log
             return self.run_json(run_id)
 
-    def add_job(
+    def add_job(self, run_id: int, name: str, conclusion: str | None = "failure", **options: Any) -> JSONDict:
+        """`new_job`, returning the job's JSON as the API serves it."""
+        return self.job_json(self.new_job(run_id, name, conclusion, **options))
+
+    def new_job(
         self,
         run_id: int,
         name: str,
@@ -396,8 +402,9 @@ class FakeGitHub:
         steps: Iterable[tuple[str, str | None]] | None = None,
         status: str = "completed",
         job_id: int | None = None,
-    ) -> JSONDict:
-        """Add a job to an attempt (default: the latest).
+    ) -> int:
+        """Add a job to an attempt (default: the latest); its id. (`add_job` returns its JSON:
+        rendering it was most of seeding the acceptance test's 12,075 jobs, and nobody read it.)
 
         `log`: bytes/str served through the 302 blob (a BOM is prepended if absent, as the runner
         writes one), "expired" -> the API answers 410, "missing" or None -> 404.
@@ -435,7 +442,7 @@ class FakeGitHub:
                 "completed_at": started + timedelta(minutes=6),
                 "steps": list(steps),
             }
-            return self.job_json(job_id)
+            return job_id
 
     def add_pull(
         self,
@@ -659,6 +666,11 @@ class FakeGitHub:
             self._faults.append(
                 _Fault(method.upper(), re.compile(path_regex), times, "delay", seconds=seconds)
             )
+
+    def clear_faults(self) -> None:
+        """Forget the faults still pending (a `times=None` delay, say): GitHub behaves from now on."""
+        with self._lock:
+            self._faults.clear()
 
     def trickle(self, method: str, path_regex: str, seconds: float, times: int | None = 1) -> None:
         """Answer normally but send the body one byte every `seconds`: each read gets a byte

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fake_github import FakeGitHub
 from helpers.e2e import run_as_step
+from helpers.source import MODULES, tree
 
 from bot.actions_env import ActionsEnv
 from bot.errors import InputError
@@ -20,7 +21,6 @@ from bot.orchestrate import inputs
 from bot.orchestrate.decisions import CheckRunMode, CommentMode
 
 Parser = Callable[[str, str], object]
-BOT = Path(__file__).resolve().parents[1] / "bot"
 
 
 @pytest.mark.parametrize("row", inputs.INPUTS, ids=lambda i: i.name)
@@ -90,10 +90,10 @@ def test_publish_reserves_have_one_source() -> None:
     """The publish reserve was 8 in one module and 16 in another: request counts kept back for
     publishing are numbers in bot/budget.py only; elsewhere they are names from it."""
     offenders = []
-    for path in BOT.rglob("*.py"):
+    for path in MODULES:
         if path.name == "budget.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(path)):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant | ast.BinOp):
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 offenders += [f"{path.name}: {n}" for n in names if "RESERVE" in n or "PUBLISH" in n]

@@ -11,8 +11,8 @@ import functools
 from pathlib import Path
 
 import pytest
-
-BOT = Path(__file__).resolve().parents[1] / "bot"
+from helpers.source import BOT, MODULES
+from helpers.source import tree as _tree
 
 NETWORK_AND_STORAGE = ("github", "requests", "urllib3", "urllib", "http", "socket", "sqlite3", "tenacity")
 EDGE = ("bot.gateway", "bot.store", "bot.publish", "bot.actions_env", "bot.cli", "bot.commands")
@@ -64,7 +64,7 @@ def _module_name(path: Path) -> str:
 
 @functools.cache  # two tests read every module; parsing them is most of this file's time
 def _imports(path: Path, module: str) -> frozenset[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _tree(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -84,9 +84,6 @@ def _imports(path: Path, module: str) -> frozenset[str]:
 
 def _matches(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
-
-
-MODULES = sorted(BOT.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(BOT.parent)))
@@ -120,11 +117,12 @@ def test_nothing_imports_the_cli_but_the_entry_points() -> None:
     assert not offenders
 
 
-def _sets_test_flag(source: str) -> bool:
-    """Whether a module assigns `__test__` anywhere (a class body included)."""
+def _sets_test_flag(source: str | ast.Module) -> bool:
+    """Whether a module (its source or its tree) assigns `__test__` anywhere (a class body included)."""
+    tree = ast.parse(source) if isinstance(source, str) else source
     targets = (
         target
-        for node in ast.walk(ast.parse(source))
+        for node in ast.walk(tree)
         if isinstance(node, ast.Assign | ast.AnnAssign)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
     )
@@ -136,11 +134,7 @@ def test_product_code_leaves_test_collection_to_pytest_config() -> None:
     pyproject's `python_classes`, not by a `__test__ = False` the product would carry for pytest."""
     assert _sets_test_flag("class TestThing:\n    __test__ = False\n")
     assert not _sets_test_flag("class TestThing:\n    test: str = ''\n")
-    offenders = [
-        str(path.relative_to(BOT.parent))
-        for path in MODULES
-        if _sets_test_flag(path.read_text(encoding="utf-8"))
-    ]
+    offenders = [str(path.relative_to(BOT.parent)) for path in MODULES if _sets_test_flag(_tree(path))]
     assert not offenders
 
 
@@ -168,10 +162,9 @@ WIRED_IN = ("bot.orchestrate.app", "bot.gateway", "bot.store", "bot.registry")
 
 
 def _calls(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     return {
         node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        for node in ast.walk(tree)
+        for node in ast.walk(_tree(path))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
     }
 
@@ -196,7 +189,7 @@ def test_only_actions_env_reads_the_environment() -> None:
         str(path.relative_to(BOT.parent))
         for path in MODULES
         if path.name != "actions_env.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in ast.walk(_tree(path))
         if isinstance(node, ast.Attribute) and node.attr in readers
     }
     assert not offenders

@@ -191,12 +191,12 @@ def seed_reference_history(fake: FakeGitHub, *, seed: int = 2026, green_logs: bo
                         log = failed_job_log(job, when)
                         truth.parsed += 1
                         truth.flakes[(FLAKE_OF_JOB.get(job, DEFAULT_FLAKE)[0], job)] += 1
-                    fake.add_job(run["id"], job, "failure", log=log, runner=runner)
+                    fake.new_job(run["id"], job, "failure", log=log, runner=runner)
                 else:
                     log = "missing"
                     if green_logs:
                         log = green_job_log(job, when) if when >= LOGS_KEPT_FROM else "expired"
-                    fake.add_job(run["id"], job, "success", log=log, runner=runner)
+                    fake.new_job(run["id"], job, "success", log=log, runner=runner)
             truth.runs.append((run["id"], when, failed_jobs))
     assert next(failed_sets, None) is None
     return truth

@@ -122,8 +122,8 @@ def test_github_down_stops_the_sync_instead_of_marking_every_run(
 def test_a_trickling_log_host_costs_one_download_limit_and_leaves_a_log_gap(
     env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the limit is 300 s by default; 0.5 s stands for it, against a byte every 50 ms
-    monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "download_limit", 0.5)
+    # the limit is 300 s by default; 0.2 s stands for it, against a byte every 50 ms
+    monkeypatch.setitem(GitHubGateway.__init__.__kwdefaults__, "download_limit", 0.2)
     runs = failed_runs(env, 4)
     run, job = runs[2]
     env.trickle("GET", rf"^/_blob/job-logs/{job}\.txt", seconds=0.05)
@@ -137,7 +137,7 @@ def test_a_trickling_log_host_costs_one_download_limit_and_leaves_a_log_gap(
     assert complete_runs(db) == {r for r, _ in runs}  # every run, this one with its log unknown
     [gap] = report_json(db, capsys)["gaps"]
     assert (gap["run_id"], gap["job_id"]) == (run, job)
-    assert "took longer than 0.5 s" in gap["reason"]
+    assert "took longer than 0.2 s" in gap["reason"]
 
     # the host answers properly next time: the log is read and the gap filled
     assert cli_sync(db) == 0
@@ -151,11 +151,12 @@ def test_the_deadline_stops_fetching_keeps_what_is_stored_and_the_next_sync_resu
     env: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = failed_runs(env, 30)
-    env.delay("GET", r"/jobs$", seconds=0.1, times=12)  # the first sync is slow, the next is not
+    # the first sync is slow (0.8 s of delays for a 0.6 s limit), the next is not
+    env.delay("GET", r"/jobs$", seconds=0.1, times=8)
     db = tmp_path / "h.sqlite"
 
     began = time.monotonic()
-    assert cli_sync(db, "--deadline", "1s") == 0  # a limit reached is not a failure
+    assert cli_sync(db, "--deadline", "0.6s") == 0  # a limit reached is not a failure
     assert time.monotonic() - began < 5
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "stopped early (time limit reached)" in line

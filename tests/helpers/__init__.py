@@ -9,6 +9,7 @@
 - `histories`: small hand-written histories for the evidence behind verdicts.
 - `workflow_logs`: job logs of the qemu and windows workflows (tests/data/workflows) and a small
   unix one, for the parser, end-to-end and benchmark code.
+- `source`: bot/'s modules as syntax trees, parsed once per process (`MODULES`, `tree`).
 - `stable_id`: a number from a name that is the same in every process.
 
 The fake GitHub (`fake_github.py`) and the job-log writer (`logfmt.py`) sit beside the tests.
