@@ -37,11 +37,6 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 
 
-def input_env_name(name: str) -> str:
-    """The environment variable the runner sets for action input `name`."""
-    return "INPUT_" + name.replace(" ", "_").upper()
-
-
 @dataclass(frozen=True)
 class ActionsEnv:
     """The parts of the runner environment that flake-bot uses."""

@@ -59,14 +59,6 @@ class Onset:
     executions_after: int
     p_value: float  # corrected for the number of start points tried
 
-    @property
-    def rate_before(self) -> float:
-        return self.failures_before / self.executions_before if self.executions_before else 0.0
-
-    @property
-    def rate_after(self) -> float:
-        return self.failures_after / self.executions_after if self.executions_after else 0.0
-
 
 def _log_comb(n: int, k: int) -> float:
     return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)

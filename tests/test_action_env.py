@@ -11,7 +11,6 @@ from helpers.runner import runner_commands, runner_outputs
 from bot.actions_env import (
     ActionsEnv,
     append_summary,
-    input_env_name,
     print_untrusted,
     read_event,
     write_outputs,
@@ -30,7 +29,6 @@ def test_inputs_keep_hyphens_and_token_prefers_the_input() -> None:
             "GITHUB_API_URL": "https://ghes.example/api/v3/",
         }
     )
-    assert input_env_name("max-log-mb") == "INPUT_MAX-LOG-MB"
     assert env.token == "ghs_input"
     assert env.input("max-log-mb") == "8"
     assert env.input("check-run", "on-push") == "on-push"  # unset inputs arrive as ""

@@ -13,6 +13,10 @@ from hypothesis import strategies as st
 from bot.changepoint import FALSE_ALARM, MIN_FAILURES_AFTER, onset, upper_tail
 
 
+def rate(failures: int, executions: int) -> float:
+    return failures / executions if executions else 0.0
+
+
 def seq(pattern: str) -> list[bool]:
     return [c == "F" for c in pattern]
 
@@ -47,7 +51,8 @@ def test_a_rise_after_a_quiet_stretch_is_found_at_its_first_failure(every: int) 
 def test_a_flake_getting_worse_is_a_rise_too() -> None:
     before = ("F" + "P" * 99) * 4  # 1% for 400 executions
     found = onset(seq(before + ("P" * 4 + "F") * 8))  # then 20%
-    assert found is not None and found.failures_before == 4 and found.rate_after > 0.15
+    assert found is not None and found.failures_before == 4
+    assert rate(found.failures_after, found.executions_after) > 0.15
 
 
 @pytest.mark.parametrize(
@@ -96,5 +101,6 @@ def test_an_onset_always_describes_a_rise(tail: list[bool], quiet: int) -> None:
     assert found.failures_after >= MIN_FAILURES_AFTER
     assert found.failures_before + found.failures_after == sum(history)
     assert found.executions_before + found.executions_after == len(history)
-    assert found.rate_after > found.rate_before
+    before = rate(found.failures_before, found.executions_before)
+    assert rate(found.failures_after, found.executions_after) > before
     assert found.p_value <= FALSE_ALARM
