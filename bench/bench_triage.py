@@ -4,8 +4,12 @@ For a 24-job "unix port" run (by default) with 1 and with 5 failed jobs (real ca
 the job-log format; the other jobs green), on a push (check run) and on a pull request (sticky comment), it
 runs the real `flake-bot triage` in-process and reports:
 
-- HTTP requests the triage made, API and log-blob separately (target: at most 4 + 2 per failed
-  job; the history sync is excluded, as no history store is configured here);
+- HTTP requests the triage made, API and log-blob separately, against a target of 1 (the jobs)
+  + 2 per failed job (the log's redirect and blob) + what publishing costs (`PUBLISH`, the
+  requests `bot/budget.py` keeps back for it); the history sync is excluded, as no history store
+  is configured here. (The first target, 4 + 2 per failed job, predates the write-path checks: a
+  pull request's comment now also costs the pull request's lookup, which confirms the run's head
+  is the pull request's, and a re-list after a create, which finds a concurrent run's comment.)
 - wall time of the whole triage (median of `--repeat` runs), loopback HTTP included.
 
 ``--workflow qemu|windows`` triages a run of that workflow instead: its jobs as the jobs API names
@@ -57,6 +61,10 @@ def _workflow(workflow: str) -> tuple[str, str, list[str], list[bytes]]:
     logs = [qemu_log()] if workflow == "qemu" else [msvc_log(), mingw_log()]
     return file, section.workflow, jobs, logs
 
+
+#: Publishing's requests per event: a check run on a push (list the commit's check runs, create);
+#: the sticky comment on a pull request (the pull request, the comments, the create, the re-list).
+PUBLISH = {"push": 2, "pull_request": 4}
 
 def one_triage(
     server: FakeServer, failed: int, event: str, tmp: Path, workflow: str = "unix"
@@ -125,7 +133,7 @@ def main_bench() -> None:
                     with tempfile.TemporaryDirectory() as tmp:
                         api, blobs, elapsed = one_triage(server, failed, event, Path(tmp), args.workflow)
                     times.append(elapsed)
-                target = 4 + 2 * failed
+                target = 1 + 2 * failed + PUBLISH[event]
                 verdict = "ok" if api + blobs <= target else "OVER"
                 print(
                     f"{event:<13} {failed:>6} {api:>4} {blobs:>4} {api + blobs:>5} {target:>6} "
