@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from bot.findings import TriageReport
+from bot.render.evidence import counted
 from bot.render.sanitize import Md
 from bot.verdicts import Verdict
 
@@ -64,13 +65,13 @@ class AttemptRecord:
     def summary(self) -> str:
         if not self.failures and not self.unreadable:
             return "no failures"
-        parts = [f"{self.failures:,} failure{'' if self.failures == 1 else 's'}"]
+        parts = [counted(self.failures, "failure")]
         if self.known:
-            parts.append(f"{self.known:,} known flake{'' if self.known == 1 else 's'}")
+            parts.append(counted(self.known, "known flake"))
         if self.look:
             parts.append(f"{self.look:,} need{'s' if self.look == 1 else ''} a look")
         if self.unreadable:
-            parts.append(f"could not read {self.unreadable:,} log{'' if self.unreadable == 1 else 's'}")
+            parts.append(f"could not read {counted(self.unreadable, 'log')}")
         return ", ".join(parts)
 
 

@@ -66,7 +66,8 @@ def _commit(ref: RunRef, base: str | None) -> Link:
     return Link(short, f"{base}/commit/{ref.sha}" if base and short != "?" else None)
 
 
-def _times(n: int, noun: str = "execution") -> str:
+def counted(n: int, noun: str = "execution") -> str:
+    """E.g. "1 execution", "1,150 executions": the one plural the renderers' words use."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
@@ -101,7 +102,7 @@ def _with_history(say: Callable[[Finding, Evidence], str], without: str = "no hi
 
 
 def _rate(f: Finding, e: Evidence) -> str:
-    return f"failed {e.failures:,} of {_times(e.known)} {_where(e)}"
+    return f"failed {e.failures:,} of {counted(e.known)} {_where(e)}"
 
 
 def _same_commit(f: Finding, e: Evidence) -> str:
@@ -111,7 +112,7 @@ def _same_commit(f: Finding, e: Evidence) -> str:
 
 
 def _streak(f: Finding, e: Evidence, lead: str = "failed") -> str:
-    text = f"{lead} in the last {_times(e.streak.failures)} {_where(e)}"
+    text = f"{lead} in the last {counted(e.streak.failures)} {_where(e)}"
     if e.streak.first_failure is not None:
         text += f", since run {e.streak.first_failure.run_id}"
     return text + (f" ({e.streak.unknown:,} unknown)" if e.streak.unknown else "")
@@ -126,23 +127,23 @@ def _onset(f: Finding, e: Evidence) -> str:
 
 
 def _new_way(f: Finding, e: Evidence) -> str:
-    return f"{_times(e.failures, 'earlier failure')}, none failing this way"
+    return f"{counted(e.failures, 'earlier failure')}, none failing this way"
 
 
 def _no_failure(f: Finding, e: Evidence) -> str:
-    text = f"no failure in {_times(e.known)} {_where(e)}"
+    text = f"no failure in {counted(e.known)} {_where(e)}"
     return text + (f" ({e.unknown:,} unknown)" if e.unknown else "")
 
 
 def _alone(f: Finding, e: Evidence) -> str:
-    text = f"failed {e.failures:,} of {_times(e.known)} {_where(e)}, alone between passes"
+    text = f"failed {e.failures:,} of {counted(e.known)} {_where(e)}, alone between passes"
     if e.flipped_commits:
-        text += f"; flipped on {_times(e.flipped_commits, 'commit')}"
+        text += f"; flipped on {counted(e.flipped_commits, 'commit')}"
     return text
 
 
 def _in_rows(f: Finding, e: Evidence) -> str:
-    return f"{_times(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
+    return f"{counted(e.failures, 'earlier failure')}, in rows of up to {e.longest_run}"
 
 
 rate = _with_history(_rate)
@@ -187,10 +188,10 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
         )
     if s.failures:
         head: list[Segment] = [
-            f"It also failed in its last {_times(s.failures)} {where} before this run",
+            f"It also failed in its last {counted(s.failures)} {where} before this run",
         ]
         if s.unknown:
-            head.append(f" (besides {_times(s.unknown)} whose outcome is unknown: log expired or not read)")
+            head.append(f" (besides {counted(s.unknown)} whose outcome is unknown: log expired or not read)")
         if s.first_failure is not None:
             head += [", since ", _run(s.first_failure, base), " on ", _commit(s.first_failure, base)]
         out.append((*head, "."))
@@ -212,25 +213,25 @@ def sentences(f: Finding, base: str | None) -> list[Sentence]:
                 )
             )
         elif s.capped:
-            out.append((f"No pass in the {_times(e.known + e.unknown)} the store holds {where}.",))
+            out.append((f"No pass in the {counted(e.known + e.unknown)} the store holds {where}.",))
     elif s.unknown:
         out.append(
             (
-                f"Its last {_times(s.unknown)} {where} have an unknown outcome (log expired or not "
+                f"Its last {counted(s.unknown)} {where} have an unknown outcome (log expired or not "
                 "read), so this may not be its first failure in a row.",
             )
         )
     if e.flaky_since is not None and f.verdict is Verdict.NEWLY_FLAKY:
         out.extend(_onset_sentences(e.flaky_since, where, base))
     if e.failures:
-        text = f"It failed {e.failures:,} times in {_times(e.known)} {where} with a known outcome"
+        text = f"It failed {e.failures:,} times in {counted(e.known)} {where} with a known outcome"
         if e.isolated:
             text += f"; {e.isolated:,} of them alone between passes"
         if e.longest_run > 1:
             text += f"; the longest row of failures was {e.longest_run:,}"
         out.append((text + ".",))
     elif not s.unknown:
-        out.append((f"No failure in {_times(e.known)} {where} before this run.",))
+        out.append((f"No failure in {counted(e.known)} {where} before this run.",))
     if e.flipped_commits:
         out.append(
             (
@@ -270,14 +271,14 @@ def _listed(items: Sequence[str]) -> list[Segment]:
 def across_brief(a: AcrossJobs, e: Evidence) -> str:
     """E.g. "failed this way in 2 other jobs (3 of 400 executions), last 2026-02-04; none of
     120 here": numbers, dates and fixed words (job names are in the sentences, as code)."""
-    here = f"none of {_times(e.known)} here" if e.known else "no history here"
+    here = f"none of {counted(e.known)} here" if e.known else "no history here"
     if a.matching:
         failures = sum(s.same_symptom for s in a.matching)
         known = sum(s.known for s in a.matching)
-        jobs = _times(len(a.matching), "other job")
+        jobs = counted(len(a.matching), "other job")
         last = f", last {a.last_seen:%Y-%m-%d}" if a.last_seen is not None else ""
-        return f"failed this way in {jobs} ({failures:,} of {_times(known)}){last}; {here}"
-    return f"on the flaky list for {_times(len(a.listed), 'other job')}; {here}"
+        return f"failed this way in {jobs} ({failures:,} of {counted(known)}){last}; {here}"
+    return f"on the flaky list for {counted(len(a.listed), 'other job')}; {here}"
 
 
 def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
@@ -291,7 +292,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
         head: list[Segment] = [
             "In ",
             *_job(s),
-            f" it failed {s.failures:,} of {_times(s.known)}, alone between passes, "
+            f" it failed {s.failures:,} of {counted(s.known)}, alone between passes, "
             f"{s.same_symptom:,} of them the way it fails now",
         ]
         if s.last_failure is not None:
@@ -299,7 +300,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
         out.append((*head, "; it passed there since."))
     for s in a.vetoes:
         why = (
-            f" it failed in its last {_times(s.streak)}"
+            f" it failed in its last {counted(s.streak)}"
             if s.streak
             else f" its failures came in rows of up to {s.longest_run:,}"
         )
@@ -318,7 +319,7 @@ def across_sentences(f: Finding, base: str | None) -> list[Sentence]:
 
 def _onset_brief(o: FlakyOnset) -> str:
     return (
-        f"failed {o.failures_after:,} of {_times(o.executions_after)} since run {o.first_failure.run_id}, "
+        f"failed {o.failures_after:,} of {counted(o.executions_after)} since run {o.first_failure.run_id}, "
         f"{o.failures_before:,} of {o.executions_before:,} before"
     )
 
@@ -329,12 +330,12 @@ def _onset_sentences(o: FlakyOnset, where: str, base: str | None) -> list[Senten
     have had the bug and passed by chance."""
     out: list[Sentence] = [
         (
-            f"Its failure rate {where} rose: {o.failures_after:,} failures in {_times(o.executions_after)} "
+            f"Its failure rate {where} rose: {o.failures_after:,} failures in {counted(o.executions_after)} "
             "since ",
             _run(o.first_failure, base),
             " on ",
             _commit(o.first_failure, base),
-            f", against {o.failures_before:,} in {_times(o.executions_before)} before "
+            f", against {o.failures_before:,} in {counted(o.executions_before)} before "
             f"(change-point test, p = {o.p_value:.2g} after correcting for every start point tried).",
         )
     ]
@@ -346,7 +347,7 @@ def _onset_sentences(o: FlakyOnset, where: str, base: str | None) -> list[Senten
         if base and _short(o.last_quiet.sha) != "?" and _short(o.first_failure.sha) != "?"
         else None
     )
-    gaps = f" ({_times(o.unknown)} between them with an unknown outcome)" if o.unknown else ""
+    gaps = f" ({counted(o.unknown)} between them with an unknown outcome)" if o.unknown else ""
     out.append(
         (
             "Last quiet run: ",

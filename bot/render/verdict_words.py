@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.findings import Finding, TriageReport
 from bot.render import evidence
-from bot.render.evidence import Brief
+from bot.render.evidence import Brief, counted
 from bot.verdicts import VERDICTS, Verdict
 
 
@@ -163,10 +163,6 @@ def brief(f: Finding) -> str:
     return WORDS[f.verdict].brief(f)
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 def headline(report: TriageReport) -> str:
     """E.g. "3 failures in 2 jobs: 2 known flakes, 1 needs a look"; numbers and fixed words only."""
     c = report.counts
@@ -174,21 +170,21 @@ def headline(report: TriageReport) -> str:
     if report.run_unexplained:
         return f"No failed job found, yet the run's conclusion is {report.run.conclusion}"
     if c.jobs_failed == 0 and hidden:
-        return f"{_n(hidden, 'ignored failure')} of a test failing in every run: needs a look"
+        return f"{counted(hidden, 'ignored failure')} of a test failing in every run: needs a look"
     if c.jobs_failed == 0:
         text = "No failures"
         if c.tally("ignored"):
-            text += f": {_n(c.tally('ignored'), 'known-flaky failure')} ignored by run-tests.py"
+            text += f": {counted(c.tally('ignored'), 'known-flaky failure')} ignored by run-tests.py"
         return text
     if c.failures == 0:
-        return f"{_n(c.jobs_failed, 'failed job')}: could not read {_n(c.unreadable_logs, 'log')}"
+        return f"{counted(c.jobs_failed, 'failed job')}: could not read {counted(c.unreadable_logs, 'log')}"
     read = c.jobs_failed - c.unreadable_logs
     parts = [f"{n:,} {noun}" for noun, n in _settled(report).items() if n]
     if c.needs_look:
         parts.append(f"{c.needs_look} need{'s' if c.needs_look == 1 else ''} a look")
-    text = f"{_n(c.failures, 'failure')} in {_n(read, 'job')}: " + ", ".join(parts)
+    text = f"{counted(c.failures, 'failure')} in {counted(read, 'job')}: " + ", ".join(parts)
     if c.unreadable_logs:
-        text += f"; could not read {_n(c.unreadable_logs, 'log')}"
+        text += f"; could not read {counted(c.unreadable_logs, 'log')}"
     return text
 
 
