@@ -20,6 +20,7 @@ from bot.verdicts import FLAKES, ROWS, SETTLED, Counts, Verdict
 #: Job conclusions that mean the job failed (as the jobs API reports them).
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
 
+
 class JobState(StrEnum):
     """What flake-bot could say about one job as a whole."""
 
@@ -34,6 +35,7 @@ class JobState(StrEnum):
 #: look: a known flake cannot explain a build error or a crashed runner in the same job.
 #: (A truncated log or a cancelled job already makes the report incomplete instead.)
 FAILURE_PROBLEMS = frozenset({ProblemKind.BUILD, ProblemKind.RUNNER_ERROR, ProblemKind.STEP})
+
 
 @dataclass(frozen=True)
 class JobInput:
@@ -194,4 +196,3 @@ class TriageReport:
             and not self.run_unexplained
             and all(j.complete for j in self.failed_jobs)
         )
-

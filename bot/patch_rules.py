@@ -152,4 +152,3 @@ def propose_patches(
         PatchCandidate(test, tuple(evidence), tuple(evidence.values())) for test, evidence in by_test.items()
     )
     return candidates, tuple(notes)
-
